@@ -1,0 +1,296 @@
+// The CPU reference, one function per GPU kernel, in the kernels' argument
+// order and with MATH.md's names. Plain loops, float64 throughout: this is the
+// readable statement of what the WGSL kernels must produce, and the oracle of
+// every correctness test. Rows are (t, b) pairs, r = t*B + b, time-major.
+import type { Activation } from '../types.js';
+
+type Vec = Float64Array;
+
+/** P[r, :] = Whx x_r + bh.  P is [T*B, h], x is [T*B, d], Whx is [h, d], bh is [h] or null. */
+export function inputProjection(P: Vec, x: Float32Array, Whx: Vec, bh: Vec | null, rows: number, d: number, h: number): void {
+  for (let r = 0; r < rows; r++) {
+    const xo = r * d;
+    const po = r * h;
+    for (let i = 0; i < h; i++) {
+      let acc = bh ? bh[i] : 0;
+      const wo = i * d;
+      for (let k = 0; k < d; k++) acc += Whx[wo + k] * x[xo + k];
+      P[po + i] = acc;
+    }
+  }
+}
+
+/** Token ids: P[r, :] = Whx[:, ids[r]] + bh, a gather of one column (the one-hot product, exactly). */
+export function inputGather(P: Vec, ids: Int32Array, Whx: Vec, bh: Vec | null, rows: number, d: number, h: number): void {
+  for (let r = 0; r < rows; r++) {
+    const v = ids[r];
+    const po = r * h;
+    for (let i = 0; i < h; i++) P[po + i] = Whx[i * d + v] + (bh ? bh[i] : 0);
+  }
+}
+
+export function activate(a: number, activation: Activation): number {
+  if (activation === 'tanh') return Math.tanh(a);
+  if (activation === 'relu') return a > 0 ? a : 0;
+  return a;
+}
+
+/** phi'(a_t) written through h_t = phi(a_t): tanh 1 - h^2, relu h > 0 (same as a > 0), identity 1. */
+export function activationGrad(hValue: number, activation: Activation): number {
+  if (activation === 'tanh') return 1 - hValue * hValue;
+  if (activation === 'relu') return hValue > 0 ? 1 : 0;
+  return 1;
+}
+
+/**
+ * One forward step: H_t = phi(P_t + H_{t-1} Whh^T).
+ * H is [(T+1), B, h] with H_0 = h0 in slot 0; P is [T, B, h]; Whh is [h, h]; t in 1..T.
+ */
+export function rnnForwardStep(H: Vec, P: Vec, Whh: Vec, t: number, B: number, h: number, activation: Activation): void {
+  const prev = (t - 1) * B * h;
+  const cur = t * B * h;
+  const p = (t - 1) * B * h;
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < h; j++) {
+      let acc = P[p + b * h + j];
+      const wo = j * h;
+      const ho = prev + b * h;
+      for (let k = 0; k < h; k++) acc += H[ho + k] * Whh[wo + k];
+      H[cur + b * h + j] = activate(acc, activation);
+    }
+  }
+}
+
+/** O[r, :] = Wqh h_r + bq for the T*B rows of H_1..H_T.  O is [T*B, q]; Hs starts at H_1. */
+export function outputProjection(O: Vec, H: Vec, hOffset: number, Wqh: Vec, bq: Vec | null, rows: number, h: number, q: number): void {
+  for (let r = 0; r < rows; r++) {
+    const ho = hOffset + r * h;
+    for (let c = 0; c < q; c++) {
+      let acc = bq ? bq[c] : 0;
+      const wo = c * h;
+      for (let k = 0; k < h; k++) acc += Wqh[wo + k] * H[ho + k];
+      O[r * q + c] = acc;
+    }
+  }
+}
+
+/**
+ * Loss and dO for each row, scale = 1/(T*B).
+ * cross-entropy: l = logsumexp(o) - o_y, dO = (softmax(o) - onehot(y)) * scale
+ * mse:           l = 1/2 ||o - y||^2,    dO = (o - y) * scale
+ * Returns the sum of l over rows (times scale: the mean loss L).
+ */
+export function lossAndOutputGrad(
+  dO: Vec,
+  O: Vec,
+  y: Int32Array | Float32Array,
+  loss: 'cross-entropy' | 'mse',
+  rows: number,
+  q: number,
+  scale: number,
+): number {
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = r * q;
+    if (loss === 'cross-entropy') {
+      let m = -Infinity;
+      for (let c = 0; c < q; c++) m = Math.max(m, O[o + c]);
+      let s = 0;
+      for (let c = 0; c < q; c++) s += Math.exp(O[o + c] - m);
+      const label = (y as Int32Array)[r];
+      total += m + Math.log(s) - O[o + label];
+      for (let c = 0; c < q; c++) dO[o + c] = (Math.exp(O[o + c] - m) / s - (c === label ? 1 : 0)) * scale;
+    } else {
+      let l = 0;
+      for (let c = 0; c < q; c++) {
+        const diff = O[o + c] - y[o + c];
+        l += diff * diff;
+        dO[o + c] = diff * scale;
+      }
+      total += 0.5 * l;
+    }
+  }
+  return total * scale;
+}
+
+/** G[r, :] = Wqh^T dO_r, i.e. G = dO Wqh.  G is [T*B, h]; dO is [T*B, q]; Wqh is [q, h]. */
+export function outputToHiddenGrad(G: Vec, dO: Vec, Wqh: Vec, rows: number, q: number, h: number): void {
+  G.fill(0, 0, rows * h);
+  for (let r = 0; r < rows; r++) {
+    const go = r * h;
+    for (let c = 0; c < q; c++) {
+      const g = dO[r * q + c];
+      if (g === 0) continue;
+      const wo = c * h;
+      for (let j = 0; j < h; j++) G[go + j] += g * Wqh[wo + j];
+    }
+  }
+}
+
+/**
+ * One reverse step (t = T..1), in row form:
+ *   dH_t = G_t + carry,  carry = xi_{t+1} * dA_{t+1} Whh  (dhT at t = T)
+ *   dA_t = dH_t * phi'(a_t)
+ * dA is [T, B, h]; carry is [B, h] (in: the carry into step t); dHnorm2 gets ||dH_t||^2.
+ * After the step, carry holds xi_t * dA_t Whh, the carry into step t-1 (for t = 1: dh_0).
+ */
+export function rnnBackwardStep(
+  dA: Vec,
+  carry: Vec,
+  G: Vec,
+  H: Vec,
+  Whh: Vec,
+  xiT: number,
+  t: number,
+  B: number,
+  h: number,
+  activation: Activation,
+): number {
+  const o = (t - 1) * B * h; // row block of step t in G and dA
+  const ho = t * B * h; // H_t in H
+  let norm2 = 0;
+  for (let e = 0; e < B * h; e++) {
+    const dh = G[o + e] + carry[e];
+    norm2 += dh * dh;
+    dA[o + e] = dh * activationGrad(H[ho + e], activation);
+  }
+  hiddenCarry(carry, dA, o, Whh, xiT, B, h);
+  return norm2;
+}
+
+/** carry[b, :] = xi * sum_i dA[o + b*h + i] Whh[i, :]  (row form of xi * Whh^T dA). */
+export function hiddenCarry(carry: Vec, dA: Vec, o: number, Whh: Vec, xi: number, B: number, h: number): void {
+  carry.fill(0, 0, B * h);
+  if (xi === 0) return;
+  for (let b = 0; b < B; b++) {
+    const co = b * h;
+    for (let i = 0; i < h; i++) {
+      const g = xi * dA[o + b * h + i];
+      if (g === 0) continue;
+      const wo = i * h;
+      for (let j = 0; j < h; j++) carry[co + j] += g * Whh[wo + j];
+    }
+  }
+}
+
+/**
+ * One reverse step of window(tau): tau adjoint slots, one per age k = s - t.
+ *   dH^(0)_t = G_t (+ dhT at t = T),  dH^(k)_t = dA^(k-1)_{t+1} Whh  for k >= 1
+ *   dA^(k)_t = dH^(k)_t * phi'(a_t),  dA_t = sum_k dA^(k)_t
+ * slots is [tau, B, h]: on entry slot k holds dA^(k)_{t+1} Whh already multiplied
+ * (the carry of age k+1 at step t); the oldest age, tau-1, is dropped after this step.
+ * Here slots holds dA^(k)_{t+1} and is replaced by dA^(k)_t.
+ */
+export function windowBackwardStep(
+  dA: Vec,
+  slots: Vec,
+  next: Vec,
+  G: Vec,
+  H: Vec,
+  Whh: Vec,
+  dhT: Float32Array | null,
+  t: number,
+  T: number,
+  tau: number,
+  B: number,
+  h: number,
+  activation: Activation,
+): number {
+  const o = (t - 1) * B * h;
+  const ho = t * B * h;
+  const bh = B * h;
+  const dH = new Float64Array(bh);
+  // ages k >= 1: dH^(k)_t = dA^(k-1)_{t+1} Whh (nothing on the first step, t = T)
+  for (let k = tau - 1; k >= 1; k--) {
+    if (t === T) {
+      next.fill(0, k * bh, (k + 1) * bh);
+    } else {
+      const carry = next.subarray(k * bh, (k + 1) * bh);
+      hiddenCarry(carry, slots, (k - 1) * bh, Whh, 1, B, h);
+    }
+  }
+  // age 0: the loss term of step t itself, and dhT at t = T
+  for (let e = 0; e < bh; e++) next[e] = G[o + e] + (t === T && dhT ? dhT[e] : 0);
+  for (let e = 0; e < bh; e++) {
+    const g = activationGrad(H[ho + e], activation);
+    let sumA = 0;
+    let sumH = 0;
+    for (let k = 0; k < tau; k++) {
+      const v = next[k * bh + e];
+      sumH += v;
+      const a = v * g;
+      slots[k * bh + e] = a;
+      sumA += a;
+    }
+    dH[e] = sumH;
+    dA[o + e] = sumA;
+  }
+  let norm2 = 0;
+  for (let e = 0; e < bh; e++) norm2 += dH[e] * dH[e];
+  return norm2;
+}
+
+/**
+ * Weight gradients, each one reduction over all T*B rows:
+ *   dWhx = dA^T X (scatter-add of dA rows into columns for token ids), dWhh = dA^T H_prev,
+ *   dWqh = dO^T H, dbh = sum_r dA_r, dbq = sum_r dO_r.
+ */
+export function weightGradients(
+  grads: { dWhx: Vec; dWhh: Vec; dWqh: Vec; dbh: Vec | null; dbq: Vec | null },
+  dA: Vec,
+  dO: Vec,
+  H: Vec,
+  x: Float32Array | Int32Array,
+  tokens: boolean,
+  rows: number,
+  B: number,
+  d: number,
+  h: number,
+  q: number,
+): void {
+  const { dWhx, dWhh, dWqh, dbh, dbq } = grads;
+  dWhx.fill(0);
+  dWhh.fill(0);
+  dWqh.fill(0);
+  dbh?.fill(0);
+  dbq?.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const ao = r * h;
+    const prev = r * h; // H_prev row r is H[(t-1)*B + b] = row r of H from slot 0
+    const cur = (r + B) * h; // H_t row r
+    for (let i = 0; i < h; i++) {
+      const g = dA[ao + i];
+      if (dbh) dbh[i] += g;
+      if (g === 0) continue;
+      if (tokens) {
+        dWhx[i * d + (x as Int32Array)[r]] += g;
+      } else {
+        const xo = r * d;
+        const wo = i * d;
+        for (let k = 0; k < d; k++) dWhx[wo + k] += g * x[xo + k];
+      }
+      const wo = i * h;
+      for (let j = 0; j < h; j++) dWhh[wo + j] += g * H[prev + j];
+    }
+    for (let c = 0; c < q; c++) {
+      const g = dO[r * q + c];
+      if (dbq) dbq[c] += g;
+      if (g === 0) continue;
+      const wo = c * h;
+      for (let j = 0; j < h; j++) dWqh[wo + j] += g * H[cur + j];
+    }
+  }
+}
+
+/** dx[r, :] = Whx^T dA_r, i.e. dx = dA Whx.  dx is [T*B, d]. */
+export function inputGradient(dx: Vec, dA: Vec, Whx: Vec, rows: number, h: number, d: number): void {
+  dx.fill(0);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < h; i++) {
+      const g = dA[r * h + i];
+      if (g === 0) continue;
+      const wo = i * d;
+      for (let k = 0; k < d; k++) dx[r * d + k] += g * Whx[wo + k];
+    }
+  }
+}

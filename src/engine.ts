@@ -1,0 +1,139 @@
+// createEngine: picks a backend and exposes the public contract of API.md.
+import type { Batch, EngineOptions, EngineStats, GradientOptions, GradientResult, RnnModel, Trainer, TrainerOptions, BackendName } from './types.js';
+import { BpttDeviceError, BpttInputError, describe } from './errors.js';
+import { validateGradientCall, validateTrainerOptions } from './validate.js';
+import { cpuGradients } from './cpu/gradients.js';
+import { createCpuTrainer } from './cpu/trainer.js';
+import { assertUsable, markDisposed } from './lifecycle.js';
+import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+export interface SelfCheckResult {
+  ok: boolean;
+  worstError: number; // largest |gpu - cpu| / (atol + rtol*|cpu|) over every output; <= 1 passes
+  milliseconds: number;
+}
+
+export interface Engine {
+  /** What 'auto' chose ('webgpu' or 'cpu'). */
+  readonly backend: BackendName;
+  /** Why that backend was chosen, in words. */
+  readonly backendReason: string;
+  /** The adapter in use, for the WebGPU backend. */
+  readonly adapter: AdapterSummary | null;
+  /** The GPUDevice in use, for the WebGPU backend. */
+  readonly device: GPUDevice | null;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  /** Dispatch and submit counts of the last call, and the device memory held. */
+  stats(): EngineStats;
+  /** A small gradient call compared with the CPU reference. */
+  selfCheck(): Promise<SelfCheckResult>;
+  dispose(): void;
+}
+
+class CpuEngine implements Engine {
+  readonly backend = 'cpu' as const;
+  readonly adapter = null;
+  readonly device = null;
+  constructor(readonly backendReason: string) {}
+  async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
+    assertUsable(this, 'engine');
+    const problem = validateGradientCall(model, batch, options);
+    return cpuGradients(model, batch, problem);
+  }
+  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+    assertUsable(this, 'engine');
+    return createCpuTrainer(model, options);
+  }
+  stats(): EngineStats {
+    return { dispatches: 0, submits: 0, liveBuffers: 0, liveBytes: 0, peakBytes: 0 };
+  }
+  async selfCheck(): Promise<SelfCheckResult> {
+    return { ok: true, worstError: 0, milliseconds: 0 };
+  }
+  dispose(): void {
+    markDisposed(this);
+  }
+}
+
+class GpuEngine implements Engine {
+  readonly backend = 'webgpu' as const;
+  constructor(
+    readonly backendReason: string,
+    private readonly impl: GpuBackend,
+  ) {}
+  get adapter(): AdapterSummary {
+    return this.impl.adapter;
+  }
+  get device(): GPUDevice {
+    return this.impl.device;
+  }
+  async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
+    assertUsable(this, 'engine');
+    const problem = validateGradientCall(model, batch, options);
+    return this.impl.gradients(model, batch, problem);
+  }
+  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+    assertUsable(this, 'engine');
+    return this.impl.trainer(model, validateTrainerOptions(model, options));
+  }
+  stats(): EngineStats {
+    return this.impl.stats();
+  }
+  async selfCheck(): Promise<SelfCheckResult> {
+    assertUsable(this, 'engine');
+    return this.impl.selfCheck();
+  }
+  dispose(): void {
+    if (!markDisposedOnce(this)) return;
+    this.impl.dispose();
+  }
+}
+
+function markDisposedOnce(owner: object): boolean {
+  try {
+    assertUsable(owner, 'engine');
+  } catch {
+    return false;
+  }
+  markDisposed(owner);
+  return true;
+}
+
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  if (typeof options !== 'object' || options === null) {
+    throw new BpttInputError('options', "an EngineOptions object ({ backend?: 'auto' | 'webgpu' | 'cpu', device? })", describe(options));
+  }
+  const backend = options.backend ?? 'auto';
+  if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'cpu') {
+    throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'cpu'", describe(backend));
+  }
+  if (backend === 'cpu') return new CpuEngine("backend: 'cpu' was asked for");
+  if (backend === 'webgpu') {
+    const impl = await createGpuBackend({ device: options.device, allowFallbackAdapter: true });
+    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}`, impl);
+  }
+  // auto: a real (non-fallback) adapter whose self-check passes, else the CPU reference
+  let impl: GpuBackend;
+  try {
+    impl = await createGpuBackend({ device: options.device, allowFallbackAdapter: false });
+  } catch (e) {
+    return new CpuEngine(`no usable WebGPU adapter (${(e as Error).message}); using the CPU reference`);
+  }
+  const check = await impl.selfCheck().catch((e: unknown) => ({ ok: false, worstError: NaN, milliseconds: 0, error: e }));
+  if (!check.ok) {
+    impl.dispose();
+    return new CpuEngine(`the WebGPU self-check failed on ${impl.adapter.vendor} ${impl.adapter.architecture} (worst error ${check.worstError}); using the CPU reference`);
+  }
+  return new GpuEngine(`WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} passed the self-check`, impl);
+}
+
+export { BpttDeviceError };

@@ -1,0 +1,24 @@
+// webgpu-bptt: the public names. Shapes and layouts: shared/spec/MATH.md.
+export { createEngine } from './engine.js';
+export type { Engine, AdapterSummary, SelfCheckResult } from './engine.js';
+export type {
+  Activation,
+  BackendName,
+  Batch,
+  EngineOptions,
+  EngineStats,
+  GradientOptions,
+  GradientResult,
+  LossKind,
+  OptimizerOptions,
+  RnnModel,
+  StepOptions,
+  StepResult,
+  Trainer,
+  TrainerOptions,
+  Truncation,
+} from './types.js';
+export { BpttInputError, BpttDeviceError } from './errors.js';
+export { makeRng, uniformArray } from './rng.js';
+export { truncationXi } from './truncation.js';
+export { packParams, unpackParams, paramLayout } from './params.js';

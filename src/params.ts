@@ -1,0 +1,62 @@
+// Every parameter in one flat vector, [Whx | Whh | Wqh | bh | bq], the layout
+// the optimizers, the gradient norm and the GPU parameter buffer all share.
+import type { RnnModel } from './types.js';
+
+export interface ParamLayout {
+  Whx: number; // offsets, in elements
+  Whh: number;
+  Wqh: number;
+  bh: number;
+  bq: number;
+  total: number; // with biases when the model has them
+}
+
+export function paramLayout(d: number, h: number, q: number, hasBias: boolean): ParamLayout {
+  const Whx = 0;
+  const Whh = Whx + h * d;
+  const Wqh = Whh + h * h;
+  const bh = Wqh + q * h;
+  const bq = bh + h;
+  return { Whx, Whh, Wqh, bh, bq, total: hasBias ? bq + q : bh };
+}
+
+export function layoutOf(model: RnnModel): ParamLayout {
+  return paramLayout(model.inputSize, model.hiddenSize, model.outputSize, model.bh !== undefined);
+}
+
+export function packParams(model: RnnModel): Float32Array {
+  const L = layoutOf(model);
+  const out = new Float32Array(L.total);
+  out.set(model.Whx, L.Whx);
+  out.set(model.Whh, L.Whh);
+  out.set(model.Wqh, L.Wqh);
+  if (model.bh && model.bq) {
+    out.set(model.bh, L.bh);
+    out.set(model.bq, L.bq);
+  }
+  return out;
+}
+
+/** A new RnnModel with the shape of `like` and the values of `flat` (copied). */
+export function unpackParams(like: RnnModel, flat: Float32Array): RnnModel {
+  const L = layoutOf(like);
+  const model: RnnModel = {
+    inputSize: like.inputSize,
+    hiddenSize: like.hiddenSize,
+    outputSize: like.outputSize,
+    activation: like.activation,
+    Whx: flat.slice(L.Whx, L.Whh),
+    Whh: flat.slice(L.Whh, L.Wqh),
+    Wqh: flat.slice(L.Wqh, L.bh),
+  };
+  if (like.bh) {
+    model.bh = flat.slice(L.bh, L.bq);
+    model.bq = flat.slice(L.bq, L.total);
+  }
+  return model;
+}
+
+/** Copies a model, so that a caller's arrays are never written by the library. */
+export function cloneModel(model: RnnModel): RnnModel {
+  return unpackParams(model, packParams(model));
+}
