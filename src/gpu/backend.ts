@@ -1,12 +1,20 @@
-// The WebGPU backend (issue 3). Placeholder until the kernels land.
+// The WebGPU backend behind createEngine({ backend: 'webgpu' }): owns (or
+// borrows) the device, the per-device context, and the self-check.
 import type { Batch, EngineStats, GradientResult, RnnModel, Trainer, TrainerOptions } from '../types.js';
 import type { Problem } from '../validate.js';
 import type { AdapterSummary, SelfCheckResult } from '../engine.js';
-import { BpttDeviceError } from '../errors.js';
+import { validateGradientCall } from '../validate.js';
+import { cpuGradients } from '../cpu/gradients.js';
+import { makeRng, uniformArray } from '../rng.js';
+import { acquireDevice } from './device.js';
+import { GpuContext } from './context.js';
+import { gpuGradients } from './gradients.js';
+import { createGpuTrainer } from './trainer.js';
 
 export interface GpuBackend {
   readonly adapter: AdapterSummary;
   readonly device: GPUDevice;
+  readonly context: GpuContext;
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   stats(): EngineStats;
@@ -14,6 +22,92 @@ export interface GpuBackend {
   dispose(): void;
 }
 
-export async function createGpuBackend(_options: { device?: GPUDevice; allowFallbackAdapter: boolean }): Promise<GpuBackend> {
-  throw new BpttDeviceError('WebGPU backend not built yet');
+export interface GpuBackendOptions {
+  device?: GPUDevice;
+  allowFallbackAdapter: boolean;
+  /** Work within lower limits than the device's (bytes), e.g. to test what happens beyond them. */
+  limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
+}
+
+/** Worst |gpu - cpu| / (atol + rtol*|cpu|) over every element of every output. */
+export function worstError(gpu: GradientResult, cpu: GradientResult, rtol = 2e-3, atol = 1e-5): number {
+  let worst = 0;
+  const keys = ['dWhx', 'dWhh', 'dWqh', 'dbh', 'dbq', 'dh0', 'hT', 'dx', 'gradNormPerStep'] as const;
+  for (const key of keys) {
+    const a = gpu[key];
+    const b = cpu[key];
+    if (!a && !b) continue;
+    if (!a || !b || a.length !== b.length) return Infinity;
+    for (let i = 0; i < b.length; i++) {
+      const r = Math.abs(a[i] - b[i]) / (atol + rtol * Math.abs(b[i]));
+      if (!(r <= worst)) worst = Number.isNaN(r) ? Infinity : r;
+    }
+  }
+  for (const key of ['loss', 'gradNorm'] as const) {
+    if (Number.isNaN(cpu[key]) && Number.isNaN(gpu[key])) continue;
+    const r = Math.abs(gpu[key] - cpu[key]) / (atol + rtol * Math.abs(cpu[key]));
+    if (!(r <= worst)) worst = Number.isNaN(r) ? Infinity : r;
+  }
+  return worst;
+}
+
+/** The self-check's problem: small, odd sizes, tanh, biases, cross-entropy, every output. */
+export function selfCheckProblem(): { model: RnnModel; batch: Batch } {
+  const rng = makeRng(20261125);
+  const T = 6, B = 3, d = 5, h = 9, q = 4;
+  const model: RnnModel = {
+    inputSize: d, hiddenSize: h, outputSize: q, activation: 'tanh',
+    Whx: uniformArray(rng, h * d, 0.5), Whh: uniformArray(rng, h * h, 0.4), Wqh: uniformArray(rng, q * h, 0.6),
+    bh: uniformArray(rng, h, 0.1), bq: uniformArray(rng, q, 0.1),
+  };
+  const batch: Batch = {
+    steps: T, batchSize: B, x: uniformArray(rng, T * B * d, 1),
+    y: Int32Array.from({ length: T * B }, () => Math.floor(rng() * q)),
+    h0: uniformArray(rng, B * h, 0.3),
+  };
+  return { model, batch };
+}
+
+export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuBackend> {
+  const handle = await acquireDevice(options);
+  const { device } = handle;
+  const context = new GpuContext(device);
+  const limits = {
+    maxBinding: Math.min(device.limits.maxStorageBufferBindingSize, options.limits?.maxStorageBufferBindingSize ?? Infinity),
+    maxBuffer: Math.min(device.limits.maxBufferSize, options.limits?.maxBufferSize ?? Infinity),
+  };
+  const trainers = new Set<Trainer>();
+  const backend: GpuBackend = {
+    adapter: handle.adapter,
+    device,
+    context,
+    gradients: (model, batch, problem) => gpuGradients(context, limits, model, batch, problem),
+    trainer(model, trainerOptions) {
+      const trainer = createGpuTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));
+      trainers.add(trainer);
+      return trainer;
+    },
+    stats: () => ({
+      dispatches: context.dispatches,
+      submits: context.submits,
+      liveBuffers: context.pool.liveBuffers,
+      liveBytes: context.pool.liveBytes,
+      peakBytes: context.pool.peakBytes,
+    }),
+    async selfCheck() {
+      const start = performance.now();
+      const { model, batch } = selfCheckProblem();
+      const options = { loss: 'cross-entropy' as const, inputGradient: true, gradNormPerStep: true };
+      const problem = validateGradientCall(model, batch, options);
+      const gpu = await gpuGradients(context, limits, model, batch, problem);
+      const worst = worstError(gpu, cpuGradients(model, batch, problem));
+      return { ok: worst <= 1, worstError: worst, milliseconds: performance.now() - start };
+    },
+    dispose() {
+      for (const t of [...trainers]) t.dispose();
+      context.pool.destroyAll();
+      if (handle.owned) device.destroy();
+    },
+  };
+  return backend;
 }

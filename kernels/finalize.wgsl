@@ -1,0 +1,82 @@
+// finalize: the few scalars of a gradient call, in one workgroup
+//
+//   stats[0] = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
+//   stats[1] = ||g|| = sqrt(sum_w normPartials[w])         the global norm before clipping
+//   stats[2] = clip scale = min(1, clipNorm / ||g||)       (1 when clipNorm = 0 or not finite)
+//   stats[3] = 1 when ||g|| is NaN or infinite, else 0
+//   stats[4] = 1 when clipped, else 0
+//   stats[5] = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
+//   stats[8 + t - 1] = ||dH_t|| = sqrt(sum of the T step's norm partials), t = 1..T
+//
+// One workgroup of 256 invocations: strided sums then tree reductions in
+// workgroup memory, always in the same order (bit-identical run after run).
+
+struct Params {
+  R: u32,
+  hasLoss: u32,
+  lossScale: f32,
+  nNorm: u32,
+  clipNorm: f32,
+  T: u32,
+  stepParts: u32, // norm partials per step (0: no per-step norms)
+  countStep: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> rowLoss: array<f32>;
+@group(0) @binding(2) var<storage, read> normPartials: array<f32>;
+@group(0) @binding(3) var<storage, read> stepPartials: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+
+var<workgroup> red: array<f32, 256>;
+
+fn reduce(li: u32, v: f32) -> f32 {
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (li < s) { red[li] += red[li + s]; }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}
+
+fn isFinite(x: f32) -> bool {
+  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) li: u32) {
+  var l = 0.0;
+  if (params.hasLoss != 0u) {
+    for (var r = li; r < params.R; r += 256u) { l += rowLoss[r]; }
+  }
+  let loss = reduce(li, l);
+  var n = 0.0;
+  for (var w = li; w < params.nNorm; w += 256u) { n += normPartials[w]; }
+  let norm = sqrt(reduce(li, n));
+
+  for (var t = li; t < params.T * min(params.stepParts, 1u); t += 256u) {
+    var s = 0.0;
+    for (var p = 0u; p < params.stepParts; p++) { s += stepPartials[t * params.stepParts + p]; }
+    stats[8u + t] = sqrt(s);
+  }
+
+  if (li == 0u) {
+    let finite = isFinite(norm);
+    var scale = 1.0;
+    var clipped = 0.0;
+    if (finite && params.clipNorm > 0.0 && norm > params.clipNorm) {
+      scale = params.clipNorm / norm;
+      clipped = 1.0;
+    }
+    stats[0] = select(0.0, loss * params.lossScale, params.hasLoss != 0u);
+    stats[1] = norm;
+    stats[2] = scale;
+    stats[3] = select(1.0, 0.0, finite);
+    stats[4] = clipped;
+    if (params.countStep != 0u && finite) { stats[5] = stats[5] + 1.0; }
+  }
+}

@@ -1,0 +1,112 @@
+// matmul: C[M, N] = op(A) op(B) (+ bias[N] broadcast over rows)
+//
+//   op(A) is A[M, K] row-major, or A^T when TRANS_A (A stored as [K, M]);
+//   op(B) is B[K, N] row-major, or B^T when TRANS_B (B stored as [N, K]).
+//   Every operand starts at an element offset (offA, offB, offC, offBias), so
+//   one buffer can hold several tensors (H_0..H_T, or every parameter).
+//
+// Used for the non-sequential parts of BPTT, each one large product:
+//   P = X Whx^T + bh        (TRANS_B, over T*B rows)
+//   O = H Wqh^T + bq        (TRANS_B)
+//   G = dO Wqh, dx = dA Whx (plain)
+//   dWhx = dA^T X, dWhh = dA^T H_prev, dWqh = dO^T H   (TRANS_A, K = T*B rows)
+//
+// Split-K: workgroup z handles rows k in [z*kPerSplit, (z+1)*kPerSplit) and
+// writes its partial product to C + z*splitStride; a later pass sums the
+// splits in a fixed order (deterministic, no atomics).
+//
+// Work split: a workgroup of 8x8 invocations computes a 32x32 tile of C; each
+// invocation a 4x4 block in registers. Per K step of 16, the workgroup stages
+// a 16x32 tile of op(A) and of op(B) in workgroup memory (4 KiB in all), laid
+// out k-major so the inner loop reads both as vec4 loads. Loads outside
+// [M, N, K] read 0 and stores outside are skipped: any size works.
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  offA: u32,
+  offB: u32,
+  offC: u32,
+  offBias: u32,
+  hasBias: u32,
+  kPerSplit: u32,
+  splitStride: u32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+
+const TILE: u32 = 32u; // rows and columns of C per workgroup
+const TK: u32 = 16u; // K per stage
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+
+var<workgroup> tileA: array<vec4<f32>, 128>; // [TK][TILE/4]: op(A)[m0 + 4i..4i+3, k]
+var<workgroup> tileB: array<vec4<f32>, 128>; // [TK][TILE/4]: op(B)[k, n0 + 4j..4j+3]
+
+fn loadA(m: u32, k: u32, kEnd: u32) -> f32 {
+  if (m >= params.M || k >= kEnd) { return 0.0; }
+  if (TRANS_A) { return A[params.offA + k * params.M + m]; }
+  return A[params.offA + m * params.K + k];
+}
+
+fn loadB(k: u32, n: u32, kEnd: u32) -> f32 {
+  if (n >= params.N || k >= kEnd) { return 0.0; }
+  if (TRANS_B) { return B[params.offB + n * params.K + k]; }
+  return B[params.offB + k * params.N + n];
+}
+
+@compute @workgroup_size(8, 8)
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let m0 = wg.y * TILE;
+  let n0 = wg.x * TILE;
+  let kBegin = wg.z * params.kPerSplit;
+  let kEnd = min(params.K, kBegin + params.kPerSplit);
+
+  var acc: array<vec4<f32>, 4>; // acc[i] = C[m0 + 4*lid.y + i, n0 + 4*lid.x .. +3]
+  for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
+    // Stage 16x32 of op(A) and op(B): 512 values each, 8 per invocation.
+    for (var e = li; e < TK * TILE; e += 64u) {
+      // Consecutive invocations take consecutive addresses in global memory.
+      var kk: u32;
+      var mm: u32;
+      if (TRANS_A) { kk = e / TILE; mm = e % TILE; } else { mm = e / TK; kk = e % TK; }
+      tileA[kk * 8u + mm / 4u][mm % 4u] = loadA(m0 + mm, k0 + kk, kEnd);
+      var nn: u32;
+      if (TRANS_B) { nn = e / TK; kk = e % TK; } else { kk = e / TILE; nn = e % TILE; }
+      tileB[kk * 8u + nn / 4u][nn % 4u] = loadB(k0 + kk, n0 + nn, kEnd);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TK; kk++) {
+      let a = tileA[kk * 8u + lid.y];
+      let b = tileB[kk * 8u + lid.x];
+      acc[0] += a.x * b;
+      acc[1] += a.y * b;
+      acc[2] += a.z * b;
+      acc[3] += a.w * b;
+    }
+    workgroupBarrier();
+  }
+
+  let cBase = params.offC + wg.z * params.splitStride;
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + 4u * lid.y + i;
+    if (m >= params.M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + 4u * lid.x + j;
+      if (n >= params.N) { break; }
+      var v = acc[i][j];
+      if (params.hasBias != 0u) { v += bias[params.offBias + n]; }
+      C[cBase + m * params.N + n] = v;
+    }
+  }
+}

@@ -1,0 +1,184 @@
+// engine.gradients on the GPU: upload, record the whole computation in one
+// encoder, submit once, read every result back with one map.
+import type { Batch, GradientResult, RnnModel } from '../types.js';
+import type { Problem } from '../validate.js';
+import { BpttDeviceError, BpttInputError } from '../errors.js';
+import { layoutOf, packParams } from '../params.js';
+import { truncationXi } from '../truncation.js';
+import { type GpuContext, upload } from './context.js';
+import { type GpuBuffers, type GpuShape, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
+
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+
+/** Rows grouped by token id: csr[v]..csr[v+1] index the rows (after d + 1 offsets) with id v. */
+export function tokenCsr(ids: Int32Array, d: number): Uint32Array {
+  const R = ids.length;
+  const csr = new Uint32Array(d + 1 + R);
+  for (let r = 0; r < R; r++) csr[ids[r] + 1]++;
+  for (let v = 0; v < d; v++) csr[v + 1] += csr[v];
+  const fill = csr.slice(0, d);
+  for (let r = 0; r < R; r++) csr[d + 1 + fill[ids[r]]++] = r;
+  return csr;
+}
+
+export function shapeOf(model: RnnModel, problem: Problem): GpuShape {
+  const t = problem.truncation;
+  return planShape(
+    problem.dims,
+    {
+      tokens: problem.tokens,
+      hasBias: problem.hasBias,
+      activation: model.activation,
+      loss: problem.loss,
+      window: t.kind === 'window' ? t.steps : 0,
+      xi: truncationXi(t, problem.dims.T),
+    },
+    layoutOf(model),
+  );
+}
+
+/** Refuses, before any work, a computation whose buffers exceed the device's limits. */
+export function checkLimits(ctx: GpuContext, sizes: Record<string, number>, limits: { maxBinding: number; maxBuffer: number }): void {
+  for (const [name, n] of Object.entries(sizes)) {
+    const bytes = n * 4;
+    if (bytes > limits.maxBinding) {
+      throw new BpttInputError('batch', `buffer ${name} within maxStorageBufferBindingSize = ${limits.maxBinding} bytes`, `${bytes} bytes; use smaller T*B or hidden size, or the CPU backend`);
+    }
+    if (bytes > limits.maxBuffer) {
+      throw new BpttInputError('batch', `buffer ${name} within maxBufferSize = ${limits.maxBuffer} bytes`, `${bytes} bytes`);
+    }
+  }
+  void ctx;
+}
+
+/** Acquires a buffer for each non-empty size from the pool. */
+export function acquireBuffers(ctx: GpuContext, sizes: Record<keyof GpuBuffers, number>, reuse: Partial<GpuBuffers> = {}): GpuBuffers {
+  const out: Partial<Record<keyof GpuBuffers, GPUBuffer | null>> = {};
+  for (const key of Object.keys(sizes) as (keyof GpuBuffers)[]) {
+    const given = reuse[key];
+    if (given) out[key] = given;
+    else out[key] = sizes[key] > 0 ? ctx.pool.acquire(sizes[key] * 4, STORAGE(), key) : null;
+  }
+  // Kernels bind every declared buffer: unused inputs get a stand-in.
+  out.labels ??= out.rowLoss!;
+  out.targets ??= out.rowLoss!;
+  return out as GpuBuffers;
+}
+
+export function releaseBuffers(ctx: GpuContext, bufs: GpuBuffers, keep: Partial<GpuBuffers> = {}): void {
+  const kept = new Set(Object.values(keep));
+  for (const b of new Set(Object.values(bufs))) if (b && !kept.has(b)) ctx.pool.release(b as GPUBuffer);
+}
+
+/** Uploads a batch: x (or ids and their CSR), y or dO, the ones vector. h0/dhT are handled by the caller. */
+export function uploadBatch(ctx: GpuContext, s: GpuShape, b: GpuBuffers, batch: Batch): void {
+  upload(ctx.device, b.x, 0, batch.x);
+  if (s.tokens) upload(ctx.device, b.csr!, 0, tokenCsr(batch.x as Int32Array, s.d));
+  if (s.loss === 'cross-entropy') upload(ctx.device, b.labels, 0, batch.y as Int32Array);
+  else if (s.loss === 'mse') upload(ctx.device, b.targets, 0, batch.y as Float32Array);
+  else upload(ctx.device, b.O, 0, batch.dO!);
+  if (s.hasBias) upload(ctx.device, b.ones, 0, new Float32Array(s.T * s.B).fill(1));
+}
+
+/** Runs `record` inside validation and out-of-memory error scopes; resolves to the first error, if any. */
+export function withErrorScopes(device: GPUDevice, record: () => void): Promise<GPUError | null> {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let thrown: unknown = null;
+  try {
+    record();
+  } catch (e) {
+    thrown = e;
+  }
+  const validation = device.popErrorScope();
+  const oom = device.popErrorScope();
+  if (thrown) {
+    validation.catch(() => {});
+    oom.catch(() => {});
+    throw thrown;
+  }
+  return Promise.all([validation, oom]).then(([v, o]) => v ?? o ?? null);
+}
+
+export async function gpuGradients(
+  ctx: GpuContext,
+  limits: { maxBinding: number; maxBuffer: number },
+  model: RnnModel,
+  batch: Batch,
+  problem: Problem,
+): Promise<GradientResult> {
+  ctx.assertAlive();
+  const s = shapeOf(model, problem);
+  const { T, B, d, h, layout: L } = s;
+  const R = T * B;
+  const sizes = bufferSizes(s, problem.inputGradient);
+  checkLimits(ctx, sizes, limits);
+  const bufs = acquireBuffers(ctx, sizes);
+  // Readback layout, in f32 elements: grad | dh0 | hT | stats | dx
+  const rb = { grad: 0, dh0: L.total, hT: L.total + B * h, stats: L.total + 2 * B * h, dx: L.total + 2 * B * h + 8 + T };
+  const readElems = rb.dx + (problem.inputGradient ? R * d : 0);
+  const staging = ctx.pool.acquire(readElems * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+  try {
+    const errors = withErrorScopes(ctx.device, () => {
+      upload(ctx.device, bufs.params, 0, packParams(model));
+      uploadBatch(ctx, s, bufs, batch);
+      if (batch.h0) upload(ctx.device, bufs.H, 0, batch.h0);
+      if (batch.dhT) upload(ctx.device, bufs.dhT, 0, batch.dhT);
+      const rec = ctx.record(maxDispatches(s));
+      if (!batch.h0) rec.clear(bufs.H, 0, B * h * 4);
+      if (!batch.dhT) rec.clear(bufs.dhT, 0, B * h * 4);
+      rec.clear(bufs.stats, 0, (8 + T) * 4);
+      recordForward(rec, s, bufs);
+      recordOutputAndLoss(rec, s, bufs);
+      recordBackward(rec, s, bufs, {
+        dh0: true,
+        perStepNorms: problem.gradNormPerStep,
+        dx: problem.inputGradient,
+        clipNorm: problem.clipNorm ?? 0,
+        applyClip: true,
+        countStep: false,
+        useDhT: batch.dhT !== undefined,
+      });
+      rec.copy(bufs.grad, 0, staging, rb.grad * 4, L.total * 4);
+      rec.copy(bufs.dA, 0, staging, rb.dh0 * 4, B * h * 4);
+      rec.copy(bufs.H, T * B * h * 4, staging, rb.hT * 4, B * h * 4);
+      rec.copy(bufs.stats, 0, staging, rb.stats * 4, (8 + T) * 4);
+      if (problem.inputGradient) rec.copy(bufs.dx!, 0, staging, rb.dx * 4, R * d * 4);
+      rec.finish();
+    });
+    const error = await ctx.guard(errors);
+    if (error) throw new BpttDeviceError(`WebGPU ${error.constructor?.name ?? 'error'} in a gradient call: ${error.message}`);
+    await ctx.guard(staging.mapAsync(GPUMapMode.READ, 0, readElems * 4));
+    const data = new Float32Array(staging.getMappedRange(0, readElems * 4).slice(0));
+    staging.unmap();
+    return unpackResult(data, rb, s, problem);
+  } finally {
+    if (staging.mapState === 'mapped') staging.unmap();
+    ctx.pool.release(staging);
+    releaseBuffers(ctx, bufs);
+  }
+}
+
+function unpackResult(data: Float32Array, rb: Record<string, number>, s: GpuShape, problem: Problem): GradientResult {
+  const { T, B, d, h, layout: L } = s;
+  const stats = data.subarray(rb.stats, rb.stats + 8 + T);
+  const result: GradientResult = {
+    loss: problem.loss === 'none' ? NaN : stats[0],
+    dWhx: data.slice(L.Whx, L.Whh),
+    dWhh: data.slice(L.Whh, L.Wqh),
+    dWqh: data.slice(L.Wqh, L.bh),
+    dh0: data.slice(rb.dh0, rb.dh0 + B * h),
+    hT: data.slice(rb.hT, rb.hT + B * h),
+    gradNorm: stats[1],
+    clipped: stats[4] !== 0,
+    nonFinite: stats[3] !== 0,
+  };
+  if (s.hasBias) {
+    result.dbh = data.slice(L.bh, L.bq);
+    result.dbq = data.slice(L.bq, L.total);
+  }
+  if (problem.inputGradient) result.dx = data.slice(rb.dx, rb.dx + T * B * d);
+  if (problem.gradNormPerStep) result.gradNormPerStep = stats.slice(8, 8 + T);
+  if (problem.truncation.kind === 'randomized' && s.xi) result.xi = Float32Array.from(s.xi);
+  return result;
+}

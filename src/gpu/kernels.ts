@@ -1,0 +1,45 @@
+// The WGSL kernels, one file each in kernels/, read once with wgsl_reflect.
+import adamUpdate from '../../kernels/adam_update.wgsl';
+import finalize from '../../kernels/finalize.wgsl';
+import gatherColumns from '../../kernels/gather_columns.wgsl';
+import matmul from '../../kernels/matmul.wgsl';
+import outputLoss from '../../kernels/output_loss.wgsl';
+import reduceSplits from '../../kernels/reduce_splits.wgsl';
+import rnnBackwardStep from '../../kernels/rnn_backward_step.wgsl';
+import rnnForwardStep from '../../kernels/rnn_forward_step.wgsl';
+import scaleGradients from '../../kernels/scale_gradients.wgsl';
+import sgdUpdate from '../../kernels/sgd_update.wgsl';
+import tokenScatterAdd from '../../kernels/token_scatter_add.wgsl';
+import windowBackwardStep from '../../kernels/window_backward_step.wgsl';
+import { type KernelInfo, reflectKernel } from './reflect.js';
+
+const SOURCES = {
+  adam_update: adamUpdate,
+  finalize,
+  gather_columns: gatherColumns,
+  matmul,
+  output_loss: outputLoss,
+  reduce_splits: reduceSplits,
+  rnn_backward_step: rnnBackwardStep,
+  rnn_forward_step: rnnForwardStep,
+  scale_gradients: scaleGradients,
+  sgd_update: sgdUpdate,
+  token_scatter_add: tokenScatterAdd,
+  window_backward_step: windowBackwardStep,
+};
+
+export type KernelName = keyof typeof SOURCES;
+
+const reflected = new Map<KernelName, KernelInfo>();
+
+/** The kernel's source and reflected bindings (parsed on first use). */
+export function kernel(name: KernelName): KernelInfo {
+  let info = reflected.get(name);
+  if (!info) {
+    info = reflectKernel(name, SOURCES[name]);
+    reflected.set(name, info);
+  }
+  return info;
+}
+
+export const KERNEL_NAMES = Object.keys(SOURCES) as KernelName[];

@@ -1,0 +1,170 @@
+// The WebGPU trainer: parameters, optimizer state and the carried hidden state
+// stay on the device between steps; a step reads back 32 bytes (the loss and
+// the flags of kernels/finalize.wgsl), nothing else.
+import type { Batch, RnnModel, StepOptions, StepResult, Trainer, TrainerOptions } from '../types.js';
+import { BpttDeviceError, BpttInputError } from '../errors.js';
+import { layoutOf, packParams, unpackParams } from '../params.js';
+import { truncationXi } from '../truncation.js';
+import { validateBatch, validateModel, validateTruncation } from '../validate.js';
+import { assertUsable, markDisposed } from '../lifecycle.js';
+import { type GpuContext, upload } from './context.js';
+import { bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
+import { acquireBuffers, checkLimits, releaseBuffers, uploadBatch, withErrorScopes } from './gradients.js';
+import { kernel } from './kernels.js';
+
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+const STATS = 8; // stats[0..8) of finalize.wgsl
+
+export function createGpuTrainer(
+  ctx: GpuContext,
+  limits: { maxBinding: number; maxBuffer: number },
+  model: RnnModel,
+  opts: TrainerOptions,
+  onDispose: () => void,
+): Trainer {
+  const dims = validateModel(model);
+  const L = layoutOf(model);
+  const shapeModel = unpackParams(model, packParams(model));
+  const pool = ctx.pool;
+  const q = ctx.device.queue;
+  const params = pool.acquire(L.total * 4, STORAGE(), 'trainer params');
+  upload(ctx.device, params, 0, packParams(model));
+  const stats = pool.acquire(STATS * 4, STORAGE(), 'trainer stats');
+  upload(ctx.device, stats, 0, new Float32Array(STATS));
+  const adam = opts.optimizer.kind === 'adam';
+  const m = adam ? pool.acquire(L.total * 4, STORAGE(), 'adam m') : null;
+  const v = adam ? pool.acquire(L.total * 4, STORAGE(), 'adam v') : null;
+  if (m && v) {
+    upload(ctx.device, m, 0, new Float32Array(L.total));
+    upload(ctx.device, v, 0, new Float32Array(L.total));
+  }
+  let state: GPUBuffer | null = null; // carried h_T, [B, h]
+  let stateB = 0;
+  let applied = 0;
+
+  const updateResources = (): Record<string, GPUBuffer> => (adam ? { m: m!, v: v! } : {});
+
+  const trainer: Trainer = {
+    backend: 'webgpu',
+    async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
+      assertUsable(trainer, 'trainer');
+      ctx.assertAlive();
+      const { T, B, tokens } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
+      const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
+      const carrying = opts.carryState === true && state !== null && batch.h0 === undefined;
+      if (carrying && stateB !== B) {
+        throw new BpttInputError('batch.batchSize', `${stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
+      }
+      const s = planShape(
+        { T, B, d: dims.d, h: dims.h, q: dims.q },
+        { tokens, hasBias: dims.hasBias, activation: model.activation, loss: opts.loss, window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncation, T) },
+        L,
+      );
+      const sizes = bufferSizes(s, false);
+      checkLimits(ctx, sizes, limits);
+      const bufs = acquireBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
+      if (opts.carryState && !state) {
+        state = pool.acquire(B * dims.h * 4, STORAGE(), 'carried state');
+        stateB = B;
+      }
+      const staging = pool.acquire(STATS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'trainer readback');
+      try {
+        const errors = withErrorScopes(ctx.device, () => {
+          uploadBatch(ctx, s, bufs, batch);
+          if (batch.h0) upload(ctx.device, bufs.H, 0, batch.h0);
+          if (batch.dhT) upload(ctx.device, bufs.dhT, 0, batch.dhT);
+          const rec = ctx.record(maxDispatches(s));
+          const hBytes = B * dims.h * 4;
+          if (carrying) rec.copy(state!, 0, bufs.H, 0, hBytes);
+          else if (!batch.h0) rec.clear(bufs.H, 0, hBytes);
+          if (!batch.dhT) rec.clear(bufs.dhT, 0, hBytes);
+          recordForward(rec, s, bufs);
+          recordOutputAndLoss(rec, s, bufs);
+          recordBackward(rec, s, bufs, {
+            dh0: false,
+            perStepNorms: false,
+            dx: false,
+            clipNorm: opts.clipNorm ?? 0,
+            applyClip: false,
+            countStep: true,
+            useDhT: batch.dhT !== undefined,
+          });
+          const n = L.total;
+          const groups = Math.ceil(n / 256);
+          const x = Math.min(groups, 65535);
+          const wg: [number, number] = [x, Math.ceil(groups / x)];
+          if (opts.optimizer.kind === 'sgd') {
+            rec.dispatch(kernel('sgd_update'), {}, { grad: bufs.grad, stats, theta: params }, { n, learningRate: opts.optimizer.learningRate }, wg);
+          } else {
+            const { learningRate, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = opts.optimizer;
+            rec.dispatch(kernel('adam_update'), {}, { grad: bufs.grad, stats, theta: params, ...updateResources() }, { n, learningRate, beta1, beta2, epsilon }, wg);
+          }
+          if (opts.carryState && state) {
+            if (stateB !== B) {
+              // A new batch size (h0 given): the carried state takes the new size.
+              pool.release(state);
+              state = pool.acquire(hBytes, STORAGE(), 'carried state');
+              stateB = B;
+            }
+            rec.copy(bufs.H, T * hBytes, state, 0, hBytes);
+          }
+          rec.copy(stats, 0, staging, 0, STATS * 4);
+          rec.finish();
+        });
+        const error = await ctx.guard(errors);
+        if (error) throw new BpttDeviceError(`WebGPU ${error.constructor?.name ?? 'error'} in a training step: ${error.message}`);
+        await ctx.guard(staging.mapAsync(GPUMapMode.READ, 0, STATS * 4));
+        const out = new Float32Array(staging.getMappedRange(0, STATS * 4).slice(0));
+        staging.unmap();
+        const skipped = out[3] !== 0;
+        if (!skipped) applied++;
+        const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[0], skipped, step: applied };
+        if (stepOptions.readGradNorm) result.gradNorm = out[1];
+        return result;
+      } finally {
+        if (staging.mapState === 'mapped') staging.unmap();
+        pool.release(staging);
+        releaseBuffers(ctx, bufs, { params, stats });
+      }
+    },
+    async read(): Promise<RnnModel> {
+      assertUsable(trainer, 'trainer');
+      ctx.assertAlive();
+      const bytes = L.total * 4;
+      const staging = pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'trainer read');
+      try {
+        const enc = ctx.device.createCommandEncoder();
+        enc.copyBufferToBuffer(params, 0, staging, 0, bytes);
+        q.submit([enc.finish()]);
+        await ctx.guard(staging.mapAsync(GPUMapMode.READ, 0, bytes));
+        const flat = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
+        staging.unmap();
+        return unpackParams(shapeModel, flat);
+      } finally {
+        if (staging.mapState === 'mapped') staging.unmap();
+        pool.release(staging);
+      }
+    },
+    resetState(): void {
+      if (state) pool.release(state);
+      state = null;
+    },
+    dispose(): void {
+      if (!markOnce(trainer)) return;
+      for (const b of [params, stats, m, v, state]) if (b) pool.release(b);
+      state = null;
+      onDispose();
+    },
+  };
+  return trainer;
+}
+
+function markOnce(owner: object): boolean {
+  try {
+    assertUsable(owner, 'trainer');
+  } catch {
+    return false;
+  }
+  markDisposed(owner);
+  return true;
+}
