@@ -1,0 +1,44 @@
+// Checks a backend's loss and gradients against the CPU reference, element by
+// element: |got - ref| <= atol + rtol |ref|, with atol = atolOfMax * max|ref|
+// over the tensor (gradients are scaled by 1/(T B), so a fixed atol would mean
+// something different in every case). Non-finite values always fail.
+import type { Grads } from './runner.js';
+import type { CheckResult, Tolerance } from './types.js';
+
+const NAMES = ['loss', 'dWhx', 'dWhh', 'dWqh', 'dbh', 'dbq'] as const;
+
+export function compareGrads(got: Grads, ref: Grads, tol: Tolerance): CheckResult {
+  let worst = 0;
+  let worstAt = '';
+  const mismatches: string[] = [];
+  let nBad = 0;
+  for (const name of NAMES) {
+    const g = name === 'loss' ? [got.loss] : got[name];
+    const r = name === 'loss' ? [ref.loss] : ref[name];
+    if (g.length !== r.length) {
+      mismatches.push(`${name}: length ${g.length}, expected ${r.length}`);
+      nBad++;
+      worst = Infinity;
+      worstAt = name;
+      continue;
+    }
+    let maxRef = 0;
+    for (let i = 0; i < r.length; i++) maxRef = Math.max(maxRef, Math.abs(r[i]));
+    const atol = tol.atolOfMax * maxRef + 1e-30;
+    for (let i = 0; i < r.length; i++) {
+      const bound = atol + tol.rtol * Math.abs(r[i]);
+      const err = Math.abs(g[i] - r[i]);
+      const ratio = Number.isFinite(g[i]) ? err / bound : Infinity;
+      if (ratio > worst || (worstAt === '' && ratio >= worst)) {
+        worst = ratio;
+        worstAt = `${name}[${i}]`;
+      }
+      if (!(ratio <= 1)) {
+        nBad++;
+        if (mismatches.length < 5) mismatches.push(`${name}[${i}]: got ${g[i]}, ref ${r[i]} (|diff| ${err.toExponential(2)} > ${bound.toExponential(2)})`);
+      }
+    }
+  }
+  if (nBad > mismatches.length) mismatches.push(`... ${nBad} mismatching elements in all`);
+  return { ok: nBad === 0, worst, worstAt, mismatches };
+}

@@ -1,0 +1,56 @@
+// This library's two backends as bench runners: engine.gradients for the
+// gradients mode, trainer.step (loss read back only) for the step mode.
+import type { Engine } from '../../src/index.js';
+import type { Lib } from './lib.js';
+import type { Problem } from './problem.js';
+import type { CaseRunner } from './runner.js';
+
+const engines = new Map<'webgpu' | 'cpu', Promise<Engine>>();
+
+/** One engine per backend for the whole page; a failed creation is remembered. */
+export function getEngine(lib: Lib, backend: 'webgpu' | 'cpu'): Promise<Engine> {
+  let engine = engines.get(backend);
+  if (!engine) {
+    engine = lib.createEngine({ backend });
+    engines.set(backend, engine);
+  }
+  return engine;
+}
+
+export async function libraryRunner(lib: Lib, backend: 'webgpu' | 'cpu', problem: Problem): Promise<CaseRunner> {
+  const engine = await getEngine(lib, backend);
+  const { spec, model, batch } = problem;
+  const trainer = spec.modes.includes('step')
+    ? engine.trainer(model, { optimizer: { kind: 'sgd', learningRate: spec.learningRate }, loss: spec.loss })
+    : null;
+  return {
+    async enter() {},
+    async gradients() {
+      const r = await engine.gradients(model, batch, { loss: spec.loss });
+      if (!r.dbh || !r.dbq) throw new Error(`library-${backend}: the result has no bias gradients`);
+      return { loss: r.loss, dWhx: r.dWhx, dWhh: r.dWhh, dWqh: r.dWqh, dbh: r.dbh, dbq: r.dbq };
+    },
+    async step() {
+      if (!trainer) throw new Error('step mode was not asked for in this case');
+      await trainer.step(batch);
+    },
+    stats: backend === 'webgpu' ? () => engine.stats() : undefined,
+    dispose() {
+      trainer?.dispose();
+    },
+  };
+}
+
+/**
+ * HOOK for the WebGPU backend: times this library's GEMM kernel on the
+ * adapter. The backend is expected to provide
+ *   engine.benchGemm(n: number): Promise<unknown>
+ * that multiplies two n x n float32 matrices already on the device with the
+ * library's matmul kernel and resolves once the GPU has finished (after
+ * onSubmittedWorkDone or a read-back). Until it exists this returns null and
+ * the report says "n/a".
+ */
+export function libraryGemm(engine: Engine): ((n: number) => Promise<unknown>) | null {
+  const fn = (engine as Engine & { benchGemm?: (n: number) => Promise<unknown> }).benchGemm;
+  return typeof fn === 'function' ? (n: number) => fn.call(engine, n) : null;
+}

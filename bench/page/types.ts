@@ -1,0 +1,92 @@
+// What bench/run.mjs sends to the page and what the page sends back. Times are
+// milliseconds of wall-clock time (performance.now) per call, read-back included.
+import type { EngineStats } from '../../src/index.js';
+
+export type BackendId = 'library-webgpu' | 'library-cpu' | 'tfjs-webgpu' | 'tfjs-wasm' | 'tfjs-cpu';
+export type Mode = 'gradients' | 'step';
+
+export interface Tolerance {
+  rtol: number; // relative to |ref| per element
+  atolOfMax: number; // absolute floor, as a fraction of max |ref| over the tensor
+}
+
+/** One RNN case: shapes of MATH.md, tanh, both biases. */
+export interface RnnCaseSpec {
+  id: string;
+  T: number;
+  B: number;
+  d: number;
+  h: number;
+  q: number;
+  tokens: boolean; // x as token ids in [0, d)
+  loss: 'cross-entropy' | 'mse';
+  seed: number;
+  warmup: number; // untimed calls per backend and mode, after the checked call
+  runs: number; // timed calls per backend and mode, at most
+  minRuns: number; // timed calls per backend and mode, at least
+  budgetMs: number; // time for the timed runs; runs shrink (not below minRuns) to fit
+  modes: Mode[];
+  backends: BackendId[];
+  tolerance: Tolerance;
+  learningRate: number;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  worst: number; // largest |got - ref| / (atol + rtol |ref|) over all gradients and the loss; <= 1 passes
+  worstAt: string; // tensor[index] of the worst element
+  mismatches: string[]; // the first few mismatching elements
+}
+
+export interface BackendCaseResult {
+  error?: string;
+  check?: CheckResult;
+  times: Partial<Record<Mode, number[]>>;
+  stats?: Partial<Record<Mode, EngineStats>>;
+}
+
+export interface RnnCaseResult {
+  id: string;
+  runsUsed: number;
+  elapsedMs: number;
+  backends: Partial<Record<BackendId, BackendCaseResult>>;
+}
+
+export interface GemmSpec {
+  n: number;
+  warmup: number;
+  runs: number;
+  backends: BackendId[];
+}
+
+export interface GemmBackendResult {
+  error?: string;
+  unavailable?: string; // the backend has no GEMM to time (not an error)
+  times?: number[];
+}
+
+export interface GemmResult {
+  n: number;
+  backends: Partial<Record<BackendId, GemmBackendResult>>;
+}
+
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean | null;
+}
+
+export interface PageInfo {
+  userAgent: string;
+  hardwareConcurrency: number;
+  crossOriginIsolated: boolean;
+  adapter: AdapterInfo | null; // navigator.gpu.requestAdapter() as the page sees it
+  adapterError?: string;
+  libraryAdapter: AdapterInfo | null; // engine.adapter of createEngine({ backend: 'webgpu' })
+  libraryWebgpuError?: string;
+  tfjsVersion: string;
+  tfjsBackends: Partial<Record<BackendId, string>>; // 'ok' or the error
+  wasm: { simd: boolean; multithread: boolean; threads: number };
+}
