@@ -21,9 +21,10 @@ export function truncationXi(truncation: Truncation, T: number): Float32Array | 
       return xi;
     }
     case 'randomized': {
-      if ('xi' in truncation) return Float32Array.from(truncation.xi);
-      const pi = truncation.keepProbability;
-      const rng = makeRng(truncation.seed);
+      // an explicit xi wins; xi: undefined (from a spread options object) falls back to the seed, as validate.ts accepts it
+      if ('xi' in truncation && truncation.xi !== undefined) return Float32Array.from(truncation.xi);
+      const { keepProbability: pi, seed } = truncation as { keepProbability: number; seed: number };
+      const rng = makeRng(seed);
       for (let t = 0; t < T; t++) xi[t] = rng() < pi ? 1 / pi : 0;
       return xi;
     }

@@ -115,7 +115,7 @@ describe('chunked(tau) equals the chunks run one by one, hT carried as h0', () =
       dx: new Float64Array(T * B * d),
       norms: new Float64Array(T),
       dh0: new Float64Array(B * h),
-      hT: new Float32Array(B * h),
+      hT: new Float32Array(B * h) as Float32Array,
     };
     const add = (to: Float64Array, from: ArrayLike<number>, w: number, offset = 0) => {
       for (let i = 0; i < from.length; i++) to[offset + i] += w * from[i];
@@ -308,6 +308,13 @@ describe('randomized truncation draws', () => {
     }
     const sd = Math.sqrt((1 / pi - 1) / seeds);
     for (let t = 0; t < T; t++) expect(Math.abs(mean[t] - 1), `mean of xi_${t + 1}`).toBeLessThan(5 * sd);
+  });
+
+  it('xi: undefined beside keepProbability and seed (a spread options object) uses the seed', async () => {
+    const { model, batch } = randomProblem({ T: 9, B: 2, d: 3, h: 5, q: 4, seed: 73 });
+    const seeded = await engine.gradients(model, batch, { ...ALL, truncation: { kind: 'randomized', keepProbability: 0.5, seed: 8 } });
+    const truncation = { kind: 'randomized', keepProbability: 0.5, seed: 8, xi: undefined } as unknown as Truncation;
+    expectSameResult(await engine.gradients(model, batch, { ...ALL, truncation }), seeded, EXACT);
   });
 
   it('the seeded gradient is the gradient of the xi it reports', async () => {
