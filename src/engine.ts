@@ -117,23 +117,36 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'cpu'", describe(backend));
   }
   if (backend === 'cpu') return new CpuEngine("backend: 'cpu' was asked for");
+  const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources };
   if (backend === 'webgpu') {
-    const impl = await createGpuBackend({ device: options.device, allowFallbackAdapter: true });
+    const impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: true });
     return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}`, impl);
   }
   // auto: a real (non-fallback) adapter whose self-check passes, else the CPU reference
   let impl: GpuBackend;
   try {
-    impl = await createGpuBackend({ device: options.device, allowFallbackAdapter: false });
+    impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: options.allowSoftwareAdapter === true });
   } catch (e) {
     return new CpuEngine(`no usable WebGPU adapter (${(e as Error).message}); using the CPU reference`);
   }
-  const check = await impl.selfCheck().catch((e: unknown) => ({ ok: false, worstError: NaN, milliseconds: 0, error: e }));
+  if (options.skipSelfCheck) return new GpuEngine(`WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} (self-check skipped)`, impl);
+  let check: SelfCheckResult;
+  try {
+    check = await impl.selfCheck();
+  } catch (e) {
+    impl.dispose();
+    return new CpuEngine(`the WebGPU self-check could not run on ${impl.adapter.vendor} ${impl.adapter.architecture} (${(e as Error).message}); using the CPU reference`);
+  }
   if (!check.ok) {
     impl.dispose();
-    return new CpuEngine(`the WebGPU self-check failed on ${impl.adapter.vendor} ${impl.adapter.architecture} (worst error ${check.worstError}); using the CPU reference`);
+    return new CpuEngine(
+      `the WebGPU self-check failed on ${impl.adapter.vendor} ${impl.adapter.architecture} (worst error ${check.worstError.toPrecision(3)} > 1, in units of its tolerance); using the CPU reference`,
+    );
   }
-  return new GpuEngine(`WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} passed the self-check`, impl);
+  return new GpuEngine(
+    `WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} passed the self-check (worst error ${check.worstError.toPrecision(3)} of tolerance, ${check.milliseconds.toFixed(0)} ms)`,
+    impl,
+  );
 }
 
 export { BpttDeviceError };

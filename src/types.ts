@@ -96,7 +96,19 @@ export interface Trainer {
 
 export interface EngineOptions {
   backend?: 'auto' | 'webgpu' | 'cpu';
-  device?: GPUDevice;
+  device?: GPUDevice; // a device the caller owns: used, never destroyed by the engine
+  /** With 'auto', also accept a software adapter (SwiftShader); by default 'auto' uses the CPU then. */
+  allowSoftwareAdapter?: boolean;
+  /**
+   * Work within lower limits than the device's (bytes). A device cannot be asked
+   * for lower limits; this makes the engine refuse work beyond them as it would
+   * on a smaller device.
+   */
+  limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
+  /** Skip the self-check that 'auto' runs on a GPU adapter before choosing it. */
+  skipSelfCheck?: boolean;
+  /** Testing only: replacement WGSL source for named kernels of this engine. */
+  kernelSources?: Record<string, string>;
 }
 
 export interface EngineStats {

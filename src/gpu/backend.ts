@@ -27,6 +27,8 @@ export interface GpuBackendOptions {
   allowFallbackAdapter: boolean;
   /** Work within lower limits than the device's (bytes), e.g. to test what happens beyond them. */
   limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
+  /** Replacement WGSL for named kernels (tests of the self-check). */
+  kernelSources?: Record<string, string>;
 }
 
 /** Worst |gpu - cpu| / (atol + rtol*|cpu|) over every element of every output. */
@@ -71,7 +73,7 @@ export function selfCheckProblem(): { model: RnnModel; batch: Batch } {
 export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuBackend> {
   const handle = await acquireDevice(options);
   const { device } = handle;
-  const context = new GpuContext(device);
+  const context = new GpuContext(device, options.kernelSources);
   const limits = {
     maxBinding: Math.min(device.limits.maxStorageBufferBindingSize, options.limits?.maxStorageBufferBindingSize ?? Infinity),
     maxBuffer: Math.min(device.limits.maxBufferSize, options.limits?.maxBufferSize ?? Infinity),

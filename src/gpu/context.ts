@@ -4,7 +4,7 @@
 // Recorder: many dispatches in one compute pass, one submit, one readback.
 import { BpttDeviceError } from '../errors.js';
 import { BufferPool, bufferId } from './buffers.js';
-import { type KernelInfo, writeParams } from './reflect.js';
+import { type KernelInfo, reflectKernel, writeParams } from './reflect.js';
 
 export type Constants = Record<string, number | boolean>;
 
@@ -26,7 +26,17 @@ export class GpuContext {
   dispatches = 0; // of the last call
   submits = 0;
 
-  constructor(readonly device: GPUDevice) {
+  private overrides = new Map<string, KernelInfo>();
+
+  /**
+   * `kernelSources` replaces the WGSL of named kernels for this context only
+   * (used to test that a broken kernel is caught by the self-check).
+   */
+  constructor(
+    readonly device: GPUDevice,
+    kernelSources: Record<string, string> = {},
+  ) {
+    for (const [name, source] of Object.entries(kernelSources)) this.overrides.set(name, reflectKernel(`${name}#override`, source));
     this.pool = new BufferPool(device);
     this.pool.onDestroy = () => this.bindGroups.clear();
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
@@ -60,7 +70,8 @@ export class GpuContext {
     });
   }
 
-  pipeline(kernel: KernelInfo, constants: Constants = {}): PipelineEntry {
+  pipeline(original: KernelInfo, constants: Constants = {}): PipelineEntry {
+    const kernel = this.overrides.get(original.name) ?? original;
     let cache = pipelineCaches.get(this.device);
     if (!cache) pipelineCaches.set(this.device, (cache = new Map()));
     const key = `${kernel.name}${JSON.stringify(constants)}`;
@@ -151,7 +162,7 @@ export class Recorder {
     if (this.blocks >= this.maxDispatches) throw new Error(`recorder: more than ${this.maxDispatches} dispatches recorded`);
     const entry = this.ctx.pipeline(kernel, constants);
     const offset = this.blocks * this.ctx.uniformAlign;
-    writeParams(kernel, this.view, offset, params);
+    writeParams(entry.kernel, this.view, offset, params);
     this.blocks++;
     const group = this.ctx.bindGroup(entry, this.uniform, resources);
     const [x, y = 1, z = 1] = workgroups;
