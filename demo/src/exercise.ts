@@ -230,7 +230,7 @@ export async function compareTruncations(engine: Engine, model: RnnModel, batch:
   const draws: Float64Array[] = [];
   const mean = new Float64Array(full.length);
   const runningError = new Float64Array(options.draws);
-  let exampleXi = new Float32Array(batch.steps);
+  let exampleXi: Float32Array = new Float32Array(batch.steps);
   for (let n = 0; n < options.draws; n++) {
     const r = await run({ kind: 'randomized', keepProbability: options.keepProbability, seed: options.seed + n });
     if (n === 0 && r.xi) exampleXi = r.xi;

@@ -1,0 +1,87 @@
+// Messages between the page and its two workers. Everything that takes time
+// (training, gradients, sampling, the exercise) runs in a worker; the page only draws.
+import type { MatrixKind, SpectralCurve, TruncationComparison } from './exercise.js';
+
+export type TruncationName = 'full' | 'chunked' | 'randomized' | 'window';
+
+export interface TrainConfig {
+  hiddenSize: number; // h
+  steps: number; // T, tokens per sequence per step
+  batchSize: number; // B, parallel streams
+  optimizer: 'adam' | 'sgd';
+  learningRate: number;
+  clipNorm: number; // 0: no clipping
+  truncation: TruncationName;
+  tau: number; // chunked and window length
+  keepProbability: number; // randomized truncation's pi
+  heatEvery: number; // a heat-map row every this many steps
+  sampleEvery: number; // a new sample every this many steps
+}
+
+export const DEFAULT_CONFIG: TrainConfig = {
+  hiddenSize: 64,
+  steps: 32,
+  batchSize: 16,
+  optimizer: 'adam',
+  learningRate: 0.01,
+  clipNorm: 1,
+  truncation: 'full',
+  tau: 8,
+  keepProbability: 0.8,
+  heatEvery: 2,
+  sampleEvery: 10,
+};
+
+export type ToTrainer =
+  | { type: 'init'; corpusUrl: string; config: TrainConfig; prefix: string }
+  | { type: 'config'; config: TrainConfig }
+  | { type: 'start' }
+  | { type: 'pause' }
+  | { type: 'reset' }
+  | { type: 'sample'; prefix: string; length: number; temperature: number };
+
+export interface BackendInfo {
+  backend: 'webgpu' | 'cpu';
+  reason: string; // why: engine.backendReason, and the WebGPU error when it fell back
+  adapter: string | null; // vendor, architecture, description, fallback or not
+  fellBack: boolean; // WebGPU was tried and failed
+}
+
+export type FromTrainer =
+  | { type: 'ready'; info: BackendInfo; corpusChars: number; vocab: string }
+  | { type: 'step'; step: number; loss: number; skipped: boolean; ms: number; tokens: number }
+  | { type: 'heat'; step: number; norms: number[] }
+  | { type: 'sample'; step: number; prefix: string; text: string }
+  | { type: 'state'; running: boolean; note: string }
+  | { type: 'reset' }
+  | { type: 'error'; message: string };
+
+export interface SpectralRequest {
+  radii: number[];
+  hiddenSize: number;
+  steps: number;
+  kind: MatrixKind;
+  seed: number;
+}
+
+export interface TruncationRequest {
+  radius: number;
+  kind: MatrixKind;
+  hiddenSize: number;
+  steps: number;
+  batchSize: number;
+  tau: number;
+  keepProbability: number;
+  draws: number;
+  seed: number;
+}
+
+export type ToExercise =
+  | { type: 'spectral'; id: number; request: SpectralRequest }
+  | { type: 'truncation'; id: number; request: TruncationRequest; corpusUrl: string };
+
+export type FromExercise =
+  | { type: 'spectral'; id: number; curves: SpectralCurve[]; backend: string }
+  | { type: 'truncation'; id: number; comparison: TruncationComparison; chunkXi: number[]; text: string; backend: string }
+  | { type: 'progress'; id: number; done: number; total: number }
+  | { type: 'error'; id: number; message: string };

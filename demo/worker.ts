@@ -1,0 +1,205 @@
+// The training worker: owns the engine (WebGPU, or the CPU reference when
+// WebGPU is missing), the trainer and the corpus, so that the page never
+// waits on a step. One trainer operation at a time (exclusive()), and a
+// macrotask between steps so that pause, reset and sample requests get in.
+import { createEngine } from '../src/index.js';
+import type { Batch, Engine, Trainer, Truncation } from '../src/index.js';
+import { cleanText, decode, encode, makeStreamBatcher, VOCAB, VOCAB_SIZE, type StreamBatch } from './src/corpus.js';
+import { initCharModel } from './src/model.js';
+import { sampleIds } from './src/sample.js';
+import type { BackendInfo, FromTrainer, ToTrainer, TrainConfig } from './src/protocol.js';
+import { errorMessage, workerScope } from './src/worker-scope.js';
+
+const scope = workerScope<ToTrainer, FromTrainer>();
+const post = (m: FromTrainer) => scope.postMessage(m);
+
+let engine: Engine | null = null;
+let ids: Int32Array = new Int32Array(0);
+let config: TrainConfig;
+let trainer: Trainer | null = null;
+let trainerHidden = 0; // hidden size of the model the trainer holds
+let nextBatch: (() => StreamBatch) | null = null;
+let batcherShape = '';
+let step = 0;
+let running = false;
+let looping = false;
+let prefix = 'time traveller';
+let sampleLength = 60;
+let temperature = 0;
+let seed = 1;
+
+let chain: Promise<unknown> = Promise.resolve();
+/** Runs fn after every earlier trainer operation has finished. */
+function exclusive<R>(fn: () => Promise<R>): Promise<R> {
+  const p = chain.then(fn);
+  chain = p.catch(() => undefined);
+  return p;
+}
+
+const macrotask = () => new Promise<void>((ok) => setTimeout(ok, 0));
+
+function truncationOf(c: TrainConfig): Truncation {
+  switch (c.truncation) {
+    case 'full':
+      return { kind: 'full' };
+    case 'chunked':
+      return { kind: 'chunked', steps: Math.min(c.tau, c.steps) };
+    case 'window':
+      return { kind: 'window', steps: Math.min(c.tau, c.steps) };
+    case 'randomized':
+      return { kind: 'randomized', keepProbability: c.keepProbability, seed };
+  }
+}
+
+function trainerOptions(c: TrainConfig) {
+  return {
+    optimizer: c.optimizer === 'adam' ? { kind: 'adam' as const, learningRate: c.learningRate } : { kind: 'sgd' as const, learningRate: c.learningRate },
+    loss: 'cross-entropy' as const,
+    truncation: truncationOf(c),
+    clipNorm: c.clipNorm > 0 ? c.clipNorm : undefined,
+    carryState: true,
+  };
+}
+
+function ensureBatcher(): void {
+  const shape = `${config.steps}x${config.batchSize}`;
+  if (nextBatch && shape === batcherShape) return;
+  nextBatch = makeStreamBatcher(ids, config.steps, config.batchSize);
+  batcherShape = shape;
+  trainer?.resetState();
+}
+
+async function describeEngine(): Promise<BackendInfo> {
+  let fellBack = false;
+  let why = '';
+  try {
+    engine = await createEngine({ backend: 'webgpu' });
+  } catch (e) {
+    fellBack = true;
+    why = errorMessage(e);
+    engine = await createEngine({ backend: 'cpu' });
+  }
+  const a = engine.adapter;
+  const adapter = a
+    ? [a.vendor, a.architecture, a.device, a.description].filter((s) => s).join(' / ') + (a.isFallbackAdapter ? ' (software fallback adapter)' : '')
+    : null;
+  const reason = fellBack ? `WebGPU unavailable (${why}); training on the CPU reference` : engine.backendReason;
+  return { backend: engine.backend, reason, adapter, fellBack };
+}
+
+/** The trainer for the current config; keeps the current weights when the model shape is unchanged. */
+async function rebuildTrainer(keepWeights: boolean): Promise<void> {
+  if (!engine) throw new Error('the engine is not ready');
+  // the hidden size only changes on reset (trainer === null): other settings keep the weights
+  const model = keepWeights && trainer ? await trainer.read() : initCharModel(VOCAB_SIZE, config.hiddenSize, seed);
+  trainer?.dispose();
+  trainer = engine.trainer(model, trainerOptions(config));
+  trainerHidden = model.hiddenSize;
+  ensureBatcher();
+}
+
+async function trainStep(): Promise<void> {
+  if (!trainer) await rebuildTrainer(false);
+  ensureBatcher();
+  const { batch, wrapped } = nextBatch!();
+  if (wrapped) trainer!.resetState();
+  const t0 = performance.now();
+  const r = await trainer!.step(batch);
+  const ms = performance.now() - t0;
+  step = r.step;
+  post({ type: 'step', step, loss: r.loss, skipped: r.skipped, ms, tokens: batch.steps * batch.batchSize });
+  if (step % config.heatEvery === 0) await heatRow(batch);
+  if (step % config.sampleEvery === 0) await sample();
+}
+
+/** ||dL/dh_t|| for t = 1..T of the current weights on the batch just trained on. */
+async function heatRow(batch: Batch): Promise<void> {
+  const model = await trainer!.read();
+  const r = await engine!.gradients(model, batch, { loss: 'cross-entropy', truncation: truncationOf(config), gradNormPerStep: true });
+  post({ type: 'heat', step, norms: Array.from(r.gradNormPerStep!) });
+}
+
+async function sample(): Promise<void> {
+  if (!trainer) {
+    post({ type: 'sample', step, prefix, text: '' });
+    return;
+  }
+  const model = await trainer.read();
+  const clean = cleanText(prefix) || ' ';
+  const out = sampleIds(model, encode(clean), { length: sampleLength, temperature, seed: step + 1 });
+  post({ type: 'sample', step, prefix: clean, text: decode(out) });
+}
+
+async function loop(): Promise<void> {
+  if (looping) return;
+  looping = true;
+  try {
+    while (running) {
+      await exclusive(trainStep);
+      await macrotask();
+    }
+  } catch (e) {
+    running = false;
+    post({ type: 'state', running: false, note: 'stopped by an error' });
+    post({ type: 'error', message: errorMessage(e) });
+  } finally {
+    looping = false;
+  }
+}
+
+async function handle(m: ToTrainer): Promise<void> {
+  switch (m.type) {
+    case 'init': {
+      config = m.config;
+      prefix = m.prefix;
+      const response = await fetch(m.corpusUrl);
+      if (!response.ok) throw new Error(`could not load the corpus ${m.corpusUrl}: HTTP ${response.status}`);
+      const text = cleanText(await response.text());
+      ids = encode(text);
+      const info = await describeEngine();
+      post({ type: 'ready', info, corpusChars: ids.length, vocab: VOCAB });
+      return;
+    }
+    case 'config': {
+      const before = config;
+      config = m.config;
+      if (!trainer) return;
+      if (config.hiddenSize !== trainerHidden) post({ type: 'state', running, note: `hidden size ${config.hiddenSize} applies on reset` });
+      const key = (c: TrainConfig) => JSON.stringify({ ...c, hiddenSize: 0, heatEvery: 0, sampleEvery: 0 });
+      if (key(before) !== key(config)) await exclusive(() => rebuildTrainer(true));
+      return;
+    }
+    case 'start':
+      if (!engine) return;
+      running = true;
+      post({ type: 'state', running: true, note: 'training' });
+      void loop();
+      return;
+    case 'pause':
+      running = false;
+      post({ type: 'state', running: false, note: 'paused' });
+      return;
+    case 'reset':
+      running = false;
+      await exclusive(async () => {
+        trainer?.dispose();
+        trainer = null;
+        nextBatch = null;
+        step = 0;
+        seed += 1; // a fresh initialisation each reset
+      });
+      post({ type: 'reset' });
+      post({ type: 'state', running: false, note: 'reset' });
+      return;
+    case 'sample':
+      prefix = m.prefix;
+      sampleLength = m.length;
+      temperature = m.temperature;
+      await exclusive(sample);
+      return;
+  }
+}
+
+scope.addEventListener('message', (event) => {
+  handle(event.data).catch((e: unknown) => post({ type: 'error', message: errorMessage(e) }));
+});

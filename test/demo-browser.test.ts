@@ -1,0 +1,171 @@
+// The demo in a real browser: builds demo/, serves it on 127.0.0.1, opens it
+// in headless Chromium (WebGPU on, SwiftShader here), starts training and
+// checks what the page shows. Fails on any page error or console error.
+// Screenshots: test/artifacts/demo.png (desktop) and demo-phone.png (375 px).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'puppeteer';
+import { buildDemo, demoRoot } from '../demo/build.mjs';
+// @ts-ignore: a plain .mjs helper without types
+import { serveStatic } from '../scripts/serve.mjs';
+// @ts-ignore: a plain .mjs helper without types
+import { launchChromium } from '../scripts/chromium.mjs';
+
+const STEPS = 40; // training steps to wait for
+const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
+
+interface DemoState {
+  ready: boolean;
+  running: boolean;
+  backend: string;
+  adapter: string | null;
+  step: number;
+  losses: [number, number][];
+  msPerStep: number[];
+  heat: { step: number; norms: number[] }[];
+  sample: string;
+  spectral: { radius: number; slope: number; expectedSlope: number }[];
+  truncation: { strategies: { name: string; bias: number; spread: number }[] } | null;
+  errors: string[];
+}
+
+describe('demo in headless Chromium', () => {
+  let server: { url: string; close(): Promise<void> };
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    await buildDemo();
+    server = await serveStatic(demoRoot);
+    browser = await launchChromium();
+    page = await browser.newPage();
+    page.on('pageerror', (e) => problems.push(`pageerror: ${(e as Error).message ?? e}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console.error: ${m.text()} (${m.location()?.url ?? ''})`);
+    });
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+    page.on('workercreated', (w) => {
+      const worker = w as unknown as { on?: (event: string, f: (m: { type(): string; text(): string }) => void) => void };
+      worker.on?.('console', (m) => {
+        if (m.type() === 'error') problems.push(`worker console.error: ${m.text()}`);
+      });
+    });
+    await page.setViewport({ width: 1280, height: 900 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it(`trains for ${STEPS} steps: the loss falls, perplexity, sample text, heat map and exercise are shown`, async () => {
+    await page.goto(server.url, { waitUntil: 'load' });
+    await page.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.ready, { timeout: 60_000 });
+    const t0 = Date.now();
+    await page.click('#start');
+
+    // the page stays responsive while steps run: the longest gap between 20 ms timer ticks over 1.5 s
+    const worstGap = await page.evaluate(
+      () =>
+        new Promise<number>((ok) => {
+          let last = performance.now();
+          let worst = 0;
+          const id = setInterval(() => {
+            const now = performance.now();
+            worst = Math.max(worst, now - last);
+            last = now;
+          }, 20);
+          setTimeout(() => {
+            clearInterval(id);
+            ok(worst);
+          }, 1500);
+        }),
+    );
+
+    await page.waitForFunction(
+      (n: number) => {
+        const s = (window as unknown as { demoState: DemoState }).demoState;
+        return (s.step >= n && s.heat.length >= 5 && s.sample.length > 0 && s.spectral.length > 0 && s.truncation !== null) || s.errors.length > 0;
+      },
+      { timeout: 100_000, polling: 250 },
+      STEPS,
+    );
+    const seconds = (Date.now() - t0) / 1000;
+    await page.click('#pause');
+    await page.waitForFunction(() => !(window as unknown as { demoState: DemoState }).demoState.running, { timeout: 30_000 });
+    const s = await page.evaluate(() => (window as unknown as { demoState: DemoState }).demoState);
+    expect(s.errors).toEqual([]);
+
+    // the loss fell: the last five steps against the first five
+    const losses = s.losses.map((p) => p[1]);
+    expect(losses.length).toBeGreaterThanOrEqual(STEPS);
+    for (const l of losses) expect(Number.isFinite(l)).toBe(true);
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    const first = mean(losses.slice(0, 5));
+    const last = mean(losses.slice(-5));
+    expect(first).toBeGreaterThan(2.9); // about log 27 = 3.30 at the start
+    expect(last).toBeLessThan(first - 0.2);
+
+    // perplexity is shown, and is exp(mean loss of the last ten steps)
+    const ppl = Number(await page.$eval('#stat-ppl', (e) => e.textContent));
+    expect(ppl).toBeGreaterThan(1);
+    expect(ppl).toBeLessThan(27.5);
+    expect(Math.abs(ppl - Math.exp(mean(losses.slice(-10))))).toBeLessThan(0.02);
+    const tps = Number((await page.$eval('#stat-tps', (e) => e.textContent))!.replace(/,/g, ''));
+    expect(tps).toBeGreaterThan(0);
+
+    // sampled text after the prefix: 60 symbols of the 27
+    const prefix = await page.$eval('#sample-prefix', (e) => e.textContent);
+    const sample = await page.$eval('#sample-output', (e) => e.textContent ?? '');
+    expect(prefix).toBe('time traveller');
+    expect(sample).toHaveLength(60);
+    expect(sample).toMatch(/^[a-z ]+$/);
+    expect(sample).toMatch(/[a-z]/);
+
+    // the heat map has data: T norms per row, finite and positive, and painted pixels
+    expect(s.heat.length).toBeGreaterThanOrEqual(5);
+    for (const row of s.heat) {
+      expect(row.norms).toHaveLength(32);
+      for (const v of row.norms) expect(v > 0 && Number.isFinite(v)).toBe(true);
+    }
+    const painted = await page.$eval('#heat', (c) => {
+      const canvas = c as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i] === 255) n++;
+      return n;
+    });
+    expect(painted).toBe(s.heat.length * 32);
+
+    // the exercise panel: five radii with slopes on the power law, three truncation strategies
+    expect(s.spectral).toHaveLength(5);
+    for (const c of s.spectral) expect(Math.abs(c.slope - c.expectedSlope)).toBeLessThan(1e-3);
+    expect(await page.$$eval('#slope-rows tr', (rows) => rows.length)).toBe(5);
+    expect(s.truncation!.strategies.map((x) => x.name)).toEqual(['chunked', 'window', 'randomized']);
+    expect(await page.$$eval('#segments .seg', (e) => e.length)).toBeGreaterThan(3);
+
+    // the badge names the backend in use
+    const badge = await page.$eval('#backend', (e) => e.textContent ?? '');
+    expect(badge).toContain(s.backend === 'webgpu' ? 'WebGPU' : 'CPU');
+
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: `${artifacts}demo.png`, fullPage: true });
+    console.log(
+      `demo: ${s.step} steps in ${seconds.toFixed(1)} s on ${s.backend} (${s.adapter ?? 'no adapter'}); ` +
+        `loss ${first.toFixed(3)} -> ${last.toFixed(3)}, perplexity ${ppl}; ${tps} tokens/s; worst main-thread gap ${worstGap.toFixed(0)} ms`,
+    );
+    expect(worstGap).toBeLessThan(500);
+
+    // a phone-sized window: nothing wider than the screen
+    // (width only: isMobile would make puppeteer reload the page)
+    await page.setViewport({ width: 375, height: 812, deviceScaleFactor: 2 });
+    await new Promise((ok) => setTimeout(ok, 400));
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `${artifacts}demo-phone.png`, fullPage: true });
+
+    expect(problems).toEqual([]);
+  });
+});
