@@ -30,3 +30,16 @@ export function truncationXi(truncation: Truncation, T: number): Float32Array | 
     }
   }
 }
+
+/**
+ * The truncation of a trainer's step k (k = 0, 1, ... counts the step() calls that
+ * passed validation): a seeded randomized truncation draws a fresh xi each step,
+ * from seed + k, so that E[xi_t] = 1 holds over training and not for one fixed
+ * pattern. Step 0 uses the seed itself, as engine.gradients does. Every other
+ * truncation is returned unchanged.
+ */
+export function truncationForStep(truncation: Truncation, k: number): Truncation {
+  if (truncation.kind !== 'randomized' || ('xi' in truncation && truncation.xi !== undefined)) return truncation;
+  const { keepProbability, seed } = truncation as { keepProbability: number; seed: number };
+  return { kind: 'randomized', keepProbability, seed: seed + k };
+}

@@ -146,6 +146,25 @@ describe('one trainer step is the optimizer applied to engine.gradients', () => 
     });
   });
 
+  it('randomized truncation draws a new xi every step: step k (from 0) uses seed + k', async () => {
+    const { model, batch } = randomProblem({ T: 8, B: 2, d: 4, h: 6, q: 5, seed: 103 });
+    const lr = 0.5;
+    const truncation = { kind: 'randomized' as const, keepProbability: 0.5, seed: 3 };
+    const trainer = engine.trainer(model, { loss: 'cross-entropy', truncation, optimizer: { kind: 'sgd', learningRate: lr } });
+    let current = model;
+    const draws = new Set<string>();
+    for (let k = 0; k < 4; k++) {
+      const g = await engine.gradients(current, batch, { loss: 'cross-entropy', truncation: { ...truncation, seed: 3 + k } });
+      draws.add(Array.from(g.xi!).join());
+      expect((await trainer.step(batch)).loss).toBe(g.loss);
+      const after = await trainer.read();
+      const want = flatModel(current).map((p, i) => p.map((v, j) => v - lr * flatGrad(g)[i][j]));
+      flatModel(after).forEach((p, i) => expectClose(`step ${k}, param block ${i}`, p, want[i], { rtol: 1e-7, atol: 1e-9 }));
+      current = after;
+    }
+    expect(draws.size, 'distinct xi over 4 steps').toBeGreaterThan(1);
+  });
+
   it('adam: two steps of m, v with bias correction', async () => {
     const { model, batch } = randomProblem({ T: 7, B: 3, d: 4, h: 6, q: 5, seed: 102 });
     const [lr, b1, b2, eps] = [0.01, 0.8, 0.9, 1e-6];

@@ -4,6 +4,7 @@ import type { Batch, RnnModel, StepOptions, StepResult, Trainer, TrainerOptions 
 import { BpttInputError } from '../errors.js';
 import { packParams, unpackParams, layoutOf } from '../params.js';
 import { validateBatch, validateTrainerOptions, validateTruncation, validateModel } from '../validate.js';
+import { truncationForStep } from '../truncation.js';
 import { cpuGradients } from './gradients.js';
 import { applyUpdate, makeOptimizerState } from './optimizer.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
@@ -17,6 +18,7 @@ export function createCpuTrainer(model: RnnModel, options: TrainerOptions): Trai
   const state = makeOptimizerState(opts.optimizer, L.total);
   let carried: Float32Array | null = null;
   let carriedB = 0;
+  let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
   const self = {
     backend: 'cpu' as const,
     async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
@@ -26,6 +28,7 @@ export function createCpuTrainer(model: RnnModel, options: TrainerOptions): Trai
       if (carried && carriedB !== B && batch.h0 === undefined) {
         throw new BpttInputError('batch.batchSize', `${carriedB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
+      const stepTruncation = truncationForStep(truncation, draws++);
       const current = unpackParams(shape, params);
       const h0 = batch.h0 ?? (opts.carryState && carried ? carried : undefined);
       const result = cpuGradients(current, { ...batch, h0 }, {
@@ -33,7 +36,7 @@ export function createCpuTrainer(model: RnnModel, options: TrainerOptions): Trai
         tokens,
         hasBias: dims.hasBias,
         loss: opts.loss,
-        truncation,
+        truncation: stepTruncation,
         clipNorm: opts.clipNorm,
         inputGradient: false,
         gradNormPerStep: false,
