@@ -28,6 +28,7 @@ import { analyzeCase, analyzeGemm, evaluateTargets, linearityInT } from './lib/a
 import { renderMarkdown } from './lib/report-md.mjs';
 import { renderSvg } from './lib/report-svg.mjs';
 import { serveBench } from './lib/serve-isolated.mjs';
+import { median } from './lib/stats.mjs';
 import { launchChromium } from '../scripts/chromium.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,6 +63,30 @@ const outBase = resolve(root, args.out ?? (args.quick ? 'bench/results/quick' : 
 const log = (line) => console.log(line);
 const mmss = (s) => `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}`;
 const fmtFlops = (f) => (f >= 1e9 ? `${(f / 1e9).toFixed(2)} GFLOP` : `${(f / 1e6).toFixed(1)} MFLOP`);
+
+/**
+ * Within a sweep, a backend whose next call is predicted (its last time there,
+ * scaled by FLOPs) to exceed the case's maxCallMs is skipped, so that one slow
+ * backend cannot take the whole time budget; so is one already skipped.
+ */
+function predictSkips(entry, prev, prevRaw) {
+  if (entry.kind !== 'rnn' || !prev || !prevRaw || prev.group !== entry.group || entry.group === 'named') return undefined;
+  const skip = {};
+  for (const [b, r] of Object.entries(prevRaw.backends)) {
+    if (r.skipped) {
+      skip[b] = `skipped at ${prev.label} already`;
+      continue;
+    }
+    const times = r.times?.[entry.spec.modes[0]];
+    const last = times?.length ? median(times) : r.checkedCallMs;
+    if (!last) continue;
+    const predicted = (last * entry.flops) / prev.flops;
+    if (predicted > entry.spec.maxCallMs) {
+      skip[b] = `predicted ${(predicted / 1000).toFixed(0)} s a call (${(last / 1000).toFixed(1)} s at ${prev.label}, scaled by FLOPs), over the ${entry.spec.maxCallMs / 1000} s limit`;
+    }
+  }
+  return Object.keys(skip).length ? skip : undefined;
+}
 
 function git(...a) {
   const r = spawnSync('git', a, { cwd: root, encoding: 'utf8' });
@@ -112,11 +137,14 @@ async function main() {
         continue;
       }
       log(`[${i + 1}/${plan.length}] ${entry.label}, ${fmtFlops(entry.flops)} (elapsed ${mmss(elapsed)}, case estimate ${mmss(estimateSeconds(entry))})`);
+      const prev = plan[i - 1];
+      const skip = predictSkips(entry, prev, prev && raws.get(prev.id));
+      const spec = skip ? { ...entry.spec, skip } : entry.spec;
       try {
         const raw =
           entry.kind === 'gemm'
-            ? await page.evaluate((s) => window.bench.runGemm(s), entry.spec)
-            : await page.evaluate((s) => window.bench.runCase(s), entry.spec);
+            ? await page.evaluate((s) => window.bench.runGemm(s), spec)
+            : await page.evaluate((s) => window.bench.runCase(s), spec);
         raws.set(entry.id, raw);
         if (entry.kind === 'rnn') log(`  ${entry.id} done in ${(raw.elapsedMs / 1000).toFixed(1)} s`);
       } catch (e) {
@@ -143,6 +171,11 @@ async function main() {
     for (const b of backends) {
       const r = c.backends[b];
       let why = null;
+      if (r?.skipped) {
+        problems.push(`${c.id} ${b}: not timed: ${r.skipped}`);
+        if (args.quick) failures.push(`${c.id} ${b}: not timed: ${r.skipped}`);
+        if (b === 'library-cpu' || r.check) continue;
+      }
       if (!r) why = 'no result';
       else if (r.error) why = `error: ${r.error}`;
       else if (b !== 'library-cpu' && !r.check) why = 'not checked against the CPU reference';

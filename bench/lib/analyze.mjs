@@ -56,7 +56,7 @@ export function analyzeCase(entry, raw, gemm) {
       const best = GPU_BACKENDS.includes(b) ? adapterBest : cpuBest;
       modes[mode] = { samples: r.times[mode], ...s, gflops, ofBestGemm: best ? gflops / best.gflops : null };
     }
-    out.backends[b] = { error: r.error, check: r.check, stats: r.stats, modes };
+    out.backends[b] = { error: r.error, skipped: r.skipped, checkedCallMs: r.checkedCallMs, check: r.check, stats: r.stats, modes };
   }
   for (const mode of entry.spec.modes) {
     const lib = out.backends['library-webgpu']?.modes[mode]?.median;

@@ -44,7 +44,7 @@ function sweeps(valuesT, valuesH, valuesB, common) {
   ];
 }
 
-const base = (backends) => ({ seed: 7, backends, tolerance: TOLERANCE, learningRate: 0.01, minRuns: 2 });
+const base = (backends) => ({ seed: 7, backends, tolerance: TOLERANCE, learningRate: 0.01, minRuns: 2, maxCallMs: 20_000 });
 
 /** The full suite, about 10-15 minutes on SwiftShader with 2 cores. */
 export function fullPlan({ runs = 5, backends = BACKENDS } = {}) {
@@ -60,14 +60,15 @@ export function fullPlan({ runs = 5, backends = BACKENDS } = {}) {
 
 /** One small case of everything, for CI: well under a minute. */
 export function quickPlan({ runs = 2, backends = BACKENDS } = {}) {
-  const common = { ...base(backends), warmup: 1, runs, budgetMs: 5_000, modes: ['gradients', 'step'] };
-  const tiny = { tokens: false, loss: 'mse' };
+  const common = { ...base(backends), warmup: 1, runs, budgetMs: 5_000, maxCallMs: 60_000, modes: ['gradients', 'step'] };
+  const sweep = { ...common, modes: ['step'] }; // as in the full run
+  const tiny = { T: 4, B: 3, d: 5, h: 12, q: 4, tokens: false, loss: 'mse' };
   return [
     rnn('named', 'char', 'char-level (quick): T=6 B=4 tokens/28 h=16 q=28, cross-entropy', { ...CHAR, T: 6, B: 4, h: 16 }, common),
     rnn('named', 'dense', 'dense (quick): T=8 B=3 d=5 h=12 q=4, mse', { ...DENSE, T: 8, B: 3, d: 5, h: 12, q: 4 }, common),
-    rnn('sweep-T', 'sweep-T-16', 'T=16', { ...tiny, T: 16, B: 2, d: 4, h: 8, q: 3 }, common),
-    rnn('sweep-h', 'sweep-h-24', 'h=24', { ...tiny, T: 4, B: 2, d: 4, h: 24, q: 3 }, common),
-    rnn('sweep-B', 'sweep-B-5', 'B=5', { ...tiny, T: 4, B: 5, d: 4, h: 8, q: 3 }, common),
+    rnn('sweep-T', 'sweep-T-6', 'T=6', { ...tiny, T: 6 }, sweep),
+    rnn('sweep-h', 'sweep-h-20', 'h=20', { ...tiny, h: 20 }, sweep),
+    rnn('sweep-B', 'sweep-B-5', 'B=5', { ...tiny, B: 5 }, sweep),
     { kind: 'gemm', group: 'gemm', id: 'gemm', label: 'square GEMM n=64 (quick)', flops: gemmFlops(64), spec: { n: 64, warmup: 1, runs, backends: GEMM_BACKENDS.filter((b) => backends.includes(b)) } },
   ];
 }

@@ -11,6 +11,7 @@ function cell(b, mode) {
   if (!b) return 'not run';
   const m = b.modes?.[mode];
   if (m) return ms(m.median);
+  if (b.skipped) return b.checkedCallMs ? `skipped (1 call: ${ms(b.checkedCallMs)})` : 'skipped';
   return b.error ? `error` : '—';
 }
 
@@ -43,7 +44,7 @@ function namedTable(c) {
     const b = c.backends[name];
     if (!b) continue;
     if (Object.keys(b.modes).length === 0) {
-      rows.push(`| ${name} | — | error | | | | | | ${check(b)} |`);
+      rows.push(`| ${name} | — | ${cell(b, c.modes[0])} | | | | | | ${b.skipped ?? check(b)} |`);
       continue;
     }
     for (const mode of c.modes) {

@@ -76,6 +76,11 @@ async function runCase(spec: RnnCaseSpec): Promise<RnnCaseResult> {
     const timedHere = spec.backends.includes(id);
     const r: BackendCaseResult = { times: {} };
     if (timedHere) result.backends[id] = r;
+    if (timedHere && spec.skip?.[id]) {
+      r.skipped = spec.skip[id];
+      progress(`  ${spec.id} ${id}: skipped: ${r.skipped}`);
+      continue;
+    }
     let runner: CaseRunner | null = null;
     try {
       runner = await makeRunner(lib, id, problem);
@@ -86,7 +91,14 @@ async function runCase(spec: RnnCaseSpec): Promise<RnnCaseResult> {
       if (runner.stats) r.stats = { gradients: runner.stats() };
       const verdict = r.check ? (r.check.ok ? `matches the CPU reference (worst ${r.check.worst.toFixed(3)})` : `MISMATCH: ${r.check.mismatches[0]}`) : 'reference';
       progress(`  ${spec.id} ${id}: checked call ${fmt(ms)}, ${verdict}`);
+      r.checkedCallMs = ms;
       if (!timedHere) {
+        runner.dispose();
+        continue;
+      }
+      if (ms > spec.maxCallMs) {
+        r.skipped = `one call took ${fmt(ms)}, over the ${fmt(spec.maxCallMs)} limit per call`;
+        progress(`  ${spec.id} ${id}: not timed further: ${r.skipped}`);
         runner.dispose();
         continue;
       }

@@ -25,6 +25,8 @@ export interface RnnCaseSpec {
   runs: number; // timed calls per backend and mode, at most
   minRuns: number; // timed calls per backend and mode, at least
   budgetMs: number; // time for the timed runs; runs shrink (not below minRuns) to fit
+  maxCallMs: number; // a backend whose checked call takes longer is not timed further
+  skip?: Partial<Record<BackendId, string>>; // backends not run in this case, and why
   modes: Mode[];
   backends: BackendId[];
   tolerance: Tolerance;
@@ -40,6 +42,8 @@ export interface CheckResult {
 
 export interface BackendCaseResult {
   error?: string;
+  skipped?: string; // why this backend was not timed (too slow for the time budget)
+  checkedCallMs?: number; // the first, checked call (shader compilation and all)
   check?: CheckResult;
   times: Partial<Record<Mode, number[]>>;
   stats?: Partial<Record<Mode, EngineStats>>;
