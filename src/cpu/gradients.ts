@@ -75,7 +75,8 @@ export function cpuGradients(model: RnnModel, batch: Batch, problem: Problem): G
     for (let t = T; t >= 1; t--) norms[t - 1] = rnnBackwardStep(dA, carry, G, H, Whh, xi[t - 1], t, B, h, act);
     dh0.set(carry);
   } else {
-    const tau = (problem.truncation as { steps: number }).steps;
+    // window(tau >= T) is full BPTT: no loss term reaches back further than T steps
+    const tau = Math.min((problem.truncation as { steps: number }).steps, T);
     const slots = new Float64Array(tau * B * h);
     const next = new Float64Array(tau * B * h);
     for (let t = T; t >= 1; t--) {
