@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/index.js';
 import type { Batch, GradientOptions, GradientResult, LossKind, RnnModel, Truncation } from '../src/types.js';
 import { expectClose, randomProblem, type Tolerance } from './helpers.js';
-import { forward64, oneHot, outputGrad64, sumSquares } from './cpu-helpers.js';
+import { forward64, objective64, oneHot, outputGrad64, sumSquares } from './cpu-helpers.js';
 
 // Bitwise equal (expectClose needs a nonzero bound: 0 / 0 is not <= 1).
 const EXACT: Tolerance = { rtol: 0, atol: Number.MIN_VALUE };
@@ -324,6 +324,20 @@ describe('randomized truncation draws', () => {
     expect(seeded.xi!.some((v) => v === 0)).toBe(true);
     const explicit = await engine.gradients(model, batch, { ...ALL, truncation: { kind: 'randomized', xi: seeded.xi! } });
     expectSameResult(seeded, explicit, EXACT);
+  });
+});
+
+describe('cross-entropy with large logits', () => {
+  it('is computed stably (logsumexp with the max taken out), and its dbq sums to 0', async () => {
+    const { model, batch } = randomProblem({ T: 5, B: 3, d: 4, h: 6, q: 5, seed: 75 });
+    model.Wqh = model.Wqh.map((v) => v * 5000); // logits near 1000: exp() alone overflows float64
+    const { O } = forward64(model, batch);
+    expect(Math.max(...O.map(Math.abs))).toBeGreaterThan(800);
+    const r = await engine.gradients(model, batch, { loss: 'cross-entropy' });
+    expect(r.nonFinite).toBe(false);
+    expectClose('loss', [r.loss], [objective64(model, batch, 'cross-entropy').value], { rtol: 1e-12, atol: 0 });
+    // softmax - onehot sums to 0 over classes in every row
+    expect(Math.abs(r.dbq!.reduce((a, b) => a + b, 0))).toBeLessThan(1e-6);
   });
 });
 
