@@ -6,6 +6,7 @@ import { cpuGradients } from './cpu/gradients.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
+import type { DeviceApi } from './gpu/device-api.js';
 
 export interface AdapterSummary {
   vendor: string;
@@ -30,6 +31,8 @@ export interface Engine {
   readonly adapter: AdapterSummary | null;
   /** The GPUDevice in use, for the WebGPU backend. */
   readonly device: GPUDevice | null;
+  /** The layer on GPUBuffers (forward, backward), for the WebGPU backend; throws on the CPU one. */
+  readonly gpu: DeviceApi;
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   /** Dispatch and submit counts of the last call, and the device memory held. */
@@ -44,6 +47,9 @@ class CpuEngine implements Engine {
   readonly adapter = null;
   readonly device = null;
   constructor(readonly backendReason: string) {}
+  get gpu(): DeviceApi {
+    throw new BpttDeviceError(`engine.gpu needs the 'webgpu' backend; this engine uses the CPU (${this.backendReason})`);
+  }
   async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
     assertUsable(this, 'engine');
     const problem = validateGradientCall(model, batch, options);
@@ -75,6 +81,10 @@ class GpuEngine implements Engine {
   }
   get device(): GPUDevice {
     return this.impl.device;
+  }
+  get gpu(): DeviceApi {
+    assertUsable(this, 'engine');
+    return this.impl.gpu;
   }
   async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
     assertUsable(this, 'engine');

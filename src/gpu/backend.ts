@@ -6,15 +6,18 @@ import type { AdapterSummary, SelfCheckResult } from '../engine.js';
 import { validateGradientCall } from '../validate.js';
 import { cpuGradients } from '../cpu/gradients.js';
 import { makeRng, uniformArray } from '../rng.js';
+import { BpttDeviceError } from '../errors.js';
 import { acquireDevice } from './device.js';
 import { GpuContext } from './context.js';
 import { gpuGradients } from './gradients.js';
 import { createGpuTrainer } from './trainer.js';
+import { type DeviceApi, createDeviceApi } from './device-api.js';
 
 export interface GpuBackend {
   readonly adapter: AdapterSummary;
   readonly device: GPUDevice;
   readonly context: GpuContext;
+  readonly gpu: DeviceApi;
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   stats(): EngineStats;
@@ -79,10 +82,15 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     maxBuffer: Math.min(device.limits.maxBufferSize, options.limits?.maxBufferSize ?? Infinity),
   };
   const trainers = new Set<Trainer>();
+  let disposed = false;
+  const assertOpen = () => {
+    if (disposed) throw new BpttDeviceError('engine: this engine was disposed; create a new one');
+  };
   const backend: GpuBackend = {
     adapter: handle.adapter,
     device,
     context,
+    gpu: createDeviceApi(context, limits, assertOpen),
     gradients: (model, batch, problem) => gpuGradients(context, limits, model, batch, problem),
     trainer(model, trainerOptions) {
       const trainer = createGpuTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));
@@ -92,7 +100,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     stats: () => ({
       dispatches: context.dispatches,
       submits: context.submits,
-      liveBuffers: context.pool.liveBuffers,
+      liveBuffers: context.pool.liveBuffers + context.extraBuffers,
       liveBytes: context.pool.liveBytes,
       peakBytes: context.pool.peakBytes,
     }),
@@ -106,8 +114,10 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
       return { ok: worst <= 1, worstError: worst, milliseconds: performance.now() - start };
     },
     dispose() {
+      disposed = true;
       for (const t of [...trainers]) t.dispose();
       context.pool.destroyAll();
+      context.destroyCaches();
       if (handle.owned) device.destroy();
     },
   };

@@ -122,19 +122,88 @@ export class GpuContext {
     return group;
   }
 
-  /** Starts recording one call: dispatches go into one compute pass until a copy. */
+  /** Starts recording one call. */
   record(maxDispatches: number): Recorder {
     this.assertAlive();
     this.dispatches = 0;
     this.submits = 0;
     return new Recorder(this, maxDispatches);
   }
+
+  private immutable = new Map<string, { data: Uint8Array; buffer: GPUBuffer }[]>();
+  private immutableCount = 0;
+  static readonly MAX_IMMUTABLE = 256;
+
+  /** A uniform buffer holding `data`, never written again; shared by every recording with the same bytes. */
+  immutableUniform(data: Uint8Array): GPUBuffer {
+    let hash = 0x811c9dc5;
+    const words = new Uint32Array(data.buffer, data.byteOffset, data.byteLength / 4);
+    for (let i = 0; i < words.length; i++) hash = Math.imul(hash ^ words[i], 0x01000193);
+    const key = `${data.byteLength}:${hash >>> 0}`;
+    const list = this.immutable.get(key) ?? [];
+    for (const e of list) if (e.data.length === data.length && e.data.every((v, i) => v === data[i])) return e.buffer;
+    if (this.immutableCount >= GpuContext.MAX_IMMUTABLE) {
+      // Bounded: forget (and free) the oldest content; recordings that used it were made long ago.
+      const [oldKey, oldList] = this.immutable.entries().next().value!;
+      for (const e of oldList) e.buffer.destroy();
+      this.immutableCount -= oldList.length;
+      this.immutable.delete(oldKey);
+      this.bindGroups.clear();
+    }
+    const buffer = this.device.createBuffer({ size: data.byteLength, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true, label: 'params (immutable)' });
+    new Uint8Array(buffer.getMappedRange()).set(data);
+    buffer.unmap();
+    list.push({ data: data.slice(), buffer });
+    this.immutable.set(key, list);
+    this.immutableCount++;
+    return buffer;
+  }
+
+  private onesCache = new Map<number, GPUBuffer>();
+
+  /** An immutable buffer of n f32 ones (bias gradients as products with ones). */
+  ones(n: number): GPUBuffer {
+    let buffer = this.onesCache.get(n);
+    if (!buffer) {
+      buffer = this.device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true, label: 'ones' });
+      new Float32Array(buffer.getMappedRange()).fill(1);
+      buffer.unmap();
+      this.onesCache.set(n, buffer);
+    }
+    return buffer;
+  }
+
+  /** Frees everything this context created outside the pool. */
+  destroyCaches(): void {
+    for (const list of this.immutable.values()) for (const e of list) e.buffer.destroy();
+    this.immutable.clear();
+    this.immutableCount = 0;
+    for (const b of this.onesCache.values()) b.destroy();
+    this.onesCache.clear();
+    this.bindGroups.clear();
+  }
+
+  get extraBuffers(): number {
+    return this.immutableCount + this.onesCache.size;
+  }
 }
 
+type Op =
+  | { kind: 'dispatch'; entry: PipelineEntry; resources: Record<string, GPUBuffer>; offset: number; workgroups: [number, number, number] }
+  | { kind: 'clear'; buffer: GPUBuffer; offset: number; bytes: number }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number };
+
+/**
+ * Records one computation as a list of operations, then encodes it at the
+ * end: dispatches share one compute pass until a copy or clear, and the params
+ * of every dispatch live in one uniform buffer, bound with a dynamic offset.
+ * Into our own encoder the params are written through the queue (a pooled
+ * buffer); into a caller's encoder, which may be submitted much later, they go
+ * into an immutable buffer cached by content, so nothing written later can
+ * change what that encoder will read.
+ */
 export class Recorder {
-  private encoder: GPUCommandEncoder;
-  private pass: GPUComputePassEncoder | null = null;
-  private readonly uniform: GPUBuffer;
+  private readonly ops: Op[] = [];
   private readonly uniformData: ArrayBuffer;
   private readonly view: DataView;
   private blocks = 0;
@@ -142,13 +211,9 @@ export class Recorder {
   constructor(
     private readonly ctx: GpuContext,
     private readonly maxDispatches: number,
-    encoder?: GPUCommandEncoder,
   ) {
-    const bytes = Math.max(1, maxDispatches) * ctx.uniformAlign;
-    this.uniform = ctx.pool.acquire(bytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'params');
-    this.uniformData = new ArrayBuffer(this.uniform.size);
+    this.uniformData = new ArrayBuffer(Math.max(1, maxDispatches) * ctx.uniformAlign);
     this.view = new DataView(this.uniformData);
-    this.encoder = encoder ?? ctx.device.createCommandEncoder({ label: 'webgpu-bptt' });
   }
 
   /** Records one dispatch of `kernel` with its params, over `workgroups` = [x, y, z]. */
@@ -164,54 +229,62 @@ export class Recorder {
     const offset = this.blocks * this.ctx.uniformAlign;
     writeParams(entry.kernel, this.view, offset, params);
     this.blocks++;
-    const group = this.ctx.bindGroup(entry, this.uniform, resources);
     const [x, y = 1, z = 1] = workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     const max = this.ctx.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) {
       throw new BpttDeviceError(`kernel ${kernel.name}: ${x}x${y}x${z} workgroups exceed maxComputeWorkgroupsPerDimension = ${max}`);
     }
-    if (!this.pass) this.pass = this.encoder.beginComputePass({ label: 'webgpu-bptt' });
-    this.pass.setPipeline(entry.pipeline);
-    this.pass.setBindGroup(0, group, [offset]);
-    this.pass.dispatchWorkgroups(x, y, z);
-    this.ctx.dispatches++;
+    this.ops.push({ kind: 'dispatch', entry, resources, offset, workgroups: [x, y, z] });
   }
 
   clear(buffer: GPUBuffer, offset: number, bytes: number): void {
-    this.endPass();
-    if (bytes > 0) this.encoder.clearBuffer(buffer, offset, bytes);
+    if (bytes > 0) this.ops.push({ kind: 'clear', buffer, offset, bytes });
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
-    this.endPass();
-    if (bytes > 0) this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    if (bytes > 0) this.ops.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
   }
 
-  private endPass(): void {
-    if (this.pass) {
-      this.pass.end();
-      this.pass = null;
+  private encode(encoder: GPUCommandEncoder, uniform: GPUBuffer): void {
+    let pass: GPUComputePassEncoder | null = null;
+    for (const op of this.ops) {
+      if (op.kind === 'dispatch') {
+        const group = this.ctx.bindGroup(op.entry, uniform, op.resources);
+        pass ??= encoder.beginComputePass({ label: 'webgpu-bptt' });
+        pass.setPipeline(op.entry.pipeline);
+        pass.setBindGroup(0, group, [op.offset]);
+        pass.dispatchWorkgroups(...op.workgroups);
+        this.ctx.dispatches++;
+        continue;
+      }
+      pass?.end();
+      pass = null;
+      if (op.kind === 'clear') encoder.clearBuffer(op.buffer, op.offset, op.bytes);
+      else encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
     }
+    pass?.end();
   }
 
-  /** Writes the params of every dispatch, then ends the pass and (unless external) submits. */
-  finish(submit = true): GPUCommandBuffer | null {
-    this.ctx.device.queue.writeBuffer(this.uniform, 0, this.uniformData, 0, Math.max(4, this.blocks * this.ctx.uniformAlign));
-    this.endPass();
-    const commands = this.encoder.finish();
-    this.ctx.pool.release(this.uniform);
-    if (!submit) return commands;
-    this.ctx.device.queue.submit([commands]);
+  private usedBytes(): number {
+    return Math.max(1, this.blocks) * this.ctx.uniformAlign;
+  }
+
+  /** Encodes into a new encoder and submits it: one submit for the whole computation. */
+  finish(): void {
+    const bytes = this.usedBytes();
+    const uniform = this.ctx.pool.acquire(bytes, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'params');
+    this.ctx.device.queue.writeBuffer(uniform, 0, this.uniformData, 0, bytes);
+    const encoder = this.ctx.device.createCommandEncoder({ label: 'webgpu-bptt' });
+    this.encode(encoder, uniform);
+    this.ctx.device.queue.submit([encoder.finish()]);
     this.ctx.submits++;
-    return null;
+    this.ctx.pool.release(uniform); // later writes are queue-ordered after this submit
   }
 
-  /** Ends recording into a caller's encoder (uniforms written to the queue first). */
-  finishInto(): void {
-    this.ctx.device.queue.writeBuffer(this.uniform, 0, this.uniformData, 0, Math.max(4, this.blocks * this.ctx.uniformAlign));
-    this.endPass();
-    this.ctx.pool.release(this.uniform);
+  /** Encodes into a caller's encoder; the caller submits it. */
+  finishInto(encoder: GPUCommandEncoder): void {
+    this.encode(encoder, this.ctx.immutableUniform(new Uint8Array(this.uniformData, 0, this.usedBytes())));
   }
 }
 

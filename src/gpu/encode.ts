@@ -49,7 +49,7 @@ export function planShape(
 export interface GpuBuffers {
   params: GPUBuffer; // [total]                   Whx | Whh | Wqh | bh | bq
   x: GPUBuffer; // [T*B*d], or i32 [T*B] token ids
-  csr: GPUBuffer | null; // u32 [d + 1 + T*B]     rows grouped by token id (tokens only)
+  csr: GPUBuffer | null; // u32 [d + 1 + T*B]     rows grouped by token id (tokens; null: scan every row)
   labels: GPUBuffer; // i32 [T*B]                 class ids (cross-entropy; any buffer otherwise)
   targets: GPUBuffer; // [T*B*q]                  mse targets (any buffer otherwise)
   H: GPUBuffer; // [(T+1)*B*h]                    H_0 = h0, then H_1..H_T
@@ -85,7 +85,7 @@ export function bufferSizes(s: GpuShape, withDx: boolean): Record<keyof GpuBuffe
     dA: (s.T + 1) * s.B * s.h,
     dhT: s.B * s.h,
     slots: s.window > 0 ? 2 * s.window * s.B * s.h : 0,
-    ones: R,
+    ones: 0, // GpuContext.ones(T*B), immutable and shared
     partials: s.splits * s.layout.total,
     grad: s.layout.total,
     normPartials: s.normParts,
@@ -150,7 +150,7 @@ export function recordMatmul(rec: Recorder, m: MatmulArgs): void {
 }
 
 /** P = X Whx^T + bh (or the gather of Whx columns), then H_t = phi(P_t + H_{t-1} Whh^T) for t = 1..T. */
-export function recordForward(rec: Recorder, s: GpuShape, b: GpuBuffers): void {
+export function recordForward(rec: Recorder, s: GpuShape, b: Pick<GpuBuffers, 'x' | 'params' | 'P' | 'H'>): void {
   const { T, B, d, h, layout: L } = s;
   const R = T * B;
   if (s.tokens) {
@@ -177,12 +177,18 @@ export function recordForward(rec: Recorder, s: GpuShape, b: GpuBuffers): void {
   }
 }
 
-/** O = H Wqh^T + bq over T*B rows, then the loss and dO fused, in place. */
-export function recordOutputAndLoss(rec: Recorder, s: GpuShape, b: GpuBuffers): void {
+/** O = H Wqh^T + bq over the T*B rows of H_1..H_T. */
+export function recordOutput(rec: Recorder, s: GpuShape, b: Pick<GpuBuffers, 'H' | 'params' | 'O'>): void {
   const { T, B, h, q, layout: L } = s;
+  recordMatmul(rec, { A: b.H, B: b.params, C: b.O, bias: s.hasBias ? b.params : undefined, M: T * B, N: q, K: h, offA: B * h, offB: L.Wqh, offBias: L.bq, transB: true });
+}
+
+/** O = H Wqh^T + bq, then the loss and dO fused, in place. */
+export function recordOutputAndLoss(rec: Recorder, s: GpuShape, b: GpuBuffers): void {
+  const { T, B, q } = s;
   const R = T * B;
   if (s.loss === 'none') return; // dO was uploaded into O
-  recordMatmul(rec, { A: b.H, B: b.params, C: b.O, bias: s.hasBias ? b.params : undefined, M: R, N: q, K: h, offA: B * h, offB: L.Wqh, offBias: L.bq, transB: true });
+  recordOutput(rec, s, b);
   rec.dispatch(
     kernel('output_loss'),
     { LOSS: s.loss === 'cross-entropy' ? 0 : 1 },
@@ -292,9 +298,9 @@ export function recordBackward(rec: Recorder, s: GpuShape, b: GpuBuffers, o: Bac
   if (s.tokens) {
     rec.dispatch(
       kernel('token_scatter_add'),
-      {},
-      { csr: b.csr!, dA: b.dA, out: b.partials },
-      { d, h, offDA: bh, offOut: L.Whx, splits: s.splits, splitStride: L.total },
+      { SCAN_ALL_ROWS: b.csr === null },
+      { csr: b.csr ?? b.x, ids: b.x, dA: b.dA, out: b.partials },
+      { R, d, h, offDA: bh, offOut: L.Whx, splits: s.splits, splitStride: L.total },
       elementwise(h * d),
     );
   } else {

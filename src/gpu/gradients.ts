@@ -59,6 +59,7 @@ export function acquireBuffers(ctx: GpuContext, sizes: Record<keyof GpuBuffers, 
     if (given) out[key] = given;
     else out[key] = sizes[key] > 0 ? ctx.pool.acquire(sizes[key] * 4, STORAGE(), key) : null;
   }
+  out.ones = ctx.ones(Math.max(1, sizes.rowLoss));
   // Kernels bind every declared buffer: unused inputs get a stand-in.
   out.labels ??= out.rowLoss!;
   out.targets ??= out.rowLoss!;
@@ -67,17 +68,16 @@ export function acquireBuffers(ctx: GpuContext, sizes: Record<keyof GpuBuffers, 
 
 export function releaseBuffers(ctx: GpuContext, bufs: GpuBuffers, keep: Partial<GpuBuffers> = {}): void {
   const kept = new Set(Object.values(keep));
-  for (const b of new Set(Object.values(bufs))) if (b && !kept.has(b)) ctx.pool.release(b as GPUBuffer);
+  for (const b of new Set(Object.values(bufs))) if (b && !kept.has(b) && b !== bufs.ones) ctx.pool.release(b as GPUBuffer);
 }
 
-/** Uploads a batch: x (or ids and their CSR), y or dO, the ones vector. h0/dhT are handled by the caller. */
+/** Uploads a batch: x (or ids and their CSR), y or dO. h0/dhT are handled by the caller. */
 export function uploadBatch(ctx: GpuContext, s: GpuShape, b: GpuBuffers, batch: Batch): void {
   upload(ctx.device, b.x, 0, batch.x);
   if (s.tokens) upload(ctx.device, b.csr!, 0, tokenCsr(batch.x as Int32Array, s.d));
   if (s.loss === 'cross-entropy') upload(ctx.device, b.labels, 0, batch.y as Int32Array);
   else if (s.loss === 'mse') upload(ctx.device, b.targets, 0, batch.y as Float32Array);
   else upload(ctx.device, b.O, 0, batch.dO!);
-  if (s.hasBias) upload(ctx.device, b.ones, 0, new Float32Array(s.T * s.B).fill(1));
 }
 
 /** Runs `record` inside validation and out-of-memory error scopes; resolves to the first error, if any. */

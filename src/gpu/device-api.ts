@@ -1,0 +1,292 @@
+// engine.gpu: the layer on GPUBuffers, for other ML front ends. Inputs and
+// outputs are buffers on the engine's device (pass your own device to
+// createEngine to share it); nothing is copied to or from the host. With
+// `encoder`, the work is recorded into the caller's command encoder and runs
+// when the caller submits it.
+//
+// Layouts (all row-major, time-major, 4-byte elements; MATH.md's shapes):
+//   weights.Whx [h, d] f32, Whh [h, h], Wqh [q, h], bh [h], bq [q]   usage COPY_SRC
+//   x           [T, B, d] f32, or [T, B] i32 token ids (tokens: true) usage COPY_SRC
+//   h0, dhT     [B, h] f32 (zeros when absent)                       usage COPY_SRC
+//   H           [(T+1), B, h] f32: H_0 = h0, then h_1..h_T           (forward out, backward in)
+//   O           [T, B, q] f32: o_t = Wqh h_t + bq                    (forward out)
+//   dO          [T, B, q] f32: dL/do_t                               usage COPY_SRC
+//   hT, dh0     [B, h];  dx [T, B, d];  dWhx, dWhh, dWqh, dbh, dbq as the weights
+// Outputs you pass need COPY_DST and at least the size above; outputs we create
+// have STORAGE | COPY_SRC | COPY_DST, belong to you, and are yours to destroy.
+import type { Activation, Truncation } from '../types.js';
+import { BpttDeviceError, BpttInputError, describe } from '../errors.js';
+import { paramLayout } from '../params.js';
+import { truncationXi } from '../truncation.js';
+import { checkPositiveInt, validateTruncation } from '../validate.js';
+import type { GpuContext } from './context.js';
+import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutput } from './encode.js';
+import { acquireBuffers, checkLimits, releaseBuffers, withErrorScopes } from './gradients.js';
+
+export interface LayerSpec {
+  inputSize: number; // d
+  hiddenSize: number; // h
+  outputSize: number; // q
+  activation: Activation;
+  bias: boolean; // bh and bq present
+}
+
+export interface WeightBuffers {
+  Whx: GPUBuffer;
+  Whh: GPUBuffer;
+  Wqh: GPUBuffer;
+  bh?: GPUBuffer;
+  bq?: GPUBuffer;
+}
+
+interface Common {
+  layer: LayerSpec;
+  steps: number; // T
+  batchSize: number; // B
+  weights: WeightBuffers;
+  x: GPUBuffer;
+  tokens?: boolean; // x holds i32 token ids [T, B]
+  encoder?: GPUCommandEncoder; // record into this encoder; the caller submits
+}
+
+export interface ForwardArgs extends Common {
+  h0?: GPUBuffer;
+  outputs?: Partial<ForwardOutputs>;
+}
+
+export interface ForwardOutputs {
+  H: GPUBuffer; // [(T+1), B, h]
+  O: GPUBuffer; // [T, B, q]
+  hT: GPUBuffer; // [B, h]
+}
+
+export interface BackwardArgs extends Common {
+  H: GPUBuffer; // [(T+1), B, h] from forward
+  dO: GPUBuffer; // [T, B, q]
+  dhT?: GPUBuffer; // [B, h]
+  truncation?: Truncation;
+  inputGradient?: boolean; // also dx (value inputs only)
+  outputs?: Partial<BackwardOutputs>;
+}
+
+export interface BackwardOutputs {
+  dWhx: GPUBuffer;
+  dWhh: GPUBuffer;
+  dWqh: GPUBuffer;
+  dbh?: GPUBuffer;
+  dbq?: GPUBuffer;
+  dh0: GPUBuffer; // [B, h]
+  dx?: GPUBuffer; // [T, B, d]
+}
+
+export interface DeviceApi {
+  /** H, O and hT of the layer, as GPUBuffers. */
+  forward(args: ForwardArgs): Promise<ForwardOutputs>;
+  /** Weight gradients, dh0 and (inputGradient) dx, as GPUBuffers. No clipping: that is the caller's optimizer's job. */
+  backward(args: BackwardArgs): Promise<BackwardOutputs>;
+}
+
+const USAGE_NAMES: [number, string][] = [
+  [1, 'MAP_READ'], [2, 'MAP_WRITE'], [4, 'COPY_SRC'], [8, 'COPY_DST'], [16, 'INDEX'], [32, 'VERTEX'], [64, 'UNIFORM'], [128, 'STORAGE'], [256, 'INDIRECT'], [512, 'QUERY_RESOLVE'],
+];
+
+function usageText(usage: number): string {
+  return USAGE_NAMES.filter(([bit]) => usage & bit).map(([, n]) => n).join(' | ') || 'none';
+}
+
+function isBuffer(value: unknown): value is GPUBuffer {
+  return typeof value === 'object' && value !== null && typeof (value as GPUBuffer).size === 'number' && typeof (value as GPUBuffer).usage === 'number' && typeof (value as GPUBuffer).destroy === 'function';
+}
+
+/** A buffer of at least `elems` 4-byte elements with the `needed` usage bits. */
+function checkBuffer(argument: string, value: unknown, elems: number, shape: string, needed: number): GPUBuffer {
+  if (!isBuffer(value)) throw new BpttInputError(argument, `a GPUBuffer ${shape}`, describe(value));
+  if (value.size < elems * 4) throw new BpttInputError(argument, `a GPUBuffer of at least ${elems * 4} bytes (${shape}, 4-byte elements)`, `a GPUBuffer of ${value.size} bytes`);
+  if ((value.usage & needed) !== needed) {
+    throw new BpttInputError(argument, `a GPUBuffer with usage ${usageText(needed)}`, `usage ${usageText(value.usage)}`);
+  }
+  if ((value as GPUBuffer & { mapState?: string }).mapState === 'mapped') throw new BpttInputError(argument, 'an unmapped GPUBuffer', 'a mapped GPUBuffer');
+  return value;
+}
+
+function checkLayer(layer: LayerSpec): { d: number; h: number; q: number } {
+  if (typeof layer !== 'object' || layer === null) throw new BpttInputError('layer', '{ inputSize, hiddenSize, outputSize, activation, bias }', describe(layer));
+  const d = checkPositiveInt('layer.inputSize', layer.inputSize);
+  const h = checkPositiveInt('layer.hiddenSize', layer.hiddenSize);
+  const q = checkPositiveInt('layer.outputSize', layer.outputSize);
+  if (!['identity', 'tanh', 'relu'].includes(layer.activation)) throw new BpttInputError('layer.activation', 'one of identity, tanh, relu', describe(layer.activation));
+  if (typeof layer.bias !== 'boolean') throw new BpttInputError('layer.bias', 'true or false', describe(layer.bias));
+  return { d, h, q };
+}
+
+const SRC = 4; // GPUBufferUsage.COPY_SRC
+const DST = 8; // GPUBufferUsage.COPY_DST
+
+export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, assertUsable: () => void): DeviceApi {
+  const device = ctx.device;
+
+  function checkCommon(args: Common, who: string) {
+    assertUsable();
+    ctx.assertAlive();
+    if (typeof args !== 'object' || args === null) throw new BpttInputError(who, 'an arguments object', describe(args));
+    const { d, h, q } = checkLayer(args.layer);
+    const T = checkPositiveInt('steps', args.steps);
+    const B = checkPositiveInt('batchSize', args.batchSize);
+    const tokens = args.tokens === true;
+    const w = args.weights;
+    if (typeof w !== 'object' || w === null) throw new BpttInputError('weights', '{ Whx, Whh, Wqh, bh?, bq? } of GPUBuffers', describe(w));
+    checkBuffer('weights.Whx', w.Whx, h * d, `[h, d] = [${h}, ${d}]`, SRC);
+    checkBuffer('weights.Whh', w.Whh, h * h, `[h, h] = [${h}, ${h}]`, SRC);
+    checkBuffer('weights.Wqh', w.Wqh, q * h, `[q, h] = [${q}, ${h}]`, SRC);
+    if (args.layer.bias) {
+      checkBuffer('weights.bh', w.bh, h, `[h] = [${h}]`, SRC);
+      checkBuffer('weights.bq', w.bq, q, `[q] = [${q}]`, SRC);
+    } else if (w.bh || w.bq) {
+      throw new BpttInputError('weights.bh', 'no bias buffers (layer.bias is false)', 'a bias buffer');
+    }
+    checkBuffer('x', args.x, tokens ? T * B : T * B * d, tokens ? `[T, B] = [${T}, ${B}] i32 token ids` : `[T, B, d] = [${T}, ${B}, ${d}] f32`, SRC);
+    if (args.encoder !== undefined && (typeof args.encoder !== 'object' || typeof args.encoder?.copyBufferToBuffer !== 'function')) {
+      throw new BpttInputError('encoder', 'a GPUCommandEncoder', describe(args.encoder));
+    }
+    const layout = paramLayout(d, h, q, args.layer.bias);
+    return { d, h, q, T, B, tokens, layout };
+  }
+
+  /** Copies the caller's weight buffers into the packed parameter buffer. */
+  function copyWeights(rec: ReturnType<GpuContext['record']>, w: WeightBuffers, params: GPUBuffer, L: ReturnType<typeof paramLayout>, d: number, h: number, q: number, bias: boolean) {
+    rec.copy(w.Whx, 0, params, L.Whx * 4, h * d * 4);
+    rec.copy(w.Whh, 0, params, L.Whh * 4, h * h * 4);
+    rec.copy(w.Wqh, 0, params, L.Wqh * 4, q * h * 4);
+    if (bias) {
+      rec.copy(w.bh!, 0, params, L.bh * 4, h * 4);
+      rec.copy(w.bq!, 0, params, L.bq * 4, q * 4);
+    }
+  }
+
+  function output(given: GPUBuffer | undefined, argument: string, elems: number, shape: string, label: string): GPUBuffer {
+    if (given !== undefined) return checkBuffer(argument, given, elems, shape, DST);
+    return device.createBuffer({ size: Math.max(4, elems * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label });
+  }
+
+  async function run(who: string, encoder: GPUCommandEncoder | undefined, created: GPUBuffer[], record: (rec: ReturnType<GpuContext['record']>) => void, dispatches: number) {
+    let error: GPUError | null;
+    try {
+      error = await ctx.guard(
+        withErrorScopes(device, () => {
+          const rec = ctx.record(dispatches);
+          record(rec);
+          if (encoder) rec.finishInto(encoder);
+          else rec.finish();
+        }),
+      );
+    } catch (e) {
+      for (const b of created) b.destroy();
+      throw e;
+    }
+    if (error) {
+      for (const b of created) b.destroy();
+      throw new BpttDeviceError(`${who}: WebGPU rejected the work (${error.message.trim()}); are all buffers alive and from this engine's device?`);
+    }
+  }
+
+  return {
+    async forward(args: ForwardArgs): Promise<ForwardOutputs> {
+      const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.forward');
+      if (args.h0 !== undefined) checkBuffer('h0', args.h0, B * h, `[B, h] = [${B}, ${h}]`, SRC);
+      const s = planShape({ T, B, d, h, q }, { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: 0, xi: null }, L);
+      const all = bufferSizes(s, false);
+      const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
+      checkLimits(ctx, sizes, limits);
+      const out = args.outputs ?? {};
+      const created: GPUBuffer[] = [];
+      const make = (key: keyof ForwardOutputs, elems: number, shape: string) => {
+        const b = output(out[key], `outputs.${key}`, elems, shape, key);
+        if (b !== out[key]) created.push(b);
+        return b;
+      };
+      const result: ForwardOutputs = {
+        H: make('H', (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}]`),
+        O: make('O', T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`),
+        hT: make('hT', B * h, `[B, h] = [${B}, ${h}]`),
+      };
+      const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+      const bufs = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, ctx.pool.acquire(n * 4, usage, k)])) as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O'>;
+      try {
+        await run('engine.gpu.forward', args.encoder, created, (rec) => {
+          copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
+          rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
+          if (args.h0) rec.copy(args.h0, 0, bufs.H, 0, B * h * 4);
+          else rec.clear(bufs.H, 0, B * h * 4);
+          recordForward(rec, s, bufs);
+          recordOutput(rec, s, bufs);
+          rec.copy(bufs.H, 0, result.H, 0, (T + 1) * B * h * 4);
+          rec.copy(bufs.O, 0, result.O, 0, T * B * q * 4);
+          rec.copy(bufs.H, T * B * h * 4, result.hT, 0, B * h * 4);
+        }, T + 8);
+      } finally {
+        for (const b of Object.values(bufs)) ctx.pool.release(b);
+      }
+      return result;
+    },
+
+    async backward(args: BackwardArgs): Promise<BackwardOutputs> {
+      const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.backward');
+      checkBuffer('H', args.H, (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}] from forward`, SRC);
+      checkBuffer('dO', args.dO, T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`, SRC);
+      if (args.dhT !== undefined) checkBuffer('dhT', args.dhT, B * h, `[B, h] = [${B}, ${h}]`, SRC);
+      const inputGradient = args.inputGradient === true;
+      if (inputGradient && tokens) throw new BpttInputError('inputGradient', 'value inputs (f32 x) for dx', 'token ids (tokens: true)');
+      const truncation = validateTruncation(args.truncation, T, 'truncation');
+      const s = planShape(
+        { T, B, d, h, q },
+        { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncation, T) },
+        L,
+      );
+      const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
+      checkLimits(ctx, sizes, limits);
+      const out = args.outputs ?? {};
+      const created: GPUBuffer[] = [];
+      const make = (key: keyof BackwardOutputs, elems: number, shape: string) => {
+        const b = output(out[key], `outputs.${key}`, elems, shape, key);
+        if (b !== out[key]) created.push(b);
+        return b;
+      };
+      const result: BackwardOutputs = {
+        dWhx: make('dWhx', h * d, `[h, d] = [${h}, ${d}]`),
+        dWhh: make('dWhh', h * h, `[h, h] = [${h}, ${h}]`),
+        dWqh: make('dWqh', q * h, `[q, h] = [${q}, ${h}]`),
+        dh0: make('dh0', B * h, `[B, h] = [${B}, ${h}]`),
+      };
+      if (args.layer.bias) {
+        result.dbh = make('dbh', h, `[h] = [${h}]`);
+        result.dbq = make('dbq', q, `[q] = [${q}]`);
+      }
+      if (inputGradient) result.dx = make('dx', T * B * d, `[T, B, d] = [${T}, ${B}, ${d}]`);
+      const bufs = acquireBuffers(ctx, sizes);
+      try {
+        await run('engine.gpu.backward', args.encoder, created, (rec) => {
+          copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
+          rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
+          rec.copy(args.H, 0, bufs.H, 0, (T + 1) * B * h * 4);
+          rec.copy(args.dO, 0, bufs.O, 0, T * B * q * 4);
+          if (args.dhT) rec.copy(args.dhT, 0, bufs.dhT, 0, B * h * 4);
+          else rec.clear(bufs.dhT, 0, B * h * 4);
+          rec.clear(bufs.stats, 0, (8 + T) * 4);
+          recordBackward(rec, s, bufs, { dh0: true, perStepNorms: false, dx: inputGradient, clipNorm: 0, applyClip: false, countStep: false, useDhT: args.dhT !== undefined });
+          rec.copy(bufs.grad, L.Whx * 4, result.dWhx, 0, h * d * 4);
+          rec.copy(bufs.grad, L.Whh * 4, result.dWhh, 0, h * h * 4);
+          rec.copy(bufs.grad, L.Wqh * 4, result.dWqh, 0, q * h * 4);
+          if (result.dbh && result.dbq) {
+            rec.copy(bufs.grad, L.bh * 4, result.dbh, 0, h * 4);
+            rec.copy(bufs.grad, L.bq * 4, result.dbq, 0, q * 4);
+          }
+          rec.copy(bufs.dA, 0, result.dh0, 0, B * h * 4);
+          if (result.dx) rec.copy(bufs.dx!, 0, result.dx, 0, T * B * d * 4);
+        }, maxDispatches(s));
+      } finally {
+        releaseBuffers(ctx, bufs);
+      }
+      return result;
+    },
+  };
+}
