@@ -16,7 +16,13 @@ function portArgument(argv) {
   return port;
 }
 
-const asked = portArgument(process.argv.slice(2));
+let asked;
+try {
+  asked = portArgument(process.argv.slice(2));
+} catch (e) {
+  console.error(e.message);
+  process.exit(2);
+}
 await buildDemo();
 let server;
 try {

@@ -177,7 +177,8 @@ async function handle(m: ToTrainer): Promise<void> {
       return;
     case 'pause':
       running = false;
-      post({ type: 'state', running: false, note: 'paused' });
+      await exclusive(async () => undefined); // the step in flight (with its heat row and sample) has been posted
+      if (!running) post({ type: 'state', running: false, note: `paused after step ${step}` });
       return;
     case 'reset':
       running = false;

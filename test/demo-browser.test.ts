@@ -3,7 +3,8 @@
 // checks what the page shows. Fails on any page error or console error.
 // Screenshots: test/artifacts/demo.png (desktop) and demo-phone.png (375 px).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'puppeteer';
 import { buildDemo, demoRoot } from '../demo/build.mjs';
@@ -12,7 +13,7 @@ import { serveStatic } from '../scripts/serve.mjs';
 // @ts-ignore: a plain .mjs helper without types
 import { launchChromium } from '../scripts/chromium.mjs';
 
-const STEPS = 40; // training steps to wait for
+const STEPS = 30; // training steps to wait for (about 1 s each on SwiftShader, 0.1 s on the CPU backend)
 const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
 
 interface DemoState {
@@ -84,12 +85,16 @@ describe('demo in headless Chromium', () => {
         }),
     );
 
+    // a setting changed while training runs: the worker rebuilds the trainer, keeping the weights
+    await page.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.step >= 12, { timeout: 60_000, polling: 100 });
+    await page.select('select[name="truncation"]', 'chunked');
+
     await page.waitForFunction(
       (n: number) => {
         const s = (window as unknown as { demoState: DemoState }).demoState;
         return (s.step >= n && s.heat.length >= 5 && s.sample.length > 0 && s.spectral.length > 0 && s.truncation !== null) || s.errors.length > 0;
       },
-      { timeout: 100_000, polling: 250 },
+      { timeout: 110_000, polling: 250 },
       STEPS,
     );
     const seconds = (Date.now() - t0) / 1000;
@@ -156,7 +161,13 @@ describe('demo in headless Chromium', () => {
       `demo: ${s.step} steps in ${seconds.toFixed(1)} s on ${s.backend} (${s.adapter ?? 'no adapter'}); ` +
         `loss ${first.toFixed(3)} -> ${last.toFixed(3)}, perplexity ${ppl}; ${tps} tokens/s; worst main-thread gap ${worstGap.toFixed(0)} ms`,
     );
-    expect(worstGap).toBeLessThan(500);
+    // a 20 ms timer never waits a whole second (a step on the main thread would block it for the
+    // step's duration; on a loaded 2-core machine, scheduling alone can delay it a few hundred ms)
+    expect(worstGap).toBeLessThan(1000);
+    // and the page's own bundle holds no engine: every gradient is computed in a worker
+    const mainJs = readFileSync(join(demoRoot, 'dist', 'main.js'), 'utf8');
+    expect(mainJs).not.toMatch(/requestAdapter|createEngine|cpuGradients/);
+    expect(readFileSync(join(demoRoot, 'dist', 'worker.js'), 'utf8')).toMatch(/requestAdapter/);
 
     // a phone-sized window: nothing wider than the screen
     // (width only: isMobile would make puppeteer reload the page)
@@ -166,6 +177,22 @@ describe('demo in headless Chromium', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: `${artifacts}demo-phone.png`, fullPage: true });
 
+    // reset clears everything; start trains a fresh model again
+    await page.setViewport({ width: 1280, height: 900 });
+    await page.click('#reset');
+    await page.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.step === 0, { timeout: 30_000 });
+    const cleared = await page.evaluate(() => {
+      const d = (window as unknown as { demoState: DemoState }).demoState;
+      return { losses: d.losses.length, heat: d.heat.length, sample: d.sample, stepText: document.getElementById('stat-step')!.textContent };
+    });
+    expect(cleared).toEqual({ losses: 0, heat: 0, sample: '', stepText: '0' });
+    await page.click('#start');
+    await page.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.step >= 2, { timeout: 60_000, polling: 100 });
+    await page.click('#pause');
+    const again = await page.evaluate(() => (window as unknown as { demoState: DemoState }).demoState.losses.map((p) => p[1]));
+    expect(again.length).toBeGreaterThanOrEqual(2);
+    expect(again[0]).toBeGreaterThan(2.9); // a fresh model: about log 27 again
+
     expect(problems).toEqual([]);
-  });
+  }, 170_000);
 });
