@@ -179,6 +179,23 @@ describe('finite differences, token ids', () => {
   });
 });
 
+describe('finite differences, edge sizes (T, B, h of 1)', () => {
+  const sizes = [
+    { T: 1, B: 1, d: 1, h: 1, q: 2 },
+    { T: 3, B: 1, d: 2, h: 1, q: 2 },
+    { T: 2, B: 2, d: 1, h: 3, q: 1 },
+  ];
+  const truncations: Truncation[] = [{ kind: 'full' }, { kind: 'chunked', steps: 1 }, { kind: 'window', steps: 1 }, { kind: 'randomized', xi: new Float32Array([0.5, 0, 4]) }];
+  for (const size of sizes) {
+    it.each(truncations.map((truncation) => ({ truncation, kind: truncation.kind })))(`T=${size.T} B=${size.B} d=${size.d} h=${size.h} q=${size.q}, mse, $kind`, async ({ truncation }) => {
+      const t = truncation.kind === 'randomized' ? { kind: 'randomized' as const, xi: (truncation as { xi: Float32Array }).xi.slice(0, size.T) } : truncation;
+      const { model, batch } = randomProblem({ ...size, activation: 'tanh', loss: 'mse', h0: true, dhT: true, seed: 13 });
+      const checked = await checkAgainstFiniteDifferences(model, batch, 'mse', t);
+      expect(checked.skipped).toBe(0);
+    });
+  }
+});
+
 describe('finite differences, a larger round size T=16 B=4 d=8 h=16 q=8', () => {
   const cases: { activation: Activation; truncation: Truncation }[] = [
     { activation: 'tanh', truncation: { kind: 'full' } },
