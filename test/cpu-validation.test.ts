@@ -216,6 +216,24 @@ describe('trainer: bad options and batches are rejected, and the trainer still w
     expectInputError(error, c);
   });
 
+  it('an explicit xi whose length is not the batch steps is rejected at step()', async () => {
+    const { model, batch } = valid();
+    const t = engine.trainer(model, { ...options, truncation: { kind: 'randomized', xi: new Float32Array(4).fill(1) } });
+    expectInputError(await rejection(t.step(batch)), { argument: 'options.truncation.xi', expected: ['length 5', '[T] = [5]'], received: 'Float32Array of length 4' });
+    expect((await t.step({ ...batch, steps: 4, x: batch.x.slice(0, 4 * 3 * 4), y: batch.y!.slice(0, 12) })).step).toBe(1);
+  });
+
+  it('carryState: a new batch size without h0 is rejected until resetState()', async () => {
+    const { model, batch } = valid();
+    const t = engine.trainer(model, { ...options, carryState: true });
+    await t.step(batch);
+    const small: Batch = { steps: 5, batchSize: 2, x: batch.x.slice(0, 5 * 2 * 4), y: batch.y!.slice(0, 10) };
+    expectInputError(await rejection(t.step(small)), { argument: 'batch.batchSize', expected: ['3 (the batch size of the carried state'], received: '2' });
+    expect((await t.step({ ...small, h0: new Float32Array(2 * 7) })).skipped).toBe(false);
+    t.resetState();
+    expect((await t.step(small)).step).toBe(3);
+  });
+
   it('a bad batch is rejected and the trainer goes on as if it had not been seen', async () => {
     const { model, batch } = valid();
     const t = engine.trainer(model, options);
