@@ -72,7 +72,9 @@ fn main(
   var sumA: array<vec4<f32>, 4>;
   var sumH: array<vec4<f32>, 4>;
   for (var k = 0u; k < params.tau; k++) {
-    var acc: array<vec4<f32>, 4>;
+    // zeroed explicitly for every age: declared without an initializer, Dawn on
+    // SwiftShader kept the previous age's sums (window(tau >= 3) was wrong)
+    var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     if (k > 0u && params.first == 0u) {
       let src = params.offOld + (k - 1u) * bh;
       for (var k0 = 0u; k0 < h; k0 += TK) {
