@@ -18,7 +18,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -96,6 +96,7 @@ function git(...a) {
 async function main() {
   const started = new Date();
   const t0 = Date.now();
+  const loadAtStart = loadavg()[0];
   const estimate = plan.reduce((s, e) => s + estimateSeconds(e), 0);
   log(`bench: ${args.quick ? 'quick' : 'full'} run, ${plan.length} cases, ${runs} timed runs each; estimated ${mmss(estimate)} (stops starting cases after ${budgetMin} min)`);
 
@@ -207,7 +208,7 @@ async function main() {
     startedAt: started.toISOString(),
     durationS: (Date.now() - t0) / 1000,
     commit: `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src', 'kernels') ? ' (with uncommitted changes)' : ''}`,
-    machine: { platform: `${process.platform} ${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version },
+    machine: { platform: `${process.platform} ${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version, loadAverage: { start: loadAtStart, end: loadavg()[0] } },
     browser: { version: browserVersion, userAgent: info.userAgent },
     adapter: info.libraryAdapter ?? info.adapter,
     page: info,

@@ -85,7 +85,7 @@ export function renderMarkdown(r) {
   out.push(`- **Adapter**: ${adapterLine(r)}`);
   out.push(`- **Browser**: ${browserLine(r)}, headless, via puppeteer`);
   out.push(`- **TensorFlow.js**: ${r.page.tfjsVersion} (wasm: ${r.page.wasm.simd ? 'SIMD' : 'no SIMD'}, ${r.page.wasm.multithread ? 'multithreaded build' : 'single-threaded build'}, ${r.page.wasm.threads} thread${r.page.wasm.threads === 1 ? '' : 's'}; page cross-origin isolated: ${r.page.crossOriginIsolated})`);
-  out.push(`- **Machine**: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.platform}, Node ${r.machine.node}`);
+  out.push(`- **Machine**: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.platform}, Node ${r.machine.node}; 1-minute load average ${num(r.machine.loadAverage?.start, 1)} at the start, ${num(r.machine.loadAverage?.end, 1)} at the end (other work on the machine slows every backend alike, as runs are interleaved, but widens the spread)`);
   out.push(`- **Run**: ${r.startedAt}, ${(r.durationS / 60).toFixed(1)} min, commit ${r.commit}; every backend interleaved in one page, medians of the timed runs`);
   if (r.page.libraryWebgpuError) out.push(`- **library-webgpu**: not available in this build: ${r.page.libraryWebgpuError}`);
   out.push('');
