@@ -7,6 +7,7 @@ import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
 import type { DeviceApi } from './gpu/device-api.js';
+import type { GemmTiming } from './gpu/bench-gemm.js';
 
 export interface AdapterSummary {
   vendor: string;
@@ -39,6 +40,8 @@ export interface Engine {
   stats(): EngineStats;
   /** A small gradient call compared with the CPU reference. */
   selfCheck(): Promise<SelfCheckResult>;
+  /** The WebGPU backend only: times the library's GEMM kernel on an n x n product. */
+  benchGemm?(n: number, runs?: number): Promise<GemmTiming>;
   dispose(): void;
 }
 
@@ -101,6 +104,11 @@ class GpuEngine implements Engine {
   async selfCheck(): Promise<SelfCheckResult> {
     assertUsable(this, 'engine');
     return this.impl.selfCheck();
+  }
+  /** Times the library's GEMM kernel on an n x n product (benchmarks). */
+  benchGemm(n: number, runs?: number): Promise<GemmTiming> {
+    assertUsable(this, 'engine');
+    return this.impl.benchGemm(n, runs);
   }
   dispose(): void {
     if (!markDisposedOnce(this)) return;

@@ -12,6 +12,7 @@ import { GpuContext } from './context.js';
 import { gpuGradients } from './gradients.js';
 import { createGpuTrainer } from './trainer.js';
 import { type DeviceApi, createDeviceApi } from './device-api.js';
+import { type GemmTiming, benchGemm } from './bench-gemm.js';
 
 export interface GpuBackend {
   readonly adapter: AdapterSummary;
@@ -22,6 +23,7 @@ export interface GpuBackend {
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
+  benchGemm(n: number, runs?: number): Promise<GemmTiming>;
   dispose(): void;
 }
 
@@ -104,6 +106,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
       liveBytes: context.pool.liveBytes,
       peakBytes: context.pool.peakBytes,
     }),
+    benchGemm: (n, runs) => benchGemm(context, n, runs),
     async selfCheck() {
       const start = performance.now();
       const { model, batch } = selfCheckProblem();

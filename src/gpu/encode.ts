@@ -42,7 +42,9 @@ export function planShape(
   const kPerSplit = Math.ceil(R / splits0 / 16) * 16;
   const splits = Math.ceil(R / kPerSplit);
   const stepParts = Math.ceil(dims.h / TILE) * Math.ceil(dims.B / TILE);
-  return { ...dims, ...flags, layout, splits, kPerSplit, stepParts, normParts: Math.ceil(layout.total / 256) };
+  // window(tau) with tau >= T is full BPTT; more slots than steps would only hold zeros.
+  const window = flags.window > 0 ? Math.min(flags.window, dims.T) : 0;
+  return { ...dims, ...flags, window, layout, splits, kPerSplit, stepParts, normParts: Math.ceil(layout.total / 256) };
 }
 
 /** The buffers of one computation. Sizes in elements (f32 unless noted). */
