@@ -37,15 +37,30 @@ export function shapeOf(model: RnnModel, problem: Problem): GpuShape {
   );
 }
 
-/** Refuses, before any work, a computation whose buffers exceed the device's limits. */
-export function checkLimits(ctx: GpuContext, sizes: Record<string, number>, limits: { maxBinding: number; maxBuffer: number }): void {
+/**
+ * Refuses, before any work, a computation whose buffers exceed the device's limits.
+ * `sizes` are storage buffers (bound whole); `readback` are mapped buffers (maxBufferSize only).
+ * Sizes in f32 elements; `argument` is what the error names.
+ */
+export function checkLimits(
+  ctx: GpuContext,
+  sizes: Record<string, number>,
+  limits: { maxBinding: number; maxBuffer: number },
+  argument = 'batch',
+  readback: Record<string, number> = {},
+): void {
   for (const [name, n] of Object.entries(sizes)) {
     const bytes = n * 4;
     if (bytes > limits.maxBinding) {
-      throw new BpttInputError('batch', `buffer ${name} within maxStorageBufferBindingSize = ${limits.maxBinding} bytes`, `${bytes} bytes; use smaller T*B or hidden size, or the CPU backend`);
+      throw new BpttInputError(argument, `buffer ${name} within maxStorageBufferBindingSize = ${limits.maxBinding} bytes`, `${bytes} bytes; use smaller T*B or hidden size, or the CPU backend`);
     }
     if (bytes > limits.maxBuffer) {
-      throw new BpttInputError('batch', `buffer ${name} within maxBufferSize = ${limits.maxBuffer} bytes`, `${bytes} bytes`);
+      throw new BpttInputError(argument, `buffer ${name} within maxBufferSize = ${limits.maxBuffer} bytes`, `${bytes} bytes`);
+    }
+  }
+  for (const [name, n] of Object.entries(readback)) {
+    if (n * 4 > limits.maxBuffer) {
+      throw new BpttInputError(argument, `buffer ${name} within maxBufferSize = ${limits.maxBuffer} bytes`, `${n * 4} bytes`);
     }
   }
   void ctx;
@@ -112,11 +127,11 @@ export async function gpuGradients(
   const { T, B, d, h, layout: L } = s;
   const R = T * B;
   const sizes = bufferSizes(s, problem.inputGradient);
-  checkLimits(ctx, sizes, limits);
-  const bufs = acquireBuffers(ctx, sizes);
   // Readback layout, in f32 elements: grad | dh0 | hT | stats | dx
   const rb = { grad: 0, dh0: L.total, hT: L.total + B * h, stats: L.total + 2 * B * h, dx: L.total + 2 * B * h + 8 + T };
   const readElems = rb.dx + (problem.inputGradient ? R * d : 0);
+  checkLimits(ctx, sizes, limits, 'batch', { readback: readElems });
+  const bufs = acquireBuffers(ctx, sizes);
   const staging = ctx.pool.acquire(readElems * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
   try {
     const errors = withErrorScopes(ctx.device, () => {

@@ -24,6 +24,8 @@ export function createGpuTrainer(
 ): Trainer {
   const dims = validateModel(model);
   const L = layoutOf(model);
+  // The parameters (and Adam's moments, the same size) live in buffers of their own: refuse before allocating.
+  checkLimits(ctx, { params: L.total }, limits, 'model', { 'trainer read': L.total });
   const shapeModel = unpackParams(model, packParams(model));
   const pool = ctx.pool;
   const q = ctx.device.queue;
