@@ -104,7 +104,7 @@ trainer.addEventListener('message', (event: MessageEvent<FromTrainer>) => {
       badge.dataset.state = m.info.backend;
       badge.innerHTML = '';
       const head = document.createElement('strong');
-      head.textContent = m.info.backend === 'webgpu' ? 'Training on WebGPU' : 'Training on the CPU (no WebGPU)';
+      head.textContent = m.info.backend === 'webgpu' ? 'Training on WebGPU' : m.info.fellBack ? 'Training on the CPU (no WebGPU)' : 'Training on the CPU reference';
       const body = document.createElement('span');
       body.textContent = m.info.adapter ? `adapter: ${m.info.adapter}` : m.info.reason;
       badge.append(head, body);
@@ -465,7 +465,9 @@ window.addEventListener('resize', () => {
   }, 100);
 });
 
-send({ type: 'init', corpusUrl, config: readConfig(), prefix: $<HTMLInputElement>('prefix').value });
+// ?backend=cpu trains on the CPU reference even where WebGPU is available (to compare the two)
+const backend = new URLSearchParams(location.search).get('backend') === 'cpu' ? 'cpu' : 'webgpu';
+send({ type: 'init', corpusUrl, config: readConfig(), prefix: $<HTMLInputElement>('prefix').value, backend });
 scheduleDraw();
 runSpectral();
 runTruncation();

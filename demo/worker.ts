@@ -69,7 +69,11 @@ function ensureBatcher(): void {
   trainer?.resetState();
 }
 
-async function describeEngine(): Promise<BackendInfo> {
+async function describeEngine(wanted: 'webgpu' | 'cpu'): Promise<BackendInfo> {
+  if (wanted === 'cpu') {
+    engine = await createEngine({ backend: 'cpu' });
+    return { backend: 'cpu', reason: 'the CPU reference was asked for (?backend=cpu)', adapter: null, fellBack: false };
+  }
   let fellBack = false;
   let why = '';
   try {
@@ -156,7 +160,7 @@ async function handle(m: ToTrainer): Promise<void> {
       if (!response.ok) throw new Error(`could not load the corpus ${m.corpusUrl}: HTTP ${response.status}`);
       const text = cleanText(await response.text());
       ids = encode(text);
-      const info = await describeEngine();
+      const info = await describeEngine(m.backend);
       post({ type: 'ready', info, corpusChars: ids.length, vocab: VOCAB });
       return;
     }

@@ -33,7 +33,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
 };
 
 export type ToTrainer =
-  | { type: 'init'; corpusUrl: string; config: TrainConfig; prefix: string }
+  | { type: 'init'; corpusUrl: string; config: TrainConfig; prefix: string; backend: 'webgpu' | 'cpu' }
   | { type: 'config'; config: TrainConfig }
   | { type: 'start' }
   | { type: 'pause' }
