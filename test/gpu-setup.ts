@@ -61,10 +61,15 @@ function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number 
   return m > 0 ? e / m : e;
 }
 
-/** One output compared (see GpuTolerance); returns the worst ratio. */
-export function expectCloseToCpu(where: string, output: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: GpuTolerance = GPU_TOL): number {
+/** Per element |got - want| <= rtol * |want| + atolRel * max|want|; returns the worst ratio. */
+export function expectCloseRelative(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: GpuTolerance): number {
   const atol = Math.max(tol.atolRel * maxAbs(want), 1e-30);
-  const ratio = expectClose(`${where}: ${output}`, got, want, { rtol: tol.rtol, atol });
+  return expectClose(name, got, want, { rtol: tol.rtol, atol });
+}
+
+/** One GPU output against the CPU reference's (see GpuTolerance), recorded in worstSeen; returns the worst ratio. */
+export function expectCloseToCpu(where: string, output: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: GpuTolerance = GPU_TOL): number {
+  const ratio = expectCloseRelative(`${where}: ${output}`, got, want, tol);
   note(output, ratio, relativeError(got, want), where);
   return ratio;
 }
