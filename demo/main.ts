@@ -43,6 +43,7 @@ function readConfig(): TrainConfig {
   return {
     ...c,
     hiddenSize: Math.round(num('hiddenSize', 1, 1024, c.hiddenSize)),
+    whhRadius: num('whhRadius', 0, 100, c.whhRadius),
     steps: Math.round(num('steps', 2, 512, c.steps)),
     batchSize: Math.round(num('batchSize', 1, 512, c.batchSize)),
     optimizer: f.get('optimizer') === 'sgd' ? 'sgd' : 'adam',

@@ -95,7 +95,7 @@ async function describeEngine(wanted: 'webgpu' | 'cpu'): Promise<BackendInfo> {
 async function rebuildTrainer(keepWeights: boolean): Promise<void> {
   if (!engine) throw new Error('the engine is not ready');
   // the hidden size only changes on reset (trainer === null): other settings keep the weights
-  const model = keepWeights && trainer ? await trainer.read() : initCharModel(VOCAB_SIZE, config.hiddenSize, seed);
+  const model = keepWeights && trainer ? await trainer.read() : initCharModel(VOCAB_SIZE, config.hiddenSize, seed, config.whhRadius);
   trainer?.dispose();
   trainer = engine.trainer(model, trainerOptions(config));
   trainerHidden = model.hiddenSize;
@@ -168,8 +168,10 @@ async function handle(m: ToTrainer): Promise<void> {
       const before = config;
       config = m.config;
       if (!trainer) return;
-      if (config.hiddenSize !== trainerHidden) post({ type: 'state', running, note: `hidden size ${config.hiddenSize} applies on reset` });
-      const key = (c: TrainConfig) => JSON.stringify({ ...c, hiddenSize: 0, heatEvery: 0, sampleEvery: 0 });
+      if (config.hiddenSize !== trainerHidden || config.whhRadius !== before.whhRadius) {
+        post({ type: 'state', running, note: 'hidden size and W_hh at init apply on reset' });
+      }
+      const key = (c: TrainConfig) => JSON.stringify({ ...c, hiddenSize: 0, whhRadius: 0, heatEvery: 0, sampleEvery: 0 });
       if (key(before) !== key(config)) await exclusive(() => rebuildTrainer(true));
       return;
     }

@@ -2,11 +2,17 @@
 // input and one output per symbol), weights from a seeded generator.
 import type { RnnModel } from '../../src/index.js';
 import { makeRng, uniformArray } from '../../src/index.js';
+import { recurrentMatrix } from './exercise.js';
 
-export function initCharModel(vocabSize: number, hiddenSize: number, seed: number): RnnModel {
+/**
+ * whhRadius > 0 starts W_hh as that multiple of a random orthogonal matrix
+ * (spectral radius whhRadius), to watch gradients vanish (small) or explode
+ * (large) in the heat map; 0 keeps the default uniform initialisation.
+ */
+export function initCharModel(vocabSize: number, hiddenSize: number, seed: number, whhRadius = 0): RnnModel {
   const rng = makeRng(seed);
   const s = 1 / Math.sqrt(hiddenSize);
-  return {
+  const model: RnnModel = {
     inputSize: vocabSize,
     hiddenSize,
     outputSize: vocabSize,
@@ -17,6 +23,8 @@ export function initCharModel(vocabSize: number, hiddenSize: number, seed: numbe
     bh: new Float32Array(hiddenSize),
     bq: new Float32Array(vocabSize),
   };
+  if (whhRadius > 0) model.Whh = recurrentMatrix('orthogonal', hiddenSize, whhRadius, seed + 1);
+  return model;
 }
 
 /** Mean cross-entropy (nats per token) to perplexity. */

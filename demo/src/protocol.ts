@@ -6,6 +6,7 @@ export type TruncationName = 'full' | 'chunked' | 'randomized' | 'window';
 
 export interface TrainConfig {
   hiddenSize: number; // h
+  whhRadius: number; // 0: default initialisation; else W_hh starts as whhRadius * (random orthogonal)
   steps: number; // T, tokens per sequence per step
   batchSize: number; // B, parallel streams
   optimizer: 'adam' | 'sgd';
@@ -20,6 +21,7 @@ export interface TrainConfig {
 
 export const DEFAULT_CONFIG: TrainConfig = {
   hiddenSize: 64,
+  whhRadius: 0,
   steps: 32,
   batchSize: 16,
   optimizer: 'adam',
