@@ -4,7 +4,7 @@
 import type { Batch, RnnModel, StepOptions, StepResult, Trainer, TrainerOptions } from '../types.js';
 import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { layoutOf, packParams, unpackParams } from '../params.js';
-import { truncationXi } from '../truncation.js';
+import { truncationForStep, truncationXi } from '../truncation.js';
 import { validateBatch, validateModel, validateTruncation } from '../validate.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
 import { type GpuContext, upload } from './context.js';
@@ -43,6 +43,7 @@ export function createGpuTrainer(
   let state: GPUBuffer | null = null; // carried h_T, [B, h]
   let stateB = 0;
   let applied = 0;
+  let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k, as the CPU trainer
 
   const updateResources = (): Record<string, GPUBuffer> => (adam ? { m: m!, v: v! } : {});
 
@@ -59,11 +60,12 @@ export function createGpuTrainer(
       }
       const s = planShape(
         { T, B, d: dims.d, h: dims.h, q: dims.q },
-        { tokens, hasBias: dims.hasBias, activation: model.activation, loss: opts.loss, window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncation, T) },
+        { tokens, hasBias: dims.hasBias, activation: model.activation, loss: opts.loss, window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncationForStep(truncation, draws), T) },
         L,
       );
       const sizes = bufferSizes(s, false);
       checkLimits(ctx, sizes, limits);
+      draws++;
       const bufs = acquireBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
       if (opts.carryState && !state) {
         state = pool.acquire(B * dims.h * 4, STORAGE(), 'carried state');
