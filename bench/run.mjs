@@ -62,7 +62,7 @@ const outBase = resolve(root, args.out ?? (args.quick ? 'bench/results/quick' : 
 
 const log = (line) => console.log(line);
 const mmss = (s) => `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}`;
-const fmtFlops = (f) => (f >= 1e9 ? `${(f / 1e9).toFixed(2)} GFLOP` : `${(f / 1e6).toFixed(1)} MFLOP`);
+const fmtFlops = (f) => (f >= 1e9 ? `${(f / 1e9).toFixed(2)} GFLOP` : f >= 1e6 ? `${(f / 1e6).toFixed(1)} MFLOP` : `${(f / 1e3).toFixed(1)} kFLOP`);
 
 /**
  * Within a sweep, a backend whose next call is predicted (its last time there,

@@ -5,7 +5,7 @@ const ms = (x) => (x == null ? '—' : x >= 1000 ? `${(x / 1000).toFixed(2)} s` 
 const pct = (x) => (x == null ? '—' : `${(100 * x).toFixed(0)}%`);
 const num = (x, d = 2) => (x == null || !Number.isFinite(x) ? '—' : x.toFixed(d));
 const mib = (b) => (b == null ? '—' : `${(b / 2 ** 20).toFixed(2)} MiB`);
-const flops = (f) => (f >= 1e9 ? `${(f / 1e9).toFixed(2)} GFLOP` : `${(f / 1e6).toFixed(1)} MFLOP`);
+const flops = (f) => (f >= 1e9 ? `${(f / 1e9).toFixed(2)} GFLOP` : f >= 1e6 ? `${(f / 1e6).toFixed(1)} MFLOP` : `${(f / 1e3).toFixed(1)} kFLOP`);
 
 function cell(b, mode) {
   if (!b) return 'not run';
@@ -78,6 +78,26 @@ function sweepTable(cases, group, letter, fits) {
   return rows.join('\n');
 }
 
+/** The compact table for the README: each named case's training step, median, and × library-webgpu. */
+export function renderSummary(r) {
+  const named = r.cases.filter((c) => c.group === 'named');
+  const rows = [
+    `Training step (forward, loss, every gradient, SGD update; loss read back), median of the timed runs, on ${adapterLine(r)} in ${browserLine(r)}; in brackets: time over library-webgpu's.`,
+    '',
+    `| case | ${BACKENDS.join(' | ')} |`,
+    `| --- | ${BACKENDS.map(() => '---:').join(' | ')} |`,
+  ];
+  for (const c of named) {
+    const cells = BACKENDS.map((b) => {
+      const m = c.backends[b]?.modes.step;
+      if (!m) return cell(c.backends[b], 'step');
+      return `${ms(m.median)}${m.vsLibraryWebgpu == null || b === 'library-webgpu' ? '' : ` (${num(m.vsLibraryWebgpu)}×)`}`;
+    });
+    rows.push(`| ${c.id} (T=${c.shape.T} B=${c.shape.B} h=${c.shape.h}) | ${cells.join(' | ')} |`);
+  }
+  return rows.join('\n');
+}
+
 export function renderMarkdown(r) {
   const out = [];
   out.push(`# webgpu-bptt benchmark (${r.mode})`);
@@ -89,6 +109,7 @@ export function renderMarkdown(r) {
   out.push(`- **Run**: ${r.startedAt}, ${(r.durationS / 60).toFixed(1)} min, commit ${r.commit}; every backend interleaved in one page, medians of the timed runs`);
   if (r.page.libraryWebgpuError) out.push(`- **library-webgpu**: not available in this build: ${r.page.libraryWebgpuError}`);
   out.push('');
+  out.push('## Summary', '', renderSummary(r), '');
   out.push('## Targets (issue 4)');
   out.push('');
   out.push('| target | status | figures |');
@@ -120,12 +141,12 @@ export function renderMarkdown(r) {
   out.push(sweepTable(r.cases, 'sweep-h', 'h'), '');
   out.push(sweepTable(r.cases, 'sweep-B', 'B'), '');
   if (r.gemm) {
-    out.push(`## Square GEMM, n = ${r.gemm.n} (${flops(r.gemm.flops)}, read-back included)`, '');
-    out.push('| backend | median | min – max | GFLOP/s |', '| --- | ---: | ---: | ---: |');
+    out.push(`## Square GEMM, n = ${r.gemm.n} (${flops(r.gemm.flops)})`, '');
+    out.push('| backend | median | min – max | GFLOP/s | timed |', '| --- | ---: | ---: | ---: | --- |');
     for (const [b, g] of Object.entries(r.gemm.backends)) {
       if (g.unavailable) out.push(`| ${b} | n/a | | ${g.unavailable} |`);
       else if (g.error) out.push(`| ${b} | error | | ${g.error.slice(0, 90)} |`);
-      else out.push(`| ${b} | ${ms(g.median)} | ${ms(g.min)} – ${ms(g.max)} | ${num(g.gflops, 3)} |`);
+      else out.push(`| ${b} | ${ms(g.median)} | ${ms(g.min)} – ${ms(g.max)} | ${num(g.gflops, 3)} | ${g.timing ?? ''} |`);
     }
     out.push('');
   }

@@ -42,15 +42,18 @@ export async function libraryRunner(lib: Lib, backend: 'webgpu' | 'cpu', problem
 }
 
 /**
- * HOOK for the WebGPU backend: times this library's GEMM kernel on the
- * adapter. The backend is expected to provide
- *   engine.benchGemm(n: number): Promise<unknown>
- * that multiplies two n x n float32 matrices already on the device with the
- * library's matmul kernel and resolves once the GPU has finished (after
- * onSubmittedWorkDone or a read-back). Until it exists this returns null and
- * the report says "n/a".
+ * HOOK into the WebGPU backend: this library's GEMM kernel on the adapter,
+ * through engine.benchGemm(n, runs), which the backend provides: it checks the
+ * product on sampled entries, then times `runs` n x n products itself, each
+ * from submit to completion (no read-back). Returns null when the build has no
+ * benchGemm; the report then says "n/a".
  */
-export function libraryGemm(engine: Engine): ((n: number) => Promise<unknown>) | null {
-  const fn = (engine as Engine & { benchGemm?: (n: number) => Promise<unknown> }).benchGemm;
-  return typeof fn === 'function' ? (n: number) => fn.call(engine, n) : null;
+export interface LibraryGemmTiming {
+  milliseconds: number[];
+  maxError: number;
+}
+
+export function libraryGemm(engine: Engine): ((n: number, runs: number) => Promise<LibraryGemmTiming>) | null {
+  const fn = (engine as Engine & { benchGemm?: (n: number, runs?: number) => Promise<LibraryGemmTiming> }).benchGemm;
+  return typeof fn === 'function' ? (n: number, runs: number) => fn.call(engine, n, runs) : null;
 }

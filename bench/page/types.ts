@@ -67,6 +67,8 @@ export interface GemmBackendResult {
   error?: string;
   unavailable?: string; // the backend has no GEMM to time (not an error)
   times?: number[];
+  timing?: string; // what a time covers
+  maxError?: number; // engine.benchGemm's check of the product (<= 1 passes)
 }
 
 export interface GemmResult {
