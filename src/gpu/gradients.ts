@@ -171,6 +171,7 @@ export async function gpuGradients(
     if (staging.mapState === 'mapped') staging.unmap();
     ctx.pool.release(staging);
     releaseBuffers(ctx, bufs);
+    ctx.pool.settle(); // the work is done (or failed): free memory beyond what the next calls need
   }
 }
 

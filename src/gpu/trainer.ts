@@ -129,6 +129,7 @@ export function createGpuTrainer(
         if (staging.mapState === 'mapped') staging.unmap();
         pool.release(staging);
         releaseBuffers(ctx, bufs, { params, stats });
+        pool.settle();
       }
     },
     async read(): Promise<RnnModel> {
