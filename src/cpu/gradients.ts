@@ -121,6 +121,9 @@ export function cpuGradients(model: RnnModel, batch: Batch, problem: Problem): G
     result.dbh = f32(grads.dbh);
     result.dbq = f32(grads.dbq);
   }
+  // A gradient finite in float64 can still overflow float32 (|g| > 3.4e38): what is returned is what counts.
+  const parts = [result.dWhx, result.dWhh, result.dWqh, result.dbh, result.dbq];
+  if (!nonFinite && parts.some((a) => a && a.some((v) => !Number.isFinite(v)))) result.nonFinite = true;
   if (problem.inputGradient) {
     const dx = new Float64Array(rows * d);
     inputGradient(dx, dA, f64(model.Whx), rows, h, d);
