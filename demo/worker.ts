@@ -27,6 +27,8 @@ let prefix = 'time traveller';
 let sampleLength = 60;
 let temperature = 0;
 let seed = 1;
+let truncationSeed = 1; // the trainer's randomized-truncation seed: its k-th step draws xi from truncationSeed + k
+let trainerSteps = 0; // step() calls on the current trainer
 
 let chain: Promise<unknown> = Promise.resolve();
 /** Runs fn after every earlier trainer operation has finished. */
@@ -38,7 +40,8 @@ function exclusive<R>(fn: () => Promise<R>): Promise<R> {
 
 const macrotask = () => new Promise<void>((ok) => setTimeout(ok, 0));
 
-function truncationOf(c: TrainConfig): Truncation {
+/** The trainer's truncation (k = undefined), or the one its step k used. */
+function truncationOf(c: TrainConfig, k?: number): Truncation {
   switch (c.truncation) {
     case 'full':
       return { kind: 'full' };
@@ -47,7 +50,7 @@ function truncationOf(c: TrainConfig): Truncation {
     case 'window':
       return { kind: 'window', steps: Math.min(c.tau, c.steps) };
     case 'randomized':
-      return { kind: 'randomized', keepProbability: c.keepProbability, seed };
+      return { kind: 'randomized', keepProbability: c.keepProbability, seed: truncationSeed + (k ?? 0) };
   }
 }
 
@@ -97,6 +100,8 @@ async function rebuildTrainer(keepWeights: boolean): Promise<void> {
   // the hidden size only changes on reset (trainer === null): other settings keep the weights
   const model = keepWeights && trainer ? await trainer.read() : initCharModel(VOCAB_SIZE, config.hiddenSize, seed, config.whhRadius);
   trainer?.dispose();
+  truncationSeed = 1000 * seed + step; // a rebuilt trainer goes on with fresh xi draws
+  trainerSteps = 0;
   trainer = engine.trainer(model, trainerOptions(config));
   trainerHidden = model.hiddenSize;
   ensureBatcher();
@@ -109,6 +114,7 @@ async function trainStep(): Promise<void> {
   if (wrapped) trainer!.resetState();
   const t0 = performance.now();
   const r = await trainer!.step(batch);
+  trainerSteps++;
   const ms = performance.now() - t0;
   step = r.step;
   post({ type: 'step', step, loss: r.loss, skipped: r.skipped, ms, tokens: batch.steps * batch.batchSize });
@@ -119,7 +125,9 @@ async function trainStep(): Promise<void> {
 /** ||dL/dh_t|| for t = 1..T of the current weights on the batch just trained on. */
 async function heatRow(batch: Batch): Promise<void> {
   const model = await trainer!.read();
-  const r = await engine!.gradients(model, batch, { loss: 'cross-entropy', truncation: truncationOf(config), gradNormPerStep: true });
+  // the xi of the step just taken (the trainer draws step k's from seed + k); h0 is zeros, as the carried state is not read back
+  const truncation = truncationOf(config, trainerSteps - 1);
+  const r = await engine!.gradients(model, batch, { loss: 'cross-entropy', truncation, gradNormPerStep: true });
   post({ type: 'heat', step, norms: Array.from(r.gradNormPerStep!) });
 }
 

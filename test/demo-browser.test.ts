@@ -87,7 +87,7 @@ describe('demo in headless Chromium', () => {
 
     // a setting changed while training runs: the worker rebuilds the trainer, keeping the weights
     await page.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.step >= 12, { timeout: 60_000, polling: 100 });
-    await page.select('select[name="truncation"]', 'chunked');
+    await page.select('select[name="truncation"]', 'randomized');
 
     await page.waitForFunction(
       (n: number) => {
@@ -150,6 +150,10 @@ describe('demo in headless Chromium', () => {
     expect(await page.$$eval('#slope-rows tr', (rows) => rows.length)).toBe(5);
     expect(s.truncation!.strategies.map((x) => x.name)).toEqual(['chunked', 'window', 'randomized']);
     expect(await page.$$eval('#segments .seg', (e) => e.length)).toBeGreaterThan(3);
+
+    // WebGPU wherever the browser has an adapter (SwiftShader counts): the CPU only as the fallback
+    const hasAdapter = await page.evaluate(async () => Boolean(navigator.gpu && (await navigator.gpu.requestAdapter())));
+    expect(s.backend, hasAdapter ? 'the browser has a WebGPU adapter: the demo must train on it' : 'no adapter: the CPU fallback').toBe(hasAdapter ? 'webgpu' : 'cpu');
 
     // the badge names the backend in use
     const badge = await page.$eval('#backend', (e) => e.textContent ?? '');
