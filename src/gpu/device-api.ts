@@ -14,6 +14,9 @@
 //   hT, dh0     [B, h];  dx [T, B, d];  dWhx, dWhh, dWqh, dbh, dbq as the weights
 // Outputs you pass need COPY_DST and at least the size above; outputs we create
 // have STORAGE | COPY_SRC | COPY_DST, belong to you, and are yours to destroy.
+// A buffer of another device, or a destroyed one, is rejected with a
+// BpttInputError naming it: before anything is recorded into your encoder
+// (which stays usable), or after WebGPU refused our own submit.
 import type { Activation, Truncation } from '../types.js';
 import { BpttDeviceError, BpttInputError, describe } from '../errors.js';
 import { paramLayout } from '../params.js';
@@ -119,6 +122,19 @@ function checkLayer(layer: LayerSpec): { d: number; h: number; q: number } {
   return { d, h, q };
 }
 
+/** A caller's buffer, the argument it came in as, and whether we read it or write it. */
+type Named = [argument: string, buffer: GPUBuffer, direction: 'in' | 'out'];
+
+/** Every buffer of the caller in a call: weights, x and `inputs` read, `outputs` the caller passed written. */
+function callerBuffers(args: Common, inputs: Record<string, GPUBuffer | undefined>, outputs: Record<string, GPUBuffer | undefined>): Named[] {
+  const named: Named[] = [];
+  for (const [k, b] of Object.entries(args.weights)) if (b) named.push([`weights.${k}`, b as GPUBuffer, 'in']);
+  named.push(['x', args.x, 'in']);
+  for (const [k, b] of Object.entries(inputs)) if (b) named.push([k, b, 'in']);
+  for (const [k, b] of Object.entries(outputs)) if (b) named.push([`outputs.${k}`, b, 'out']);
+  return named;
+}
+
 const SRC = 4; // GPUBufferUsage.COPY_SRC
 const DST = 8; // GPUBufferUsage.COPY_DST
 
@@ -163,14 +179,51 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     }
   }
 
+  /**
+   * Zero-byte copies that touch each named buffer, submitted on their own:
+   * WebGPU rejects a buffer of another device (at finish) or a destroyed one
+   * (at submit). Returns the error message, or null when all are usable.
+   */
+  async function probe(named: Named[]): Promise<string | null> {
+    const scratch = ctx.pool.acquire(4, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'probe');
+    try {
+      return await ctx.guard(
+        withErrorScopes(device, () => {
+          const enc = device.createCommandEncoder({ label: 'webgpu-bptt buffer check' });
+          for (const [, b, dir] of named) {
+            if (dir === 'in') enc.copyBufferToBuffer(b, 0, scratch, 0, 0);
+            else enc.copyBufferToBuffer(scratch, 0, b, 0, 0);
+          }
+          device.queue.submit([enc.finish()]);
+        }).then((e) => (e ? e.message.trim() : null)),
+      );
+    } finally {
+      ctx.pool.release(scratch);
+    }
+  }
+
+  /** Throws a BpttInputError naming the first buffer WebGPU rejects (another device's, or destroyed); `message` is the error already seen, if any. */
+  async function checkDevice(who: string, named: Named[], message?: string): Promise<void> {
+    const seen = message ?? (await probe(named));
+    if (seen === null) return;
+    for (const n of named) {
+      const m = await probe([n]);
+      if (m !== null) throw new BpttInputError(n[0], `a live GPUBuffer of this engine's device (${who})`, `a buffer WebGPU rejects: ${m.split('\n')[0]}`);
+    }
+    throw new BpttDeviceError(`${who}: WebGPU rejected the work (${seen}); are all buffers alive and from this engine's device?`);
+  }
+
   function output(given: GPUBuffer | undefined, argument: string, elems: number, shape: string, label: string): GPUBuffer {
     if (given !== undefined) return checkBuffer(argument, given, elems, shape, DST);
     return device.createBuffer({ size: Math.max(4, elems * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label });
   }
 
-  async function run(who: string, encoder: GPUCommandEncoder | undefined, created: GPUBuffer[], record: (rec: ReturnType<GpuContext['record']>) => void, dispatches: number) {
+  async function run(who: string, encoder: GPUCommandEncoder | undefined, named: Named[], created: GPUBuffer[], record: (rec: ReturnType<GpuContext['record']>) => void, dispatches: number) {
     let error: GPUError | null;
     try {
+      // The caller submits its encoder later, where WebGPU's error would name no
+      // argument (and poison the whole encoder): check the buffers first.
+      if (encoder) await checkDevice(who, named);
       error = await ctx.guard(
         withErrorScopes(device, () => {
           const rec = ctx.record(dispatches);
@@ -179,13 +232,10 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
           else rec.finish();
         }),
       );
+      if (error) await checkDevice(who, named, error.message.trim());
     } catch (e) {
       for (const b of created) b.destroy();
       throw e;
-    }
-    if (error) {
-      for (const b of created) b.destroy();
-      throw new BpttDeviceError(`${who}: WebGPU rejected the work (${error.message.trim()}); are all buffers alive and from this engine's device?`);
     }
   }
 
@@ -212,7 +262,8 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
       const bufs = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, ctx.pool.acquire(n * 4, usage, k)])) as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O'>;
       try {
-        await run('engine.gpu.forward', args.encoder, created, (rec) => {
+        const named = callerBuffers(args, { h0: args.h0 }, out);
+        await run('engine.gpu.forward', args.encoder, named, created, (rec) => {
           copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
           rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
           if (args.h0) rec.copy(args.h0, 0, bufs.H, 0, B * h * 4);
@@ -264,7 +315,8 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       if (inputGradient) result.dx = make('dx', T * B * d, `[T, B, d] = [${T}, ${B}, ${d}]`);
       const bufs = acquireBuffers(ctx, sizes);
       try {
-        await run('engine.gpu.backward', args.encoder, created, (rec) => {
+        const named = callerBuffers(args, { H: args.H, dO: args.dO, dhT: args.dhT }, out);
+        await run('engine.gpu.backward', args.encoder, named, created, (rec) => {
           copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
           rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
           rec.copy(args.H, 0, bufs.H, 0, (T + 1) * B * h * 4);
