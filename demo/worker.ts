@@ -215,6 +215,8 @@ async function handle(m: ToTrainer): Promise<void> {
   }
 }
 
+// Messages are handled one after another, in the order the page sent them (reset then start, say).
+let inbox: Promise<void> = Promise.resolve();
 scope.addEventListener('message', (event) => {
-  handle(event.data).catch((e: unknown) => post({ type: 'error', message: errorMessage(e) }));
+  inbox = inbox.then(() => handle(event.data)).catch((e: unknown) => post({ type: 'error', message: errorMessage(e) }));
 });
