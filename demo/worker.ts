@@ -116,7 +116,7 @@ async function trainStep(): Promise<void> {
   const r = await trainer!.step(batch);
   trainerSteps++;
   const ms = performance.now() - t0;
-  step = r.step;
+  step += 1; // steps since reset (r.step counts the updates of this trainer only, which a setting change rebuilds)
   post({ type: 'step', step, loss: r.loss, skipped: r.skipped, ms, tokens: batch.steps * batch.batchSize });
   if (step % config.heatEvery === 0) await heatRow(batch);
   if (step % config.sampleEvery === 0) await sample();

@@ -104,6 +104,9 @@ describe('demo in headless Chromium', () => {
     expect(s.errors).toEqual([]);
 
     // the loss fell: the last five steps against the first five
+    // one point per step, numbered 1, 2, 3, ... across the mid-run change of setting
+    expect(s.losses.map((p) => p[0])).toEqual(s.losses.map((_, i) => i + 1));
+    expect(s.heat.every((row, i) => i === 0 || row.step > s.heat[i - 1].step)).toBe(true);
     const losses = s.losses.map((p) => p[1]);
     expect(losses.length).toBeGreaterThanOrEqual(STEPS);
     for (const l of losses) expect(Number.isFinite(l)).toBe(true);
