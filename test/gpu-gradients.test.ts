@@ -140,6 +140,23 @@ describe('round sizes T=8 B=32 d=32 h=64 q=32', () => {
   });
 });
 
+describe('degenerate sizes: one step, one sequence, one unit, one class', () => {
+  const sizes: ProblemSpec[] = [
+    { T: 1, B: 1, d: 1, h: 1, q: 1 },
+    { T: 3, B: 1, d: 1, h: 1, q: 2 },
+    { T: 2, B: 2, d: 3, h: 1, q: 1 },
+    { T: 64, B: 1, d: 2, h: 3, q: 2 }, // many steps, tiny work per step
+  ];
+  it.each(sizes)('T=$T B=$B d=$d h=$h q=$q: every loss, full and window(2)', async (size) => {
+    for (const loss of LOSSES) {
+      const { model, batch } = randomProblem({ ...size, loss, h0: true, dhT: true, seed: 11 });
+      for (const truncation of [{ kind: 'full' }, { kind: 'window', steps: 2 }] as Truncation[]) {
+        await twin(`degenerate ${describeSize(size)} ${loss} ${truncation.kind}`, model, batch, { loss, truncation, inputGradient: true, gradNormPerStep: true });
+      }
+    }
+  });
+});
+
 describe('a longer sequence T=35 B=32 d=16 h=64 q=32', () => {
   it.each([
     { name: 'full', truncation: { kind: 'full' } },
