@@ -100,6 +100,7 @@ describe('demo in headless Chromium', () => {
     const seconds = (Date.now() - t0) / 1000;
     await page.click('#pause');
     await page.waitForFunction(() => !(window as unknown as { demoState: DemoState }).demoState.running, { timeout: 30_000 });
+    await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)))); // the last draw
     const s = await page.evaluate(() => (window as unknown as { demoState: DemoState }).demoState);
     expect(s.errors).toEqual([]);
 
@@ -187,7 +188,11 @@ describe('demo in headless Chromium', () => {
     // reset clears everything; start trains a fresh model again
     await page.setViewport({ width: 1280, height: 900 });
     await page.click('#reset');
-    await page.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.step === 0, { timeout: 30_000 });
+    // (the numbers are drawn on the next animation frame)
+    await page.waitForFunction(
+      () => (window as unknown as { demoState: DemoState }).demoState.step === 0 && document.getElementById('stat-step')!.textContent === '0',
+      { timeout: 30_000 },
+    );
     const cleared = await page.evaluate(() => {
       const d = (window as unknown as { demoState: DemoState }).demoState;
       return { losses: d.losses.length, heat: d.heat.length, sample: d.sample, stepText: document.getElementById('stat-step')!.textContent };
