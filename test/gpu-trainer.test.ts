@@ -154,6 +154,34 @@ describe('the GPU trainer reaches the CPU trainer\'s parameters', () => {
   });
 });
 
+describe('one GPU trainer step is the optimizer applied to the GPU engine.gradients', () => {
+  it('sgd with clipping and randomized truncation: step k is p - lr * (clipped g of seed + k)', async () => {
+    const { model, batch } = randomProblem({ T: 8, B: 3, d: 4, h: 6, q: 5, seed: 103 });
+    const lr = 0.5;
+    const truncation = { kind: 'randomized' as const, keepProbability: 0.5, seed: 3 };
+    const t = gpu.trainer(model, { loss: 'cross-entropy', truncation, clipNorm: 0.05, optimizer: { kind: 'sgd', learningRate: lr } });
+    let current = model;
+    const draws = new Set<string>();
+    for (let k = 0; k < 4; k++) {
+      const g = await gpu.gradients(current, batch, { loss: 'cross-entropy', truncation: { ...truncation, seed: 3 + k }, clipNorm: 0.05 });
+      expect(g.clipped).toBe(true);
+      draws.add(Array.from(g.xi!).join());
+      const r = await t.step(batch, { readGradNorm: true });
+      expect(r.loss).toBe(g.loss); // the same recording on the same device: bit for bit
+      expect(r.gradNorm).toBe(g.gradNorm);
+      const after = await t.read();
+      for (const key of BLOCKS) {
+        const want = current[key]!.map((v, j) => v - lr * g[`d${key}` as 'dWhx'][j]);
+        // float32: the trainer applies lr * scale * g in one kernel, engine.gradients returned scale * g rounded
+        expectClose(`step ${k}, ${key}`, after[key]!, want, { rtol: 1e-6, atol: 1e-7 });
+      }
+      current = after;
+    }
+    expect(draws.size, 'distinct xi over 4 steps').toBeGreaterThan(1);
+    t.dispose();
+  });
+});
+
 describe('non-finite steps', () => {
   it.each([
     { kind: 'sgd', learningRate: 0.5 },
