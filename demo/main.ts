@@ -466,9 +466,11 @@ window.addEventListener('resize', () => {
   }, 100);
 });
 
-// ?backend=cpu trains on the CPU reference even where WebGPU is available (to compare the two)
-const backend = new URLSearchParams(location.search).get('backend') === 'cpu' ? 'cpu' : 'webgpu';
-send({ type: 'init', corpusUrl, config: readConfig(), prefix: $<HTMLInputElement>('prefix').value, backend });
+// ?backend=cpu trains on the CPU reference even where WebGPU is available (to compare the two);
+// ?webgpu=off hides navigator.gpu from the worker, as a browser without WebGPU would (to see the fallback)
+const query = new URLSearchParams(location.search);
+const backend = query.get('backend') === 'cpu' ? 'cpu' : 'webgpu';
+send({ type: 'init', corpusUrl, config: readConfig(), prefix: $<HTMLInputElement>('prefix').value, backend, hideWebGpu: query.get('webgpu') === 'off' });
 scheduleDraw();
 runSpectral();
 runTruncation();

@@ -168,6 +168,7 @@ async function handle(m: ToTrainer): Promise<void> {
       if (!response.ok) throw new Error(`could not load the corpus ${m.corpusUrl}: HTTP ${response.status}`);
       const text = cleanText(await response.text());
       ids = encode(text);
+      if (m.hideWebGpu) Object.defineProperty(navigator, 'gpu', { value: undefined, configurable: true });
       const info = await describeEngine(m.backend);
       post({ type: 'ready', info, corpusChars: ids.length, vocab: VOCAB });
       return;

@@ -207,4 +207,27 @@ describe('demo in headless Chromium', () => {
 
     expect(problems).toEqual([]);
   }, 170_000);
+
+  it('falls back to the CPU reference where the browser has no WebGPU, and says so', async () => {
+    const cpuPage = await browser.newPage();
+    cpuPage.on('pageerror', (e) => problems.push(`pageerror: ${(e as Error).message ?? e}`));
+    cpuPage.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console.error: ${m.text()}`);
+    });
+    await cpuPage.goto(`${server.url}?webgpu=off`, { waitUntil: 'load' });
+    await cpuPage.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.ready, { timeout: 60_000 });
+    const badge = await cpuPage.$eval('#backend', (e) => e.textContent ?? '');
+    expect(badge).toContain('Training on the CPU (no WebGPU)');
+    expect(badge).toContain('WebGPU unavailable');
+    await cpuPage.click('#start');
+    await cpuPage.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.step >= 8, { timeout: 60_000, polling: 100 });
+    await cpuPage.click('#pause');
+    const s = await cpuPage.evaluate(() => (window as unknown as { demoState: DemoState }).demoState);
+    expect(s.backend).toBe('cpu');
+    expect(s.adapter).toBeNull();
+    expect(s.errors).toEqual([]);
+    expect(s.losses[s.losses.length - 1][1]).toBeLessThan(s.losses[0][1]);
+    await cpuPage.close();
+    expect(problems).toEqual([]);
+  }, 90_000);
 });
