@@ -1,7 +1,7 @@
 // createEngine: picks a backend and exposes the public contract of API.md.
 import type { Batch, EngineOptions, EngineStats, GradientOptions, GradientResult, RnnModel, Trainer, TrainerOptions, BackendName } from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
-import { validateGradientCall, validateTrainerOptions } from './validate.js';
+import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuGradients } from './cpu/gradients.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
@@ -134,6 +134,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'cpu') {
     throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'cpu'", describe(backend));
   }
+  validateEngineLimits(options.limits);
   if (backend === 'cpu') return new CpuEngine("backend: 'cpu' was asked for");
   const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources };
   if (backend === 'webgpu') {

@@ -230,3 +230,13 @@ export function validateTrainerOptions(model: RnnModel, options: TrainerOptions)
   }
   return { ...options, optimizer, loss, clipNorm };
 }
+
+/** EngineOptions.limits: absent, or an object of positive byte counts. */
+export function validateEngineLimits(limits: unknown): void {
+  if (limits === undefined) return;
+  if (typeof limits !== 'object' || limits === null) fail('options.limits', '{ maxStorageBufferBindingSize?, maxBufferSize? } in bytes', limits);
+  for (const key of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
+    const v = (limits as Record<string, unknown>)[key];
+    if (v !== undefined && (typeof v !== 'number' || !(v > 0))) fail(`options.limits.${key}`, 'a positive number of bytes', v);
+  }
+}
