@@ -330,6 +330,30 @@ const BAD_CALLS: BadCall[] = [
     },
   },
   {
+    name: 'createEngine limits.maxStorageBufferBindingSize -5',
+    api: 'createEngine',
+    error: { input: 'options.limits.maxStorageBufferBindingSize' },
+    async run(ctx) {
+      await createEngine({ backend: ctx.kind, device: ctx.engine.device ?? undefined, limits: { maxStorageBufferBindingSize: -5 } });
+    },
+  },
+  {
+    name: "createEngine limits.maxBufferSize '1GB' (a string)",
+    api: 'createEngine',
+    error: { input: 'options.limits.maxBufferSize' },
+    async run(ctx) {
+      await createEngine({ backend: ctx.kind, device: ctx.engine.device ?? undefined, limits: { maxBufferSize: '1GB' as unknown as number } });
+    },
+  },
+  {
+    name: 'createEngine limits a number',
+    api: 'createEngine',
+    error: { input: 'options.limits' },
+    async run(ctx) {
+      await createEngine({ backend: ctx.kind, device: ctx.engine.device ?? undefined, limits: 1024 as unknown as { maxBufferSize: number } });
+    },
+  },
+  {
     name: 'createEngine device that is not a GPUDevice',
     api: 'createEngine',
     only: 'webgpu',
