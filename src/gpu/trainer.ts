@@ -22,6 +22,7 @@ export function createGpuTrainer(
   opts: TrainerOptions,
   onDispose: () => void,
 ): Trainer {
+  ctx.assertAlive(); // a lost device: refuse now, not at the first step
   const dims = validateModel(model);
   const L = layoutOf(model);
   // The parameters (and Adam's moments, the same size) live in buffers of their own: refuse before allocating.
