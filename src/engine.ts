@@ -66,6 +66,7 @@ class CpuEngine implements Engine {
     return { dispatches: 0, submits: 0, liveBuffers: 0, liveBytes: 0, peakBytes: 0 };
   }
   async selfCheck(): Promise<SelfCheckResult> {
+    assertUsable(this, 'engine');
     return { ok: true, worstError: 0, milliseconds: 0 };
   }
   dispose(): void {
