@@ -292,6 +292,16 @@ const BAD_CALLS: BadCall[] = [
     },
   },
   {
+    name: 'selfCheck on a disposed engine',
+    api: 'engine',
+    error: { device: /engine: this engine was disposed/ },
+    async run(ctx) {
+      const spare = await ctx.spareEngine();
+      spare.dispose();
+      await spare.selfCheck();
+    },
+  },
+  {
     name: 'step of a trainer whose engine was disposed',
     api: 'engine',
     only: 'webgpu', // the CPU trainer holds no engine resources; it keeps working

@@ -102,7 +102,7 @@ describe('device loss in the middle of a training run', () => {
       ['trainer.read', () => trainer.read()],
       ['engine.gradients', () => engine!.gradients(model, batch, { loss: 'cross-entropy' })],
       ['engine.selfCheck', () => engine!.selfCheck()],
-      ['engine.trainer then step', async () => engine!.trainer(model, options).step(batch)],
+      ['engine.trainer', async () => engine!.trainer(model, options)],
     ];
     for (const [what, call] of later) {
       const o = await track(what, Promise.resolve().then(call), performance.now());
