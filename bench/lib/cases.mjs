@@ -48,7 +48,7 @@ const base = (backends) => ({ seed: 7, backends, tolerance: TOLERANCE, learningR
 
 /** The full suite, about 10-15 minutes on SwiftShader with 2 cores. */
 export function fullPlan({ runs = 5, backends = BACKENDS } = {}) {
-  const named = { ...base(backends), warmup: 1, runs, budgetMs: 100_000, maxCallMs: 300_000, modes: ['gradients', 'step'] };
+  const named = { ...base(backends), warmup: 1, runs, budgetMs: 150_000, maxCallMs: 300_000, modes: ['gradients', 'step'] };
   const sweep = { ...base(backends), warmup: 1, runs, budgetMs: 25_000, modes: ['step'] };
   return [
     rnn('named', 'char', 'char-level: T=35 B=32 tokens/28 h=256 q=28, cross-entropy', CHAR, named),
