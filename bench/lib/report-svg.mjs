@@ -38,7 +38,7 @@ function barPanel(c, x, y, w, h) {
   if (values.length === 0) return `${out.join('')}<text x="0" y="24" class="s">no figures</text></g>`;
   const left = 150;
   const top = 14;
-  const rowH = Math.min(16, (h - top - 22) / rows.length);
+  const rowH = Math.min(20, (h - top - 22) / rows.length);
   const { map, ticks } = logScale(Math.min(...values), Math.max(...values), left, w - 60);
   const bottom = top + rows.length * rowH;
   for (const t of ticks) {
@@ -92,19 +92,19 @@ function linePanel(cases, group, letter, x, y, w, h) {
 
 export function renderSvg(r) {
   const W = 980;
-  const H = 660;
+  const H = 600;
   const named = r.cases.filter((c) => c.group === 'named');
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif">`,
     '<style>.t{font-size:13px;font-weight:600}.s{font-size:10px;fill:#333}.err{fill:#b00}.g{stroke:#ddd;stroke-width:1}.a{stroke:#888;stroke-width:1}</style>',
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="16" y="22" font-size="15" font-weight="700">webgpu-bptt benchmark (${esc(r.mode)}): median time per call, log scale; whiskers: min-max of ${esc(r.settings.runs)} runs</text>`,
+    `<text x="16" y="22" font-size="15" font-weight="700">webgpu-bptt benchmark (${esc(r.mode)}): median time per call, log scale; whiskers: min-max of the timed runs</text>`,
     `<text x="16" y="40" class="s">adapter ${esc(adapterLine(r))} · ${esc(browserLine(r))} · TF.js ${esc(r.page.tfjsVersion)} · ${esc(r.startedAt)}</text>`,
   ];
-  named.slice(0, 2).forEach((c, i) => parts.push(barPanel(c, 16 + i * 482, 66, 470, 300)));
-  [['sweep-T', 'T'], ['sweep-h', 'h'], ['sweep-B', 'B']].forEach(([g, l], i) => parts.push(linePanel(r.cases, g, l, 16 + i * 322, 400, 310, 220)));
+  named.slice(0, 2).forEach((c, i) => parts.push(barPanel(c, 16 + i * 482, 66, 470, 250)));
+  [['sweep-T', 'T'], ['sweep-h', 'h'], ['sweep-B', 'B']].forEach(([g, l], i) => parts.push(linePanel(r.cases, g, l, 16 + i * 322, 340, 310, 220)));
   BACKENDS.forEach((b, i) => {
-    const lx = 16 + i * 190;
+    const lx = 16 + i * 140;
     parts.push(`<rect x="${lx}" y="${H - 22}" width="12" height="10" fill="${COLORS[b]}"/><text x="${lx + 16}" y="${H - 13}" class="s">${b}</text>`);
   });
   parts.push(`<text x="${W - 16}" y="${H - 13}" class="s" text-anchor="end">bars: step solid, gradients pale</text>`);
