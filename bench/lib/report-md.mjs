@@ -129,6 +129,7 @@ export function renderMarkdown(r) {
   for (const c of r.cases.filter((c) => c.group === 'named')) out.push('', namedTable(c));
   const counted = r.cases.filter((c) => c.backends['library-webgpu']?.stats);
   out.push('', '## Work and memory of library-webgpu per call', '');
+  out.push('Dispatches and submits of that one call (`engine.stats()` after it); buffers and bytes the engine holds after it, pool included; the peak since the engine was created (one engine serves the whole page, the GEMM included).', '');
   if (counted.length === 0) out.push('n/a: no library-webgpu figures in this run.');
   else {
     out.push('| case | call | dispatches | submits | live buffers | live memory | peak device memory |', '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
