@@ -1,7 +1,7 @@
 // finalize: the few scalars of a gradient call, in one workgroup
 //
 //   stats[0] = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
-//   stats[1] = ||g|| = sqrt(sum_w normPartials[w])         the global norm before clipping
+//   stats[1] = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping
 //   stats[2] = clip scale = min(1, clipNorm / ||g||)       (1 when clipNorm = 0 or not finite)
 //   stats[3] = 1 when ||g|| is NaN or infinite, else 0
 //   stats[4] = 1 when clipped, else 0
@@ -15,7 +15,7 @@ struct Params {
   R: u32,
   hasLoss: u32,
   lossScale: f32,
-  nNorm: u32,
+  n: u32, // elements of grad
   clipNorm: f32,
   T: u32,
   stepParts: u32, // norm partials per step (0: no per-step norms)
@@ -24,7 +24,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> rowLoss: array<f32>;
-@group(0) @binding(2) var<storage, read> normPartials: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read> stepPartials: array<f32>;
 @group(0) @binding(4) var<storage, read_write> stats: array<f32>;
 
@@ -55,7 +55,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
   }
   let loss = reduce(li, l);
   var n = 0.0;
-  for (var w = li; w < params.nNorm; w += 256u) { n += normPartials[w]; }
+  for (var i = li; i < params.n; i += 256u) { n += grad[i] * grad[i]; }
   let norm = sqrt(reduce(li, n));
 
   for (var t = li; t < params.T * min(params.stepParts, 1u); t += 256u) {

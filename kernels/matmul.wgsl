@@ -16,7 +16,8 @@
 // splits in a fixed order (deterministic, no atomics).
 //
 // Work split: a workgroup of 8x8 invocations computes a 32x32 tile of C; each
-// invocation a 4x4 block in registers. Per K step of 16, the workgroup stages
+// invocation a 4x4 block in four named vec4 registers (an indexed array would
+// be spilled to memory by some compilers, SwiftShader's among them). Per K step of 16, the workgroup stages
 // a 16x32 tile of op(A) and of op(B) in workgroup memory (4 KiB in all), laid
 // out k-major so the inner loop reads both as vec4 loads. Loads outside
 // [M, N, K] read 0 and stores outside are skipped: any size works.
@@ -72,7 +73,11 @@ fn main(
   let kBegin = wg.z * params.kPerSplit;
   let kEnd = min(params.K, kBegin + params.kPerSplit);
 
-  var acc: array<vec4<f32>, 4>; // acc[i] = C[m0 + 4*lid.y + i, n0 + 4*lid.x .. +3]
+  // accN = C[m0 + 4*lid.y + N, n0 + 4*lid.x .. +3], in registers (named, never indexed)
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
   for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
     // Stage 16x32 of op(A) and op(B): 512 values each, 8 per invocation.
     for (var e = li; e < TK * TILE; e += 64u) {
@@ -89,24 +94,30 @@ fn main(
     for (var kk = 0u; kk < TK; kk++) {
       let a = tileA[kk * 8u + lid.y];
       let b = tileB[kk * 8u + lid.x];
-      acc[0] += a.x * b;
-      acc[1] += a.y * b;
-      acc[2] += a.z * b;
-      acc[3] += a.w * b;
+      acc0 += a.x * b;
+      acc1 += a.y * b;
+      acc2 += a.z * b;
+      acc3 += a.w * b;
     }
     workgroupBarrier();
   }
 
   let cBase = params.offC + wg.z * params.splitStride;
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + 4u * lid.y + i;
-    if (m >= params.M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + 4u * lid.x + j;
-      if (n >= params.N) { break; }
-      var v = acc[i][j];
-      if (params.hasBias != 0u) { v += bias[params.offBias + n]; }
-      C[cBase + m * params.N + n] = v;
-    }
+  let m = m0 + 4u * lid.y;
+  let n = n0 + 4u * lid.x;
+  store(cBase, m, n, acc0);
+  store(cBase, m + 1u, n, acc1);
+  store(cBase, m + 2u, n, acc2);
+  store(cBase, m + 3u, n, acc3);
+}
+
+fn store(cBase: u32, m: u32, n0: u32, v: vec4<f32>) {
+  if (m >= params.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    let n = n0 + j;
+    if (n >= params.N) { return; }
+    var c = v[j];
+    if (params.hasBias != 0u) { c += bias[params.offBias + n]; }
+    C[cBase + m * params.N + n] = c;
   }
 }

@@ -10,9 +10,8 @@
 //   targets  [R, q]  targets (mse)
 //   rowLoss  [R]     l_r, summed in a fixed order by finalize.wgsl
 //
-// One workgroup of 64 invocations per row (rows folded over x and y when R
-// exceeds the dispatch limit); each invocation strides over q, then a tree
-// reduction in workgroup memory gives the row's max and sum: a stable softmax.
+// One invocation per row, 64 per workgroup, over x and y: three passes over
+// the row's q outputs (max, sum of exp, write), a stable softmax. No barriers.
 
 struct Params {
   R: u32,
@@ -28,65 +27,30 @@ override LOSS: u32 = 0u;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
 @group(0) @binding(4) var<storage, read_write> rowLoss: array<f32>;
 
-var<workgroup> red: array<f32, 64>;
-
-fn reduceSum(li: u32, v: f32) -> f32 {
-  red[li] = v;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-
-fn reduceMax(li: u32, v: f32) -> f32 {
-  red[li] = v;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] = max(red[li], red[li + s]); }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-
 @compute @workgroup_size(64)
-fn main(
-  @builtin(workgroup_id) wg: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) li: u32,
-) {
-  let r = wg.y * nwg.x + wg.x;
-  if (r >= params.R) { return; } // uniform per workgroup
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = gid.y * nwg.x * 64u + gid.x;
+  if (r >= params.R) { return; }
   let q = params.q;
   let base = r * q;
   if (LOSS == 0u) {
-    var m = bitcast<f32>(0xff7fffffu); // the lowest finite f32
-    for (var c = li; c < q; c += 64u) { m = max(m, O[base + c]); }
-    m = reduceMax(li, m);
+    var m = O[base];
+    for (var c = 1u; c < q; c++) { m = max(m, O[base + c]); }
     var s = 0.0;
-    for (var c = li; c < q; c += 64u) { s += exp(O[base + c] - m); }
-    s = reduceSum(li, s);
+    for (var c = 0u; c < q; c++) { s += exp(O[base + c] - m); }
     let y = u32(labels[r]);
-    let oy = O[base + y];
-    workgroupBarrier();
-    for (var c = li; c < q; c += 64u) {
+    rowLoss[r] = m + log(s) - O[base + y];
+    for (var c = 0u; c < q; c++) {
       let p = exp(O[base + c] - m) / s;
       O[base + c] = (p - select(0.0, 1.0, c == y)) * params.scale;
     }
-    if (li == 0u) { rowLoss[r] = m + log(s) - oy; }
   } else {
     var l = 0.0;
-    for (var c = li; c < q; c += 64u) {
+    for (var c = 0u; c < q; c++) {
       let diff = O[base + c] - targets[base + c];
       l += diff * diff;
       O[base + c] = diff * params.scale;
     }
-    l = reduceSum(li, l);
-    if (li == 0u) { rowLoss[r] = 0.5 * l; }
+    rowLoss[r] = 0.5 * l;
   }
 }

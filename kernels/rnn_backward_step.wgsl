@@ -13,9 +13,10 @@
 //   normPartials       ||dH_t||^2 per workgroup at normBase + workgroup index
 //                      (summed in finalize.wgsl into gradNormPerStep)
 //
-// One dispatch per step. Work split as in matmul.wgsl: 8x8 invocations per
-// workgroup compute a 32x32 tile (rows b, columns j), 4x4 per invocation, K = h
-// staged 16 at a time in workgroup memory and read back as vec4.
+// One dispatch per step. Work split as in rnn_forward_step.wgsl: 8x8
+// invocations per workgroup cover a 32x32 tile (rows b, columns j), 4x4 per
+// invocation in four named vec4 registers, operands read straight from
+// storage (rows of dA_{t+1}; four consecutive columns of each row of Whh).
 
 struct Params {
   B: u32,
@@ -35,7 +36,6 @@ struct Params {
 override ACTIVATION: u32 = 1u;
 
 const TILE: u32 = 32u;
-const TK: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
@@ -45,14 +45,32 @@ const TK: u32 = 16u;
 @group(0) @binding(5) var<storage, read_write> dA: array<f32>;
 @group(0) @binding(6) var<storage, read_write> normPartials: array<f32>;
 
-var<workgroup> tileA: array<vec4<f32>, 128>; // [TK][TILE/4]: dA_{t+1}[b0 + 4i..4i+3, k]
-var<workgroup> tileW: array<vec4<f32>, 128>; // [TK][TILE/4]: Whh[k, j0 + 4j..4j+3]
 var<workgroup> partial: array<f32, 64>;
 
 fn phiGrad(hv: f32) -> f32 {
   if (ACTIVATION == 1u) { return 1.0 - hv * hv; }
   if (ACTIVATION == 2u) { return select(0.0, 1.0, hv > 0.0); }
   return 1.0;
+}
+
+/** Writes dA_t for row b, columns j0..j0+3; returns the row's sum of dH^2. */
+fn store(b: u32, j0: u32, carry: vec4<f32>) -> f32 {
+  let h = params.h;
+  if (b >= params.B) { return 0.0; }
+  var sumSq = 0.0;
+  for (var jj = 0u; jj < 4u; jj++) {
+    let j = j0 + jj;
+    if (j >= h) { break; }
+    let e = b * h + j;
+    var dh = params.xi * carry[jj];
+    if (params.useCarry == 0u) { dh = dhT[e]; }
+    if (params.useG != 0u) { dh += G[params.offG + e]; }
+    sumSq += dh * dh;
+    var v = dh;
+    if (params.applyAct != 0u) { v = dh * phiGrad(H[params.offH + e]); }
+    dA[params.offOut + e] = v;
+  }
+  return sumSq;
 }
 
 @compute @workgroup_size(8, 8)
@@ -64,54 +82,31 @@ fn main(
 ) {
   let B = params.B;
   let h = params.h;
-  let b0 = wg.y * TILE;
-  let j0 = wg.x * TILE;
-
-  var acc: array<vec4<f32>, 4>;
+  let b0 = wg.y * TILE + 4u * lid.y;
+  let j0 = wg.x * TILE + 4u * lid.x;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
   if (params.useCarry != 0u && params.xi != 0.0) {
-    for (var k0 = 0u; k0 < h; k0 += TK) {
-      for (var e = li; e < TK * TILE; e += 64u) {
-        let row = e / TK;
-        let kk = e % TK;
-        var av = 0.0;
-        if (b0 + row < B && k0 + kk < h) { av = dA[params.offNext + (b0 + row) * h + k0 + kk]; }
-        tileA[kk * 8u + row / 4u][row % 4u] = av;
-        let kw = e / TILE;
-        let col = e % TILE;
-        var wv = 0.0;
-        if (j0 + col < h && k0 + kw < h) { wv = W[params.offWhh + (k0 + kw) * h + j0 + col]; }
-        tileW[kw * 8u + col / 4u][col % 4u] = wv;
-      }
-      workgroupBarrier();
-      for (var kk = 0u; kk < TK; kk++) {
-        let a = tileA[kk * 8u + lid.y];
-        let w = tileW[kk * 8u + lid.x];
-        acc[0] += a.x * w;
-        acc[1] += a.y * w;
-        acc[2] += a.z * w;
-        acc[3] += a.w * w;
-      }
-      workgroupBarrier();
+    let r0 = params.offNext + min(b0, B - 1u) * h;
+    let r1 = params.offNext + min(b0 + 1u, B - 1u) * h;
+    let r2 = params.offNext + min(b0 + 2u, B - 1u) * h;
+    let r3 = params.offNext + min(b0 + 3u, B - 1u) * h;
+    let c0 = params.offWhh + min(j0, h - 1u);
+    let c1 = params.offWhh + min(j0 + 1u, h - 1u);
+    let c2 = params.offWhh + min(j0 + 2u, h - 1u);
+    let c3 = params.offWhh + min(j0 + 3u, h - 1u);
+    for (var i = 0u; i < h; i++) {
+      let row = i * h;
+      let w = vec4<f32>(W[c0 + row], W[c1 + row], W[c2 + row], W[c3 + row]);
+      acc0 += dA[r0 + i] * w;
+      acc1 += dA[r1 + i] * w;
+      acc2 += dA[r2 + i] * w;
+      acc3 += dA[r3 + i] * w;
     }
   }
-
-  var sumSq = 0.0;
-  for (var i = 0u; i < 4u; i++) {
-    let b = b0 + 4u * lid.y + i;
-    if (b >= B) { break; }
-    for (var jj = 0u; jj < 4u; jj++) {
-      let j = j0 + 4u * lid.x + jj;
-      if (j >= h) { break; }
-      let e = b * h + j;
-      var dh = params.xi * acc[i][jj];
-      if (params.useCarry == 0u) { dh = dhT[e]; }
-      if (params.useG != 0u) { dh += G[params.offG + e]; }
-      sumSq += dh * dh;
-      var v = dh;
-      if (params.applyAct != 0u) { v = dh * phiGrad(H[params.offH + e]); }
-      dA[params.offOut + e] = v;
-    }
-  }
+  let sumSq = store(b0, j0, acc0) + store(b0 + 1u, j0, acc1) + store(b0 + 2u, j0, acc2) + store(b0 + 3u, j0, acc3);
 
   if (params.normBase != 0xffffffffu) {
     partial[li] = sumSq;

@@ -14,9 +14,10 @@
 //   G [T, B, h], H [(T+1), B, h], dA [(T+1), B, h], dhT [B, h], Whh at offWhh
 //   normPartials          ||dH_t||^2 per workgroup at normBase + workgroup index
 //
-// One dispatch per step. A workgroup of 8x8 invocations owns a 32x32 tile of
-// (b, j) and loops over the tau ages, each a K = h product staged 16 at a time
-// in workgroup memory as in matmul.wgsl, so dA_t is summed in registers.
+// One dispatch per step. Work split as in rnn_backward_step.wgsl: 8x8
+// invocations per workgroup cover a 32x32 tile of (b, j), 4x4 per invocation;
+// each invocation loops over the tau ages, one K = h product per age read
+// straight from storage, and sums dA_t and dH_t in registers.
 
 struct Params {
   B: u32,
@@ -32,10 +33,17 @@ struct Params {
   normBase: u32, // 0xffffffff: no norm partials
 }
 
+// A 4x4 block of (b, j), one vec4 of columns per row.
+struct Block {
+  r0: vec4<f32>,
+  r1: vec4<f32>,
+  r2: vec4<f32>,
+  r3: vec4<f32>,
+}
+
 override ACTIVATION: u32 = 1u;
 
 const TILE: u32 = 32u;
-const TK: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
@@ -46,14 +54,71 @@ const TK: u32 = 16u;
 @group(0) @binding(6) var<storage, read_write> dA: array<f32>;
 @group(0) @binding(7) var<storage, read_write> normPartials: array<f32>;
 
-var<workgroup> tileA: array<vec4<f32>, 128>;
-var<workgroup> tileW: array<vec4<f32>, 128>;
 var<workgroup> partial: array<f32, 64>;
 
 fn phiGrad(hv: f32) -> f32 {
   if (ACTIVATION == 1u) { return 1.0 - hv * hv; }
   if (ACTIVATION == 2u) { return select(0.0, 1.0, hv > 0.0); }
   return 1.0;
+}
+
+/** Rows b0..b0+3 of slot `src` (an offset into slots) times Whh, columns j0..j0+3. */
+fn carry(src: u32, b0: u32, j0: u32) -> Block {
+  let B = params.B;
+  let h = params.h;
+  let r0 = src + min(b0, B - 1u) * h;
+  let r1 = src + min(b0 + 1u, B - 1u) * h;
+  let r2 = src + min(b0 + 2u, B - 1u) * h;
+  let r3 = src + min(b0 + 3u, B - 1u) * h;
+  let c0 = params.offWhh + min(j0, h - 1u);
+  let c1 = params.offWhh + min(j0 + 1u, h - 1u);
+  let c2 = params.offWhh + min(j0 + 2u, h - 1u);
+  let c3 = params.offWhh + min(j0 + 3u, h - 1u);
+  var out = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  for (var i = 0u; i < h; i++) {
+    let row = i * h;
+    let w = vec4<f32>(W[c0 + row], W[c1 + row], W[c2 + row], W[c3 + row]);
+    out.r0 += slots[r0 + i] * w;
+    out.r1 += slots[r1 + i] * w;
+    out.r2 += slots[r2 + i] * w;
+    out.r3 += slots[r3 + i] * w;
+  }
+  return out;
+}
+
+/** Age k of row b: dH^(k) from the carry (or G_t at age 0), writes dA^(k); returns (dA^(k), dH^(k)) per column. */
+fn age(k: u32, b: u32, j0: u32, c: vec4<f32>) -> mat2x4<f32> {
+  var a = vec4<f32>(0.0);
+  var dh = vec4<f32>(0.0);
+  if (b >= params.B) { return mat2x4<f32>(a, dh); }
+  let h = params.h;
+  for (var jj = 0u; jj < 4u; jj++) {
+    let j = j0 + jj;
+    if (j >= h) { break; }
+    let e = b * h + j;
+    var v = c[jj];
+    if (k == 0u) {
+      v = G[params.offG + e];
+      if (params.first != 0u) { v += dhT[e]; }
+    }
+    dh[jj] = v;
+    a[jj] = v * phiGrad(H[params.offH + e]);
+    slots[params.offNew + k * params.B * h + e] = a[jj];
+  }
+  return mat2x4<f32>(a, dh);
+}
+
+fn finish(b: u32, j0: u32, a: vec4<f32>, dh: vec4<f32>) -> f32 {
+  let h = params.h;
+  if (b >= params.B) { return 0.0; }
+  var sumSq = 0.0;
+  for (var jj = 0u; jj < 4u; jj++) {
+    let j = j0 + jj;
+    if (j >= h) { break; }
+    dA[params.offOut + b * h + j] = a[jj];
+    sumSq += dh[jj] * dh[jj];
+  }
+  return sumSq;
 }
 
 @compute @workgroup_size(8, 8)
@@ -63,76 +128,23 @@ fn main(
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) li: u32,
 ) {
-  let B = params.B;
-  let h = params.h;
-  let bh = B * h;
-  let b0 = wg.y * TILE;
-  let j0 = wg.x * TILE;
-
-  var sumA: array<vec4<f32>, 4>;
-  var sumH: array<vec4<f32>, 4>;
+  let bh = params.B * params.h;
+  let b0 = wg.y * TILE + 4u * lid.y;
+  let j0 = wg.x * TILE + 4u * lid.x;
+  var sum0 = mat2x4<f32>(vec4<f32>(0.0), vec4<f32>(0.0)); // (sum_k dA^(k), sum_k dH^(k)) of row b0
+  var sum1 = sum0;
+  var sum2 = sum0;
+  var sum3 = sum0;
   for (var k = 0u; k < params.tau; k++) {
-    // zeroed explicitly for every age: declared without an initializer, Dawn on
-    // SwiftShader kept the previous age's sums (window(tau >= 3) was wrong)
-    var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-    if (k > 0u && params.first == 0u) {
-      let src = params.offOld + (k - 1u) * bh;
-      for (var k0 = 0u; k0 < h; k0 += TK) {
-        for (var e = li; e < TK * TILE; e += 64u) {
-          let row = e / TK;
-          let kk = e % TK;
-          var av = 0.0;
-          if (b0 + row < B && k0 + kk < h) { av = slots[src + (b0 + row) * h + k0 + kk]; }
-          tileA[kk * 8u + row / 4u][row % 4u] = av;
-          let kw = e / TILE;
-          let col = e % TILE;
-          var wv = 0.0;
-          if (j0 + col < h && k0 + kw < h) { wv = W[params.offWhh + (k0 + kw) * h + j0 + col]; }
-          tileW[kw * 8u + col / 4u][col % 4u] = wv;
-        }
-        workgroupBarrier();
-        for (var kk = 0u; kk < TK; kk++) {
-          let a = tileA[kk * 8u + lid.y];
-          let w = tileW[kk * 8u + lid.x];
-          acc[0] += a.x * w;
-          acc[1] += a.y * w;
-          acc[2] += a.z * w;
-          acc[3] += a.w * w;
-        }
-        workgroupBarrier();
-      }
-    }
-    for (var i = 0u; i < 4u; i++) {
-      let b = b0 + 4u * lid.y + i;
-      if (b >= B) { break; }
-      for (var jj = 0u; jj < 4u; jj++) {
-        let j = j0 + 4u * lid.x + jj;
-        if (j >= h) { break; }
-        let e = b * h + j;
-        var dh = acc[i][jj];
-        if (k == 0u) {
-          dh = G[params.offG + e];
-          if (params.first != 0u) { dh += dhT[e]; }
-        }
-        let a = dh * phiGrad(H[params.offH + e]);
-        slots[params.offNew + k * bh + e] = a;
-        sumA[i][jj] += a;
-        sumH[i][jj] += dh;
-      }
-    }
+    var c = Block(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    if (k > 0u && params.first == 0u) { c = carry(params.offOld + (k - 1u) * bh, b0, j0); }
+    sum0 += age(k, b0, j0, c.r0);
+    sum1 += age(k, b0 + 1u, j0, c.r1);
+    sum2 += age(k, b0 + 2u, j0, c.r2);
+    sum3 += age(k, b0 + 3u, j0, c.r3);
   }
-
-  var sumSq = 0.0;
-  for (var i = 0u; i < 4u; i++) {
-    let b = b0 + 4u * lid.y + i;
-    if (b >= B) { break; }
-    for (var jj = 0u; jj < 4u; jj++) {
-      let j = j0 + 4u * lid.x + jj;
-      if (j >= h) { break; }
-      dA[params.offOut + b * h + j] = sumA[i][jj];
-      sumSq += sumH[i][jj] * sumH[i][jj];
-    }
-  }
+  let sumSq = finish(b0, j0, sum0[0], sum0[1]) + finish(b0 + 1u, j0, sum1[0], sum1[1])
+    + finish(b0 + 2u, j0, sum2[0], sum2[1]) + finish(b0 + 3u, j0, sum3[0], sum3[1]);
 
   if (params.normBase != 0xffffffffu) {
     partial[li] = sumSq;

@@ -159,32 +159,16 @@ export class GpuContext {
     return buffer;
   }
 
-  private onesCache = new Map<number, GPUBuffer>();
-
-  /** An immutable buffer of n f32 ones (bias gradients as products with ones). */
-  ones(n: number): GPUBuffer {
-    let buffer = this.onesCache.get(n);
-    if (!buffer) {
-      buffer = this.device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true, label: 'ones' });
-      new Float32Array(buffer.getMappedRange()).fill(1);
-      buffer.unmap();
-      this.onesCache.set(n, buffer);
-    }
-    return buffer;
-  }
-
   /** Frees everything this context created outside the pool. */
   destroyCaches(): void {
     for (const list of this.immutable.values()) for (const e of list) e.buffer.destroy();
     this.immutable.clear();
     this.immutableCount = 0;
-    for (const b of this.onesCache.values()) b.destroy();
-    this.onesCache.clear();
     this.bindGroups.clear();
   }
 
   get extraBuffers(): number {
-    return this.immutableCount + this.onesCache.size;
+    return this.immutableCount;
   }
 }
 

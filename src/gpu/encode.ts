@@ -28,7 +28,6 @@ export interface GpuShape {
   splits: number; // split-K blocks of the weight-gradient reductions
   kPerSplit: number;
   stepParts: number; // workgroups of one step kernel = norm partials per step
-  normParts: number; // workgroups of reduce_splits
 }
 
 export function planShape(
@@ -44,7 +43,7 @@ export function planShape(
   const stepParts = Math.ceil(dims.h / TILE) * Math.ceil(dims.B / TILE);
   // window(tau) with tau >= T is full BPTT; more slots than steps would only hold zeros.
   const window = flags.window > 0 ? Math.min(flags.window, dims.T) : 0;
-  return { ...dims, ...flags, window, layout, splits, kPerSplit, stepParts, normParts: Math.ceil(layout.total / 256) };
+  return { ...dims, ...flags, window, layout, splits, kPerSplit, stepParts };
 }
 
 /** The buffers of one computation. Sizes in elements (f32 unless noted). */
@@ -61,10 +60,8 @@ export interface GpuBuffers {
   dA: GPUBuffer; // [(T+1)*B*h]                   dh_0, then dA_1..dA_T
   dhT: GPUBuffer; // [B*h]
   slots: GPUBuffer | null; // [2*tau*B*h]         window(tau) only
-  ones: GPUBuffer; // [T*B] of 1                  for the bias sums as products
   partials: GPUBuffer; // [splits*total]          split-K partial gradients
   grad: GPUBuffer; // [total]                     dWhx | dWhh | dWqh | dbh | dbq
-  normPartials: GPUBuffer; // [normParts]
   stepPartials: GPUBuffer; // [T*stepParts]
   rowLoss: GPUBuffer; // [T*B]
   stats: GPUBuffer; // [8 + T]                    see kernels/finalize.wgsl
@@ -87,10 +84,8 @@ export function bufferSizes(s: GpuShape, withDx: boolean): Record<keyof GpuBuffe
     dA: (s.T + 1) * s.B * s.h,
     dhT: s.B * s.h,
     slots: s.window > 0 ? 2 * s.window * s.B * s.h : 0,
-    ones: 0, // GpuContext.ones(T*B), immutable and shared
     partials: s.splits * s.layout.total,
     grad: s.layout.total,
-    normPartials: s.normParts,
     stepPartials: s.T * s.stepParts,
     rowLoss: R,
     stats: 8 + s.T,
@@ -196,7 +191,7 @@ export function recordOutputAndLoss(rec: Recorder, s: GpuShape, b: GpuBuffers): 
     { LOSS: s.loss === 'cross-entropy' ? 0 : 1 },
     { labels: b.labels, targets: b.targets, O: b.O, rowLoss: b.rowLoss },
     { R, q, scale: 1 / R },
-    folded(R),
+    folded(Math.ceil(R / 64)),
   );
 }
 
@@ -311,25 +306,21 @@ export function recordBackward(rec: Recorder, s: GpuShape, b: GpuBuffers, o: Bac
   recordMatmul(rec, { ...split, A: b.dA, B: b.H, M: h, N: h, K: R, offA: bh, offB: 0, offC: L.Whh });
   recordMatmul(rec, { ...split, A: b.O, B: b.H, M: q, N: h, K: R, offB: bh, offC: L.Wqh });
   if (s.hasBias) {
-    recordMatmul(rec, { ...split, A: b.dA, B: b.ones, M: h, N: 1, K: R, offA: bh, offC: L.bh });
-    recordMatmul(rec, { ...split, A: b.O, B: b.ones, M: q, N: 1, K: R, offC: L.bq });
+    const sums = kernel('column_sums');
+    const common = { R, kPerSplit: s.kPerSplit, splitStride: L.total };
+    rec.dispatch(sums, {}, { A: b.dA, out: b.partials }, { ...common, N: h, offA: bh, offOut: L.bh }, [Math.ceil(h / 64), s.splits]);
+    rec.dispatch(sums, {}, { A: b.O, out: b.partials }, { ...common, N: q, offA: 0, offOut: L.bq }, [Math.ceil(q / 64), s.splits]);
   }
-  rec.dispatch(
-    kernel('reduce_splits'),
-    {},
-    { partials: b.partials, grad: b.grad, normPartials: b.normPartials },
-    { n: L.total, splits: s.splits },
-    folded(s.normParts),
-  );
+  rec.dispatch(kernel('reduce_splits'), {}, { partials: b.partials, grad: b.grad }, { n: L.total, splits: s.splits }, elementwise(L.total));
   rec.dispatch(
     kernel('finalize'),
     {},
-    { rowLoss: b.rowLoss, normPartials: b.normPartials, stepPartials: b.stepPartials, stats: b.stats },
+    { rowLoss: b.rowLoss, grad: b.grad, stepPartials: b.stepPartials, stats: b.stats },
     {
       R,
       hasLoss: s.loss === 'none' ? 0 : 1,
       lossScale: 1 / R,
-      nNorm: s.normParts,
+      n: L.total,
       clipNorm: o.clipNorm,
       T,
       stepParts: o.perStepNorms ? s.stepParts : 0,

@@ -74,7 +74,6 @@ export function acquireBuffers(ctx: GpuContext, sizes: Record<keyof GpuBuffers, 
     if (given) out[key] = given;
     else out[key] = sizes[key] > 0 ? ctx.pool.acquire(sizes[key] * 4, STORAGE(), key) : null;
   }
-  out.ones = ctx.ones(Math.max(1, sizes.rowLoss));
   // Kernels bind every declared buffer: unused inputs get a stand-in.
   out.labels ??= out.rowLoss!;
   out.targets ??= out.rowLoss!;
@@ -83,7 +82,7 @@ export function acquireBuffers(ctx: GpuContext, sizes: Record<keyof GpuBuffers, 
 
 export function releaseBuffers(ctx: GpuContext, bufs: GpuBuffers, keep: Partial<GpuBuffers> = {}): void {
   const kept = new Set(Object.values(keep));
-  for (const b of new Set(Object.values(bufs))) if (b && !kept.has(b) && b !== bufs.ones) ctx.pool.release(b as GPUBuffer);
+  for (const b of new Set(Object.values(bufs))) if (b && !kept.has(b)) ctx.pool.release(b as GPUBuffer);
 }
 
 /** Uploads a batch: x (or ids and their CSR), y or dO. h0/dhT are handled by the caller. */

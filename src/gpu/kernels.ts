@@ -1,5 +1,6 @@
 // The WGSL kernels, one file each in kernels/, read once with wgsl_reflect.
 import adamUpdate from '../../kernels/adam_update.wgsl';
+import columnSums from '../../kernels/column_sums.wgsl';
 import finalize from '../../kernels/finalize.wgsl';
 import gatherColumns from '../../kernels/gather_columns.wgsl';
 import matmul from '../../kernels/matmul.wgsl';
@@ -15,6 +16,7 @@ import { type KernelInfo, reflectKernel } from './reflect.js';
 
 const SOURCES = {
   adam_update: adamUpdate,
+  column_sums: columnSums,
   finalize,
   gather_columns: gatherColumns,
   matmul,
