@@ -15,11 +15,13 @@
 // writes its partial product to C + z*splitStride; a later pass sums the
 // splits in a fixed order (deterministic, no atomics).
 //
-// Work split: a workgroup of 8x8 invocations computes a 32x32 tile of C; each
-// invocation a 4x4 block in four named vec4 registers (an indexed array would
-// be spilled to memory by some compilers, SwiftShader's among them). Per K step of 16, the workgroup stages
-// a 16x32 tile of op(A) and of op(B) in workgroup memory (4 KiB in all), laid
-// out k-major so the inner loop reads both as vec4 loads. Loads outside
+// Work split: a workgroup of WG x WG invocations (WG = 8 or 16, an override
+// the host picks by the size of C) computes a TILE x TILE tile of C, TILE =
+// 4*WG; each invocation a 4x4 block in four named vec4 registers (an indexed
+// array would be spilled to memory by some compilers, SwiftShader's among
+// them). Per K step of 16, the workgroup stages a 16 x TILE slice of op(A) and
+// of op(B) in workgroup memory (4 or 8 KiB in all), laid out k-major so the
+// inner loop reads both as vec4 loads. Loads outside
 // [M, N, K] read 0 and stores outside are skipped: any size works.
 
 struct Params {
@@ -37,8 +39,13 @@ struct Params {
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
+// DIRECT: no staging in workgroup memory; each invocation reads its operands
+// straight from storage (no barriers). Chosen by the host for short K, where
+// one or two stages cannot pay for the barriers.
+override DIRECT: bool = false;
 
-const TILE: u32 = 32u; // rows and columns of C per workgroup
+override WG: u32 = 8u; // invocations per side of the workgroup
+override TILE: u32 = 4u * WG; // rows and columns of C per workgroup
 const TK: u32 = 16u; // K per stage
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -47,8 +54,8 @@ const TK: u32 = 16u; // K per stage
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
 
-var<workgroup> tileA: array<vec4<f32>, 128>; // [TK][TILE/4]: op(A)[m0 + 4i..4i+3, k]
-var<workgroup> tileB: array<vec4<f32>, 128>; // [TK][TILE/4]: op(B)[k, n0 + 4j..4j+3]
+var<workgroup> tileA: array<vec4<f32>, TK * WG>; // [TK][TILE/4]: op(A)[m0 + 4i..4i+3, k]
+var<workgroup> tileB: array<vec4<f32>, TK * WG>; // [TK][TILE/4]: op(B)[k, n0 + 4j..4j+3]
 
 fn loadA(m: u32, k: u32, kEnd: u32) -> f32 {
   if (m >= params.M || k >= kEnd) { return 0.0; }
@@ -62,7 +69,7 @@ fn loadB(k: u32, n: u32, kEnd: u32) -> f32 {
   return B[params.offB + k * params.N + n];
 }
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WG, WG)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
@@ -78,22 +85,42 @@ fn main(
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
-  for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
-    // Stage 16x32 of op(A) and op(B): 512 values each, 8 per invocation.
-    for (var e = li; e < TK * TILE; e += 64u) {
+  if (DIRECT) {
+    // Clamped rows and columns: every load is in range; the store skips the extra ones.
+    let m = m0 + 4u * lid.y;
+    let n = n0 + 4u * lid.x;
+    let mLast = params.M - 1u;
+    let nLast = params.N - 1u;
+    let am = vec4<u32>(min(m, mLast), min(m + 1u, mLast), min(m + 2u, mLast), min(m + 3u, mLast));
+    let bn = vec4<u32>(min(n, nLast), min(n + 1u, nLast), min(n + 2u, nLast), min(n + 3u, nLast));
+    for (var k = kBegin; k < kEnd; k++) {
+      var ia: vec4<u32>;
+      var ib: vec4<u32>;
+      if (TRANS_A) { ia = params.offA + k * params.M + am; } else { ia = params.offA + am * params.K + k; }
+      if (TRANS_B) { ib = params.offB + bn * params.K + k; } else { ib = params.offB + k * params.N + bn; }
+      let b = vec4<f32>(B[ib.x], B[ib.y], B[ib.z], B[ib.w]);
+      acc0 += A[ia.x] * b;
+      acc1 += A[ia.y] * b;
+      acc2 += A[ia.z] * b;
+      acc3 += A[ia.w] * b;
+    }
+  }
+  for (var k0 = kBegin; k0 < select(kEnd, kBegin, DIRECT); k0 += TK) {
+    // Stage 16 x TILE of op(A) and op(B): 8 values each per invocation.
+    for (var e = li; e < TK * TILE; e += WG * WG) {
       // Consecutive invocations take consecutive addresses in global memory.
       var kk: u32;
       var mm: u32;
       if (TRANS_A) { kk = e / TILE; mm = e % TILE; } else { mm = e / TK; kk = e % TK; }
-      tileA[kk * 8u + mm / 4u][mm % 4u] = loadA(m0 + mm, k0 + kk, kEnd);
+      tileA[kk * WG + mm / 4u][mm % 4u] = loadA(m0 + mm, k0 + kk, kEnd);
       var nn: u32;
       if (TRANS_B) { nn = e / TK; kk = e % TK; } else { kk = e / TILE; nn = e % TILE; }
-      tileB[kk * 8u + nn / 4u][nn % 4u] = loadB(k0 + kk, n0 + nn, kEnd);
+      tileB[kk * WG + nn / 4u][nn % 4u] = loadB(k0 + kk, n0 + nn, kEnd);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
-      let a = tileA[kk * 8u + lid.y];
-      let b = tileB[kk * 8u + lid.x];
+      let a = tileA[kk * WG + lid.y];
+      let b = tileB[kk * WG + lid.x];
       acc0 += a.x * b;
       acc1 += a.y * b;
       acc2 += a.z * b;

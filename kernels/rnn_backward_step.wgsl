@@ -88,7 +88,10 @@ fn main(
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
-  if (params.useCarry != 0u && params.xi != 0.0) {
+  // No carry (t = T, or xi_{t+1} = 0): an empty loop rather than a branch
+  // around it (measured 10% faster on SwiftShader).
+  let kEnd = select(0u, h, params.useCarry != 0u && params.xi != 0.0);
+  {
     let r0 = params.offNext + min(b0, B - 1u) * h;
     let r1 = params.offNext + min(b0 + 1u, B - 1u) * h;
     let r2 = params.offNext + min(b0 + 2u, B - 1u) * h;
@@ -97,7 +100,7 @@ fn main(
     let c1 = params.offWhh + min(j0 + 1u, h - 1u);
     let c2 = params.offWhh + min(j0 + 2u, h - 1u);
     let c3 = params.offWhh + min(j0 + 3u, h - 1u);
-    for (var i = 0u; i < h; i++) {
+    for (var i = 0u; i < kEnd; i++) {
       let row = i * h;
       let w = vec4<f32>(W[c0 + row], W[c1 + row], W[c2 + row], W[c3 + row]);
       acc0 += dA[r0 + i] * w;

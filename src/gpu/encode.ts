@@ -36,8 +36,11 @@ export function planShape(
   layout: ParamLayout,
 ): GpuShape {
   const R = dims.T * dims.B;
-  // Enough split-K blocks to fill a GPU when h*d, h*h, q*h are small, each at least 256 rows.
-  const splits0 = Math.max(1, Math.min(8, Math.floor(R / 256)));
+  // Split-K blocks so that dWhh = dA^T H_prev has about 128 workgroups, each
+  // block at least 256 rows: more splits only add partial sums to reduce
+  // (on SwiftShader 4 splits of the char case were 1.5x slower than 2).
+  const tiles = Math.ceil(dims.h / TILE) ** 2;
+  const splits0 = Math.max(1, Math.min(8, Math.floor(R / 256), Math.ceil(128 / tiles)));
   const kPerSplit = Math.ceil(R / splits0 / 16) * 16;
   const splits = Math.ceil(R / kPerSplit);
   const stepParts = Math.ceil(dims.h / TILE) * Math.ceil(dims.B / TILE);
@@ -126,9 +129,15 @@ interface MatmulArgs {
 
 export function recordMatmul(rec: Recorder, m: MatmulArgs): void {
   const splits = m.splits ?? 1;
+  // 8x8 invocations (32x32 tiles of C). The kernel also takes WG = 16 (64x64
+  // tiles); on SwiftShader that was 1.2-2.5x slower for every product here.
+  const wg = 8;
+  const tile = 4 * wg;
   rec.dispatch(
     kernel('matmul'),
-    { TRANS_A: m.transA ?? false, TRANS_B: m.transB ?? false },
+    // Short products (K <= 64: one to four stages) read operands directly; staging
+    // them in workgroup memory costs more in barriers than it saves.
+    { TRANS_A: m.transA ?? false, TRANS_B: m.transB ?? false, DIRECT: Math.min(m.K, m.kPerSplit ?? m.K) <= 64, WG: wg },
     { A: m.A, B: m.B, bias: m.bias ?? m.B, C: m.C },
     {
       M: m.M,
@@ -142,7 +151,7 @@ export function recordMatmul(rec: Recorder, m: MatmulArgs): void {
       kPerSplit: m.kPerSplit ?? m.K,
       splitStride: m.splitStride ?? 0,
     },
-    [Math.ceil(m.N / TILE), Math.ceil(m.M / TILE), splits],
+    [Math.ceil(m.N / tile), Math.ceil(m.M / tile), splits],
   );
 }
 
