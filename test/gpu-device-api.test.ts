@@ -68,6 +68,36 @@ describe('engine.gpu', () => {
     }
   }
 
+  it("work recorded into a caller's encoder survives other calls and pool trims before the caller submits", async () => {
+    const device = gpu.device!;
+    const T = 4, B = 2, d = 3, h = 5, q = 3;
+    const { model, batch } = randomProblem({ T, B, d, h, q, loss: 'none', h0: true, seed: 11 });
+    const layer = { inputSize: d, hiddenSize: h, outputSize: q, activation: model.activation, bias: true };
+    const w = weights(device, model);
+    const x = bufferOf(device, batch.x);
+    const h0 = bufferOf(device, batch.h0!);
+    const encoder = device.createCommandEncoder();
+    const fwd = await gpu.gpu.forward({ layer, steps: T, batchSize: B, weights: w, x, h0, encoder });
+    // Other calls of many shapes in between: they reuse the engine's pool, which
+    // (with no free-memory floor) destroys every free buffer after each call.
+    const pool = (gpu as unknown as { impl: { context: { pool: { minFreeBytes: number; trim(n: number): void } } } }).impl.context.pool;
+    const floor = pool.minFreeBytes;
+    pool.minFreeBytes = 0;
+    try {
+      for (let i = 8; i >= 1; i--) {
+        const other = randomProblem({ T: i, B: i + 1, d: 2, h: 3 + i, q: 2, seed: 100 + i });
+        await gpu.gradients(other.model, other.batch, { loss: 'cross-entropy' });
+      }
+      pool.trim(0); // and every free buffer destroyed
+    } finally {
+      pool.minFreeBytes = floor;
+    }
+    device.queue.submit([encoder.finish()]);
+    const ref = await cpu.gradients(model, batch, { loss: 'none' });
+    expectClose('hT', await read(device, fwd.hT, B * h), ref.hT, TOL);
+    for (const b of [...Object.values(w), x, h0, ...Object.values(fwd)]) b?.destroy();
+  });
+
   it('validates buffers: size and usage, naming the argument', async () => {
     const device = gpu.device!;
     const layer = { inputSize: 2, hiddenSize: 3, outputSize: 2, activation: 'tanh' as const, bias: false };

@@ -103,7 +103,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
       dispatches: context.dispatches,
       submits: context.submits,
       liveBuffers: context.pool.liveBuffers + context.extraBuffers,
-      liveBytes: context.pool.liveBytes,
+      liveBytes: context.pool.liveBytes + context.extraBytes,
       peakBytes: context.pool.peakBytes,
     }),
     benchGemm: (n, runs) => benchGemm(context, n, runs),

@@ -159,16 +159,73 @@ export class GpuContext {
     return buffer;
   }
 
+  private held = new Map<string, Map<string, GPUBuffer>>();
+  private heldBytes = 0;
+  static readonly MAX_HELD_SHAPES = 16;
+
+  /**
+   * Scratch buffers for work recorded into a caller's encoder. They must stay
+   * alive until the caller submits, which the engine cannot see, so they are
+   * not pooled (the pool may destroy free buffers): they are kept per shape
+   * (`key`), shared by every recording of that shape (the encoders' order
+   * makes that safe: each recording writes its scratch before reading it),
+   * and destroyed with the engine; at most MAX_HELD_SHAPES shapes, oldest
+   * first out.
+   */
+  heldAllocator(key: string): (bytes: number, usage: number, label: string) => GPUBuffer {
+    let set = this.held.get(key);
+    if (!set) {
+      if (this.held.size >= GpuContext.MAX_HELD_SHAPES) {
+        const [oldKey, oldSet] = this.held.entries().next().value!;
+        for (const b of oldSet.values()) {
+          this.heldBytes -= b.size;
+          b.destroy();
+        }
+        this.held.delete(oldKey);
+        this.bindGroups.clear();
+      }
+      set = new Map();
+      this.held.set(key, set);
+    }
+    const buffers = set;
+    return (bytes, usage, label) => {
+      const name = `${label}:${usage}`;
+      let b = buffers.get(name);
+      if (!b || b.size < bytes) {
+        if (b) {
+          this.heldBytes -= b.size;
+          b.destroy();
+        }
+        b = this.device.createBuffer({ size: Math.ceil(Math.max(bytes, 4) / 256) * 256, usage, label: `${label} (held)` });
+        this.heldBytes += b.size;
+        buffers.set(name, b);
+      }
+      return b;
+    };
+  }
+
   /** Frees everything this context created outside the pool. */
   destroyCaches(): void {
     for (const list of this.immutable.values()) for (const e of list) e.buffer.destroy();
     this.immutable.clear();
     this.immutableCount = 0;
+    for (const set of this.held.values()) for (const b of set.values()) b.destroy();
+    this.held.clear();
+    this.heldBytes = 0;
     this.bindGroups.clear();
   }
 
+  /** Buffers held outside the pool: immutable uniforms and scratch of recordings into callers' encoders. */
   get extraBuffers(): number {
-    return this.immutableCount;
+    let n = this.immutableCount;
+    for (const set of this.held.values()) n += set.size;
+    return n;
+  }
+
+  get extraBytes(): number {
+    let n = this.heldBytes;
+    for (const list of this.immutable.values()) for (const e of list) n += e.buffer.size;
+    return n;
   }
 }
 

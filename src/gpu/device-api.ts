@@ -260,7 +260,8 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
         hT: make('hT', B * h, `[B, h] = [${B}, ${h}]`),
       };
       const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-      const bufs = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, ctx.pool.acquire(n * 4, usage, k)])) as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O'>;
+      const allocate = args.encoder ? ctx.heldAllocator(`forward ${JSON.stringify(sizes)}`) : (n: number, u: number, k: string) => ctx.pool.acquire(n, u, k);
+      const bufs = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, allocate(n * 4, usage, k)])) as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O'>;
       try {
         const named = callerBuffers(args, { h0: args.h0 }, out);
         await run('engine.gpu.forward', args.encoder, named, created, (rec) => {
@@ -275,7 +276,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
           rec.copy(bufs.H, T * B * h * 4, result.hT, 0, B * h * 4);
         }, T + 8);
       } finally {
-        for (const b of Object.values(bufs)) ctx.pool.release(b);
+        if (!args.encoder) for (const b of Object.values(bufs)) ctx.pool.release(b);
       }
       return result;
     },
@@ -313,7 +314,8 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
         result.dbq = make('dbq', q, `[q] = [${q}]`);
       }
       if (inputGradient) result.dx = make('dx', T * B * d, `[T, B, d] = [${T}, ${B}, ${d}]`);
-      const bufs = acquireBuffers(ctx, sizes);
+      // Into a caller's encoder: scratch held until the engine is disposed (see GpuContext.heldAllocator).
+      const bufs = args.encoder ? acquireBuffers(ctx, sizes, {}, ctx.heldAllocator(`backward ${JSON.stringify(sizes)}`)) : acquireBuffers(ctx, sizes);
       try {
         const named = callerBuffers(args, { H: args.H, dO: args.dO, dhT: args.dhT }, out);
         await run('engine.gpu.backward', args.encoder, named, created, (rec) => {
@@ -336,7 +338,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
           if (result.dx) rec.copy(bufs.dx!, 0, result.dx, 0, T * B * d * 4);
         }, maxDispatches(s));
       } finally {
-        releaseBuffers(ctx, bufs);
+        if (!args.encoder) releaseBuffers(ctx, bufs);
       }
       return result;
     },

@@ -67,12 +67,17 @@ export function checkLimits(
 }
 
 /** Acquires a buffer for each non-empty size from the pool. */
-export function acquireBuffers(ctx: GpuContext, sizes: Record<keyof GpuBuffers, number>, reuse: Partial<GpuBuffers> = {}): GpuBuffers {
+export function acquireBuffers(
+  ctx: GpuContext,
+  sizes: Record<keyof GpuBuffers, number>,
+  reuse: Partial<GpuBuffers> = {},
+  allocate: (bytes: number, usage: number, label: string) => GPUBuffer = (bytes, usage, label) => ctx.pool.acquire(bytes, usage, label),
+): GpuBuffers {
   const out: Partial<Record<keyof GpuBuffers, GPUBuffer | null>> = {};
   for (const key of Object.keys(sizes) as (keyof GpuBuffers)[]) {
     const given = reuse[key];
     if (given) out[key] = given;
-    else out[key] = sizes[key] > 0 ? ctx.pool.acquire(sizes[key] * 4, STORAGE(), key) : null;
+    else out[key] = sizes[key] > 0 ? allocate(sizes[key] * 4, STORAGE(), key) : null;
   }
   // Kernels bind every declared buffer: unused inputs get a stand-in.
   out.labels ??= out.rowLoss!;
