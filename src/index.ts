@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // webgpu-bptt: the public names. Shapes and layouts: shared/spec/MATH.md.
 export { createEngine } from './engine.js';
 export type { Engine, AdapterSummary, SelfCheckResult } from './engine.js';
