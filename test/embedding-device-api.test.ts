@@ -6,7 +6,7 @@
 //
 // Tolerance: |gpu - cpu| <= 2e-3 * |cpu| + 1e-5 * max|cpu| per element (GPU_TOL).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuEngine, expectCloseToCpu, printWorst } from './gpu-setup.js';
+import { gpuEngine, expectCloseToCpu, printWorst, bufferOf, readBuffer } from './gpu-setup.js';
 import { BpttInputError, createEngine, type Engine } from '../src/index.js';
 import { randomProblem, type ProblemSpec } from './helpers.js';
 import type { RnnModel, Truncation } from '../src/types.js';
@@ -25,23 +25,7 @@ afterAll(() => {
   other?.dispose();
 });
 
-function bufferOf(device: GPUDevice, data: Float32Array | Int32Array): GPUBuffer {
-  const b = device.createBuffer({ size: Math.max(4, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
-  new Float32Array(b.getMappedRange()).set(new Float32Array(data.buffer, data.byteOffset, data.length));
-  b.unmap();
-  return b;
-}
 
-async function read(device: GPUDevice, buffer: GPUBuffer, n: number): Promise<Float32Array> {
-  const staging = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(buffer, 0, staging, 0, n * 4);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(staging.getMappedRange().slice(0));
-  staging.destroy();
-  return out;
-}
 
 const weightsOf = (device: GPUDevice, m: RnnModel) => ({ Whx: bufferOf(device, m.Whx), Whh: bufferOf(device, m.Whh), Wqh: bufferOf(device, m.Wqh), bh: m.bh && bufferOf(device, m.bh), bq: m.bq && bufferOf(device, m.bq) });
 
@@ -69,11 +53,11 @@ describe('engine.gpu: more truncations and activations', () => {
       const bwd = await gpu.gpu.backward({ ...common, H: fwd.H, dO, dhT, inputGradient: !tokens, truncation });
       if (encoder) device.queue.submit([encoder.finish()]);
       const ref = await cpu.gradients(model, batch, { loss: 'none', inputGradient: !tokens, truncation });
-      expectCloseToCpu(name, 'hT', await read(device, fwd.hT, B * h), ref.hT);
-      expectCloseToCpu(name, 'H_T', (await read(device, fwd.H, (T + 1) * B * h)).subarray(T * B * h), ref.hT);
+      expectCloseToCpu(name, 'hT', await readBuffer(device, fwd.hT, B * h), ref.hT);
+      expectCloseToCpu(name, 'H_T', (await readBuffer(device, fwd.H, (T + 1) * B * h)).subarray(T * B * h), ref.hT);
       for (const k of ['dWhx', 'dWhh', 'dWqh', 'dbh', 'dbq', 'dh0', 'dx'] as const) {
         expect(bwd[k] === undefined, `${name}: ${k} present on one side only`).toBe(ref[k] === undefined);
-        if (ref[k]) expectCloseToCpu(name, k, await read(device, bwd[k]!, ref[k]!.length), ref[k]!);
+        if (ref[k]) expectCloseToCpu(name, k, await readBuffer(device, bwd[k]!, ref[k]!.length), ref[k]!);
       }
       for (const b of [...Object.values(w), x, h0, dO, dhT, ...Object.values(fwd), ...Object.values(bwd)]) b?.destroy();
     });
@@ -112,7 +96,7 @@ describe('engine.gpu: the device check', () => {
       if (encoder) device.queue.submit([encoder.finish()]);
       expect((await device.popErrorScope())?.message).toBeUndefined();
       expect(bwd.dWhh).toBe(H);
-      expect(Array.from(await read(device, good.hT, 6))).toEqual([0, 0, 0, 0, 0, 0]); // zero weights, zero h0: tanh(0)
+      expect(Array.from(await readBuffer(device, good.hT, 6))).toEqual([0, 0, 0, 0, 0, 0]); // zero weights, zero h0: tanh(0)
       for (const b of [...Object.values(w), x, foreign, H, ...Object.values(good), ...Object.values(bwd)]) b?.destroy();
     });
   }

@@ -11,7 +11,7 @@
 //
 // Tolerance, per element: |got - want| <= rtol * |want| + atolRel * max|want| over the output.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuEngine, expectCloseToCpu, printWorst } from './gpu-setup.js';
+import { gpuEngine, expectCloseToCpu, printWorst, bufferOf, readBuffer } from './gpu-setup.js';
 import { createEngine, type Engine } from '../src/index.js';
 import { expectClose, randomProblem } from './helpers.js';
 import { cpuForward } from '../src/cpu/gradients.js';
@@ -76,23 +76,7 @@ function sgd(m: RnnModel, g: Pick<GradientResult, 'dWhx' | 'dWhh' | 'dWqh' | 'db
 
 // ---- GPU buffers
 
-function bufferOf(device: GPUDevice, data: Float32Array | Int32Array): GPUBuffer {
-  const b = device.createBuffer({ size: Math.max(4, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
-  new Float32Array(b.getMappedRange()).set(new Float32Array(data.buffer, data.byteOffset, data.length));
-  b.unmap();
-  return b;
-}
 
-async function read(device: GPUDevice, buffer: GPUBuffer, n: number): Promise<Float32Array> {
-  const staging = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(buffer, 0, staging, 0, n * 4);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(staging.getMappedRange().slice(0));
-  staging.destroy();
-  return out;
-}
 
 const specOf = (m: RnnModel) => ({ inputSize: m.inputSize, hiddenSize: m.hiddenSize, outputSize: m.outputSize, activation: m.activation, bias: m.bh !== undefined });
 
@@ -118,16 +102,16 @@ describe('two stacked layers', () => {
       const L2 = { layer: specOf(w2), steps: T, batchSize: B, weights: W2 };
       const f1 = await gpu.gpu.forward({ ...L1, x: x1Buf, h0: h01Buf });
       const f2 = await gpu.gpu.forward({ ...L2, x: f1.O });
-      const O2 = Float64Array.from(await read(device, f2.O, T * B * q2));
+      const O2 = Float64Array.from(await readBuffer(device, f2.O, T * B * q2));
       const dO2 = new Float64Array(T * B * q2);
       losses.push(lossAndOutputGrad(dO2, O2, y, 'cross-entropy', T * B, q2, 1 / (T * B)));
       const dO2Buf = bufferOf(device, Float32Array.from(dO2));
       const b2 = await gpu.gpu.backward({ ...L2, x: f1.O, H: f2.H, dO: dO2Buf, inputGradient: true });
       const b1 = await gpu.gpu.backward({ ...L1, x: x1Buf, H: f1.H, dO: b2.dx!, inputGradient: true });
       const got = async (b: typeof b1, m: RnnModel) => ({
-        dWhx: await read(device, b.dWhx, m.Whx.length), dWhh: await read(device, b.dWhh, m.Whh.length), dWqh: await read(device, b.dWqh, m.Wqh.length),
-        dbh: await read(device, b.dbh!, m.bh!.length), dbq: await read(device, b.dbq!, m.bq!.length),
-        dh0: await read(device, b.dh0, B * m.hiddenSize), dx: await read(device, b.dx!, T * B * m.inputSize),
+        dWhx: await readBuffer(device, b.dWhx, m.Whx.length), dWhh: await readBuffer(device, b.dWhh, m.Whh.length), dWqh: await readBuffer(device, b.dWqh, m.Wqh.length),
+        dbh: await readBuffer(device, b.dbh!, m.bh!.length), dbq: await readBuffer(device, b.dbq!, m.bq!.length),
+        dh0: await readBuffer(device, b.dh0, B * m.hiddenSize), dx: await readBuffer(device, b.dx!, T * B * m.inputSize),
       });
       const g1 = await got(b1, w1);
       const g2 = await got(b2, w2);
@@ -159,7 +143,7 @@ describe('two stacked layers', () => {
     const W1 = Object.fromEntries(KEYS.map((key) => [key, bufferOf(device, m1[key]!)])) as unknown as { Whx: GPUBuffer; Whh: GPUBuffer; Wqh: GPUBuffer; bh: GPUBuffer; bq: GPUBuffer };
     const [xb, hb] = [bufferOf(device, x1), bufferOf(device, h01)];
     const f1 = await gpu.gpu.forward({ layer: specOf(m1), steps: T, batchSize: B, weights: W1, x: xb, h0: hb });
-    const O1gpu = await read(device, f1.O, T * B * q1);
+    const O1gpu = await readBuffer(device, f1.O, T * B * q1);
     for (const b of [...Object.values(W1), xb, hb, ...Object.values(f1)]) b.destroy();
     const O1cpu = cpuLayerOutput(m1, x1, h01);
     expectCloseToCpu('stack, array API', 'O1', O1gpu, O1cpu, GRAD_TOL);

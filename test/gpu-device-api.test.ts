@@ -1,6 +1,6 @@
 // engine.gpu.forward / backward on GPUBuffers, compared with the CPU reference.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuEngine } from './gpu-setup.js';
+import { gpuEngine, bufferOf, readBuffer } from './gpu-setup.js';
 import { createEngine, type Engine } from '../src/index.js';
 import { randomProblem, expectClose } from './helpers.js';
 import type { RnnModel } from '../src/types.js';
@@ -15,23 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.dispose());
 
-function bufferOf(device: GPUDevice, data: Float32Array | Int32Array): GPUBuffer {
-  const b = device.createBuffer({ size: Math.max(4, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
-  new (data.constructor as Float32ArrayConstructor)(b.getMappedRange()).set(data as Float32Array);
-  b.unmap();
-  return b;
-}
 
-async function read(device: GPUDevice, buffer: GPUBuffer, n: number): Promise<Float32Array> {
-  const staging = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(buffer, 0, staging, 0, n * 4);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(staging.getMappedRange().slice(0));
-  staging.destroy();
-  return out;
-}
 
 function weights(device: GPUDevice, m: RnnModel) {
   return { Whx: bufferOf(device, m.Whx), Whh: bufferOf(device, m.Whh), Wqh: bufferOf(device, m.Wqh), bh: m.bh && bufferOf(device, m.bh), bq: m.bq && bufferOf(device, m.bq) };
@@ -55,13 +39,13 @@ describe('engine.gpu', () => {
         const bwd = await gpu.gpu.backward({ layer, steps: T, batchSize: B, weights: w, x, tokens, H: fwd.H, dO, dhT, inputGradient: !tokens, encoder, truncation: { kind: 'chunked', steps: 2 } });
         if (encoder) device.queue.submit([encoder.finish()]);
         const ref = await cpu.gradients(model, batch, { loss: 'none', inputGradient: !tokens, truncation: { kind: 'chunked', steps: 2 } });
-        expectClose('hT', await read(device, fwd.hT, B * h), ref.hT, TOL);
-        const H = await read(device, fwd.H, (T + 1) * B * h);
+        expectClose('hT', await readBuffer(device, fwd.hT, B * h), ref.hT, TOL);
+        const H = await readBuffer(device, fwd.H, (T + 1) * B * h);
         expectClose('H_0', H.subarray(0, B * h), batch.h0!, TOL);
         expectClose('H_T', H.subarray(T * B * h), ref.hT, TOL);
         for (const k of ['dWhx', 'dWhh', 'dWqh', 'dbh', 'dbq', 'dh0', 'dx'] as const) {
           if (!ref[k]) continue;
-          expectClose(k, await read(device, bwd[k]!, ref[k]!.length), ref[k]!, TOL);
+          expectClose(k, await readBuffer(device, bwd[k]!, ref[k]!.length), ref[k]!, TOL);
         }
         for (const b of [...Object.values(w), x, h0, dO, dhT, ...Object.values(fwd), ...Object.values(bwd)]) b?.destroy();
       });
@@ -94,7 +78,7 @@ describe('engine.gpu', () => {
     }
     device.queue.submit([encoder.finish()]);
     const ref = await cpu.gradients(model, batch, { loss: 'none' });
-    expectClose('hT', await read(device, fwd.hT, B * h), ref.hT, TOL);
+    expectClose('hT', await readBuffer(device, fwd.hT, B * h), ref.hT, TOL);
     for (const b of [...Object.values(w), x, h0, ...Object.values(fwd)]) b?.destroy();
   });
 

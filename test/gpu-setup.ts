@@ -95,3 +95,23 @@ export function printWorst(file: string): void {
   const lines = rows.map(([k, v]) => `  ${k.padEnd(16)} worst ratio ${v.ratio.toFixed(3)} of tolerance, max |gpu-cpu|/max|cpu| ${v.relative.toExponential(2)}  (${v.where})`);
   console.log(`${file}: worst GPU error against the CPU reference, per output\n${lines.join('\n')}`);
 }
+
+/** A STORAGE | COPY_SRC | COPY_DST buffer holding `data` (f32 or i32, 4 bytes an element). */
+export function bufferOf(device: GPUDevice, data: Float32Array | Int32Array): GPUBuffer {
+  const b = device.createBuffer({ size: Math.max(4, data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
+  new Float32Array(b.getMappedRange()).set(new Float32Array(data.buffer, data.byteOffset, data.length));
+  b.unmap();
+  return b;
+}
+
+/** The first n f32 values of a buffer, read back through a staging buffer. */
+export async function readBuffer(device: GPUDevice, buffer: GPUBuffer, n: number): Promise<Float32Array> {
+  const staging = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(buffer, 0, staging, 0, n * 4);
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(staging.getMappedRange().slice(0));
+  staging.destroy();
+  return out;
+}
