@@ -41,7 +41,8 @@ export function createCpuTrainer(model: RnnModel, options: TrainerOptions): Trai
         inputGradient: false,
         gradNormPerStep: false,
       });
-      if (opts.carryState) {
+      if (opts.carryState && !result.nonFinite) {
+        // Only a step that was applied advances the carried state: a skipped step leaves the trainer as it was.
         carried = result.hT;
         carriedB = B;
       }

@@ -1,5 +1,6 @@
 // The WGSL kernels, one file each in kernels/, read once with wgsl_reflect.
 import adamUpdate from '../../kernels/adam_update.wgsl';
+import carryState from '../../kernels/carry_state.wgsl';
 import columnSums from '../../kernels/column_sums.wgsl';
 import finalize from '../../kernels/finalize.wgsl';
 import gatherColumns from '../../kernels/gather_columns.wgsl';
@@ -16,6 +17,7 @@ import { type KernelInfo, reflectKernel } from './reflect.js';
 
 const SOURCES = {
   adam_update: adamUpdate,
+  carry_state: carryState,
   column_sums: columnSums,
   finalize,
   gather_columns: gatherColumns,

@@ -68,9 +68,13 @@ export function createGpuTrainer(
       checkLimits(ctx, sizes, limits);
       draws++;
       const bufs = acquireBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
-      if (opts.carryState && !state) {
+      // A new carried state (first step, or a new batch size with h0 given) starts as this step's h0.
+      let freshState = false;
+      if (opts.carryState && (!state || stateB !== B)) {
+        if (state) pool.release(state);
         state = pool.acquire(B * dims.h * 4, STORAGE(), 'carried state');
         stateB = B;
+        freshState = true;
       }
       const staging = pool.acquire(STATS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'trainer readback');
       try {
@@ -82,6 +86,7 @@ export function createGpuTrainer(
           const hBytes = B * dims.h * 4;
           if (carrying) rec.copy(state!, 0, bufs.H, 0, hBytes);
           else if (!batch.h0) rec.clear(bufs.H, 0, hBytes);
+          if (freshState) rec.copy(bufs.H, 0, state!, 0, hBytes);
           if (!batch.dhT) rec.clear(bufs.dhT, 0, hBytes);
           recordForward(rec, s, bufs);
           recordOutputAndLoss(rec, s, bufs);
@@ -105,13 +110,10 @@ export function createGpuTrainer(
             rec.dispatch(kernel('adam_update'), {}, { grad: bufs.grad, stats, theta: params, ...updateResources() }, { n, learningRate, beta1, beta2, epsilon }, wg);
           }
           if (opts.carryState && state) {
-            if (stateB !== B) {
-              // A new batch size (h0 given): the carried state takes the new size.
-              pool.release(state);
-              state = pool.acquire(hBytes, STORAGE(), 'carried state');
-              stateB = B;
-            }
-            rec.copy(bufs.H, T * hBytes, state, 0, hBytes);
+            // Only a step that was applied advances the carried state (decided on the device: no read-back).
+            const n = B * dims.h;
+            const g = Math.ceil(n / 256);
+            rec.dispatch(kernel('carry_state'), {}, { H: bufs.H, stats, state }, { n, offHT: T * n }, [Math.min(g, 65535), Math.ceil(g / 65535)]);
           }
           rec.copy(stats, 0, staging, 0, STATS * 4);
           rec.finish();
