@@ -1,0 +1,38 @@
+// Measures the demo as a visitor sees it: builds and serves it, trains in
+// headless Chromium with the default settings, and prints the perplexity the
+// page shows after 50, 100, 200, ... steps, with the seconds since Start.
+//
+//   node demo/measure.mjs [steps=200] [--backend=cpu]
+import { buildDemo, demoRoot } from './build.mjs';
+import { serveStatic } from '../scripts/serve.mjs';
+import { launchChromium } from '../scripts/chromium.mjs';
+
+const args = process.argv.slice(2);
+const steps = Number(args.find((a) => /^\d+$/.test(a)) ?? 200);
+const query = args.includes('--backend=cpu') ? '?backend=cpu' : '';
+await buildDemo();
+const server = await serveStatic(demoRoot);
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage();
+  page.on('console', (m) => m.type() === 'error' && console.log('console error:', m.text()));
+  await page.setViewport({ width: 1280, height: 900 });
+  await page.goto(server.url + query);
+  await page.waitForFunction(() => window.demoState.ready, { timeout: 120_000 });
+  const start = Date.now();
+  await page.click('#start');
+  for (const n of [50, 100, 200, 300, 500, 1000, 2000].filter((k) => k <= steps)) {
+    await page.waitForFunction((k) => window.demoState.step >= k, { timeout: 1_800_000, polling: 200 }, n);
+    const s = await page.evaluate(() => ({
+      step: window.demoState.step,
+      backend: window.demoState.backend,
+      perplexity: document.getElementById('stat-ppl').textContent,
+      tokensPerSecond: document.getElementById('stat-tps').textContent,
+    }));
+    console.log(`${((Date.now() - start) / 1000).toFixed(1)} s  step ${s.step}  perplexity ${s.perplexity}  tokens/s ${s.tokensPerSecond}  (${s.backend})`);
+  }
+  await page.click('#pause');
+} finally {
+  await browser.close();
+  await server.close();
+}
