@@ -136,6 +136,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'cpu'", describe(backend));
   }
   validateEngineLimits(options.limits);
+  const device = options.device as Partial<GPUDevice> | undefined;
+  if (device !== undefined && (typeof device !== 'object' || device === null || typeof device.createBuffer !== 'function' || typeof device.queue?.submit !== 'function')) {
+    throw new BpttInputError('options.device', 'a GPUDevice (or undefined)', describe(options.device));
+  }
   if (backend === 'cpu') return new CpuEngine("backend: 'cpu' was asked for");
   const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources };
   if (backend === 'webgpu') {
