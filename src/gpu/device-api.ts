@@ -213,9 +213,18 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     throw new BpttDeviceError(`${who}: WebGPU rejected the work (${seen}); are all buffers alive and from this engine's device?`);
   }
 
-  function output(given: GPUBuffer | undefined, argument: string, elems: number, shape: string, label: string): GPUBuffer {
-    if (given !== undefined) return checkBuffer(argument, given, elems, shape, DST);
-    return device.createBuffer({ size: Math.max(4, elems * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label });
+  /**
+   * Output buffers: the caller's (checked: size and COPY_DST) or new ones,
+   * recorded in `created` so that they are destroyed if the call fails.
+   */
+  function outputs<K extends string>(given: Partial<Record<K, GPUBuffer>>, created: GPUBuffer[]) {
+    return (key: K, elems: number, shape: string): GPUBuffer => {
+      const mine = given[key];
+      if (mine !== undefined) return checkBuffer(`outputs.${key}`, mine, elems, shape, DST);
+      const b = device.createBuffer({ size: Math.max(4, elems * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: key });
+      created.push(b);
+      return b;
+    };
   }
 
   async function run(who: string, encoder: GPUCommandEncoder | undefined, named: Named[], created: GPUBuffer[], record: (rec: ReturnType<GpuContext['record']>) => void, dispatches: number) {
@@ -247,13 +256,8 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       const all = bufferSizes(s, false);
       const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
       checkLimits(ctx, sizes, limits);
-      const out = args.outputs ?? {};
       const created: GPUBuffer[] = [];
-      const make = (key: keyof ForwardOutputs, elems: number, shape: string) => {
-        const b = output(out[key], `outputs.${key}`, elems, shape, key);
-        if (b !== out[key]) created.push(b);
-        return b;
-      };
+      const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
       const result: ForwardOutputs = {
         H: make('H', (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}]`),
         O: make('O', T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`),
@@ -263,7 +267,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       const allocate = args.encoder ? ctx.heldAllocator(`forward ${JSON.stringify(sizes)}`) : (n: number, u: number, k: string) => ctx.pool.acquire(n, u, k);
       const bufs = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, allocate(n * 4, usage, k)])) as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O'>;
       try {
-        const named = callerBuffers(args, { h0: args.h0 }, out);
+        const named = callerBuffers(args, { h0: args.h0 }, args.outputs ?? {});
         await run('engine.gpu.forward', args.encoder, named, created, (rec) => {
           copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
           rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
@@ -296,13 +300,8 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       );
       const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
       checkLimits(ctx, sizes, limits);
-      const out = args.outputs ?? {};
       const created: GPUBuffer[] = [];
-      const make = (key: keyof BackwardOutputs, elems: number, shape: string) => {
-        const b = output(out[key], `outputs.${key}`, elems, shape, key);
-        if (b !== out[key]) created.push(b);
-        return b;
-      };
+      const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
       const result: BackwardOutputs = {
         dWhx: make('dWhx', h * d, `[h, d] = [${h}, ${d}]`),
         dWhh: make('dWhh', h * h, `[h, h] = [${h}, ${h}]`),
@@ -317,7 +316,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       // Into a caller's encoder: scratch held until the engine is disposed (see GpuContext.heldAllocator).
       const bufs = args.encoder ? acquireBuffers(ctx, sizes, {}, ctx.heldAllocator(`backward ${JSON.stringify(sizes)}`)) : acquireBuffers(ctx, sizes);
       try {
-        const named = callerBuffers(args, { H: args.H, dO: args.dO, dhT: args.dhT }, out);
+        const named = callerBuffers(args, { H: args.H, dO: args.dO, dhT: args.dhT }, args.outputs ?? {});
         await run('engine.gpu.backward', args.encoder, named, created, (rec) => {
           copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
           rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
