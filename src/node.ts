@@ -1,32 +1,44 @@
 // The Node entry point: the same public names, plus Dawn (the `webgpu`
 // package) as the GPU provider, with SwiftShader's Vulkan driver from Debian's
-// Chromium when no other driver is configured (shared/WEBGPU-HERE.md).
+// Chromium when the system's drivers give no adapter (shared/WEBGPU-HERE.md).
 import { existsSync } from 'node:fs';
 import { setGpuProvider } from './gpu/provider.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
-// Dawn's instance must outlive every adapter, device and buffer made from it,
-// or the process dies later at random: keep it for the life of the process.
-let dawn: GPU | null = null;
-let dawnError: Error | null = null;
+// Dawn's instances must outlive every adapter, device and buffer made from
+// them, or the process dies later at random: keep them for the life of the process.
+let found: Promise<GPU> | null = null;
 
-async function dawnGpu(): Promise<GPU | null> {
-  if (dawn) return dawn;
-  if (dawnError) throw dawnError;
-  if (process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD)) {
-    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-  }
+type Dawn = { create: (flags: string[]) => GPU; globals: object };
+const instances: GPU[] = []; // every instance made, kept alive (see above)
+
+/** The Dawn instance to use, found once per process (concurrent callers share the search). */
+function dawnGpu(): Promise<GPU> {
+  found ??= findDawn();
+  return found;
+}
+
+async function findDawn(): Promise<GPU> {
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  let mod: Dawn;
   try {
-    const mod = (await import('webgpu')) as { create: (flags: string[]) => GPU; globals: object };
-    Object.assign(globalThis, mod.globals);
-    dawn = mod.create([]);
-    return dawn;
+    mod = (await import('webgpu')) as Dawn;
   } catch (e) {
-    dawnError = new Error(`the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message}`);
-    throw dawnError;
+    throw new Error(`the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message}`);
   }
+  Object.assign(globalThis, mod.globals);
+  const make = () => {
+    const gpu = mod.create([]);
+    instances.push(gpu);
+    return gpu;
+  };
+  // The system's own Vulkan drivers first (a real GPU); SwiftShader only when
+  // they give no adapter and the caller has not chosen drivers (VK_ICD_FILENAMES).
+  const system = make();
+  if (process.env.VK_ICD_FILENAMES !== undefined || !existsSync(SWIFTSHADER_ICD) || (await system.requestAdapter())) return system;
+  process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD; // read by the Vulkan loader when the next instance is made
+  return make();
 }
 
 setGpuProvider(dawnGpu);
