@@ -1,7 +1,7 @@
 // finalize: the few scalars of a gradient call, in one workgroup
 //
 //   stats[0] = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
-//   stats[1] = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping
+//   stats[1] = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
 //   stats[2] = clip scale = min(1, clipNorm / ||g||)       (1 when clipNorm = 0 or not finite)
 //   stats[3] = 1 when ||g|| is NaN or infinite, else 0
 //   stats[4] = 1 when clipped, else 0
@@ -42,6 +42,18 @@ fn reduce(li: u32, v: f32) -> f32 {
   return total;
 }
 
+fn reduceMax(li: u32, v: f32) -> f32 {
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (li < s) { red[li] = max(red[li], red[li + s]); }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}
+
 fn isFinite(x: f32) -> bool {
   // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
   return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
@@ -54,9 +66,30 @@ fn main(@builtin(local_invocation_index) li: u32) {
     for (var r = li; r < params.R; r += 256u) { l += rowLoss[r]; }
   }
   let loss = reduce(li, l);
+  // ||g|| = m * sqrt(sum (g_i / m)^2), m = max |g_i|: no overflow of the sum of
+  // squares for gradients up to the largest f32 (the CPU reference works in
+  // float64). Any NaN or infinite element makes the norm non-finite.
+  var m = 0.0;
+  var bad = 0.0;
+  for (var i = li; i < params.n; i += 256u) {
+    let g = grad[i];
+    if (isFinite(g)) { m = max(m, abs(g)); } else { bad = 1.0; }
+  }
+  m = reduceMax(li, m);
+  bad = reduceMax(li, bad);
   var n = 0.0;
-  for (var i = li; i < params.n; i += 256u) { n += grad[i] * grad[i]; }
-  let norm = sqrt(reduce(li, n));
+  if (m > 0.0) {
+    let inv = 1.0 / m;
+    for (var i = li; i < params.n; i += 256u) {
+      let r = grad[i] * inv;
+      n += r * r;
+    }
+  }
+  var norm = m * sqrt(reduce(li, n));
+  if (bad != 0.0) {
+    var nanBits = 0x7fc00000u; // a var: a NaN constant would be rejected when the shader is compiled
+    norm = bitcast<f32>(nanBits);
+  }
 
   for (var t = li; t < params.T * min(params.stepParts, 1u); t += 256u) {
     var s = 0.0;
