@@ -255,7 +255,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       const s = planShape({ T, B, d, h, q }, { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: 0, xi: null }, L);
       const all = bufferSizes(s, false);
       const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
-      checkLimits(ctx, sizes, limits);
+      checkLimits(sizes, limits);
       const created: GPUBuffer[] = [];
       const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
       const result: ForwardOutputs = {
@@ -299,7 +299,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
         L,
       );
       const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
-      checkLimits(ctx, sizes, limits);
+      checkLimits(sizes, limits);
       const created: GPUBuffer[] = [];
       const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
       const result: BackwardOutputs = {
@@ -325,7 +325,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
           if (args.dhT) rec.copy(args.dhT, 0, bufs.dhT, 0, B * h * 4);
           else rec.clear(bufs.dhT, 0, B * h * 4);
           rec.clear(bufs.stats, 0, (8 + T) * 4);
-          recordBackward(rec, s, bufs, { dh0: true, perStepNorms: false, dx: inputGradient, clipNorm: 0, applyClip: false, countStep: false, useDhT: args.dhT !== undefined });
+          recordBackward(rec, s, bufs, { dh0: true, perStepNorms: false, dx: inputGradient, clipNorm: 0, applyClip: false, countStep: false });
           rec.copy(bufs.grad, L.Whx * 4, result.dWhx, 0, h * d * 4);
           rec.copy(bufs.grad, L.Whh * 4, result.dWhh, 0, h * h * 4);
           rec.copy(bufs.grad, L.Wqh * 4, result.dWqh, 0, q * h * 4);

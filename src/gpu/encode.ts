@@ -97,7 +97,7 @@ export function bufferSizes(s: GpuShape, withDx: boolean): Record<keyof GpuBuffe
 }
 
 /** Workgroups for n elements at 256 per workgroup, folded over x and y. */
-function elementwise(n: number): [number, number] {
+export function elementwise(n: number): [number, number] {
   const groups = Math.max(1, Math.ceil(n / 256));
   const x = Math.min(groups, 65535);
   return [x, Math.ceil(groups / x)];
@@ -211,7 +211,6 @@ export interface BackwardOptions {
   clipNorm: number; // 0: no clipping
   applyClip: boolean; // scale the gradients in place (engine.gradients); the trainer folds the scale into its update
   countStep: boolean; // advance the Adam step counter in stats
-  useDhT: boolean; // dhT holds data (else the carry at T is zero; the buffer must be cleared)
 }
 
 /** G = dO Wqh, the reverse sweep, the weight gradients, their norm, clipping, dx. */

@@ -8,7 +8,7 @@ import { truncationXi } from '../truncation.js';
 import { type GpuContext, upload } from './context.js';
 import { type GpuBuffers, type GpuShape, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
 
-const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+export const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 
 /** Rows grouped by token id: csr[v]..csr[v+1] index the rows (after d + 1 offsets) with id v. */
 export function tokenCsr(ids: Int32Array, d: number): Uint32Array {
@@ -43,7 +43,6 @@ export function shapeOf(model: RnnModel, problem: Problem): GpuShape {
  * Sizes in f32 elements; `argument` is what the error names.
  */
 export function checkLimits(
-  ctx: GpuContext,
   sizes: Record<string, number>,
   limits: { maxBinding: number; maxBuffer: number },
   argument = 'batch',
@@ -63,7 +62,6 @@ export function checkLimits(
       throw new BpttInputError(argument, `buffer ${name} within maxBufferSize = ${limits.maxBuffer} bytes`, `${n * 4} bytes`);
     }
   }
-  void ctx;
 }
 
 /** Acquires a buffer for each non-empty size from the pool. */
@@ -134,7 +132,7 @@ export async function gpuGradients(
   // Readback layout, in f32 elements: grad | dh0 | hT | stats | dx
   const rb = { grad: 0, dh0: L.total, hT: L.total + B * h, stats: L.total + 2 * B * h, dx: L.total + 2 * B * h + 8 + T };
   const readElems = rb.dx + (problem.inputGradient ? R * d : 0);
-  checkLimits(ctx, sizes, limits, 'batch', { readback: readElems });
+  checkLimits(sizes, limits, 'batch', { readback: readElems });
   const bufs = acquireBuffers(ctx, sizes);
   const staging = ctx.pool.acquire(readElems * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
   try {
@@ -156,7 +154,6 @@ export async function gpuGradients(
         clipNorm: problem.clipNorm ?? 0,
         applyClip: true,
         countStep: false,
-        useDhT: batch.dhT !== undefined,
       });
       rec.copy(bufs.grad, 0, staging, rb.grad * 4, L.total * 4);
       rec.copy(bufs.dA, 0, staging, rb.dh0 * 4, B * h * 4);

@@ -8,11 +8,10 @@ import { truncationForStep, truncationXi } from '../truncation.js';
 import { validateBatch, validateModel, validateTruncation } from '../validate.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
 import { type GpuContext, upload } from './context.js';
-import { bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
-import { acquireBuffers, checkLimits, releaseBuffers, uploadBatch, withErrorScopes } from './gradients.js';
+import { bufferSizes, elementwise, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
+import { STORAGE, acquireBuffers, checkLimits, releaseBuffers, uploadBatch, withErrorScopes } from './gradients.js';
 import { kernel } from './kernels.js';
 
-const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 const STATS = 8; // stats[0..8) of finalize.wgsl
 
 export function createGpuTrainer(
@@ -26,7 +25,7 @@ export function createGpuTrainer(
   const dims = validateModel(model);
   const L = layoutOf(model);
   // The parameters (and Adam's moments, the same size) live in buffers of their own: refuse before allocating.
-  checkLimits(ctx, { params: L.total }, limits, 'model', { 'trainer read': L.total });
+  checkLimits({ params: L.total }, limits, 'model', { 'trainer read': L.total });
   const shapeModel = unpackParams(model, packParams(model));
   const pool = ctx.pool;
   const q = ctx.device.queue;
@@ -65,7 +64,7 @@ export function createGpuTrainer(
         L,
       );
       const sizes = bufferSizes(s, false);
-      checkLimits(ctx, sizes, limits);
+      checkLimits(sizes, limits);
       draws++;
       const bufs = acquireBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
       // A new carried state (first step, or a new batch size with h0 given) starts as this step's h0.
@@ -97,12 +96,9 @@ export function createGpuTrainer(
             clipNorm: opts.clipNorm ?? 0,
             applyClip: false,
             countStep: true,
-            useDhT: batch.dhT !== undefined,
           });
           const n = L.total;
-          const groups = Math.ceil(n / 256);
-          const x = Math.min(groups, 65535);
-          const wg: [number, number] = [x, Math.ceil(groups / x)];
+          const wg = elementwise(n);
           if (opts.optimizer.kind === 'sgd') {
             rec.dispatch(kernel('sgd_update'), {}, { grad: bufs.grad, stats, theta: params }, { n, learningRate: opts.optimizer.learningRate }, wg);
           } else {
@@ -112,8 +108,7 @@ export function createGpuTrainer(
           if (opts.carryState && state) {
             // Only a step that was applied advances the carried state (decided on the device: no read-back).
             const n = B * dims.h;
-            const g = Math.ceil(n / 256);
-            rec.dispatch(kernel('carry_state'), {}, { H: bufs.H, stats, state }, { n, offHT: T * n }, [Math.min(g, 65535), Math.ceil(g / 65535)]);
+            rec.dispatch(kernel('carry_state'), {}, { H: bufs.H, stats, state }, { n, offHT: T * n }, elementwise(n));
           }
           rec.copy(stats, 0, staging, 0, STATS * 4);
           rec.finish();
