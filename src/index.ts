@@ -6,8 +6,18 @@ export type { GemmTiming } from './gpu/bench-gemm.js';
 export type { DeviceApi, LayerSpec, WeightBuffers, ForwardArgs, ForwardOutputs, BackwardArgs, BackwardOutputs } from './gpu/device-api.js';
 export type {
   Activation,
+  AnyModel,
   BackendName,
   Batch,
+  CellKind,
+  ForwardOptions,
+  ForwardResult,
+  GenerateOptions,
+  SequenceGradients,
+  SequenceHead,
+  SequenceLayer,
+  SequenceLayerGradients,
+  SequenceModel,
   EngineOptions,
   EngineStats,
   GradientOptions,

@@ -4,7 +4,8 @@
 
 export type Activation = 'identity' | 'tanh' | 'relu';
 export type LossKind = 'cross-entropy' | 'mse' | 'none';
-export type BackendName = 'webgpu' | 'cpu';
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+export type CellKind = 'rnn' | 'gru' | 'lstm';
 
 export interface RnnModel {
   inputSize: number; // d
@@ -26,6 +27,82 @@ export interface Batch {
   dO?: Float32Array; // [T, B, q] upstream dL/do_t, with loss: 'none'
   h0?: Float32Array; // [B, h], zeros when absent
   dhT?: Float32Array; // [B, h], gradient arriving at h_T from later steps
+  // For a SequenceModel, h0, dhT (and c0, dcT) are [L*dirs, B, h].
+  c0?: Float32Array; // [L*dirs, B, h] initial cell state (lstm only), zeros when absent
+  dcT?: Float32Array; // [L*dirs, B, h] gradient arriving at c_T (lstm only)
+  lengths?: Int32Array; // [B], each in 1..T: packed-sequence semantics (MATH.md)
+  dY?: Float32Array; // [T, B, dirs*h] upstream gradient on the top layer's output (SequenceModel without head, loss 'none')
+}
+
+/** One layer-direction of a SequenceModel: PyTorch's weight_ih/weight_hh/bias_ih/bias_hh. G = 1 (rnn), 3 (gru), 4 (lstm). */
+export interface SequenceLayer {
+  Wx: Float32Array; // [G*h, n_in]
+  Wh: Float32Array; // [G*h, h]
+  bx?: Float32Array; // [G*h]  both biases, or neither, in every layer
+  bh?: Float32Array; // [G*h]
+}
+
+export interface SequenceHead {
+  outputSize: number; // q
+  W: Float32Array; // [q, dirs*h]
+  b?: Float32Array; // [q]
+}
+
+/** The PyTorch-shaped network of MATH.md's second part (nn.RNN / nn.GRU / nn.LSTM + an optional nn.Linear head). */
+export interface SequenceModel {
+  cell: CellKind;
+  inputSize: number; // d (the vocabulary with token ids)
+  hiddenSize: number; // h
+  numLayers?: number; // L, default 1
+  bidirectional?: boolean; // default false
+  activation?: Activation; // rnn only, default 'tanh'
+  layers: SequenceLayer[]; // L*dirs entries, index l*dirs + dir (dir 1 = reverse)
+  head?: SequenceHead;
+}
+
+export interface SequenceLayerGradients {
+  dWx: Float32Array;
+  dWh: Float32Array;
+  dbx?: Float32Array;
+  dbh?: Float32Array;
+}
+
+export interface SequenceGradients {
+  loss: number; // NaN with loss: 'none'
+  gradNorm: number; // every layer's and the head's gradients
+  clipped: boolean;
+  nonFinite: boolean;
+  layers: SequenceLayerGradients[];
+  head?: { dW: Float32Array; db?: Float32Array };
+  dh0: Float32Array; // [L*dirs, B, h]
+  hT: Float32Array; // [L*dirs, B, h]
+  dc0?: Float32Array; // lstm
+  cT?: Float32Array; // lstm
+  dx?: Float32Array; // [T, B, d], value inputs only
+  gradNormPerStep?: Float32Array; // [L*dirs, T]
+  xi?: Float32Array;
+}
+
+/** Any model the engines take. */
+export type AnyModel = RnnModel | SequenceModel;
+
+export interface ForwardOptions {
+  outputs?: Array<'O' | 'Y'>;
+}
+
+export interface ForwardResult {
+  loss?: number; // with batch.y (or NaN-free only when y is given)
+  O?: Float32Array; // [T, B, q], zero at padded steps
+  Y?: Float32Array; // [T, B, dirs*h] (RnnModel: [T, B, h]), zero at padded steps
+  hT: Float32Array;
+  cT?: Float32Array;
+}
+
+export interface GenerateOptions {
+  prefix: Int32Array; // token ids, at least one
+  steps: number; // n new tokens
+  temperature?: number; // 0 (default): argmax
+  seed?: number;
 }
 
 export type Truncation =
@@ -85,17 +162,17 @@ export interface StepOptions {
   readGradNorm?: boolean; // also read back the gradient norm (a few more bytes)
 }
 
-export interface Trainer {
+export interface Trainer<M extends AnyModel = RnnModel> {
   readonly backend: BackendName;
   step(batch: Batch, options?: StepOptions): Promise<StepResult>;
-  read(): Promise<RnnModel>;
+  read(): Promise<M>;
   /** Forget the carried hidden state (carryState) so the next step starts from batch.h0 or zeros. */
   resetState(): void;
   dispose(): void;
 }
 
 export interface EngineOptions {
-  backend?: 'auto' | 'webgpu' | 'cpu';
+  backend?: 'auto' | 'webgpu' | 'wasm' | 'cpu';
   device?: GPUDevice; // a device the caller owns: used, never destroyed by the engine
   /** With 'auto', also accept a software adapter (SwiftShader); by default 'auto' uses the CPU then. */
   allowSoftwareAdapter?: boolean;
@@ -107,6 +184,8 @@ export interface EngineOptions {
   limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
   /** Skip the self-check that 'auto' runs on a GPU adapter before choosing it. */
   skipSelfCheck?: boolean;
+  /** The 'wasm' backend: worker threads (1 where the page is not cross-origin isolated). */
+  threads?: number;
   /** Testing only: replacement WGSL source for named kernels of this engine. */
   kernelSources?: Record<string, string>;
 }

@@ -1,6 +1,7 @@
 // Messages between the page and its two workers. Everything that takes time
 // (training, gradients, sampling, the exercise) runs in a worker; the page only draws.
 import type { MatrixKind, SpectralCurve, TruncationComparison } from './exercise.js';
+import type { BackendName } from '../../src/index.js';
 
 export type TruncationName = 'full' | 'chunked' | 'randomized' | 'window';
 
@@ -43,7 +44,7 @@ export type ToTrainer =
   | { type: 'sample'; prefix: string; length: number; temperature: number };
 
 export interface BackendInfo {
-  backend: 'webgpu' | 'cpu';
+  backend: BackendName;
   reason: string; // why: engine.backendReason, and the WebGPU error when it fell back
   adapter: string | null; // vendor, architecture, description, fallback or not
   fellBack: boolean; // WebGPU was tried and failed
