@@ -1,5 +1,6 @@
 // createEngine: picks a backend and exposes the public contract of API.md.
-import type { Batch, EngineOptions, EngineStats, GradientOptions, GradientResult, RnnModel, Trainer, TrainerOptions, BackendName } from './types.js';
+import type { AnyModel, Batch, EngineOptions, EngineStats, GradientOptions, GradientResult, RnnModel, SequenceGradients, SequenceModel, Trainer, TrainerOptions, BackendName } from './types.js';
+import { isSequenceModel, validateSequenceCall } from './validate-sequence.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuGradients } from './cpu/gradients.js';
@@ -35,6 +36,7 @@ export interface Engine {
   /** The layer on GPUBuffers (forward, backward), for the WebGPU backend; throws on the CPU one. */
   readonly gpu: DeviceApi;
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   /** Dispatch and submit counts of the last call, and the device memory held. */
   stats(): EngineStats;
@@ -53,8 +55,11 @@ class CpuEngine implements Engine {
   get gpu(): DeviceApi {
     throw new BpttDeviceError(`engine.gpu needs the 'webgpu' backend; this engine uses the CPU (${this.backendReason})`);
   }
-  async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
+    if (isSequenceModel(model)) throw new BpttDeviceError('a SequenceModel on the CPU engine is not available in this build');
     const problem = validateGradientCall(model, batch, options);
     return cpuGradients(model, batch, problem);
   }
@@ -90,8 +95,11 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     return this.impl.gpu;
   }
-  async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
+    if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, validateSequenceCall(model, batch, options));
     const problem = validateGradientCall(model, batch, options);
     return this.impl.gradients(model, batch, problem);
   }
