@@ -5,6 +5,8 @@
 // src/gpu/sequence-encode.ts, and one submit per call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/index.js';
+import { sequenceDims, sequenceLayout } from '../src/sequence-layout.js';
+import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
 import type { GradientOptions, SequenceGradients, Truncation } from '../src/types.js';
 import { truncationXi } from '../src/truncation.js';
 import { gpuEngine, expectCloseToCpu, printWorst, GPU_TOL } from './gpu-setup.js';
@@ -68,4 +70,70 @@ describe('small cases', () => {
       await check({ cell, L: 2, bi: true, T: 4, B: 3, d: 3, h: 5, q: 4, states: true, seed: 2 }, { kind: 'full' });
     });
   }
+});
+
+// A covering table: every cell, 1 and 2 layers, both directions, every xi
+// truncation, biases or not, head or not (dY), tokens and values, each loss,
+// clipping; odd sizes h = 33, B = 35.
+const chunked: Truncation = { kind: 'chunked', steps: 2 };
+const randomized: Truncation = { kind: 'randomized', keepProbability: 0.6, seed: 5 };
+const explicitXi: Truncation = { kind: 'randomized', xi: Float32Array.from([1, 0.5, 0, 2, 1]) };
+const full: Truncation = { kind: 'full' };
+const odd = { T: 5, B: 35, d: 7, h: 33 };
+const table: Array<[SeqSpec, Truncation, Partial<GradientOptions>]> = [
+  [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 21 }, full, {}],
+  [{ cell: 'lstm', L: 2, bi: true, ...odd, q: 9, states: true, seed: 22 }, chunked, {}],
+  [{ cell: 'lstm', L: 2, bi: false, ...odd, q: 0, bias: false, states: true, seed: 23 }, randomized, {}],
+  [{ cell: 'lstm', L: 1, bi: true, ...odd, q: 6, loss: 'mse', tokens: true, seed: 24 }, explicitXi, { clipNorm: 0.01 }],
+  [{ cell: 'gru', L: 1, bi: false, ...odd, q: 9, bias: false, states: true, seed: 31 }, chunked, {}],
+  [{ cell: 'gru', L: 2, bi: true, ...odd, q: 9, tokens: true, seed: 32 }, full, {}],
+  [{ cell: 'gru', L: 2, bi: false, ...odd, q: 4, loss: 'none', states: true, seed: 33 }, explicitXi, {}],
+  [{ cell: 'gru', L: 1, bi: true, ...odd, q: 0, seed: 34 }, randomized, { clipNorm: 0.01 }],
+  [{ cell: 'rnn', L: 2, bi: true, ...odd, q: 9, activation: 'relu', states: true, seed: 41 }, randomized, {}],
+  [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 5, loss: 'mse', bias: false, seed: 42 }, chunked, {}],
+  [{ cell: 'rnn', L: 2, bi: false, ...odd, q: 9, tokens: true, activation: 'identity', seed: 43 }, full, { clipNorm: 0.01 }],
+  [{ cell: 'rnn', L: 1, bi: true, ...odd, q: 0, bias: false, states: true, seed: 44 }, explicitXi, {}],
+];
+
+describe('odd sizes (h = 33, B = 35): a covering table', () => {
+  it.each(table.map((row, i) => [i, `${row[0].cell} L=${row[0].L} ${row[0].bi ? 'bi' : 'uni'} ${row[1].kind}${'xi' in row[1] ? ' (xi)' : ''} ${row[0].q ? (row[0].loss ?? 'cross-entropy') : 'dY'}${row[0].tokens ? ' tokens' : ''}${row[0].bias === false ? ' no bias' : ''}${row[2].clipNorm ? ' clipped' : ''}`] as const))(
+    '%i: %s',
+    async (i) => {
+      const [spec, truncation, extra] = table[i];
+      await check(spec, truncation, extra);
+    },
+  );
+});
+
+describe("the benchmark's size", () => {
+  it('lstm, 2 layers, h = 256, B = 32, tokens over 28, T = 4', async () => {
+    await check({ cell: 'lstm', L: 2, bi: false, T: 4, B: 32, d: 28, h: 256, q: 28, tokens: true, seed: 51 }, full, { gradNormPerStep: true });
+  });
+});
+
+describe('dispatches and submits', () => {
+  it('one submit, and exactly the dispatches of the formula 2LT + L + K(3 + 2 bias) + (L-1) dirs + head + 2 (+ clip) (+ dirs dx)', async () => {
+    const seen: string[] = [];
+    for (const cell of ['rnn', 'gru', 'lstm'] as const) {
+      for (const [L, bi, T] of [[1, false, 1], [2, true, 6], [3, false, 9], [2, false, 16]] as const) {
+        for (const [q, bias, clip, tokens] of [[5, true, true, false], [0, false, false, true]] as const) {
+          const spec: SeqSpec = { cell, L, bi, T, B: 3, d: 4, h: 5, q, bias, tokens, seed: 60 + T };
+          const { model, batch } = randomSequenceProblem(spec);
+          const options: GradientOptions = { loss: q ? 'cross-entropy' : 'none', clipNorm: clip ? 0.5 : undefined, inputGradient: !tokens };
+          await gpu.gradients(model, batch, options);
+          const { dispatches, submits } = gpu.stats();
+          const dirs = bi ? 2 : 1;
+          const K = L * dirs;
+          const head = q ? 3 + 1 + (bias ? 1 : 0) : 0;
+          const formula = 2 * L * T + L + K * (3 + 2 * (bias ? 1 : 0)) + (L - 1) * dirs + head + 2 + (clip ? 1 : 0) + (tokens ? 0 : dirs);
+          const shape = planSequence(sequenceDims(model), { T, B: 3, activation: 'tanh', tokens, loss: options.loss, xi: new Float32Array(T) }, sequenceLayout(sequenceDims(model)));
+          expect(sequenceDispatches(shape, { dx: !tokens, clip })).toBe(formula);
+          seen.push(`  ${cell} L=${L} ${bi ? 'bi ' : 'uni'} T=${String(T).padStart(2)} ${q ? 'head' : 'dY  '}: ${dispatches} dispatches, ${submits} submit`);
+          expect(dispatches).toBe(formula);
+          expect(submits).toBe(1);
+        }
+      }
+    }
+    console.log(`dispatches per SequenceModel gradient call:\n${seen.join('\n')}`);
+  });
 });
