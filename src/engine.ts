@@ -1,6 +1,6 @@
 // createEngine: picks a backend and exposes the public contract of API.md.
 import type { AnyModel, Batch, EngineOptions, EngineStats, GradientOptions, GradientResult, RnnModel, SequenceGradients, SequenceModel, Trainer, TrainerOptions, BackendName } from './types.js';
-import { isSequenceModel, validateSequenceCall } from './validate-sequence.js';
+import { isSequenceModel, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuGradients } from './cpu/gradients.js';
@@ -38,6 +38,7 @@ export interface Engine {
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   /** Dispatch and submit counts of the last call, and the device memory held. */
   stats(): EngineStats;
   /** A small gradient call compared with the CPU reference. */
@@ -63,8 +64,11 @@ class CpuEngine implements Engine {
     const problem = validateGradientCall(model, batch, options);
     return cpuGradients(model, batch, problem);
   }
-  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
+    if (isSequenceModel(model)) throw new BpttDeviceError('a SequenceModel on the CPU engine is not available in this build');
     return createCpuTrainer(model, options);
   }
   stats(): EngineStats {
@@ -103,8 +107,11 @@ class GpuEngine implements Engine {
     const problem = validateGradientCall(model, batch, options);
     return this.impl.gradients(model, batch, problem);
   }
-  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
+    if (isSequenceModel(model)) return this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
     return this.impl.trainer(model, validateTrainerOptions(model, options));
   }
   stats(): EngineStats {

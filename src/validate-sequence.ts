@@ -3,9 +3,9 @@
 // (Provisional for the WebGPU engine; the CPU engine's branch brings the full
 // checks of issue 10, which replace these when the branches meet.)
 import { BpttInputError, describe } from './errors.js';
-import type { Batch, GradientOptions, LossKind, SequenceModel, Truncation } from './types.js';
+import type { Batch, GradientOptions, LossKind, SequenceModel, TrainerOptions, Truncation } from './types.js';
 import { GATE_COUNT, type SequenceDims, sequenceDims } from './sequence-layout.js';
-import { checkFiniteArray, checkFloat32, checkIds, checkPositiveInt, fail, validateClipNorm, validateLoss, validateTruncation } from './validate.js';
+import { checkFiniteArray, checkFloat32, checkIds, checkPositiveInt, fail, validateClipNorm, validateLoss, validateOptimizer, validateTruncation } from './validate.js';
 
 export interface SequenceProblem {
   dims: SequenceDims;
@@ -124,4 +124,17 @@ export function validateSequenceCall(model: SequenceModel, batch: Batch, options
   const inputGradient = options.inputGradient === true;
   if (inputGradient && tokens) throw new BpttInputError('options.inputGradient', 'value inputs (Float32Array x) for dx', 'token ids (Int32Array x)');
   return { dims, T, B, tokens, loss, truncation, clipNorm: validateClipNorm(options.clipNorm), inputGradient, gradNormPerStep: options.gradNormPerStep === true };
+}
+
+/** Trainer options for a SequenceModel: the model, optimizer, loss, clipping and truncation (window refused with both directions). */
+export function validateSequenceTrainerOptions(model: SequenceModel, options: TrainerOptions): TrainerOptions {
+  if (typeof options !== 'object' || options === null) fail('options', 'a TrainerOptions object with optimizer and loss', options);
+  const dims = validateSequenceModel(model, options.checkFinite === true);
+  const optimizer = validateOptimizer(options.optimizer);
+  const loss = validateLoss(options.loss);
+  const clipNorm = validateClipNorm(options.clipNorm);
+  if (!(options.truncation?.kind === 'randomized' && 'xi' in options.truncation)) validateTruncation(options.truncation, 1);
+  if (options.truncation?.kind === 'window' && dims.dirs === 2) fail('options.truncation', 'full, chunked or randomized truncation (window is defined for one direction only)', 'window with bidirectional');
+  if (dims.q === 0 && loss !== 'none') fail('options.loss', '"none" (the model has no head: the gradient comes as batch.dY)', loss);
+  return { ...options, optimizer, loss, clipNorm };
 }

@@ -13,6 +13,7 @@ import { GpuContext } from './context.js';
 import { gpuGradients } from './gradients.js';
 import { gpuSequenceGradients } from './sequence-gradients.js';
 import { createGpuTrainer } from './trainer.js';
+import { createGpuSequenceTrainer } from './sequence-trainer.js';
 import { type DeviceApi, createDeviceApi } from './device-api.js';
 import { type GemmTiming, benchGemm } from './bench-gemm.js';
 
@@ -24,6 +25,7 @@ export interface GpuBackend {
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  sequenceTrainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
   benchGemm(n: number, runs?: number): Promise<GemmTiming>;
@@ -86,7 +88,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     maxBinding: Math.min(device.limits.maxStorageBufferBindingSize, options.limits?.maxStorageBufferBindingSize ?? Infinity),
     maxBuffer: Math.min(device.limits.maxBufferSize, options.limits?.maxBufferSize ?? Infinity),
   };
-  const trainers = new Set<Trainer>();
+  const trainers = new Set<Trainer | Trainer<SequenceModel>>();
   let disposed = false;
   const assertOpen = () => {
     if (disposed) throw new BpttDeviceError('engine: this engine was disposed; create a new one');
@@ -100,6 +102,11 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     sequenceGradients: (model, batch, problem) => gpuSequenceGradients(context, limits, model, batch, problem),
     trainer(model, trainerOptions) {
       const trainer = createGpuTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));
+      trainers.add(trainer);
+      return trainer;
+    },
+    sequenceTrainer(model, trainerOptions) {
+      const trainer = createGpuSequenceTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));
       trainers.add(trainer);
       return trainer;
     },
