@@ -1,8 +1,24 @@
 // createEngine: picks a backend and exposes the public contract of API.md.
-import type { Batch, EngineOptions, EngineStats, GradientOptions, GradientResult, RnnModel, Trainer, TrainerOptions, BackendName } from './types.js';
+import type {
+  AnyModel,
+  Batch,
+  EngineOptions,
+  EngineStats,
+  GradientOptions,
+  GradientResult,
+  RnnModel,
+  SequenceGradients,
+  SequenceModel,
+  Trainer,
+  TrainerOptions,
+  BackendName,
+} from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuGradients } from './cpu/gradients.js';
+import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
+import { validateSequenceCall } from './validate-sequence.js';
+import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
@@ -34,6 +50,10 @@ export interface Engine {
   readonly device: GPUDevice | null;
   /** The layer on GPUBuffers (forward, backward), for the WebGPU backend; throws on the CPU one. */
   readonly gpu: DeviceApi;
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   /** Dispatch and submit counts of the last call, and the device memory held. */
@@ -53,8 +73,14 @@ class CpuEngine implements Engine {
   get gpu(): DeviceApi {
     throw new BpttDeviceError(`engine.gpu needs the 'webgpu' backend; this engine uses the CPU (${this.backendReason})`);
   }
-  async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
+    if (isSequenceModel(model)) return cpuSequenceGradients(model, batch, validateSequenceCall(model, batch, options));
     const problem = validateGradientCall(model, batch, options);
     return cpuGradients(model, batch, problem);
   }
@@ -90,8 +116,18 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     return this.impl.gpu;
   }
-  async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
+    // SequenceModel on WebGPU is built on branch i10gpu; until then it is refused, after validation.
+    if (isSequenceModel(model)) {
+      validateSequenceCall(model, batch, options);
+      throw new BpttInputError('model', "an RnnModel on the 'webgpu' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
+    }
     const problem = validateGradientCall(model, batch, options);
     return this.impl.gradients(model, batch, problem);
   }

@@ -24,7 +24,7 @@ export interface Problem {
   gradNormPerStep: boolean;
 }
 
-function fail(argument: string, expected: string, value: unknown): never {
+export function fail(argument: string, expected: string, value: unknown): never {
   throw new BpttInputError(argument, expected, describe(value));
 }
 
@@ -35,13 +35,13 @@ export function checkPositiveInt(argument: string, value: unknown): number {
   return value;
 }
 
-function checkFloat32(argument: string, value: unknown, length: number, shape: string): Float32Array {
+export function checkFloat32(argument: string, value: unknown, length: number, shape: string): Float32Array {
   if (!(value instanceof Float32Array)) fail(argument, `Float32Array of length ${length} (${shape})`, value);
   if (value.length !== length) fail(argument, `Float32Array of length ${length} (${shape})`, value);
   return value;
 }
 
-function checkFiniteArray(argument: string, a: Float32Array): void {
+export function checkFiniteArray(argument: string, a: Float32Array): void {
   for (let i = 0; i < a.length; i++) {
     if (!Number.isFinite(a[i])) {
       throw new BpttInputError(argument, 'finite values (checkFinite is on)', `${a[i]} at index ${i}`);
@@ -49,7 +49,7 @@ function checkFiniteArray(argument: string, a: Float32Array): void {
   }
 }
 
-function checkIds(argument: string, ids: Int32Array, bound: number, what: string): void {
+export function checkIds(argument: string, ids: Int32Array, bound: number, what: string): void {
   for (let i = 0; i < ids.length; i++) {
     const v = ids[i];
     if (v < 0 || v >= bound) {
@@ -58,7 +58,7 @@ function checkIds(argument: string, ids: Int32Array, bound: number, what: string
   }
 }
 
-const ACTIVATIONS = ['identity', 'tanh', 'relu'];
+export const ACTIVATIONS = ['identity', 'tanh', 'relu'];
 const LOSSES = ['cross-entropy', 'mse', 'none'];
 
 export function validateModel(model: RnnModel, checkFinite = false): Dims & { hasBias: boolean } {
