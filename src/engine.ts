@@ -17,7 +17,8 @@ import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuGradients } from './cpu/gradients.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
-import { validateSequenceCall } from './validate-sequence.js';
+import { validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
 import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
@@ -56,6 +57,8 @@ export interface Engine {
   gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
   /** Dispatch and submit counts of the last call, and the device memory held. */
   stats(): EngineStats;
   /** A small gradient call compared with the CPU reference. */
@@ -84,8 +87,11 @@ class CpuEngine implements Engine {
     const problem = validateGradientCall(model, batch, options);
     return cpuGradients(model, batch, problem);
   }
-  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
+    if (isSequenceModel(model)) return createCpuSequenceTrainer(model, options);
     return createCpuTrainer(model, options);
   }
   stats(): EngineStats {
@@ -131,8 +137,14 @@ class GpuEngine implements Engine {
     const problem = validateGradientCall(model, batch, options);
     return this.impl.gradients(model, batch, problem);
   }
-  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
+    if (isSequenceModel(model)) {
+      validateSequenceTrainerOptions(model, options);
+      throw new BpttInputError('model', "an RnnModel on the 'webgpu' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
+    }
     return this.impl.trainer(model, validateTrainerOptions(model, options));
   }
   stats(): EngineStats {
