@@ -1,9 +1,25 @@
 // createEngine: picks a backend and exposes the public contract of API.md.
-import type { AnyModel, Batch, EngineOptions, EngineStats, GradientOptions, GradientResult, RnnModel, SequenceGradients, SequenceModel, Trainer, TrainerOptions, BackendName } from './types.js';
-import { isSequenceModel, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import type {
+  AnyModel,
+  Batch,
+  EngineOptions,
+  EngineStats,
+  GradientOptions,
+  GradientResult,
+  RnnModel,
+  SequenceGradients,
+  SequenceModel,
+  Trainer,
+  TrainerOptions,
+  BackendName,
+} from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuGradients } from './cpu/gradients.js';
+import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
+import { type SequenceProblem, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
+import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
@@ -35,10 +51,14 @@ export interface Engine {
   readonly device: GPUDevice | null;
   /** The layer on GPUBuffers (forward, backward), for the WebGPU backend; throws on the CPU one. */
   readonly gpu: DeviceApi;
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
   /** Dispatch and submit counts of the last call, and the device memory held. */
   stats(): EngineStats;
   /** A small gradient call compared with the CPU reference. */
@@ -56,11 +76,14 @@ class CpuEngine implements Engine {
   get gpu(): DeviceApi {
     throw new BpttDeviceError(`engine.gpu needs the 'webgpu' backend; this engine uses the CPU (${this.backendReason})`);
   }
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) throw new BpttDeviceError('a SequenceModel on the CPU engine is not available in this build');
+    if (isSequenceModel(model)) return cpuSequenceGradients(model, batch, validateSequenceCall(model, batch, options));
     const problem = validateGradientCall(model, batch, options);
     return cpuGradients(model, batch, problem);
   }
@@ -68,7 +91,7 @@ class CpuEngine implements Engine {
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) throw new BpttDeviceError('a SequenceModel on the CPU engine is not available in this build');
+    if (isSequenceModel(model)) return createCpuSequenceTrainer(model, options);
     return createCpuTrainer(model, options);
   }
   stats(): EngineStats {
@@ -99,11 +122,14 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     return this.impl.gpu;
   }
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, validateSequenceCall(model, batch, options));
+    if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
     const problem = validateGradientCall(model, batch, options);
     return this.impl.gradients(model, batch, problem);
   }
@@ -130,6 +156,12 @@ class GpuEngine implements Engine {
     if (!markDisposedOnce(this)) return;
     this.impl.dispose();
   }
+}
+
+/** Different lengths are not on the WebGPU engine yet: refused, naming batch.lengths, before any work. */
+function refuseLengths(p: SequenceProblem): SequenceProblem {
+  if (p.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend for now (use backend 'cpu' for sequences of different lengths)", 'an Int32Array');
+  return p;
 }
 
 function markDisposedOnce(owner: object): boolean {

@@ -58,7 +58,7 @@ export function checkIds(argument: string, ids: Int32Array, bound: number, what:
   }
 }
 
-const ACTIVATIONS = ['identity', 'tanh', 'relu'];
+export const ACTIVATIONS = ['identity', 'tanh', 'relu'];
 const LOSSES = ['cross-entropy', 'mse', 'none'];
 
 export function validateModel(model: RnnModel, checkFinite = false): Dims & { hasBias: boolean } {

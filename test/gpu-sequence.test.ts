@@ -5,7 +5,8 @@
 // src/gpu/sequence-encode.ts, and one submit per call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/index.js';
-import { sequenceDims, sequenceLayout } from '../src/sequence-layout.js';
+import { sequenceLayout } from '../src/sequence-params.js';
+import { validateSequenceModel } from '../src/validate-sequence.js';
 import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
 import type { GradientOptions, SequenceGradients, Truncation } from '../src/types.js';
 import { truncationXi } from '../src/truncation.js';
@@ -155,7 +156,7 @@ describe('dispatches and submits', () => {
           const K = L * dirs;
           const head = q ? 3 + 1 + (bias ? 1 : 0) : 0;
           const formula = 2 * L * T + L + K * (3 + 2 * (bias ? 1 : 0)) + (L - 1) * dirs + head + 2 + (clip ? 1 : 0) + (tokens ? 0 : dirs);
-          const shape = planSequence(sequenceDims(model), { T, B: 3, activation: 'tanh', tokens, loss: options.loss, xi: new Float32Array(T) }, sequenceLayout(sequenceDims(model)));
+          const shape = planSequence(validateSequenceModel(model), { T, B: 3, activation: 'tanh', tokens, loss: options.loss, xi: new Float32Array(T) }, sequenceLayout(model));
           expect(sequenceDispatches(shape, { dx: !tokens, clip })).toBe(formula);
           seen.push(`  ${cell} L=${L} ${bi ? 'bi ' : 'uni'} T=${String(T).padStart(2)} ${q ? 'head' : 'dY  '} ${truncation.kind.padEnd(7)}: ${dispatches} dispatches, ${submits} submit`);
           expect(dispatches).toBe(formula);
