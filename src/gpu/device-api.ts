@@ -24,7 +24,8 @@ import { truncationXi } from '../truncation.js';
 import { checkPositiveInt, validateTruncation } from '../validate.js';
 import type { GpuContext } from './context.js';
 import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutput } from './encode.js';
-import { acquireBuffers, checkLimits, releaseBuffers, withErrorScopes } from './gradients.js';
+import { acquireBuffers, checkLimits, releaseBuffers } from './gradients.js';
+import { withErrorScopes } from './call.js';
 
 export interface LayerSpec {
   inputSize: number; // d
@@ -324,7 +325,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
           rec.copy(args.dO, 0, bufs.O, 0, T * B * q * 4);
           if (args.dhT) rec.copy(args.dhT, 0, bufs.dhT, 0, B * h * 4);
           else rec.clear(bufs.dhT, 0, B * h * 4);
-          rec.clear(bufs.stats, 0, (8 + T) * 4);
+          rec.clear(bufs.stats, 0, sizes.stats * 4);
           recordBackward(rec, s, bufs, { dh0: true, perStepNorms: false, dx: inputGradient, clipNorm: 0, applyClip: false, countStep: false });
           rec.copy(bufs.grad, L.Whx * 4, result.dWhx, 0, h * d * 4);
           rec.copy(bufs.grad, L.Whh * 4, result.dWhh, 0, h * h * 4);

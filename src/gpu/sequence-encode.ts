@@ -19,6 +19,7 @@ import type { SequenceLayout } from '../sequence-params.js';
 import type { Recorder } from './context.js';
 import { elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
+import { statsLayout } from './stats.js';
 
 const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
@@ -106,7 +107,7 @@ export interface SeqBuffers {
   grad: GPUBuffer; // [total]
   stepPartials: GPUBuffer; // [K*T*stepParts]
   rowLoss: GPUBuffer; // [T*B]
-  stats: GPUBuffer; // [8 + K*T]
+  stats: GPUBuffer; // Stats of kernels/finalize.wgsl, K*T per-step norms
   dx: GPUBuffer | null; // [T, B, d]
 }
 
@@ -132,7 +133,7 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
     grad: s.layout.total,
     stepPartials: K * T * s.stepParts,
     rowLoss: R,
-    stats: 8 + K * T,
+    stats: statsLayout().perStep + K * T,
     dx: withDx ? R * d : 0,
   };
 }
