@@ -12,6 +12,8 @@ import type {
   Trainer,
   TrainerOptions,
   BackendName,
+  AdapterSummary,
+  SelfCheckResult,
 } from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
@@ -26,19 +28,7 @@ import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
 import type { DeviceApi } from './gpu/device-api.js';
 import type { GemmTiming } from './gpu/bench-gemm.js';
 
-export interface AdapterSummary {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isFallbackAdapter: boolean;
-}
-
-export interface SelfCheckResult {
-  ok: boolean;
-  worstError: number; // largest |gpu - cpu| / (atol + rtol*|cpu|) over every output; <= 1 passes
-  milliseconds: number;
-}
+export type { AdapterSummary, SelfCheckResult } from './types.js';
 
 export interface Engine {
   /** What 'auto' chose ('webgpu' or 'cpu'). */

@@ -8,7 +8,8 @@ import type { Recorder } from './context.js';
 import { kernel } from './kernels.js';
 import { statsLayout } from './stats.js';
 
-const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
+/** The ACTIVATION override of every kernel with phi: 0 identity, 1 tanh, 2 relu. */
+export const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
 const TILE = 32; // C tile of matmul.wgsl and of the step kernels
 const NO_NORM = 0xffffffff;
 

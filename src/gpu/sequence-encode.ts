@@ -17,12 +17,11 @@ import type { Activation, LossKind } from '../types.js';
 import type { SequenceDims } from '../validate-sequence.js';
 import type { SequenceLayout } from '../sequence-params.js';
 import type { Recorder } from './context.js';
-import { elementwise, recordMatmul } from './encode.js';
+import { ACTIVATION_CODE, elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
 import { statsLayout } from './stats.js';
 
 const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
-const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
 const NO_NORM = 0xffffffff;
 const STEP_WG = 64; // invocations per workgroup of the step kernels
 
