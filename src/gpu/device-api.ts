@@ -18,14 +18,14 @@
 // BpttInputError naming it: before anything is recorded into your encoder
 // (which stays usable), or after WebGPU refused our own submit.
 import type { Activation, Truncation } from '../types.js';
-import { BpttDeviceError, BpttInputError, describe } from '../errors.js';
+import { BpttInputError, describe } from '../errors.js';
 import { paramLayout } from '../params.js';
 import { truncationXi } from '../truncation.js';
 import { checkPositiveInt, validateTruncation } from '../validate.js';
 import type { GpuContext } from './context.js';
 import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutput } from './encode.js';
 import { acquireBuffers, checkLimits, releaseBuffers } from './gradients.js';
-import { withErrorScopes } from './call.js';
+import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
 
 export interface LayerSpec {
   inputSize: number; // d
@@ -90,29 +90,6 @@ export interface DeviceApi {
   backward(args: BackwardArgs): Promise<BackwardOutputs>;
 }
 
-const USAGE_NAMES: [number, string][] = [
-  [1, 'MAP_READ'], [2, 'MAP_WRITE'], [4, 'COPY_SRC'], [8, 'COPY_DST'], [16, 'INDEX'], [32, 'VERTEX'], [64, 'UNIFORM'], [128, 'STORAGE'], [256, 'INDIRECT'], [512, 'QUERY_RESOLVE'],
-];
-
-function usageText(usage: number): string {
-  return USAGE_NAMES.filter(([bit]) => usage & bit).map(([, n]) => n).join(' | ') || 'none';
-}
-
-function isBuffer(value: unknown): value is GPUBuffer {
-  return typeof value === 'object' && value !== null && typeof (value as GPUBuffer).size === 'number' && typeof (value as GPUBuffer).usage === 'number' && typeof (value as GPUBuffer).destroy === 'function';
-}
-
-/** A buffer of at least `elems` 4-byte elements with the `needed` usage bits. */
-function checkBuffer(argument: string, value: unknown, elems: number, shape: string, needed: number): GPUBuffer {
-  if (!isBuffer(value)) throw new BpttInputError(argument, `a GPUBuffer ${shape}`, describe(value));
-  if (value.size < elems * 4) throw new BpttInputError(argument, `a GPUBuffer of at least ${elems * 4} bytes (${shape}, 4-byte elements)`, `a GPUBuffer of ${value.size} bytes`);
-  if ((value.usage & needed) !== needed) {
-    throw new BpttInputError(argument, `a GPUBuffer with usage ${usageText(needed)}`, `usage ${usageText(value.usage)}`);
-  }
-  if ((value as GPUBuffer & { mapState?: string }).mapState === 'mapped') throw new BpttInputError(argument, 'an unmapped GPUBuffer', 'a mapped GPUBuffer');
-  return value;
-}
-
 function checkLayer(layer: LayerSpec): { d: number; h: number; q: number } {
   if (typeof layer !== 'object' || layer === null) throw new BpttInputError('layer', '{ inputSize, hiddenSize, outputSize, activation, bias }', describe(layer));
   const d = checkPositiveInt('layer.inputSize', layer.inputSize);
@@ -122,9 +99,6 @@ function checkLayer(layer: LayerSpec): { d: number; h: number; q: number } {
   if (typeof layer.bias !== 'boolean') throw new BpttInputError('layer.bias', 'true or false', describe(layer.bias));
   return { d, h, q };
 }
-
-/** A caller's buffer, the argument it came in as, and whether we read it or write it. */
-type Named = [argument: string, buffer: GPUBuffer, direction: 'in' | 'out'];
 
 /** Every buffer of the caller in a call: weights, x and `inputs` read, `outputs` the caller passed written. */
 function callerBuffers(args: Common, inputs: Record<string, GPUBuffer | undefined>, outputs: Record<string, GPUBuffer | undefined>): Named[] {
@@ -136,11 +110,8 @@ function callerBuffers(args: Common, inputs: Record<string, GPUBuffer | undefine
   return named;
 }
 
-const SRC = 4; // GPUBufferUsage.COPY_SRC
-const DST = 8; // GPUBufferUsage.COPY_DST
-
 export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, assertUsable: () => void): DeviceApi {
-  const device = ctx.device;
+  const { outputs, run } = deviceCalls(ctx);
 
   function checkCommon(args: Common, who: string) {
     assertUsable();
@@ -177,75 +148,6 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     if (bias) {
       rec.copy(w.bh!, 0, params, L.bh * 4, h * 4);
       rec.copy(w.bq!, 0, params, L.bq * 4, q * 4);
-    }
-  }
-
-  /**
-   * Zero-byte copies that touch each named buffer, submitted on their own:
-   * WebGPU rejects a buffer of another device (at finish) or a destroyed one
-   * (at submit). Returns the error message, or null when all are usable.
-   */
-  async function probe(named: Named[]): Promise<string | null> {
-    const scratch = ctx.pool.acquire(4, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'probe');
-    try {
-      return await ctx.guard(
-        withErrorScopes(device, () => {
-          const enc = device.createCommandEncoder({ label: 'webgpu-bptt buffer check' });
-          for (const [, b, dir] of named) {
-            if (dir === 'in') enc.copyBufferToBuffer(b, 0, scratch, 0, 0);
-            else enc.copyBufferToBuffer(scratch, 0, b, 0, 0);
-          }
-          device.queue.submit([enc.finish()]);
-        }).then((e) => (e ? e.message.trim() : null)),
-      );
-    } finally {
-      ctx.pool.release(scratch);
-    }
-  }
-
-  /** Throws a BpttInputError naming the first buffer WebGPU rejects (another device's, or destroyed); `message` is the error already seen, if any. */
-  async function checkDevice(who: string, named: Named[], message?: string): Promise<void> {
-    const seen = message ?? (await probe(named));
-    if (seen === null) return;
-    for (const n of named) {
-      const m = await probe([n]);
-      if (m !== null) throw new BpttInputError(n[0], `a live GPUBuffer of this engine's device (${who})`, `a buffer WebGPU rejects: ${m.split('\n')[0]}`);
-    }
-    throw new BpttDeviceError(`${who}: WebGPU rejected the work (${seen}); are all buffers alive and from this engine's device?`);
-  }
-
-  /**
-   * Output buffers: the caller's (checked: size and COPY_DST) or new ones,
-   * recorded in `created` so that they are destroyed if the call fails.
-   */
-  function outputs<K extends string>(given: Partial<Record<K, GPUBuffer>>, created: GPUBuffer[]) {
-    return (key: K, elems: number, shape: string): GPUBuffer => {
-      const mine = given[key];
-      if (mine !== undefined) return checkBuffer(`outputs.${key}`, mine, elems, shape, DST);
-      const b = device.createBuffer({ size: Math.max(4, elems * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: key });
-      created.push(b);
-      return b;
-    };
-  }
-
-  async function run(who: string, encoder: GPUCommandEncoder | undefined, named: Named[], created: GPUBuffer[], record: (rec: ReturnType<GpuContext['record']>) => void, dispatches: number) {
-    let error: GPUError | null;
-    try {
-      // The caller submits its encoder later, where WebGPU's error would name no
-      // argument (and poison the whole encoder): check the buffers first.
-      if (encoder) await checkDevice(who, named);
-      error = await ctx.guard(
-        withErrorScopes(device, () => {
-          const rec = ctx.record(dispatches);
-          record(rec);
-          if (encoder) rec.finishInto(encoder);
-          else rec.finish();
-        }),
-      );
-      if (error) await checkDevice(who, named, error.message.trim());
-    } catch (e) {
-      for (const b of created) b.destroy();
-      throw e;
     }
   }
 
