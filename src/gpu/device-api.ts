@@ -26,6 +26,7 @@ import type { GpuContext } from './context.js';
 import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutput } from './encode.js';
 import { acquireBuffers, checkLimits, releaseBuffers } from './gradients.js';
 import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
+import { type StackBackwardArgs, type StackBackwardOutputs, type StackForwardArgs, type StackForwardOutputs, createStackDeviceApi } from './stack-device-api.js';
 
 export interface LayerSpec {
   inputSize: number; // d
@@ -86,8 +87,12 @@ export interface BackwardOutputs {
 export interface DeviceApi {
   /** H, O and hT of the layer, as GPUBuffers. */
   forward(args: ForwardArgs): Promise<ForwardOutputs>;
+  /** A stack of any cell (args.stack): the top output Y, O with a head, hT, cT, and the stash for backward (stack-device-api.ts). */
+  forward(args: StackForwardArgs): Promise<StackForwardOutputs>;
   /** Weight gradients, dh0 and (inputGradient) dx, as GPUBuffers. No clipping: that is the caller's optimizer's job. */
   backward(args: BackwardArgs): Promise<BackwardOutputs>;
+  /** A stack: every parameter's gradient (flat), dh0, dc0, dx. No clipping. */
+  backward(args: StackBackwardArgs): Promise<StackBackwardOutputs>;
 }
 
 function checkLayer(layer: LayerSpec): { d: number; h: number; q: number } {
@@ -112,6 +117,8 @@ function callerBuffers(args: Common, inputs: Record<string, GPUBuffer | undefine
 
 export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, assertUsable: () => void): DeviceApi {
   const { outputs, run } = deviceCalls(ctx);
+  const stacks = createStackDeviceApi(ctx, limits, assertUsable);
+  const isStack = (args: unknown): args is { stack: unknown } => typeof args === 'object' && args !== null && 'stack' in args;
 
   function checkCommon(args: Common, who: string) {
     assertUsable();
@@ -151,98 +158,101 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     }
   }
 
-  return {
-    async forward(args: ForwardArgs): Promise<ForwardOutputs> {
-      const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.forward');
-      if (args.h0 !== undefined) checkBuffer('h0', args.h0, B * h, `[B, h] = [${B}, ${h}]`, SRC);
-      const s = planShape({ T, B, d, h, q }, { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: 0, xi: null }, L);
-      const all = bufferSizes(s, false);
-      const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
-      checkLimits(sizes, limits);
-      const created: GPUBuffer[] = [];
-      const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
-      const result: ForwardOutputs = {
-        H: make('H', (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}]`),
-        O: make('O', T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`),
-        hT: make('hT', B * h, `[B, h] = [${B}, ${h}]`),
-      };
-      const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-      const allocate = args.encoder ? ctx.heldAllocator(`forward ${JSON.stringify(sizes)}`) : (n: number, u: number, k: string) => ctx.pool.acquire(n, u, k);
-      const bufs = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, allocate(n * 4, usage, k)])) as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O'>;
-      try {
-        const named = callerBuffers(args, { h0: args.h0 }, args.outputs ?? {});
-        await run('engine.gpu.forward', args.encoder, named, created, (rec) => {
-          copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
-          rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
-          if (args.h0) rec.copy(args.h0, 0, bufs.H, 0, B * h * 4);
-          else rec.clear(bufs.H, 0, B * h * 4);
-          recordForward(rec, s, bufs);
-          recordOutput(rec, s, bufs);
-          rec.copy(bufs.H, 0, result.H, 0, (T + 1) * B * h * 4);
-          rec.copy(bufs.O, 0, result.O, 0, T * B * q * 4);
-          rec.copy(bufs.H, T * B * h * 4, result.hT, 0, B * h * 4);
-        }, T + 8);
-      } finally {
-        if (!args.encoder) for (const b of Object.values(bufs)) ctx.pool.release(b);
-      }
-      return result;
-    },
+  async function forward(args: ForwardArgs): Promise<ForwardOutputs> {
+    const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.forward');
+    if (args.h0 !== undefined) checkBuffer('h0', args.h0, B * h, `[B, h] = [${B}, ${h}]`, SRC);
+    const s = planShape({ T, B, d, h, q }, { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: 0, xi: null }, L);
+    const all = bufferSizes(s, false);
+    const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
+    checkLimits(sizes, limits);
+    const created: GPUBuffer[] = [];
+    const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
+    const result: ForwardOutputs = {
+      H: make('H', (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}]`),
+      O: make('O', T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`),
+      hT: make('hT', B * h, `[B, h] = [${B}, ${h}]`),
+    };
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const allocate = args.encoder ? ctx.heldAllocator(`forward ${JSON.stringify(sizes)}`) : (n: number, u: number, k: string) => ctx.pool.acquire(n, u, k);
+    const bufs = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, allocate(n * 4, usage, k)])) as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O'>;
+    try {
+      const named = callerBuffers(args, { h0: args.h0 }, args.outputs ?? {});
+      await run('engine.gpu.forward', args.encoder, named, created, (rec) => {
+        copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
+        rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
+        if (args.h0) rec.copy(args.h0, 0, bufs.H, 0, B * h * 4);
+        else rec.clear(bufs.H, 0, B * h * 4);
+        recordForward(rec, s, bufs);
+        recordOutput(rec, s, bufs);
+        rec.copy(bufs.H, 0, result.H, 0, (T + 1) * B * h * 4);
+        rec.copy(bufs.O, 0, result.O, 0, T * B * q * 4);
+        rec.copy(bufs.H, T * B * h * 4, result.hT, 0, B * h * 4);
+      }, T + 8);
+    } finally {
+      if (!args.encoder) for (const b of Object.values(bufs)) ctx.pool.release(b);
+    }
+    return result;
+  }
 
-    async backward(args: BackwardArgs): Promise<BackwardOutputs> {
-      const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.backward');
-      checkBuffer('H', args.H, (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}] from forward`, SRC);
-      checkBuffer('dO', args.dO, T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`, SRC);
-      if (args.dhT !== undefined) checkBuffer('dhT', args.dhT, B * h, `[B, h] = [${B}, ${h}]`, SRC);
-      const inputGradient = args.inputGradient === true;
-      if (inputGradient && tokens) throw new BpttInputError('inputGradient', 'value inputs (f32 x) for dx', 'token ids (tokens: true)');
-      const truncation = validateTruncation(args.truncation, T, 'truncation');
-      const s = planShape(
-        { T, B, d, h, q },
-        { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncation, T) },
-        L,
-      );
-      const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
-      checkLimits(sizes, limits);
-      const created: GPUBuffer[] = [];
-      const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
-      const result: BackwardOutputs = {
-        dWhx: make('dWhx', h * d, `[h, d] = [${h}, ${d}]`),
-        dWhh: make('dWhh', h * h, `[h, h] = [${h}, ${h}]`),
-        dWqh: make('dWqh', q * h, `[q, h] = [${q}, ${h}]`),
-        dh0: make('dh0', B * h, `[B, h] = [${B}, ${h}]`),
-      };
-      if (args.layer.bias) {
-        result.dbh = make('dbh', h, `[h] = [${h}]`);
-        result.dbq = make('dbq', q, `[q] = [${q}]`);
-      }
-      if (inputGradient) result.dx = make('dx', T * B * d, `[T, B, d] = [${T}, ${B}, ${d}]`);
-      // Into a caller's encoder: scratch held until the engine is disposed (see GpuContext.heldAllocator).
-      const bufs = args.encoder ? acquireBuffers(ctx, sizes, {}, ctx.heldAllocator(`backward ${JSON.stringify(sizes)}`)) : acquireBuffers(ctx, sizes);
-      try {
-        const named = callerBuffers(args, { H: args.H, dO: args.dO, dhT: args.dhT }, args.outputs ?? {});
-        await run('engine.gpu.backward', args.encoder, named, created, (rec) => {
-          copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
-          rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
-          rec.copy(args.H, 0, bufs.H, 0, (T + 1) * B * h * 4);
-          rec.copy(args.dO, 0, bufs.O, 0, T * B * q * 4);
-          if (args.dhT) rec.copy(args.dhT, 0, bufs.dhT, 0, B * h * 4);
-          else rec.clear(bufs.dhT, 0, B * h * 4);
-          rec.clear(bufs.stats, 0, sizes.stats * 4);
-          recordBackward(rec, s, bufs, { dh0: true, perStepNorms: false, dx: inputGradient, clipNorm: 0, applyClip: false, countStep: false });
-          rec.copy(bufs.grad, L.Whx * 4, result.dWhx, 0, h * d * 4);
-          rec.copy(bufs.grad, L.Whh * 4, result.dWhh, 0, h * h * 4);
-          rec.copy(bufs.grad, L.Wqh * 4, result.dWqh, 0, q * h * 4);
-          if (result.dbh && result.dbq) {
-            rec.copy(bufs.grad, L.bh * 4, result.dbh, 0, h * 4);
-            rec.copy(bufs.grad, L.bq * 4, result.dbq, 0, q * 4);
-          }
-          rec.copy(bufs.dA, 0, result.dh0, 0, B * h * 4);
-          if (result.dx) rec.copy(bufs.dx!, 0, result.dx, 0, T * B * d * 4);
-        }, maxDispatches(s));
-      } finally {
-        if (!args.encoder) releaseBuffers(ctx, bufs);
-      }
-      return result;
-    },
+  async function backward(args: BackwardArgs): Promise<BackwardOutputs> {
+    const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.backward');
+    checkBuffer('H', args.H, (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}] from forward`, SRC);
+    checkBuffer('dO', args.dO, T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`, SRC);
+    if (args.dhT !== undefined) checkBuffer('dhT', args.dhT, B * h, `[B, h] = [${B}, ${h}]`, SRC);
+    const inputGradient = args.inputGradient === true;
+    if (inputGradient && tokens) throw new BpttInputError('inputGradient', 'value inputs (f32 x) for dx', 'token ids (tokens: true)');
+    const truncation = validateTruncation(args.truncation, T, 'truncation');
+    const s = planShape(
+      { T, B, d, h, q },
+      { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncation, T) },
+      L,
+    );
+    const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
+    checkLimits(sizes, limits);
+    const created: GPUBuffer[] = [];
+    const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
+    const result: BackwardOutputs = {
+      dWhx: make('dWhx', h * d, `[h, d] = [${h}, ${d}]`),
+      dWhh: make('dWhh', h * h, `[h, h] = [${h}, ${h}]`),
+      dWqh: make('dWqh', q * h, `[q, h] = [${q}, ${h}]`),
+      dh0: make('dh0', B * h, `[B, h] = [${B}, ${h}]`),
+    };
+    if (args.layer.bias) {
+      result.dbh = make('dbh', h, `[h] = [${h}]`);
+      result.dbq = make('dbq', q, `[q] = [${q}]`);
+    }
+    if (inputGradient) result.dx = make('dx', T * B * d, `[T, B, d] = [${T}, ${B}, ${d}]`);
+    // Into a caller's encoder: scratch held until the engine is disposed (see GpuContext.heldAllocator).
+    const bufs = args.encoder ? acquireBuffers(ctx, sizes, {}, ctx.heldAllocator(`backward ${JSON.stringify(sizes)}`)) : acquireBuffers(ctx, sizes);
+    try {
+      const named = callerBuffers(args, { H: args.H, dO: args.dO, dhT: args.dhT }, args.outputs ?? {});
+      await run('engine.gpu.backward', args.encoder, named, created, (rec) => {
+        copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
+        rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
+        rec.copy(args.H, 0, bufs.H, 0, (T + 1) * B * h * 4);
+        rec.copy(args.dO, 0, bufs.O, 0, T * B * q * 4);
+        if (args.dhT) rec.copy(args.dhT, 0, bufs.dhT, 0, B * h * 4);
+        else rec.clear(bufs.dhT, 0, B * h * 4);
+        rec.clear(bufs.stats, 0, sizes.stats * 4);
+        recordBackward(rec, s, bufs, { dh0: true, perStepNorms: false, dx: inputGradient, clipNorm: 0, applyClip: false, countStep: false });
+        rec.copy(bufs.grad, L.Whx * 4, result.dWhx, 0, h * d * 4);
+        rec.copy(bufs.grad, L.Whh * 4, result.dWhh, 0, h * h * 4);
+        rec.copy(bufs.grad, L.Wqh * 4, result.dWqh, 0, q * h * 4);
+        if (result.dbh && result.dbq) {
+          rec.copy(bufs.grad, L.bh * 4, result.dbh, 0, h * 4);
+          rec.copy(bufs.grad, L.bq * 4, result.dbq, 0, q * 4);
+        }
+        rec.copy(bufs.dA, 0, result.dh0, 0, B * h * 4);
+        if (result.dx) rec.copy(bufs.dx!, 0, result.dx, 0, T * B * d * 4);
+      }, maxDispatches(s));
+    } finally {
+      if (!args.encoder) releaseBuffers(ctx, bufs);
+    }
+    return result;
+  }
+
+  return {
+    forward: ((args: ForwardArgs | StackForwardArgs) => (isStack(args) ? stacks.forward(args) : forward(args))) as DeviceApi['forward'],
+    backward: ((args: BackwardArgs | StackBackwardArgs) => (isStack(args) ? stacks.backward(args) : backward(args))) as DeviceApi['backward'],
   };
 }

@@ -199,13 +199,19 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
   }
 }
 
-/** O = Y_top W^T + b over T*B rows, then the loss and dO in place (loss 'none': dO was uploaded). */
-export function recordSequenceHead(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'Y' | 'O' | 'labels' | 'targets' | 'rowLoss'>): void {
-  if (s.q === 0 || s.loss === 'none') return;
+/** O = Y_top W^T + b over T*B rows. */
+export function recordSequenceOutput(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'Y' | 'O'>): void {
   const o = seqOffsets(s);
   const { B, R, h, dirs, q, layout } = s;
   const head = layout.head!;
   recordMatmul(rec, { A: b.Y, B: b.params, C: b.O, bias: s.hasHeadBias ? b.params : undefined, M: R, N: q, K: dirs * h, offA: o.Y(s.L - 1) + B * dirs * h, offB: head.W, offBias: Math.max(0, head.b), transB: true });
+}
+
+/** O = Y_top W^T + b, then the loss and dO in place (loss 'none': dO was uploaded). */
+export function recordSequenceHead(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'Y' | 'O' | 'labels' | 'targets' | 'rowLoss'>): void {
+  if (s.q === 0 || s.loss === 'none') return;
+  const { R, q } = s;
+  recordSequenceOutput(rec, s, b);
   rec.dispatch(
     kernel('output_loss'),
     { LOSS: s.loss === 'cross-entropy' ? 0 : 1 },

@@ -21,10 +21,15 @@ export function sequenceShape(model: SequenceModel, p: SequenceProblem): SeqShap
 }
 
 /** A buffer from the pool for each non-empty size; `reuse` supplies some of them (the trainer's parameters). */
-export function acquireSequenceBuffers(ctx: GpuContext, sizes: Record<keyof SeqBuffers, number>, reuse: Partial<SeqBuffers> = {}): SeqBuffers {
+export function acquireSequenceBuffers(
+  ctx: GpuContext,
+  sizes: Record<keyof SeqBuffers, number>,
+  reuse: Partial<SeqBuffers> = {},
+  allocate: (bytes: number, usage: number, label: string) => GPUBuffer = (bytes, usage, label) => ctx.pool.acquire(bytes, usage, label),
+): SeqBuffers {
   const out: Partial<Record<keyof SeqBuffers, GPUBuffer | null>> = {};
   for (const key of Object.keys(sizes) as (keyof SeqBuffers)[]) {
-    out[key] = reuse[key] ?? (sizes[key] > 0 ? ctx.pool.acquire(sizes[key] * 4, STORAGE(), key) : null);
+    out[key] = reuse[key] ?? (sizes[key] > 0 ? allocate(sizes[key] * 4, STORAGE(), key) : null);
   }
   return out as SeqBuffers;
 }
@@ -64,8 +69,8 @@ export function uploadSequenceBatch(ctx: GpuContext, rec: Recorder, s: SeqShape,
   }
 }
 
-/** Copies hT (and cT) of every layer-direction, [K, B, h], into `dst` at element offsets hAt (cAt). */
-export function copyFinalStates(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'Y' | 'saved'>, dst: GPUBuffer, hAt: number, cAt: number | null): void {
+/** Copies hT (and cT) of every layer-direction, [K, B, h], into `dst` at element offset hAt (`cDst` at cAt). */
+export function copyFinalStates(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'Y' | 'saved'>, dst: GPUBuffer, hAt: number, cAt: number | null, cDst: GPUBuffer = dst): void {
   const o = seqOffsets(s);
   const { T, B, h, dirs } = s;
   for (let k = 0; k < s.K; k++) {
@@ -75,7 +80,7 @@ export function copyFinalStates(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 
     const rowStart = o.Y(l) + slot * B * dirs * h + dir * h;
     if (dirs === 1) rec.copy(b.Y, rowStart * 4, dst, (hAt + k * B * h) * 4, B * h * 4);
     else for (let bb = 0; bb < B; bb++) rec.copy(b.Y, (rowStart + bb * dirs * h) * 4, dst, (hAt + (k * B + bb) * h) * 4, h * 4);
-    if (cAt !== null) rec.copy(b.saved, (o.C(k) + slot * B * h) * 4, dst, (cAt + k * B * h) * 4, B * h * 4);
+    if (cAt !== null) rec.copy(b.saved, (o.C(k) + slot * B * h) * 4, cDst, (cAt + k * B * h) * 4, B * h * 4);
   }
 }
 
