@@ -329,7 +329,5 @@ export class Recorder {
   }
 }
 
-/** queue.writeBuffer for any typed array (the DOM types want an ArrayBuffer-backed view). */
-export function upload(device: GPUDevice, buffer: GPUBuffer, offset: number, data: Float32Array | Int32Array | Uint32Array): void {
-  device.queue.writeBuffer(buffer, offset, data as unknown as Float32Array<ArrayBuffer>);
-}
+// Every host array reaches the device through upload.ts (shared and resizable buffers are copied there).
+export { upload } from './upload.js';
