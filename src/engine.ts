@@ -1,7 +1,7 @@
 // createEngine: picks a backend and exposes the public contract of API.md.
 import type { Batch, EngineOptions, EngineStats, GradientOptions, GradientResult, RnnModel, Trainer, TrainerOptions, BackendName } from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
-import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
+import { checkOptionalBoolean, checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuGradients } from './cpu/gradients.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
@@ -136,6 +136,13 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'cpu'", describe(backend));
   }
   validateEngineLimits(options.limits);
+  checkOptionalBoolean('options.allowSoftwareAdapter', options.allowSoftwareAdapter);
+  checkOptionalBoolean('options.skipSelfCheck', options.skipSelfCheck);
+  if (options.threads !== undefined) checkPositiveInt('options.threads', options.threads);
+  const sources = options.kernelSources as unknown;
+  if (sources !== undefined && (typeof sources !== 'object' || sources === null || Object.values(sources).some((v) => typeof v !== 'string'))) {
+    throw new BpttInputError('options.kernelSources', 'a record of WGSL source strings by kernel name', describe(sources));
+  }
   const device = options.device as Partial<GPUDevice> | undefined;
   if (device !== undefined && (typeof device !== 'object' || device === null || typeof device.createBuffer !== 'function' || typeof device.queue?.submit !== 'function')) {
     throw new BpttInputError('options.device', 'a GPUDevice (or undefined)', describe(options.device));
