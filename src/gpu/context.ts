@@ -115,11 +115,29 @@ export class GpuContext {
     if (given.size > 0) throw new Error(`kernel ${kernel.name}: has no binding named ${[...given].join(', ')}`);
     const key = parts.join('|');
     let group = this.bindGroups.get(key);
-    if (!group) {
+    if (group) {
+      this.bindGroups.delete(key); // most recently used last: the Map's order is the eviction order
+    } else {
       group = this.device.createBindGroup({ label: kernel.name, layout: entry.layout, entries });
-      this.bindGroups.set(key, group);
+      if (this.bindGroups.size >= GpuContext.MAX_BIND_GROUPS) this.bindGroups.delete(this.bindGroups.keys().next().value!);
     }
+    this.bindGroups.set(key, group);
     return group;
+  }
+
+  /**
+   * Bind groups kept for reuse, least recently used first out. A group keys on
+   * its buffers, so every distinct shape (and every buffer the pool hands out)
+   * makes new ones: without a bound the cache grew with every call of a new
+   * shape while the pool, for small models, never trimmed it. One call of the
+   * largest recording binds about 2T + 24 groups; 1024 keeps every group of
+   * several such calls.
+   */
+  static readonly MAX_BIND_GROUPS = 1024;
+
+  /** Bind groups cached now (at most MAX_BIND_GROUPS). */
+  get cachedBindGroups(): number {
+    return this.bindGroups.size;
   }
 
   /** Starts recording one call. */
