@@ -2,7 +2,7 @@
 // variant), bind groups (cached per buffer set), the buffer pool, the
 // dispatch/submit counters, and device-loss tracking. Work is recorded with a
 // Recorder: many dispatches in one compute pass, one submit, one readback.
-import { BpttDeviceError } from '../errors.js';
+import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { BufferPool, bufferId } from './buffers.js';
 import { type KernelInfo, reflectKernel, writeParams } from './reflect.js';
 
@@ -48,12 +48,32 @@ export class GpuContext {
   }
 
   assertAlive(): void {
-    if (this.lostReason) throw new BpttDeviceError(`${this.lostReason}; create a new engine`);
+    const why = this.closedReason ?? this.lostReason;
+    if (why) throw new BpttDeviceError(`${why}; create a new engine`);
   }
 
-  /** Rejects when the device is lost, so that no awaited GPU promise can hang. */
+  /** Set by the engine's dispose(), before it destroys anything: what pending calls reject with. */
+  closedReason: string | null = null;
+
+  /** Every call still waiting on the GPU rejects with a BpttDeviceError saying the engine was disposed. */
+  close(): void {
+    this.closedReason = 'the engine was disposed while this call was waiting for the GPU';
+    for (const w of this.lostWaiters) w(this.closedReason);
+    this.lostWaiters.clear();
+  }
+
+  /**
+   * Awaits a GPU promise so that the call rejects with a BpttDeviceError saying
+   * what happened, never hangs (a lost device) and never leaks WebGPU's own
+   * errors (an AbortError with an empty message when dispose() destroys a
+   * buffer being mapped).
+   */
   guard<T>(promise: Promise<T>): Promise<T> {
-    if (this.lostReason) return Promise.reject(new BpttDeviceError(`${this.lostReason}; create a new engine`));
+    const why = () => this.closedReason ?? this.lostReason;
+    if (why()) {
+      promise.catch(() => {});
+      return Promise.reject(new BpttDeviceError(`${why()}; create a new engine`));
+    }
     return new Promise<T>((resolve, reject) => {
       const onLost = (reason: string) => reject(new BpttDeviceError(`${reason}; create a new engine`));
       this.lostWaiters.add(onLost);
@@ -64,7 +84,9 @@ export class GpuContext {
         },
         (e) => {
           this.lostWaiters.delete(onLost);
-          reject(this.lostReason ? new BpttDeviceError(`${this.lostReason}; create a new engine`, { cause: e }) : e);
+          if (why()) reject(new BpttDeviceError(`${why()}; create a new engine`, { cause: e }));
+          else if (e instanceof BpttDeviceError || e instanceof BpttInputError) reject(e);
+          else reject(new BpttDeviceError(`WebGPU failed a pending operation (${(e as Error)?.name ?? 'error'}: ${(e as Error)?.message || 'no message'})`, { cause: e }));
         },
       );
     });

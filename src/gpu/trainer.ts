@@ -11,6 +11,7 @@ import { type GpuContext, upload } from './context.js';
 import { bufferSizes, elementwise, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
 import { STORAGE, acquireBuffers, checkLimits, releaseBuffers, uploadBatch, withErrorScopes } from './gradients.js';
 import { kernel } from './kernels.js';
+import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 
 const STATS = 8; // stats[0..8) of finalize.wgsl
 
@@ -67,6 +68,7 @@ export function createGpuTrainer(
       );
       const sizes = bufferSizes(s, false);
       checkLimits(sizes, limits);
+      checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer));
       const bufs = acquireBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
       // A new carried state (first step, or a new batch size with h0 given) goes into a buffer of its
       // own, adopted only once this step is known to have been applied: a step that fails or is
