@@ -6,7 +6,8 @@
 //   stats[3] = 1 when ||g|| is NaN or infinite, else 0
 //   stats[4] = 1 when clipped, else 0
 //   stats[5] = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
-//   stats[8 + t - 1] = ||dH_t|| = sqrt(sum of the T step's norm partials), t = 1..T
+//   stats[8 + t - 1] = ||dH_t|| = sqrt(sum_p n_p^2) over the step's per-tile norms n_p, t = 1..T
+//                      (as M * sqrt(sum (n_p / M)^2), M = max n_p: finite up to the largest f32)
 //
 // One workgroup of 256 invocations: strided sums then tree reductions in
 // workgroup memory, always in the same order (bit-identical run after run).
@@ -92,9 +93,16 @@ fn main(@builtin(local_invocation_index) li: u32) {
   }
 
   for (var t = li; t < params.T * min(params.stepParts, 1u); t += 256u) {
+    var M = 0.0;
+    for (var p = 0u; p < params.stepParts; p++) { M = max(M, stepPartials[t * params.stepParts + p]); }
     var s = 0.0;
-    for (var p = 0u; p < params.stepParts; p++) { s += stepPartials[t * params.stepParts + p]; }
-    stats[8u + t] = sqrt(s);
+    if (M > 0.0 && isFinite(M)) {
+      for (var p = 0u; p < params.stepParts; p++) {
+        let r = stepPartials[t * params.stepParts + p] / M;
+        s += r * r;
+      }
+    }
+    stats[8u + t] = select(M, M * sqrt(s), isFinite(M)); // an infinite tile norm stays infinite
   }
 
   if (li == 0u) {
