@@ -6,6 +6,7 @@ import { cpuGradients } from './cpu/gradients.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
+import { gpuProviderNote } from './gpu/provider.js';
 import type { DeviceApi } from './gpu/device-api.js';
 import type { GemmTiming } from './gpu/bench-gemm.js';
 
@@ -148,17 +149,19 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     throw new BpttInputError('options.device', 'a GPUDevice (or undefined)', describe(options.device));
   }
   if (backend === 'cpu') return new CpuEngine("backend: 'cpu' was asked for");
+  // What the GPU provider found on its way (Node: which Vulkan drivers), said rather than printed.
+  const found = () => (gpuProviderNote() ? `; ${gpuProviderNote()}` : '');
   const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources };
   if (backend === 'webgpu') {
     const impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: true });
-    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}`, impl);
+    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}${found()}`, impl);
   }
   // auto: a real (non-fallback) adapter whose self-check passes, else the CPU reference
   let impl: GpuBackend;
   try {
     impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: options.allowSoftwareAdapter === true });
   } catch (e) {
-    return new CpuEngine(`no usable WebGPU adapter (${(e as Error).message}); using the CPU reference`);
+    return new CpuEngine(`no usable WebGPU adapter (${(e as Error).message}${found()}); using the CPU reference`);
   }
   if (options.skipSelfCheck) return new GpuEngine(`WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} (self-check skipped)`, impl);
   let check: SelfCheckResult;
