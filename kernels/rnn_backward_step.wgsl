@@ -80,10 +80,12 @@ fn isFiniteF(x: f32) -> bool {
 
 /**
  * ||dH|| over this workgroup's tile of rows v0..v3 (zeros outside the matrix):
- * M * sqrt(sum (v / M)^2) with M the tile's largest |v|, so that no square
- * overflows (a plain sum of squares read Infinity from |dH| of about 1.8e19,
- * the exploding gradients the per-step norms exist to show); +Infinity when
- * an element is NaN or infinite. Every invocation of the workgroup calls it.
+ * sqrt(sum (v k)^2) / k with k about 1 / M, M the tile's largest |v|, so that
+ * no square overflows (a plain sum of squares read Infinity from |dH| of
+ * about 1.8e19, the exploding gradients the per-step norms exist to show);
+ * k in two power-of-two factors, each a normal f32 (1 / M is flushed to zero
+ * for M above about 8.5e37). +Infinity when an element is NaN or infinite.
+ * Every invocation of the workgroup calls it.
  */
 fn tileNorm(li: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) -> f32 {
   var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
@@ -104,12 +106,14 @@ fn tileNorm(li: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>)
   let M = partial[0];
   workgroupBarrier();
   var q = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
   if (M > 0.0 && isFiniteF(M)) {
-    let inv = 1.0 / M;
-    let s0 = v0 * inv;
-    let s1 = v1 * inv;
-    let s2 = v2 * inv;
-    let s3 = v3 * inv;
+    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
+    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
+    let s0 = (v0 * k.x) * k.y;
+    let s1 = (v1 * k.x) * k.y;
+    let s2 = (v2 * k.x) * k.y;
+    let s3 = (v3 * k.x) * k.y;
     q = dot(s0, s0) + dot(s1, s1) + dot(s2, s2) + dot(s3, s3);
   }
   partial[li] = q;
@@ -119,7 +123,7 @@ fn tileNorm(li: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>)
     workgroupBarrier();
   }
   if (!isFiniteF(M)) { return inf; }
-  return M * sqrt(partial[0]);
+  return sqrt(partial[0]) / k.y / k.x;
 }
 
 
