@@ -2,6 +2,9 @@
 import type {
   AnyModel,
   Batch,
+  ForwardOptions,
+  ForwardResult,
+  GenerateOptions,
   EngineOptions,
   EngineStats,
   GradientOptions,
@@ -16,8 +19,9 @@ import type {
   SelfCheckResult,
 } from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
-import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
-import { cpuGradients } from './cpu/gradients.js';
+import { checkOptionalBoolean, checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
+import { cpuRnnGradients } from './cpu/rnn-gradients.js';
+import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
 import { type SequenceProblem, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
@@ -25,6 +29,7 @@ import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
+import { gpuProviderNote } from './gpu/provider.js';
 import type { DeviceApi } from './gpu/device-api.js';
 import type { GemmTiming } from './gpu/bench-gemm.js';
 
@@ -49,6 +54,10 @@ export interface Engine {
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  /** The model's outputs without gradients: the loss with batch.y, O and/or Y when asked, hT (cT). */
+  forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult>;
+  /** Token ids generated after a prefix, greedy or sampled (API.md "Forward only"). */
+  generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array>;
   /** Dispatch and submit counts of the last call, and the device memory held. */
   stats(): EngineStats;
   /** A small gradient call compared with the CPU reference. */
@@ -75,14 +84,22 @@ class CpuEngine implements Engine {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return cpuSequenceGradients(model, batch, validateSequenceCall(model, batch, options));
     const problem = validateGradientCall(model, batch, options);
-    return cpuGradients(model, batch, problem);
+    return cpuRnnGradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return createCpuSequenceTrainer(model, options);
-    return createCpuTrainer(model, options);
+    if (isSequenceModel(model)) return withInference(createCpuSequenceTrainer(model, options));
+    return withInference(createCpuTrainer(model, options));
+  }
+  async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+    assertUsable(this, 'engine');
+    return forwardOnCpu(model, batch, options);
+  }
+  async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
+    assertUsable(this, 'engine');
+    return generateOnCpu(model, options);
   }
   stats(): EngineStats {
     return { dispatches: 0, submits: 0, liveBuffers: 0, liveBytes: 0, peakBytes: 0 };
@@ -121,14 +138,32 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
     const problem = validateGradientCall(model, batch, options);
+    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
     return this.impl.gradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
-    return this.impl.trainer(model, validateTrainerOptions(model, options));
+    if (isSequenceModel(model)) return withInference(this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options)));
+    const trainer = withInference(this.impl.trainer(model, validateTrainerOptions(model, options)));
+    const step = trainer.step;
+    trainer.step = async (batch, stepOptions) => {
+      if (typeof batch === 'object' && batch !== null && batch.lengths !== undefined) {
+        throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+      }
+      return step(batch, stepOptions);
+    };
+    return trainer;
+  }
+  // Until the WebGPU forward kernels land (branch i10gpu): the CPU reference on the same parameters.
+  async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+    assertUsable(this, 'engine');
+    return forwardOnCpu(model, batch, options);
+  }
+  async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
+    assertUsable(this, 'engine');
+    return generateOnCpu(model, options);
   }
   stats(): EngineStats {
     return this.impl.stats();
@@ -175,22 +210,31 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'cpu'", describe(backend));
   }
   validateEngineLimits(options.limits);
+  checkOptionalBoolean('options.allowSoftwareAdapter', options.allowSoftwareAdapter);
+  checkOptionalBoolean('options.skipSelfCheck', options.skipSelfCheck);
+  if (options.threads !== undefined) checkPositiveInt('options.threads', options.threads);
+  const sources = options.kernelSources as unknown;
+  if (sources !== undefined && (typeof sources !== 'object' || sources === null || Object.values(sources).some((v) => typeof v !== 'string'))) {
+    throw new BpttInputError('options.kernelSources', 'a record of WGSL source strings by kernel name', describe(sources));
+  }
   const device = options.device as Partial<GPUDevice> | undefined;
   if (device !== undefined && (typeof device !== 'object' || device === null || typeof device.createBuffer !== 'function' || typeof device.queue?.submit !== 'function')) {
     throw new BpttInputError('options.device', 'a GPUDevice (or undefined)', describe(options.device));
   }
   if (backend === 'cpu') return new CpuEngine("backend: 'cpu' was asked for");
+  // What the GPU provider found on its way (Node: which Vulkan drivers), said rather than printed.
+  const found = () => (gpuProviderNote() ? `; ${gpuProviderNote()}` : '');
   const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources };
   if (backend === 'webgpu') {
     const impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: true });
-    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}`, impl);
+    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}${found()}`, impl);
   }
   // auto: a real (non-fallback) adapter whose self-check passes, else the CPU reference
   let impl: GpuBackend;
   try {
     impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: options.allowSoftwareAdapter === true });
   } catch (e) {
-    return new CpuEngine(`no usable WebGPU adapter (${(e as Error).message}); using the CPU reference`);
+    return new CpuEngine(`no usable WebGPU adapter (${(e as Error).message}${found()}); using the CPU reference`);
   }
   if (options.skipSelfCheck) return new GpuEngine(`WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} (self-check skipped)`, impl);
   let check: SelfCheckResult;

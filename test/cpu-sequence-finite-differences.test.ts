@@ -16,7 +16,7 @@
 // the reference returns float32, 6e-8 relative).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/index.js';
-import type { CellKind, LossKind, SequenceModel, Truncation, Batch } from '../src/types.js';
+import type { CellKind, LossKind, Truncation } from '../src/types.js';
 import { expectClose, type Tolerance } from './helpers.js';
 import { finiteDifference } from './cpu-helpers.js';
 import { baseline, forwardOutputs, objective, randomSequenceProblem, type Objective } from './cpu-sequence-helpers.js';
@@ -173,4 +173,3 @@ describe('the cases a covering table could miss', () => {
   });
 });
 
-export type { SequenceModel, Batch };

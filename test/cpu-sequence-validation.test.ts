@@ -117,6 +117,9 @@ describe('fromTorch and toTorch', () => {
     expect(() => fromTorch(missing, opts)).toThrow(expect.objectContaining({ argument: 'stateDict["weight_hh_l1"]' }));
     expect(() => fromTorch({ ...dict, extra: new Float32Array(1) }, opts)).toThrow(expect.objectContaining({ argument: 'stateDict["extra"]' }));
     expect(() => fromTorch({ ...dict, weight_ih_l1: new Float32Array(3) }, opts)).toThrow(expect.objectContaining({ argument: 'model.layers[1].Wx' }));
+    expect(() => fromTorch(dict, { ...opts, numLayers: 0 })).toThrow(expect.objectContaining({ argument: 'options.numLayers' }));
+    expect(() => fromTorch(dict, { ...opts, activation: 'relu' })).toThrow(expect.objectContaining({ argument: 'options.activation' }));
+    expect(() => fromTorch(dict, { ...opts, cell: 'gru' })).toThrow(expect.objectContaining({ argument: 'stateDict["weight_hh_l0"]' }));
     expect(fromTorch(dict, opts)).toEqual(model);
   });
 });

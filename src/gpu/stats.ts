@@ -6,7 +6,8 @@ import { kernel } from './kernels.js';
 export interface StatsLayout {
   loss: number;
   gradNorm: number;
-  clipScale: number;
+  clipScale: number; // the clip scale's first factor
+  clipScale2: number; // and its second
   nonFinite: number;
   clipped: number;
   step: number;
@@ -26,6 +27,6 @@ export function statsLayout(): StatsLayout {
     return offset / 4;
   };
   const perStep = at('perStep');
-  layout = { loss: at('loss'), gradNorm: at('gradNorm'), clipScale: at('clipScale'), nonFinite: at('nonFinite'), clipped: at('clipped'), step: at('step'), perStep, fixed: perStep };
+  layout = { loss: at('loss'), gradNorm: at('gradNorm'), clipScale: at('clipScale'), clipScale2: at('clipScale2'), nonFinite: at('nonFinite'), clipped: at('clipped'), step: at('step'), perStep, fixed: perStep };
   return layout;
 }

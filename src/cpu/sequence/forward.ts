@@ -73,7 +73,8 @@ export function sequenceForward(st: Stack64, batch: Batch, p: SequenceProblem): 
   const h0 = batch.h0 ? Float64Array.from(batch.h0) : new Float64Array(stateSize);
   const c0 = lstm ? (batch.c0 ? Float64Array.from(batch.c0) : new Float64Array(stateSize)) : null;
   const trace: ForwardTrace = { X: [], Gx: [], Y: [], C: [], S: [], h0, c0, hT: new Float64Array(stateSize), cT: lstm ? new Float64Array(stateSize) : null };
-  let X: ArrayLike<number> = batch.x;
+  // values as float64 (exact): one array type in the products keeps them monomorphic
+  let X: ArrayLike<number> = p.tokens ? batch.x : Float64Array.from(batch.x);
   for (let l = 0; l < L; l++) {
     const nIn = l === 0 ? p.d : dirs * h;
     const Gx = new Float64Array(dirs * rows * Gh);
