@@ -73,5 +73,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   v[i] = ri;
   let c1 = oneMinusPow(params.beta1, params.oneMinusBeta1, t);
   let rootC2 = sqrt(oneMinusPow(params.beta2, params.oneMinusBeta2, t));
-  theta[i] = theta[i] - params.learningRate * (mi / (ri + params.epsilon * rootC2)) * (rootC2 / c1);
+  // For small r, numerator and denominator times 2^64: epsilon * sqrt(c2) (down to 1.2e-38 * 2.4e-4) stays a normal f32, not 0 (0 / 0 at v = 0)
+  let K = select(1.0, 18446744073709551616.0, ri < 1e-18);
+  let u = (mi * K) / (ri * K + (params.epsilon * K) * rootC2);
+  theta[i] = theta[i] - params.learningRate * u * (rootC2 / c1);
 }
