@@ -103,6 +103,21 @@ describe('2. float options must survive float32', () => {
     g.dispose();
   });
 
+  it('Adam with gradients of 1e-21 and epsilon 1e-30 (g^2 below float32): the reference update, not lr*g/epsilon', async () => {
+    // found by the fuzz test's first run: g^2 was flushed to zero, the update 1e10 times too large
+    const { model, batch } = randomProblem({ T: 3, B: 2, d: 3, h: 4, q: 3, loss: 'none', seed: 102 });
+    batch.dO = batch.dO!.map((v) => v * 1e-20);
+    const options: TrainerOptions = { optimizer: { kind: 'adam', learningRate: 0.01, epsilon: 1e-30 }, loss: 'none' };
+    const [c, g] = KINDS.map((k) => engines[k].trainer(model, options));
+    for (let s = 0; s < 2; s++) await Promise.all([c.step(batch), g.step(batch)]);
+    const [pc, pg] = [packParams(await c.read()), packParams(await g.read())];
+    const moved = pc.map((v, i) => Math.abs(v - packParams(model)[i]));
+    expect(Math.max(...moved), 'the reference moves parameters by about lr a step').toBeGreaterThan(0.005);
+    for (let i = 0; i < pc.length; i++) expect(Math.abs(pg[i] - pc[i]), `parameter ${i}`).toBeLessThan(1e-4 + 1e-3 * Math.abs(pc[i]));
+    c.dispose();
+    g.dispose();
+  });
+
   it('a gradient element of 1e38 (beyond 8.5e37): norm, clipping and an SGD step equal the reference', async () => {
     const T = 2, B = 1, d = 2, h = 3, q = 2;
     const rng = makeRng(93);
