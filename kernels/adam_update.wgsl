@@ -1,6 +1,6 @@
 // adam_update: Adam on every parameter, skipped when the gradients are not finite
 //
-//   g = clip * grad[i]                        clip = stats[2] * stats[6], applied one factor after the other
+//   g = clip * grad[i]                        clip = stats[2] * stats[6] * stats[7], applied one factor after the other
 //   m <- beta1 m + (1 - beta1) g;   v <- beta2 v + (1 - beta2) g^2
 //   theta <- theta - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
 //
@@ -17,7 +17,7 @@
 //   the same number in an order where no intermediate leaves the range.
 //
 //   params/theta [n], grad [n], m [n], v [n] (holding r)
-//   stats        from finalize.wgsl: stats[2], stats[6] the clip scale's factors, stats[3] not finite, stats[5] = t
+//   stats        from finalize.wgsl: stats[2], stats[6], stats[7] the clip scale's factors, stats[3] not finite, stats[5] = t
 //                (counted on the device, so a skipped step does not advance t)
 //
 // One invocation per element, 256 per workgroup, over x and y.
@@ -66,7 +66,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = gid.y * nwg.x * 256u + gid.x;
   if (i >= params.n || stats[3] != 0.0) { return; }
   let t = stats[5];
-  let g = (grad[i] * stats[2]) * stats[6];
+  let g = ((grad[i] * stats[2]) * stats[6]) * stats[7];
   let mi = params.beta1 * m[i] + params.oneMinusBeta1 * g;
   let ri = hypot(params.sqrtBeta2 * v[i], params.sqrtOneMinusBeta2 * abs(g));
   m[i] = mi;
