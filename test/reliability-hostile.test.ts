@@ -360,6 +360,13 @@ describe('8. option types: the same refusal on every engine', () => {
       expect(messages[1]).toBe(messages[0]);
     });
   }
+  it("engine.gpu: tokens: 'yes' (or 1) is refused naming it", async () => {
+    const layer = { inputSize: 2, hiddenSize: 2, outputSize: 2, activation: 'tanh' as const, bias: false };
+    const gpu = engines.webgpu.gpu;
+    expect((await inputError(gpu.forward({ layer, steps: 1, batchSize: 1, tokens: 'yes' } as never))).argument).toBe('tokens');
+    expect((await inputError(gpu.backward({ layer, steps: 1, batchSize: 1, tokens: 1 } as never))).argument).toBe('tokens');
+  });
+
   const engineOptions: [string, string, object][] = [
     ["allowSoftwareAdapter: 'yes'", 'options.allowSoftwareAdapter', { allowSoftwareAdapter: 'yes' }],
     ['skipSelfCheck: 1', 'options.skipSelfCheck', { skipSelfCheck: 1 }],
