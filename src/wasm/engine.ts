@@ -1,0 +1,62 @@
+// The Engine of the 'wasm' backend (API.md "Backends"): the public contract
+// around src/wasm/backend.ts.
+import type { Engine, AdapterSummary, SelfCheckResult } from '../engine.js';
+import type { Batch, EngineStats, GradientOptions, GradientResult, RnnModel, Trainer, TrainerOptions } from '../types.js';
+import type { DeviceApi } from '../gpu/device-api.js';
+import { BpttDeviceError } from '../errors.js';
+import { assertUsable, isDisposed, markDisposed } from '../lifecycle.js';
+import { checkPositiveInt } from '../validate.js';
+import { createWasmBackend, type WasmBackend } from './backend.js';
+import { selfCheckProblem, worstError } from '../gpu/backend.js';
+import { cpuGradients } from '../cpu/gradients.js';
+import { validateGradientCall } from '../validate.js';
+
+export class WasmEngine implements Engine {
+  readonly backend = 'wasm' as const;
+  readonly adapter: AdapterSummary | null = null;
+  readonly device: GPUDevice | null = null;
+  constructor(
+    readonly backendReason: string,
+    private readonly impl: WasmBackend,
+  ) {}
+  /** Threads this engine computes on. */
+  get threads(): number {
+    return this.impl.threads;
+  }
+  get gpu(): DeviceApi {
+    throw new BpttDeviceError(`engine.gpu needs the 'webgpu' backend; this engine uses WebAssembly (${this.backendReason})`);
+  }
+  async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
+    assertUsable(this, 'engine');
+    return this.impl.gradients(model, batch, options);
+  }
+  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+    assertUsable(this, 'engine');
+    return this.impl.trainer(model, options);
+  }
+  stats(): EngineStats {
+    return this.impl.stats();
+  }
+  async selfCheck(): Promise<SelfCheckResult> {
+    assertUsable(this, 'engine');
+    const start = performance.now();
+    const { model, batch } = selfCheckProblem();
+    const options = { loss: 'cross-entropy' as const, inputGradient: true, gradNormPerStep: true };
+    const problem = validateGradientCall(model, batch, options);
+    const got = this.impl.gradients(model, batch, options);
+    const worst = worstError(got, cpuGradients(model, batch, problem));
+    return { ok: worst <= 1, worstError: worst, milliseconds: performance.now() - start };
+  }
+  dispose(): void {
+    if (isDisposed(this)) return;
+    markDisposed(this);
+    this.impl.dispose();
+  }
+}
+
+/** A 'wasm' engine; `why` starts its backendReason. Throws when WebAssembly SIMD is not available here. */
+export async function createWasmEngine(threads: number | undefined, why: string): Promise<WasmEngine> {
+  if (threads !== undefined) checkPositiveInt('options.threads', threads);
+  const impl = await createWasmBackend(threads);
+  return new WasmEngine(`${why}; WebAssembly SIMD on ${impl.threadReason}`, impl);
+}
