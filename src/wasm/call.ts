@@ -68,7 +68,7 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
     ['P_DH0', 4 * B * h],
     ['P_PART', 8 * nth * (2 + T)],
     ['P_OUT', 8 * (4 + T)],
-    ['P_BARRIER', 8],
+    ['P_BARRIER', 12],
   ];
   const at = {} as Record<SlotName, number>;
   let end = pool.context + CONTEXT_BYTES;
@@ -94,7 +94,7 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
   if (batch.h0) f32('P_H0', B * h).set(batch.h0);
   if (batch.dhT) f32('P_DHT', B * h).set(batch.dhT);
   f32('P_XI', T).set(xi ?? new Float32Array(T));
-  new Int32Array(buffer, at.P_BARRIER, 2).fill(0);
+  new Int32Array(buffer, at.P_BARRIER, 3).fill(0);
 
   for (const [slot] of sizes) put(slot, at[slot]);
   put('S_T', T);

@@ -7,6 +7,7 @@ import { workerSource } from './worker-main.js';
 export const nodeWasmPlatform: WasmPlatform = {
   cores: () => availableParallelism(),
   noSharedMemory: () => null,
+  mayBlock: () => true,
   spawn() {
     const worker = new Worker(workerSource('node'), { eval: true });
     worker.unref(); // idle workers never keep the process alive

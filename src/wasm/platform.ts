@@ -18,9 +18,12 @@ export interface WasmPlatform {
   /** null when threads can share memory here, else the reason they cannot. */
   noSharedMemory(): string | null;
   spawn(): WorkerHandle;
+  /** Whether the calling thread may block on Atomics.wait (not a browser's main thread). */
+  mayBlock(): boolean;
 }
 
 const browserPlatform: WasmPlatform = {
+  mayBlock: () => typeof document === 'undefined',
   cores: () => (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || 1,
   noSharedMemory() {
     if (typeof Worker === 'undefined') return 'this environment has no Web Workers';

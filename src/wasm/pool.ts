@@ -18,7 +18,7 @@ const STACK = 65536;
 const CTRL_BYTES = 64;
 const MAX_PAGES = 32768; // the modules' --max-memory (2 GiB)
 
-type Exports = { bptt_run(ctx: number, tid: number, nth: number): void; __heap_base: WebAssembly.Global };
+type Exports = { bptt_run(ctx: number, tid: number, nth: number, mayWait: number): void; __heap_base: WebAssembly.Global };
 
 export class WasmPool {
   private broken: string | null = null;
@@ -29,6 +29,7 @@ export class WasmPool {
     private readonly exports: Exports,
     private readonly workers: WorkerHandle[],
     private readonly ctrl: number,
+    private readonly mayBlock: boolean,
     /** Byte offset of the context block; the arena starts right after it. */
     readonly context: number,
   ) {}
@@ -62,7 +63,7 @@ export class WasmPool {
       for (const w of workers) w.terminate();
       throw e;
     }
-    return new WasmPool(threads, memory, exports, workers, ctrl, context);
+    return new WasmPool(threads, memory, exports, workers, ctrl, platform.mayBlock(), context);
   }
 
   /** Makes the memory at least `bytes` long (views made before this may be detached: make them after). */
@@ -76,7 +77,7 @@ export class WasmPool {
     const nth = this.threads;
     try {
       if (nth === 1) {
-        this.exports.bptt_run(this.context, 0, 1);
+        this.exports.bptt_run(this.context, 0, 1, 0);
         return;
       }
       const ctrl = new Int32Array(this.memory.buffer, this.ctrl, 8);
@@ -84,9 +85,10 @@ export class WasmPool {
       Atomics.store(ctrl, 2, this.context);
       Atomics.add(ctrl, 0, 1);
       Atomics.notify(ctrl, 0);
-      this.exports.bptt_run(this.context, 0, nth);
-      while (Atomics.load(ctrl, 1) !== nth - 1) {
-        // the workers finish their last phase within microseconds of thread 0
+      this.exports.bptt_run(this.context, 0, nth, this.mayBlock ? 1 : 0);
+      // the workers finish their last phase within microseconds of thread 0, unless the OS took their core
+      for (let spins = 0, done; (done = Atomics.load(ctrl, 1)) !== nth - 1; spins++) {
+        if (this.mayBlock && spins > 20000) Atomics.wait(ctrl, 1, done);
       }
       if (Atomics.load(ctrl, 4) !== 0) throw new Error('a worker thread failed');
     } catch (e) {

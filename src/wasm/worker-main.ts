@@ -18,26 +18,26 @@ export interface WorkerInit {
 function workerBody(init: WorkerInit, post: (message: unknown) => void): void {
   const { module, memory, tid, nth } = init;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const exports = instance.exports as unknown as { bptt_run(ctx: number, tid: number, nth: number): void; __stack_pointer: WebAssembly.Global };
+  const exports = instance.exports as unknown as { bptt_run(ctx: number, tid: number, nth: number, mayWait: number): void; __stack_pointer: WebAssembly.Global };
   exports.__stack_pointer.value = init.stackTop;
   const ctrl = new Int32Array(memory.buffer, init.ctrl, 8);
   let seen = Atomics.load(ctrl, 0);
   post({ ready: true });
   for (;;) {
     // Spin a little first: in a training loop the next call comes within microseconds.
-    let spins = 0;
-    while (Atomics.load(ctrl, 0) === seen) {
-      if (++spins > 200000) Atomics.wait(ctrl, 0, seen);
+    for (let spins = 0; Atomics.load(ctrl, 0) === seen; spins++) {
+      if (spins > 20000) Atomics.wait(ctrl, 0, seen);
     }
     seen = Atomics.load(ctrl, 0);
     if (Atomics.load(ctrl, 3) !== 0) return;
     try {
-      exports.bptt_run(Atomics.load(ctrl, 2), tid, nth);
+      exports.bptt_run(Atomics.load(ctrl, 2), tid, nth, 1);
     } catch (e) {
       Atomics.store(ctrl, 4, 1);
       post({ error: String(e) });
     }
     Atomics.add(ctrl, 1, 1);
+    Atomics.notify(ctrl, 1);
   }
 }
 

@@ -36,7 +36,7 @@ enum Slot {
   P_DH0,        // [B, h]
   P_PART,       // f64 [nth, 2 + T]: per-thread loss, sum of squares, per-step ||dH_t||^2
   P_OUT,        // f64 [4]: loss, gradNorm, clipped, nonFinite
-  P_BARRIER,    // 2 x i32
+  P_BARRIER,    // 3 x i32 (barrier.c)
   S_COUNT
 };
 
@@ -46,7 +46,7 @@ static inline float slot_f32(const Ctx *c, int i) { union { int32_t i; float f; 
 #define PTR(c, i, type) ((type *)(uintptr_t)(c)->s[i])
 
 // barrier.c
-void barrier(volatile int32_t *bar, int nth);
+void barrier(volatile int32_t *bar, int nth, int may_wait);
 
 // math.c: float32 elementary functions, SIMD and scalar
 v128_t v_exp(v128_t x);

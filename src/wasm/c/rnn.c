@@ -53,7 +53,7 @@ static void loss_rows(const Ctx *c, int r0, int r1, float *O, double *acc) {
 }
 
 // Full, chunked and randomized truncation: dH_t = G_t + xi_{t+1} dA_{t+1} Whh, the carry of the last step dhT.
-static void sweep_xi(const Ctx *c, int tid, int nth, volatile int32_t *bar, const float *Whh, double *n2) {
+static void sweep_xi(const Ctx *c, int tid, int nth, volatile int32_t *bar, int wait, const float *Whh, double *n2) {
   int T = c->s[S_T], B = c->s[S_B], h = c->s[S_H], act = c->s[S_ACT], bh = B * h;
   const float *xi = PTR(c, P_XI, float), *dhT = PTR(c, P_DHT, float);
   float *G = PTR(c, P_G, float), *dA = PTR(c, P_DA, float), *H = PTR(c, P_HS, float), *carry = PTR(c, P_S1, float);
@@ -69,7 +69,7 @@ static void sweep_xi(const Ctx *c, int tid, int nth, volatile int32_t *bar, cons
     double s = 0;
     ROWS(float dh = Gt[e] + (in ? x * in[e] : 0.0f); s += (double)dh * dh; dAt[e] = dh * dphi(Ht[e], act));
     n2[t - 1] = s;
-    barrier(bar, nth);
+    barrier(bar, nth, wait);
   }
   float *dh0 = PTR(c, P_DH0, float);
   if (xi[0] != 0.0f) {
@@ -83,7 +83,7 @@ static void sweep_xi(const Ctx *c, int tid, int nth, volatile int32_t *bar, cons
 // window(tau): slot k holds dA^(k)_{t+1}, the part of dA_{t+1} that came from the loss term k steps later; the
 // slots ping-pong between two buffers. Each thread owns columns n0..n1 of every age, so the product of step t
 // and the sums over ages need no barrier between them.
-static void sweep_window(const Ctx *c, int tid, int nth, volatile int32_t *bar, const float *Whh, double *n2) {
+static void sweep_window(const Ctx *c, int tid, int nth, volatile int32_t *bar, int wait, const float *Whh, double *n2) {
   int T = c->s[S_T], B = c->s[S_B], h = c->s[S_H], act = c->s[S_ACT], bh = B * h;
   int tau = c->s[S_WINDOW] < T ? c->s[S_WINDOW] : T;
   const float *dhT = PTR(c, P_DHT, float);
@@ -103,13 +103,14 @@ static void sweep_window(const Ctx *c, int tid, int nth, volatile int32_t *bar, 
       for (int k = 0; k < tau; k++) { float v = next[k * bh + e]; sumH += v; float a = v * g; sout[k * bh + e] = a; sumA += a; }
       s += (double)sumH * sumH; dAt[e] = sumA);
     n2[t - 1] = s;
-    barrier(bar, nth);
+    barrier(bar, nth, wait);
     float *tmp = sin; sin = sout; sout = tmp;
   }
   mm(m0, m1, n0, n1, h, dA, h, 1, Whh, h, PTR(c, P_DH0, float), h, 0, 0, 0, 0);
 }
 
-__attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth) {
+// may_wait: this thread may block (memory.atomic.wait) at a barrier; a browser's main thread may not.
+__attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth, int wait) {
   int T = c->s[S_T], B = c->s[S_B], d = c->s[S_D], h = c->s[S_H], q = c->s[S_Q], act = c->s[S_ACT];
   int tokens = c->s[S_TOKENS], bias = c->s[S_BIAS], R = T * B, bh = B * h;
   volatile int32_t *bar = PTR(c, P_BARRIER, int32_t);
@@ -133,7 +134,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth)
   part_range(tid, nth, bh, &e0, &e1);
   const float *h0 = PTR(c, P_H0, float);
   for (int e = e0; e < e1; e++) H[e] = h0 ? h0[e] : 0.0f;
-  barrier(bar, nth);
+  barrier(bar, nth, wait);
 
   // 2
   if (tokens) {
@@ -145,13 +146,13 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth)
     part(tid, nth, R, h, 0, &m0, &m1, &n0, &n1);
     mm(m0, m1, n0, n1, d, PTR(c, P_X, float), d, 1, WhxT, h, P, h, 0, 0, bhv, 0);
   }
-  barrier(bar, nth);
+  barrier(bar, nth, wait);
 
   // 3
   part(tid, nth, B, h, 0, &m0, &m1, &n0, &n1);
   for (int t = 1; t <= T; t++) {
     mm(m0, m1, n0, n1, h, H + (t - 1) * bh, h, 1, WhhT, h, H + t * bh, h, P + (t - 1) * bh, h, 0, act);
-    barrier(bar, nth);
+    barrier(bar, nth, wait);
   }
 
   // 4
@@ -164,17 +165,17 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth)
   } else {
     dO = PTR(c, P_DOIN, float);
   }
-  barrier(bar, nth);
+  barrier(bar, nth, wait);
 
   // 5
   part(tid, nth, R, h, 0, &m0, &m1, &n0, &n1);
   mm(m0, m1, n0, n1, q, dO, q, 1, Wqh, h, G, h, 0, 0, 0, 0);
-  barrier(bar, nth);
+  barrier(bar, nth, wait);
 
   // 6
-  if (c->s[S_WINDOW]) sweep_window(c, tid, nth, bar, Whh, mine + 2);
-  else sweep_xi(c, tid, nth, bar, Whh, mine + 2);
-  barrier(bar, nth);
+  if (c->s[S_WINDOW]) sweep_window(c, tid, nth, bar, wait, Whh, mine + 2);
+  else sweep_xi(c, tid, nth, bar, wait, Whh, mine + 2);
+  barrier(bar, nth, wait);
 
   // 7
   part(tid, nth, h, h, 0, &m0, &m1, &n0, &n1);
@@ -203,11 +204,11 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth)
     part(tid, nth, R, d, 0, &m0, &m1, &n0, &n1);
     mm(m0, m1, n0, n1, h, dA, h, 1, Whx, d, PTR(c, P_DX, float), d, 0, 0, 0, 0);
   }
-  barrier(bar, nth);
+  barrier(bar, nth, wait);
   if (tokens) {
     part_range(tid, nth, d, &e0, &e1);
     transpose(dWhxT, dWhx, d, h, e0, e1);
-    barrier(bar, nth);
+    barrier(bar, nth, wait);
   }
 
   // 8
@@ -215,7 +216,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth)
   double s = 0;
   for (int e = e0; e < e1; e++) s += (double)dWhx[e] * dWhx[e];
   mine[1] = s;
-  barrier(bar, nth);
+  barrier(bar, nth, wait);
   double *out = PTR(c, P_OUT, double);
   if (tid == 0) {
     double loss = 0, sq = 0;
@@ -233,7 +234,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth)
     out[3] = finite(norm) ? 0 : 1;
     out[2] = clip > 0 && finite(norm) && norm > clip ? clip / norm : 0;
   }
-  barrier(bar, nth);
+  barrier(bar, nth, wait);
   float scale = (float)out[2];
   if (scale != 0.0f) for (int e = e0; e < e1; e++) dWhx[e] *= scale;
   if (out[3] != 0 || c->s[S_OPT] == 0) return;
