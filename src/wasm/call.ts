@@ -67,6 +67,7 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
     ['P_DX', problem.inputGradient ? 4 * R * d : 0],
     ['P_DH0', 4 * B * h],
     ['P_PART', 8 * nth * (2 + T)],
+    ['P_CLIP', problem.clipNorm !== undefined ? 8 : 0],
     ['P_OUT', 8 * (4 + T)],
     ['P_BARRIER', 12],
   ];
@@ -108,7 +109,7 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
   put('S_LOSS', LOSS[problem.loss]);
   put('S_WINDOW', tau);
   put('S_DX', problem.inputGradient ? 1 : 0);
-  put('S_CLIP', problem.clipNorm ?? 0);
+  if (problem.clipNorm !== undefined) new Float64Array(buffer, at.P_CLIP, 1)[0] = problem.clipNorm;
   put('S_OPT', update ? (adam ? 2 : 1) : 0);
   if (update) {
     const o = update.optimizer;

@@ -17,7 +17,6 @@ enum Slot {
   S_LOSS,       // 0 cross-entropy, 1 mse, 2 none
   S_WINDOW,     // 0: xi-based truncation (xi in P_XI), else window(tau) with tau = S_WINDOW
   S_DX,         // also compute dx
-  S_CLIP,       // f32 bits: clipNorm, 0 = no clipping
   S_OPT,        // 0 no update, 1 sgd, 2 adam
   S_LR, S_B1, S_B2, S_EPS, S_C1, S_C2,  // f32 bits: optimizer constants, c1 = 1 - b1^k, c2 = 1 - b2^k
   P_PARAMS,     // [Whx | Whh | Wqh | bh | bq] (src/params.ts layout)
@@ -35,7 +34,8 @@ enum Slot {
   P_DX,         // [T, B, d]
   P_DH0,        // [B, h]
   P_PART,       // f64 [nth, 2 + T]: per-thread loss, sum of squares, per-step ||dH_t||^2
-  P_OUT,        // f64 [4]: loss, gradNorm, clipped, nonFinite
+  P_CLIP,       // f64: clipNorm (compared with the float64 norm, as the reference does); 0: no clipping
+  P_OUT,        // f64 [4 + T]: loss, gradNorm, clip scale (0: not clipped), nonFinite, ||dH_t||
   P_BARRIER,    // 3 x i32 (barrier.c)
   S_COUNT
 };

@@ -227,7 +227,8 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
       for (int i = 0; i < nth; i++) n += all[i * (2 + T) + 2 + t];
       out[4 + t] = __builtin_sqrt(n);
     }
-    float clip = slot_f32(c, S_CLIP);
+    const double *clipNorm = PTR(c, P_CLIP, double);
+    double clip = clipNorm ? *clipNorm : 0;
     double norm = __builtin_sqrt(sq);
     out[0] = loss / R;
     out[1] = norm;
