@@ -7,7 +7,7 @@
 // allocates nothing. Thread 0 is the calling thread: it publishes the call,
 // runs its share, then spins until the workers are done (a browser's main
 // thread may not block on Atomics.wait).
-import { BpttDeviceError } from '../errors.js';
+import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { wasmModule } from './binaries.js';
 import type { WasmPlatform, WorkerHandle } from './platform.js';
 import type { WorkerInit } from './worker-main.js';
@@ -120,7 +120,12 @@ function grow(memory: WebAssembly.Memory, bytes: number): void {
   if (bytes <= have) return;
   const pages = Math.ceil((bytes - have) / PAGE);
   if (have / PAGE + pages > MAX_PAGES) {
-    throw new BpttDeviceError(`the 'wasm' engine needs ${bytes} bytes of memory, more than its 2 GiB`);
+    // refused before any work, like a GPU call beyond the device's limits
+    throw new BpttInputError('batch', `a call whose arrays fit the 'wasm' engine's 2 GiB of memory (use smaller T*B or hidden size)`, `${bytes} bytes`);
   }
-  memory.grow(pages);
+  try {
+    memory.grow(pages);
+  } catch (e) {
+    throw new BpttDeviceError(`the 'wasm' engine could not grow its memory to ${bytes} bytes (${(e as Error).message})`);
+  }
 }
