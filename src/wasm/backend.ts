@@ -11,7 +11,7 @@ import { layoutOf, packParams, unpackParams } from '../params.js';
 import { truncationForStep } from '../truncation.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
 import { WasmPool } from './pool.js';
-import { runCall } from './call.js';
+import { runCall, type PhaseTimes } from './call.js';
 import { wasmPlatform } from './platform.js';
 
 export interface WasmBackend {
@@ -21,6 +21,7 @@ export interface WasmBackend {
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): GradientResult;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   stats(): EngineStats;
+  phaseTimes(): PhaseTimes | null;
   dispose(): void;
 }
 
@@ -61,6 +62,10 @@ class WasmImpl implements WasmBackend {
   stats(): EngineStats {
     const bytes = this.pool.memory.buffer.byteLength;
     return { dispatches: 0, submits: 0, liveBuffers: 0, liveBytes: bytes, peakBytes: bytes };
+  }
+
+  phaseTimes(): PhaseTimes | null {
+    return this.pool.lastPhases;
   }
 
   dispose(): void {

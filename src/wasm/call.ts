@@ -28,6 +28,20 @@ export interface CallResult {
   read(slot: SlotName, n: number, offset?: number): Float32Array;
   /** The per-step norms ||dH_t||, t = 1..T. */
   stepNorms(): Float32Array;
+  /** Milliseconds in each phase of bptt_run (src/wasm/c/rnn.c), on thread 0. */
+  phases: PhaseTimes;
+}
+
+/** Where the time of a call went: the large products over all T*B rows, the two recurrences, the rest. */
+export interface PhaseTimes {
+  transposes: number; // phase 1
+  inputProjection: number; // 2
+  forwardRecurrence: number; // 3
+  outputAndLoss: number; // 4
+  outputToHidden: number; // 5
+  reverseSweep: number; // 6
+  weightGradients: number; // 7
+  normClipUpdate: number; // 8, to the end
 }
 
 /** Runs one call; `params` is the flat parameter vector (src/params.ts), updated in place when `update` is given. */
@@ -69,6 +83,7 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
     ['P_PART', 8 * nth * (2 + T)],
     ['P_CLIP', problem.clipNorm !== undefined ? 8 : 0],
     ['P_OUT', 8 * (4 + T)],
+    ['P_PROF', 8 * 9],
     ['P_BARRIER', 12],
   ];
   const at = {} as Record<SlotName, number>;
@@ -129,6 +144,17 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
   pool.run();
 
   const out = new Float64Array(buffer, at.P_OUT, 4 + T);
+  const p = new Float64Array(buffer, at.P_PROF, 9);
+  const phases: PhaseTimes = {
+    transposes: p[1] - p[0],
+    inputProjection: p[2] - p[1],
+    forwardRecurrence: p[3] - p[2],
+    outputAndLoss: p[4] - p[3],
+    outputToHidden: p[5] - p[4],
+    reverseSweep: p[6] - p[5],
+    weightGradients: p[7] - p[6],
+    normClipUpdate: p[8] - p[7],
+  };
   const result: CallResult = {
     loss: problem.loss === 'none' ? NaN : out[0],
     gradNorm: out[1],
@@ -137,7 +163,9 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
     xi,
     read: (slot, n, offset = 0) => new Float32Array(buffer, at[slot] + 4 * offset, n).slice(),
     stepNorms: () => Float32Array.from(out.subarray(4, 4 + T)),
+    phases,
   };
+  pool.lastPhases = phases;
   if (update && !result.nonFinite) {
     params.set(f32('P_PARAMS', total));
     if (adam) {

@@ -7,6 +7,7 @@ import { BpttDeviceError } from '../errors.js';
 import { assertUsable, isDisposed, markDisposed } from '../lifecycle.js';
 import { checkPositiveInt } from '../validate.js';
 import { createWasmBackend, type WasmBackend } from './backend.js';
+import type { PhaseTimes } from './call.js';
 import { selfCheckProblem, worstError } from '../gpu/backend.js';
 import { cpuGradients } from '../cpu/gradients.js';
 import { validateGradientCall } from '../validate.js';
@@ -36,6 +37,10 @@ export class WasmEngine implements Engine {
   }
   stats(): EngineStats {
     return this.impl.stats();
+  }
+  /** Benchmarks: milliseconds in each phase of the last gradient call or trainer step (thread 0's clock). */
+  phaseTimes(): PhaseTimes | null {
+    return this.impl.phaseTimes();
   }
   async selfCheck(): Promise<SelfCheckResult> {
     assertUsable(this, 'engine');

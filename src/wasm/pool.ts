@@ -12,6 +12,7 @@ import { wasmModule } from './binaries.js';
 import type { WasmPlatform, WorkerHandle } from './platform.js';
 import type { WorkerInit } from './worker-main.js';
 import { CONTEXT_BYTES } from './context.js';
+import type { PhaseTimes } from './call.js';
 
 const PAGE = 65536;
 const STACK = 65536;
@@ -22,6 +23,8 @@ type Exports = { bptt_run(ctx: number, tid: number, nth: number, mayWait: number
 
 export class WasmPool {
   private broken: string | null = null;
+  /** Where the time of the last call went (src/wasm/call.ts). */
+  lastPhases: PhaseTimes | null = null;
 
   private constructor(
     readonly threads: number,
@@ -38,7 +41,7 @@ export class WasmPool {
     const shared = threads > 1;
     const module = await wasmModule(shared ? 'threaded' : 'single');
     const memory = new WebAssembly.Memory({ initial: 32, maximum: MAX_PAGES, ...(shared ? { shared: true } : {}) } as WebAssembly.MemoryDescriptor);
-    const instance = await WebAssembly.instantiate(module, { env: { memory } });
+    const instance = await WebAssembly.instantiate(module, { env: { memory, now: () => performance.now() } });
     const exports = instance.exports as unknown as Exports;
     const heapBase = align(exports.__heap_base.value as number, 16);
     const ctrl = heapBase;

@@ -17,7 +17,7 @@ export interface WorkerInit {
 
 function workerBody(init: WorkerInit, post: (message: unknown) => void): void {
   const { module, memory, tid, nth } = init;
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const instance = new WebAssembly.Instance(module, { env: { memory, now: () => performance.now() } });
   const exports = instance.exports as unknown as { bptt_run(ctx: number, tid: number, nth: number, mayWait: number): void; __stack_pointer: WebAssembly.Global };
   exports.__stack_pointer.value = init.stackTop;
   const ctrl = new Int32Array(memory.buffer, init.ctrl, 8);

@@ -36,6 +36,7 @@ enum Slot {
   P_PART,       // f64 [nth, 2 + T]: per-thread loss, sum of squares, per-step ||dH_t||^2
   P_CLIP,       // f64: clipNorm (compared with the float64 norm, as the reference does); 0: no clipping
   P_OUT,        // f64 [4 + T]: loss, gradNorm, clip scale (0: not clipped), nonFinite, ||dH_t||
+  P_PROF,       // f64 [9]: the host clock (ms) at the start of phases 1..8 and at the end, thread 0
   P_BARRIER,    // 3 x i32 (barrier.c)
   S_COUNT
 };
@@ -44,6 +45,9 @@ typedef struct { int32_t s[S_COUNT]; } Ctx;
 
 static inline float slot_f32(const Ctx *c, int i) { union { int32_t i; float f; } u; u.i = c->s[i]; return u.f; }
 #define PTR(c, i, type) ((type *)(uintptr_t)(c)->s[i])
+
+// The host's clock in milliseconds (performance.now), for the phase profile.
+__attribute__((import_module("env"), import_name("now"))) double host_now(void);
 
 // barrier.c
 void barrier(volatile int32_t *bar, int nth, int may_wait);

@@ -123,9 +123,12 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   float *P = PTR(c, P_P, float), *H = PTR(c, P_HS, float), *O = PTR(c, P_O, float), *G = PTR(c, P_G, float);
   float *dA = PTR(c, P_DA, float);
   double *mine = PTR(c, P_PART, double) + tid * (2 + T);
+  double *prof = tid == 0 ? PTR(c, P_PROF, double) : 0;
+#define PHASE(k) if (prof) prof[k] = host_now()
   int m0, m1, n0, n1, e0, e1;
 
   // 1
+  PHASE(0);
   part_range(tid, nth, h, &e0, &e1);
   transpose(Whx, WhxT, h, d, e0, e1);
   transpose(Whh, WhhT, h, h, e0, e1);
@@ -137,6 +140,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   barrier(bar, nth, wait);
 
   // 2
+  PHASE(1);
   if (tokens) {
     const int32_t *x = PTR(c, P_X, int32_t);
     part(tid, nth, R, h, 1, &m0, &m1, &n0, &n1);
@@ -149,6 +153,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   barrier(bar, nth, wait);
 
   // 3
+  PHASE(2);
   part(tid, nth, B, h, 0, &m0, &m1, &n0, &n1);
   for (int t = 1; t <= T; t++) {
     mm(m0, m1, n0, n1, h, H + (t - 1) * bh, h, 1, WhhT, h, H + t * bh, h, P + (t - 1) * bh, h, 0, act);
@@ -156,6 +161,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   }
 
   // 4
+  PHASE(3);
   float *dO = O;
   mine[0] = 0;
   if (c->s[S_LOSS] != 2) {
@@ -168,16 +174,19 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   barrier(bar, nth, wait);
 
   // 5
+  PHASE(4);
   part(tid, nth, R, h, 0, &m0, &m1, &n0, &n1);
   mm(m0, m1, n0, n1, q, dO, q, 1, Wqh, h, G, h, 0, 0, 0, 0);
   barrier(bar, nth, wait);
 
   // 6
+  PHASE(5);
   if (c->s[S_WINDOW]) sweep_window(c, tid, nth, bar, wait, Whh, mine + 2);
   else sweep_xi(c, tid, nth, bar, wait, Whh, mine + 2);
   barrier(bar, nth, wait);
 
   // 7
+  PHASE(6);
   part(tid, nth, h, h, 0, &m0, &m1, &n0, &n1);
   mm(m0, m1, n0, n1, R, dA, 1, h, H, h, dWhh, h, 0, 0, 0, 0);
   part(tid, nth, q, h, 0, &m0, &m1, &n0, &n1);
@@ -212,6 +221,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   }
 
   // 8
+  PHASE(7);
   part_range(tid, nth, total, &e0, &e1);
   double s = 0;
   for (int e = e0; e < e1; e++) s += (double)dWhx[e] * dWhx[e];
@@ -236,6 +246,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
     out[2] = clip > 0 && finite(norm) && norm > clip ? clip / norm : 0;
   }
   barrier(bar, nth, wait);
+  PHASE(8);
   float scale = (float)out[2];
   if (scale != 0.0f) for (int e = e0; e < e1; e++) dWhx[e] *= scale;
   if (out[3] != 0 || c->s[S_OPT] == 0) return;
