@@ -101,3 +101,13 @@ export function estimateSeconds(entry) {
   const timed = Math.min(perCall * calls * spec.runs, Math.max(spec.budgetMs / 1000, perCall * calls * spec.minRuns));
   return warm + timed;
 }
+
+/**
+ * The cases of issue 12's benchmark (the WebAssembly engine against jax-js, TF.js and PyTorch):
+ * the two named cases above and d2l's char-level RNN (h=32, T=32, B=1024, 28 tokens).
+ */
+export const WASM_CASES = {
+  char: CHAR,
+  dense: DENSE,
+  d2l: { T: 32, B: 1024, d: 28, h: 32, q: 28, tokens: true, loss: 'cross-entropy' },
+};

@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { loadLib, type Lib } from './lib.js';
 import { makeProblem } from './problem.js';
-import { compareGrads } from './compare.js';
+import { compareGrads } from '../lib/compare.mjs';
 import { getEngine, libraryGemm, libraryRunner } from './library.js';
 import { tfjsRunner, useTfBackend, type TfBackend } from './tfjs-rnn.js';
 import type { CaseRunner, Grads } from './runner.js';
