@@ -67,3 +67,70 @@ export function renderNodeMarkdown(report) {
   lines.push('');
   return lines.join('\n');
 }
+
+const med = (page, id, b, mode) => page?.cases[id]?.backends[b]?.modes[mode]?.median;
+
+/** The browser targets of issue 12, per case and mode (gradients read back; a training step). */
+export function browserTargets(report) {
+  const out = [];
+  const plain = report.pages.plain;
+  const iso = report.pages.isolated;
+  const ids = Object.keys((plain ?? iso)?.cases ?? {});
+  const push = (text, ok, detail) => out.push({ status: ok === null ? 'n/a' : ok ? 'met' : 'missed', text, detail });
+  for (const id of ids) {
+    for (const mode of ['step', 'gradients']) {
+      const where = `${id}, ${mode}`;
+      {
+        const lib = med(plain, id, 'library-wasm', mode);
+        const jx = med(plain, id, 'jax-wasm', mode);
+        push(`${where}: plain page (1 thread each): library-wasm at least as fast as jax-js wasm`, lib && jx ? jx / lib >= 1 : null, lib && jx ? `${f1(lib)} ms vs ${f1(jx)} ms (${f2(jx / lib)}x)` : 'not measured');
+      }
+      {
+        const lib = med(iso, id, 'library-wasm', mode);
+        const cands = ['jax-wasm', 'jax-webgpu'].map((b) => [b, med(iso, id, b, mode)]).filter(([, v]) => v);
+        const best = cands.sort((a, b) => a[1] - b[1])[0];
+        push(`${where}: isolated page: library-wasm (2 threads) at least 1.6x faster than jax-js's fastest configuration there`, lib && best ? best[1] / lib >= 1.6 : null, lib && best ? `${f1(lib)} ms vs ${best[0]} ${f1(best[1])} ms (${f2(best[1] / lib)}x)` : 'not measured');
+      }
+      for (const [name, page] of [['plain', plain], ['isolated', iso]]) {
+        const lib = med(page, id, 'library-wasm', mode);
+        const tf = med(page, id, 'tfjs-wasm', mode);
+        push(`${where}: ${name} page: library-wasm at least 5x faster than tfjs-wasm`, lib && tf ? tf / lib >= 5 : null, lib && tf ? `${f1(lib)} ms vs ${f1(tf)} ms (${f2(tf / lib)}x)` : 'not measured');
+        const others = Object.entries(page?.cases[id]?.backends ?? {}).filter(([b, r]) => b !== 'library-wasm' && r.modes[mode]);
+        const fastest = others.map(([b, r]) => [b, r.modes[mode].median]).sort((a, b) => a[1] - b[1])[0];
+        push(`${where}: ${name} page: library-wasm faster than every other backend of the page`, lib && fastest ? lib < fastest[1] : null, lib && fastest ? `${f1(lib)} ms; next fastest ${fastest[0]} ${f1(fastest[1])} ms (${f2(fastest[1] / lib)}x)` : 'not measured');
+      }
+    }
+  }
+  return out;
+}
+
+export function renderBrowserMarkdown(report) {
+  const lines = [
+    `# Issue 12 benchmark, headless Chromium: the 'wasm' engine against jax-js, TF.js and the other backends`,
+    '',
+    `\`${report.command}\` at ${report.startedAt}, commit ${report.commit}; ${report.machine.cpus} x ${report.machine.cpuModel}; load average ${f2(report.machine.loadAverage.start)} at the start, ${f2(report.machine.loadAverage.end)} at the end (other processes share these cores).`,
+    'Times are medians of interleaved runs in one page (milliseconds, wall clock, results read back). `gradients`: loss and every parameter gradient read back; `step`: one SGD training step, only the loss read back. The first call (jax-js: trace and compile; WebGPU: pipeline creation) is reported apart and checked against the float64 CPU reference.',
+    '',
+  ];
+  for (const [kind, page] of Object.entries(report.pages)) {
+    lines.push(`## ${kind} page (crossOriginIsolated ${page.info.crossOriginIsolated}), ${page.browser}`, '');
+    lines.push(`library-wasm: ${page.info.libraryWasm}. jax-js devices: ${(page.info.jaxDevices ?? []).join(', ')}. TF.js wasm: ${page.info.wasm.threads} thread(s), SIMD ${page.info.wasm.simd}.`, '');
+    for (const [id, c] of Object.entries(page.cases)) {
+      const s = c.shape;
+      lines.push(`### ${id}: T=${s.T} B=${s.B} ${s.tokens ? `tokens over ${s.d}` : `d=${s.d}`} h=${s.h} q=${s.q}, ${s.loss}, ${(c.flops / 1e6).toFixed(0)} MFLOP`, '');
+      lines.push('| backend | step ms | step GFLOP/s | gradients ms | gradients GFLOP/s | first call ms | check |', '| --- | --- | --- | --- | --- | --- | --- |');
+      const rows = Object.entries(c.backends).sort((a, b) => (a[1].modes.step?.median ?? Infinity) - (b[1].modes.step?.median ?? Infinity));
+      for (const [b, r] of rows) {
+        const check = r.error ? `error: ${r.error}` : r.check ? (r.check.ok ? `ok (${r.check.worst.toFixed(3)})` : `MISMATCH ${r.check.mismatches[0]}`) : 'reference';
+        const st = r.modes.step;
+        const gr = r.modes.gradients;
+        lines.push(`| ${b} | ${st ? f1(st.median) : r.skipped ? `not timed: ${r.skipped}` : '-'} | ${st ? f2(st.gflops) : '-'} | ${gr ? f1(gr.median) : '-'} | ${gr ? f2(gr.gflops) : '-'} | ${f1(r.firstCallMs)} | ${check} |`);
+      }
+      lines.push('');
+    }
+  }
+  lines.push('## Targets', '');
+  for (const t of report.targets) lines.push(`- **${t.status}**: ${t.text}: ${t.detail}`);
+  lines.push('');
+  return lines.join('\n');
+}
