@@ -1,8 +1,29 @@
 // createEngine: picks a backend and exposes the public contract of API.md.
-import type { Batch, EngineOptions, EngineStats, GradientOptions, GradientResult, RnnModel, Trainer, TrainerOptions, BackendName } from './types.js';
+import type {
+  AnyModel,
+  Batch,
+  ForwardOptions,
+  ForwardResult,
+  GenerateOptions,
+  EngineOptions,
+  EngineStats,
+  GradientOptions,
+  GradientResult,
+  RnnModel,
+  SequenceGradients,
+  SequenceModel,
+  Trainer,
+  TrainerOptions,
+  BackendName,
+} from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
-import { cpuGradients } from './cpu/gradients.js';
+import { cpuRnnGradients } from './cpu/rnn-gradients.js';
+import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
+import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
+import { validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
+import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
@@ -35,8 +56,18 @@ export interface Engine {
   readonly device: GPUDevice | null;
   /** The layer on GPUBuffers (forward, backward), for the WebGPU backend; throws on the CPU one. */
   readonly gpu: DeviceApi;
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  /** The model's outputs without gradients: the loss with batch.y, O and/or Y when asked, hT (cT). */
+  forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult>;
+  /** Token ids generated after a prefix, greedy or sampled (API.md "Forward only"). */
+  generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array>;
   /** Dispatch and submit counts of the last call, and the device memory held. */
   stats(): EngineStats;
   /** A small gradient call compared with the CPU reference. */
@@ -54,14 +85,31 @@ class CpuEngine implements Engine {
   get gpu(): DeviceApi {
     throw new BpttDeviceError(`engine.gpu needs the 'webgpu' backend; this engine uses the CPU (${this.backendReason})`);
   }
-  async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
+    if (isSequenceModel(model)) return cpuSequenceGradients(model, batch, validateSequenceCall(model, batch, options));
     const problem = validateGradientCall(model, batch, options);
-    return cpuGradients(model, batch, problem);
+    return cpuRnnGradients(model, batch, problem);
   }
-  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    return createCpuTrainer(model, options);
+    if (isSequenceModel(model)) return withInference(createCpuSequenceTrainer(model, options));
+    return withInference(createCpuTrainer(model, options));
+  }
+  async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+    assertUsable(this, 'engine');
+    return forwardOnCpu(model, batch, options);
+  }
+  async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
+    assertUsable(this, 'engine');
+    return generateOnCpu(model, options);
   }
   stats(): EngineStats {
     return { dispatches: 0, submits: 0, liveBuffers: 0, liveBytes: 0, peakBytes: 0 };
@@ -91,14 +139,48 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     return this.impl.gpu;
   }
-  async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
+    // SequenceModel on WebGPU is built on branch i10gpu; until then it is refused, after validation.
+    if (isSequenceModel(model)) {
+      validateSequenceCall(model, batch, options);
+      throw new BpttInputError('model', "an RnnModel on the 'webgpu' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
+    }
     const problem = validateGradientCall(model, batch, options);
+    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
     return this.impl.gradients(model, batch, problem);
   }
-  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    return this.impl.trainer(model, validateTrainerOptions(model, options));
+    if (isSequenceModel(model)) {
+      validateSequenceTrainerOptions(model, options);
+      throw new BpttInputError('model', "an RnnModel on the 'webgpu' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
+    }
+    const trainer = withInference(this.impl.trainer(model, validateTrainerOptions(model, options)));
+    const step = trainer.step;
+    trainer.step = async (batch, stepOptions) => {
+      if (typeof batch === 'object' && batch !== null && batch.lengths !== undefined) {
+        throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+      }
+      return step(batch, stepOptions);
+    };
+    return trainer;
+  }
+  // Until the WebGPU forward kernels land (branch i10gpu): the CPU reference on the same parameters.
+  async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+    assertUsable(this, 'engine');
+    return forwardOnCpu(model, batch, options);
+  }
+  async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
+    assertUsable(this, 'engine');
+    return generateOnCpu(model, options);
   }
   stats(): EngineStats {
     return this.impl.stats();

@@ -6,8 +6,11 @@ import type { Activation } from '../types.js';
 
 type Vec = Float64Array;
 
-/** P[r, :] = Whx x_r + bh.  P is [T*B, h], x is [T*B, d], Whx is [h, d], bh is [h] or null. */
-export function inputProjection(P: Vec, x: Float32Array, Whx: Vec, bh: Vec | null, rows: number, d: number, h: number): void {
+/**
+ * P[r, :] = Whx x_r + bh.  P is [T*B, h], x is [T*B, d], Whx is [h, d], bh is [h] or null.
+ * A SequenceModel uses it with h -> G*h (all gates at once) and x -> the layer below's output.
+ */
+export function inputProjection(P: Vec, x: ArrayLike<number>, Whx: Vec, bh: Vec | null, rows: number, d: number, h: number): void {
   for (let r = 0; r < rows; r++) {
     const xo = r * d;
     const po = r * h;
@@ -75,10 +78,11 @@ export function outputProjection(O: Vec, H: Vec, hOffset: number, Wqh: Vec, bq: 
 }
 
 /**
- * Loss and dO for each row, scale = 1/(T*B).
+ * Loss and dO for each row, scale = 1/(T*B) (1/N with lengths).
  * cross-entropy: l = logsumexp(o) - o_y, dO = (softmax(o) - onehot(y)) * scale
  * mse:           l = 1/2 ||o - y||^2,    dO = (o - y) * scale
  * Returns the sum of l over rows (times scale: the mean loss L).
+ * With lengths ([B]), rows r = t*B + b with t >= lengths[b] (0-based t) are padding: dO = 0 there and no loss.
  */
 export function lossAndOutputGrad(
   dO: Vec,
@@ -88,10 +92,16 @@ export function lossAndOutputGrad(
   rows: number,
   q: number,
   scale: number,
+  lengths: Int32Array | null = null,
+  B = 1,
 ): number {
   let total = 0;
   for (let r = 0; r < rows; r++) {
     const o = r * q;
+    if (lengths && Math.floor(r / B) >= lengths[r % B]) {
+      dO.fill(0, o, o + q);
+      continue;
+    }
     if (loss === 'cross-entropy') {
       let m = -Infinity;
       for (let c = 0; c < q; c++) m = Math.max(m, O[o + c]);
@@ -282,9 +292,12 @@ export function weightGradients(
   }
 }
 
-/** dx[r, :] = Whx^T dA_r, i.e. dx = dA Whx.  dx is [T*B, d]. */
-export function inputGradient(dx: Vec, dA: Vec, Whx: Vec, rows: number, h: number, d: number): void {
-  dx.fill(0);
+/**
+ * dx[r, :] = Whx^T dA_r, i.e. dx = dA Whx.  dx is [T*B, d].
+ * accumulate: dx += dA Whx (a bidirectional layer sends both directions' gradients to the layer below).
+ */
+export function inputGradient(dx: Vec, dA: Vec, Whx: Vec, rows: number, h: number, d: number, accumulate = false): void {
+  if (!accumulate) dx.fill(0);
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < h; i++) {
       const g = dA[r * h + i];

@@ -1,6 +1,6 @@
 // The WebGPU backend behind createEngine({ backend: 'webgpu' }): owns (or
 // borrows) the device, the per-device context, and the self-check.
-import type { Batch, EngineStats, GradientResult, RnnModel, Trainer, TrainerOptions } from '../types.js';
+import type { Batch, EngineStats, GradientResult, RnnModel, StepTrainer, TrainerOptions } from '../types.js';
 import type { Problem } from '../validate.js';
 import type { AdapterSummary, SelfCheckResult } from '../engine.js';
 import { validateGradientCall } from '../validate.js';
@@ -20,7 +20,7 @@ export interface GpuBackend {
   readonly context: GpuContext;
   readonly gpu: DeviceApi;
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
-  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
   benchGemm(n: number, runs?: number): Promise<GemmTiming>;
@@ -83,7 +83,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     maxBinding: Math.min(device.limits.maxStorageBufferBindingSize, options.limits?.maxStorageBufferBindingSize ?? Infinity),
     maxBuffer: Math.min(device.limits.maxBufferSize, options.limits?.maxBufferSize ?? Infinity),
   };
-  const trainers = new Set<Trainer>();
+  const trainers = new Set<StepTrainer>();
   let disposed = false;
   const assertOpen = () => {
     if (disposed) throw new BpttDeviceError('engine: this engine was disposed; create a new one');

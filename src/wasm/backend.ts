@@ -3,7 +3,7 @@
 // parameter layout and the trainer's bookkeeping are the CPU reference's own
 // (src/validate.ts, src/truncation.ts, src/params.ts), so every engine
 // refuses and accepts the same calls.
-import type { Batch, GradientOptions, GradientResult, RnnModel, StepOptions, StepResult, Trainer, TrainerOptions, EngineStats } from '../types.js';
+import type { Batch, GradientOptions, GradientResult, RnnModel, StepOptions, StepResult, StepTrainer, TrainerOptions, EngineStats } from '../types.js';
 import type { Problem } from '../validate.js';
 import { validateBatch, validateGradientCall, validateModel, validateTrainerOptions, validateTruncation } from '../validate.js';
 import { BpttInputError } from '../errors.js';
@@ -19,7 +19,7 @@ export interface WasmBackend {
   /** Why this many threads, in words. */
   readonly threadReason: string;
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): GradientResult;
-  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
   stats(): EngineStats;
   phaseTimes(): PhaseTimes | null;
   dispose(): void;
@@ -39,7 +39,7 @@ export async function createWasmBackend(threads: number | undefined): Promise<Wa
 }
 
 class WasmImpl implements WasmBackend {
-  private readonly trainers = new Set<Trainer>();
+  private readonly trainers = new Set<StepTrainer>();
   constructor(
     private readonly pool: WasmPool,
     readonly threadReason: string,
@@ -53,7 +53,7 @@ class WasmImpl implements WasmBackend {
     return gradientsOf(this.pool, model, batch, problem);
   }
 
-  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+  trainer(model: RnnModel, options: TrainerOptions): StepTrainer {
     const t = createWasmTrainer(this.pool, model, options, () => this.trainers.delete(t));
     this.trainers.add(t);
     return t;
@@ -100,7 +100,7 @@ function gradientsOf(pool: WasmPool, model: RnnModel, batch: Batch, problem: Pro
 }
 
 /** The trainer: parameters and Adam moments in flat Float32Arrays between steps, exactly as the CPU trainer keeps them. */
-function createWasmTrainer(pool: WasmPool, model: RnnModel, options: TrainerOptions, onDispose: () => void): Trainer {
+function createWasmTrainer(pool: WasmPool, model: RnnModel, options: TrainerOptions, onDispose: () => void): StepTrainer {
   const opts = validateTrainerOptions(model, options);
   const dims = validateModel(model);
   const shape = unpackParams(model, packParams(model));
@@ -113,7 +113,7 @@ function createWasmTrainer(pool: WasmPool, model: RnnModel, options: TrainerOpti
   let carried: Float32Array | null = null;
   let carriedB = 0;
   let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
-  const self: Trainer = {
+  const self: StepTrainer = {
     backend: 'wasm',
     async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
       assertUsable(self, 'trainer');

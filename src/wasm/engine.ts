@@ -1,11 +1,28 @@
 // The Engine of the 'wasm' backend (API.md "Backends"): the public contract
 // around src/wasm/backend.ts.
 import type { Engine, AdapterSummary, SelfCheckResult } from '../engine.js';
-import type { Batch, EngineStats, GradientOptions, GradientResult, RnnModel, Trainer, TrainerOptions } from '../types.js';
+import type {
+  AnyModel,
+  Batch,
+  EngineStats,
+  ForwardOptions,
+  ForwardResult,
+  GenerateOptions,
+  GradientOptions,
+  GradientResult,
+  RnnModel,
+  SequenceGradients,
+  SequenceModel,
+  Trainer,
+  TrainerOptions,
+} from '../types.js';
 import type { DeviceApi } from '../gpu/device-api.js';
-import { BpttDeviceError } from '../errors.js';
+import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { assertUsable, isDisposed, markDisposed } from '../lifecycle.js';
 import { checkPositiveInt } from '../validate.js';
+import { isSequenceModel } from '../sequence-model.js';
+import { validateSequenceCall, validateSequenceTrainerOptions } from '../validate-sequence.js';
+import { forwardOnCpu, generateOnCpu, withInference } from '../inference.js';
 import { createWasmBackend, type WasmBackend } from './backend.js';
 import type { PhaseTimes } from './call.js';
 import { selfCheckProblem, worstError } from '../gpu/backend.js';
@@ -27,13 +44,37 @@ export class WasmEngine implements Engine {
   get gpu(): DeviceApi {
     throw new BpttDeviceError(`engine.gpu needs the 'webgpu' backend; this engine uses WebAssembly (${this.backendReason})`);
   }
-  async gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult> {
+  // The RnnModel signature comes first and last, as in src/engine.ts.
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
+  async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
+    // SequenceModel (gated cells, stacks) and batch.lengths have no WebAssembly kernels yet: refused, after validation.
+    if (isSequenceModel(model)) {
+      validateSequenceCall(model, batch, options);
+      throw notYet(model);
+    }
     return this.impl.gradients(model, batch, options);
   }
-  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    return this.impl.trainer(model, options);
+    if (isSequenceModel(model)) {
+      validateSequenceTrainerOptions(model, options);
+      throw notYet(model);
+    }
+    return withInference(this.impl.trainer(model, options));
+  }
+  // forward and generate: the CPU reference on the same parameters until WebAssembly kernels of their own land
+  async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+    assertUsable(this, 'engine');
+    return forwardOnCpu(model, batch, options);
+  }
+  async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
+    assertUsable(this, 'engine');
+    return generateOnCpu(model, options);
   }
   stats(): EngineStats {
     return this.impl.stats();
@@ -57,6 +98,10 @@ export class WasmEngine implements Engine {
     markDisposed(this);
     this.impl.dispose();
   }
+}
+
+function notYet(model: SequenceModel): BpttInputError {
+  return new BpttInputError('model', "an RnnModel on the 'wasm' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
 }
 
 /** A 'wasm' engine; `why` starts its backendReason. Throws when WebAssembly SIMD is not available here. */
