@@ -10,7 +10,7 @@ import { BpttDeviceError, createEngine, type Engine } from '../src/index.js';
 import type { Activation, GradientOptions, GradientResult, Truncation } from '../src/types.js';
 import { SLOTS } from '../src/wasm/context.js';
 import { randomProblem } from './helpers.js';
-import { expectSameAsCpu, printWorst } from './gpu-setup.js';
+import { GPU_TOL, expectCloseRelative, expectSameAsCpu, printWorst } from './gpu-setup.js';
 
 const OUTPUTS = ['dWhx', 'dWhh', 'dWqh', 'dbh', 'dbq', 'dh0', 'hT', 'dx', 'gradNormPerStep'] as const;
 
@@ -168,5 +168,47 @@ describe('choosing and describing the backend', () => {
     engine.dispose();
     await expect(engine.gradients(model, batch, { loss: 'cross-entropy' })).rejects.toThrow(BpttDeviceError);
     await expect(trainer.step(batch)).rejects.toThrow(BpttDeviceError);
+  });
+});
+
+describe('batch.lengths (packed sequences) on an RnnModel, against the CPU reference', () => {
+  const size = { T: 7, B: 5, d: 6, h: 9, q: 5 };
+  const lengths = Int32Array.from([7, 3, 1, 5, 7]);
+  const truncations: Truncation[] = [
+    { kind: 'full' },
+    { kind: 'chunked', steps: 2 },
+    { kind: 'window', steps: 3 },
+    { kind: 'randomized', keepProbability: 0.6, seed: 9 },
+    { kind: 'randomized', xi: Float32Array.from([0.5, 0, 2, 1.25, 1, 1, 0.5]) },
+  ];
+  for (const threads of [1, 2, 3]) {
+    it.each(truncations)(`${threads} thread(s), $kind: every loss, values and token ids, h0 and dhT`, async (truncation) => {
+      for (const loss of ['cross-entropy', 'mse', 'none'] as const) {
+        for (const tokens of [false, true]) {
+          const { model, batch } = randomProblem({ ...size, loss, tokens, h0: true, dhT: true, seed: 71 });
+          const options: GradientOptions = { loss, truncation, inputGradient: !tokens, gradNormPerStep: true };
+          const withLengths = { ...batch, lengths };
+          const got = await wasm[threads].gradients(model, withLengths, options);
+          expectSameAsCpu(`lengths ${threads} ${truncation.kind} ${loss} ${tokens}`, got, await cpu.gradients(model, withLengths, options));
+        }
+      }
+    });
+  }
+
+  it('a trainer with lengths and carryState takes the same steps as the CPU trainer', async () => {
+    const { model } = randomProblem({ ...size, seed: 72 });
+    const options = { optimizer: { kind: 'adam' as const, learningRate: 0.01 }, loss: 'cross-entropy' as const, clipNorm: 1, carryState: true };
+    const a = wasm[2].trainer(model, options);
+    const b = cpu.trainer(model, options);
+    for (let k = 0; k < 3; k++) {
+      const step = { ...randomProblem({ ...size, seed: 73 + k }).batch, lengths };
+      const [ra, rb] = [await a.step(step, { readGradNorm: true }), await b.step(step, { readGradNorm: true })];
+      expect(ra.loss).toBeCloseTo(rb.loss, 5);
+      expect(ra.gradNorm!).toBeCloseTo(rb.gradNorm!, 5);
+    }
+    const [pa, pb] = [await a.read(), await b.read()];
+    for (const k of ['Whx', 'Whh', 'Wqh', 'bh', 'bq'] as const) expectCloseRelative(`params ${k}`, pa[k]!, pb[k]!, GPU_TOL);
+    a.dispose();
+    b.dispose();
   });
 });

@@ -117,7 +117,7 @@ function createWasmTrainer(pool: WasmPool, model: RnnModel, options: TrainerOpti
     backend: 'wasm',
     async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
       assertUsable(self, 'trainer');
-      const { T, B, tokens } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
+      const { T, B, tokens, lengths } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
       const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
       if (carried && carriedB !== B && batch.h0 === undefined) {
         throw new BpttInputError('batch.batchSize', `${carriedB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
@@ -132,6 +132,7 @@ function createWasmTrainer(pool: WasmPool, model: RnnModel, options: TrainerOpti
         clipNorm: opts.clipNorm,
         inputGradient: false,
         gradNormPerStep: false,
+        lengths,
       };
       const r = runCall(pool, problem, shape.activation, params, { ...batch, h0 }, { optimizer: opts.optimizer, step: applied, m, v });
       if (!r.nonFinite) {

@@ -66,6 +66,7 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
     ['P_H0', batch.h0 ? 4 * B * h : 0],
     ['P_DHT', batch.dhT ? 4 * B * h : 0],
     ['P_XI', 4 * T],
+    ['P_LEN', problem.lengths ? 4 * B : 0],
     ['P_WHXT', 4 * d * h],
     ['P_WHHT', 4 * h * h],
     ['P_WQHT', 4 * h * q],
@@ -106,7 +107,13 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
   else f32('P_X', R * d).set(batch.x as Float32Array);
   if (problem.loss === 'cross-entropy') new Int32Array(buffer, at.P_Y, R).set(batch.y as Int32Array);
   else if (problem.loss === 'mse') f32('P_Y', R * q).set(batch.y as Float32Array);
-  else f32('P_DOIN', R * q).set(batch.dO!);
+  else {
+    const dO = f32('P_DOIN', R * q);
+    dO.set(batch.dO!);
+    // with lengths, dO at padded steps is ignored (MATH.md part 2)
+    if (problem.lengths) for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t >= problem.lengths[b]) dO.fill(0, (t * B + b) * q, (t * B + b + 1) * q);
+  }
+  if (problem.lengths) new Int32Array(buffer, at.P_LEN, B).set(problem.lengths);
   if (batch.h0) f32('P_H0', B * h).set(batch.h0);
   if (batch.dhT) f32('P_DHT', B * h).set(batch.dhT);
   f32('P_XI', T).set(xi ?? new Float32Array(T));
@@ -124,6 +131,7 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
   put('S_LOSS', LOSS[problem.loss]);
   put('S_WINDOW', tau);
   put('S_DX', problem.inputGradient ? 1 : 0);
+  put('S_N', problem.lengths ? problem.lengths.reduce((n, v) => n + v, 0) : R);
   if (problem.clipNorm !== undefined) new Float64Array(buffer, at.P_CLIP, 1)[0] = problem.clipNorm;
   put('S_OPT', update ? (adam ? 2 : 1) : 0);
   if (update) {
