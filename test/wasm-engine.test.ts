@@ -35,7 +35,7 @@ describe('the context block', () => {
   it('src/wasm/context.ts lists the slots of enum Slot in src/wasm/c/bptt.h, in order', () => {
     const header = readFileSync(new URL('../src/wasm/c/bptt.h', import.meta.url), 'utf8');
     const body = header.slice(header.indexOf('enum Slot {'), header.indexOf('S_COUNT'));
-    const names = [...body.replace(/\/\/.*$/gm, '').matchAll(/\b([SP]_[A-Z0-9]+)\b/g)].map((m) => m[1]);
+    const names = [...body.replace(/\/\/.*$/gm, '').matchAll(/\b([SP]_[A-Z0-9_]+)\b/g)].map((m) => m[1]);
     expect(names).toEqual([...SLOTS]);
   });
 });
@@ -210,5 +210,45 @@ describe('batch.lengths (packed sequences) on an RnnModel, against the CPU refer
     for (const k of ['Whx', 'Whh', 'Wqh', 'bh', 'bq'] as const) expectCloseRelative(`params ${k}`, pa[k]!, pb[k]!, GPU_TOL);
     a.dispose();
     b.dispose();
+  });
+});
+
+describe('forward and generate of an RnnModel in WebAssembly, against the CPU reference', () => {
+  const size = { T: 6, B: 4, d: 7, h: 9, q: 7 };
+  for (const threads of [1, 2]) {
+    it(`${threads} thread(s): loss, O, Y and hT for every loss, values and token ids, with and without lengths`, async () => {
+      for (const loss of ['cross-entropy', 'mse', 'none'] as const) {
+        for (const tokens of [false, true]) {
+          for (const lengths of [undefined, Int32Array.from([6, 2, 1, 4])]) {
+            const { model, batch } = randomProblem({ ...size, loss, tokens, h0: true, seed: 81 });
+            const b = { ...batch, dO: undefined, lengths };
+            const got = await wasm[threads].forward(model, b, { outputs: ['O', 'Y'] });
+            const want = await cpu.forward(model, b, { outputs: ['O', 'Y'] });
+            const where = `forward ${threads} ${loss} ${tokens} ${lengths ? 'lengths' : ''}`;
+            for (const k of ['O', 'Y', 'hT'] as const) expectCloseRelative(`${where}: ${k}`, got[k]!, want[k]!, GPU_TOL);
+            if (want.loss === undefined) expect(got.loss).toBeUndefined();
+            else expect(got.loss!).toBeCloseTo(want.loss, 5);
+          }
+        }
+      }
+    });
+  }
+
+  it('the forward loss is the gradient call\'s loss, bit for bit', async () => {
+    const { model, batch } = randomProblem({ ...size, tokens: true, seed: 82 });
+    expect((await wasm[2].forward(model, batch)).loss).toBe((await wasm[2].gradients(model, batch, { loss: 'cross-entropy' })).loss);
+  });
+
+  it('generate: greedy and seeded sampling give the CPU reference\'s tokens; a trainer generates from its current parameters', async () => {
+    const { model } = randomProblem({ ...size, tokens: true, seed: 83, scale: 2 });
+    const prefix = Int32Array.from([1, 4, 2]);
+    for (const options of [{ prefix, steps: 12 }, { prefix, steps: 12, temperature: 0.8, seed: 5 }]) {
+      expect(Array.from(await wasm[2].generate(model, options))).toEqual(Array.from(await cpu.generate(model, options)));
+    }
+    const t = wasm[1].trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.5 }, loss: 'cross-entropy' });
+    await t.step(randomProblem({ ...size, tokens: true, seed: 84 }).batch);
+    const now = await t.read();
+    expect(Array.from(await t.generate({ prefix, steps: 8 }))).toEqual(Array.from(await cpu.generate(now, { prefix, steps: 8 })));
+    t.dispose();
   });
 });

@@ -3,7 +3,23 @@
 // parameter layout and the trainer's bookkeeping are the CPU reference's own
 // (src/validate.ts, src/truncation.ts, src/params.ts), so every engine
 // refuses and accepts the same calls.
-import type { Batch, GradientOptions, GradientResult, RnnModel, StepOptions, StepResult, StepTrainer, TrainerOptions, EngineStats } from '../types.js';
+import type {
+  Batch,
+  EngineStats,
+  ForwardOptions,
+  ForwardResult,
+  GenerateOptions,
+  GradientOptions,
+  GradientResult,
+  RnnModel,
+  StepOptions,
+  StepResult,
+  StepTrainer,
+  TrainerOptions,
+} from '../types.js';
+import { validateForwardCall, validateGenerateCall } from '../validate-forward.js';
+import { pickToken } from '../cpu/sequence/infer.js';
+import { makeRng } from '../rng.js';
 import type { Problem } from '../validate.js';
 import { validateBatch, validateGradientCall, validateModel, validateTrainerOptions, validateTruncation } from '../validate.js';
 import { BpttInputError } from '../errors.js';
@@ -16,6 +32,10 @@ import { wasmPlatform } from './platform.js';
 
 export interface WasmBackend {
   readonly threads: number;
+  /** engine.forward of an RnnModel (validated here). */
+  forward(model: RnnModel, batch: Batch, options?: ForwardOptions): ForwardResult;
+  /** engine.generate of an RnnModel (validated here). */
+  generate(model: RnnModel, options: GenerateOptions): Int32Array;
   /** Why this many threads, in words. */
   readonly threadReason: string;
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): GradientResult;
@@ -53,6 +73,25 @@ class WasmImpl implements WasmBackend {
     return gradientsOf(this.pool, model, batch, problem);
   }
 
+  forward(model: RnnModel, batch: Batch, options?: ForwardOptions): ForwardResult {
+    return forwardOf(this.pool, model, batch, options);
+  }
+
+  generate(model: RnnModel, options: GenerateOptions): Int32Array {
+    const { prefix, steps, temperature, seed } = validateGenerateCall(model, options);
+    const rng = makeRng(seed);
+    const { h, q } = { h: model.hiddenSize, q: model.outputSize };
+    const out = new Int32Array(steps);
+    // the prefix from zero state, then one step per new token from the state before it (as the CPU reference)
+    let batch: Batch = { steps: prefix.length, batchSize: 1, x: prefix };
+    for (let i = 0; i < steps; i++) {
+      const r = forwardOf(this.pool, model, batch, { outputs: ['O'] });
+      out[i] = pickToken(r.O!.subarray((batch.steps - 1) * q, batch.steps * q), temperature, rng);
+      batch = { steps: 1, batchSize: 1, x: Int32Array.of(out[i]), h0: r.hT.slice(0, h) };
+    }
+    return out;
+  }
+
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer {
     const t = createWasmTrainer(this.pool, model, options, () => this.trainers.delete(t));
     this.trainers.add(t);
@@ -72,6 +111,33 @@ class WasmImpl implements WasmBackend {
     for (const t of [...this.trainers]) t.dispose();
     this.pool.dispose();
   }
+}
+
+function forwardOf(pool: WasmPool, model: RnnModel, batch: Batch, options?: ForwardOptions): ForwardResult {
+  const call = validateForwardCall(model, batch, options);
+  const { T, B, d, h, q, tokens, hasBias, loss, lengths } = call.problem;
+  const problem: Problem = {
+    dims: { T, B, d, h, q },
+    tokens,
+    hasBias,
+    loss,
+    truncation: { kind: 'full' },
+    clipNorm: undefined,
+    inputGradient: false,
+    gradNormPerStep: false,
+    lengths,
+  };
+  const r = runCall(pool, problem, model.activation, packParams(model), batch, undefined, { O: call.outputs.O });
+  const out: ForwardResult = { hT: r.read('P_HS', B * h, T * B * h) };
+  if (call.withLoss) out.loss = r.loss;
+  if (call.outputs.O) out.O = r.read('P_O', T * B * q);
+  if (call.outputs.Y) {
+    const Y = r.read('P_HS', T * B * h, B * h);
+    // zero at padded steps (H carries each sequence's last state there)
+    if (lengths) for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t >= lengths[b]) Y.fill(0, (t * B + b) * h, (t * B + b + 1) * h);
+    out.Y = Y;
+  }
+  return out;
 }
 
 function gradientsOf(pool: WasmPool, model: RnnModel, batch: Batch, problem: Problem): GradientResult {

@@ -22,7 +22,7 @@ import { assertUsable, isDisposed, markDisposed } from '../lifecycle.js';
 import { checkPositiveInt } from '../validate.js';
 import { isSequenceModel } from '../sequence-model.js';
 import { validateSequenceCall, validateSequenceTrainerOptions } from '../validate-sequence.js';
-import { forwardOnCpu, generateOnCpu, withInference } from '../inference.js';
+import { forwardOnCpu, generateOnCpu } from '../inference.js';
 import { createWasmBackend, type WasmBackend } from './backend.js';
 import type { PhaseTimes } from './call.js';
 import { selfCheckProblem, worstError } from '../gpu/backend.js';
@@ -65,16 +65,21 @@ export class WasmEngine implements Engine {
       validateSequenceTrainerOptions(model, options);
       throw notYet(model);
     }
-    return withInference(this.impl.trainer(model, options));
+    const trainer = this.impl.trainer(model, options);
+    // forward and generate on the trainer's current parameters, on this engine
+    return Object.assign(trainer, {
+      forward: async (batch: Batch, o?: ForwardOptions) => this.impl.forward(await trainer.read(), batch, o),
+      generate: async (o: GenerateOptions) => this.impl.generate(await trainer.read(), o),
+    });
   }
-  // forward and generate: the CPU reference on the same parameters until WebAssembly kernels of their own land
+  // An RnnModel runs in WebAssembly; a SequenceModel on the CPU reference until WebAssembly kernels of its own land.
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
-    return forwardOnCpu(model, batch, options);
+    return isSequenceModel(model) ? forwardOnCpu(model, batch, options) : this.impl.forward(model, batch, options);
   }
   async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
     assertUsable(this, 'engine');
-    return generateOnCpu(model, options);
+    return isSequenceModel(model) ? generateOnCpu(model, options) : this.impl.generate(model, options);
   }
   stats(): EngineStats {
     return this.impl.stats();

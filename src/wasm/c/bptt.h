@@ -18,6 +18,8 @@ enum Slot {
   S_WINDOW,     // 0: xi-based truncation (xi in P_XI), else window(tau) with tau = S_WINDOW
   S_DX,         // also compute dx
   S_N,          // valid (t, b) positions: the loss is their mean (T*B without lengths)
+  S_FORWARD,    // a forward-only call: stop after the outputs and the loss (phase 4)
+  S_FORWARD_O,  // ... and compute O (with loss 'none' it is not computed otherwise)
   S_OPT,        // 0 no update, 1 sgd, 2 adam
   S_LR, S_B1, S_B2, S_EPS, S_C1, S_C2,  // f32 bits: optimizer constants, c1 = 1 - b1^k, c2 = 1 - b2^k
   P_PARAMS,     // [Whx | Whh | Wqh | bh | bq] (src/params.ts layout)

@@ -26,16 +26,19 @@ static inline int steps_of(const Ctx *c, int b) {
   return len ? len[b] : c->s[S_T];
 }
 
-static void loss_rows(const Ctx *c, int r0, int r1, float *O, double *acc) {
+// The loss of rows r0..r1 of O into *acc, and dO into D (D = O: in place; a forward-only call keeps O).
+static void loss_rows(const Ctx *c, int r0, int r1, const float *O, float *D, double *acc) {
   int q = c->s[S_Q], B = c->s[S_B];
   float scale = 1.0f / (float)c->s[S_N];
   double total = 0;
   for (int r = r0; r < r1; r++) {
-    float *o = O + r * q;
+    const float *src = O + r * q;
+    float *o = D + r * q;
     if (r / B + 1 > steps_of(c, r % B)) {  // padding: no loss, no gradient
       for (int k = 0; k < q; k++) o[k] = 0.0f;
       continue;
     }
+    if (o != src) for (int k = 0; k < q; k++) o[k] = src[k];
     if (c->s[S_LOSS] == 0) {
       int y = PTR(c, P_Y, int32_t)[r];
       float m = o[0];
@@ -210,9 +213,23 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   if (c->s[S_LOSS] != 2) {
     part(tid, nth, R, q, 1, &m0, &m1, &n0, &n1);
     mm(m0, m1, 0, q, h, H + bh, h, 1, WqhT, q, O, q, 0, 0, bq, 0);
-    loss_rows(c, m0, m1, O, &mine[0]);
+    loss_rows(c, m0, m1, O, c->s[S_FORWARD] ? G : O, &mine[0]);
   } else {
     dO = PTR(c, P_DOIN, float);
+  }
+  if (c->s[S_FORWARD]) {  // a forward-only call ends here: O (zero at padded steps), H and the loss
+    part(tid, nth, R, q, 1, &m0, &m1, &n0, &n1);
+    if (!c->s[S_FORWARD_O]) m1 = m0;
+    else if (c->s[S_LOSS] == 2) mm(m0, m1, 0, q, h, H + bh, h, 1, WqhT, q, O, q, 0, 0, bq, 0);
+    for (int r = m0; r < m1; r++)
+      if (r / B + 1 > steps_of(c, r % B)) for (int k = 0; k < q; k++) O[r * q + k] = 0.0f;
+    barrier(bar, nth, wait);
+    if (tid == 0) {
+      double loss = 0;
+      for (int i = 0; i < nth; i++) loss += PTR(c, P_PART, double)[i * (2 + T)];
+      PTR(c, P_OUT, double)[0] = loss / c->s[S_N];
+    }
+    return;
   }
   barrier(bar, nth, wait);
 
