@@ -252,3 +252,24 @@ describe('forward and generate of an RnnModel in WebAssembly, against the CPU re
     t.dispose();
   });
 });
+
+describe('when threads cannot be had', () => {
+  it('workers that fail to start leave one thread, and backendReason says why; a page without shared memory too', async () => {
+    const { setWasmPlatform } = await import('../src/wasm/platform.js');
+    const { nodeWasmPlatform } = await import('../src/wasm/node-platform.js');
+    const { model, batch } = randomProblem({ T: 4, B: 3, d: 5, h: 6, q: 4, seed: 91 });
+    try {
+      setWasmPlatform({ ...nodeWasmPlatform, spawn: () => { throw new Error('blob: workers are not allowed here'); } });
+      const e = await createEngine({ backend: 'wasm', threads: 2 });
+      expect(e.backendReason).toMatch(/1 thread: the worker threads did not start \(blob: workers are not allowed here\)/);
+      expectSameAsCpu('one thread', await e.gradients(model, batch, { loss: 'cross-entropy' }), await cpu.gradients(model, batch, { loss: 'cross-entropy' }));
+      e.dispose();
+      setWasmPlatform({ ...nodeWasmPlatform, noSharedMemory: () => 'the page is not cross-origin isolated' });
+      const f = await createEngine({ backend: 'wasm' });
+      expect(f.backendReason).toMatch(/1 thread: the page is not cross-origin isolated/);
+      f.dispose();
+    } finally {
+      setWasmPlatform(nodeWasmPlatform);
+    }
+  });
+});

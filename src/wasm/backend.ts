@@ -45,17 +45,23 @@ export interface WasmBackend {
   dispose(): void;
 }
 
-/** A pool of `threads` (default min(cores, 4)); 1 where threads cannot share memory, with the reason. */
+/**
+ * A pool of `threads` (default min(cores, 4)); 1 where threads cannot share memory, or where the workers
+ * do not start (a page whose content security policy forbids blob: workers), with the reason.
+ */
 export async function createWasmBackend(threads: number | undefined): Promise<WasmBackend> {
   const platform = wasmPlatform();
   const wanted = threads ?? Math.min(platform.cores(), 4);
   const blocked = wanted > 1 ? platform.noSharedMemory() : null;
   const n = blocked ? 1 : wanted;
-  const reason = blocked
-    ? `1 thread: ${blocked}`
-    : `${n} thread${n > 1 ? 's' : ''}${threads === undefined ? ` (min(${platform.cores()} cores, 4))` : ''}`;
-  const pool = await WasmPool.create(n, platform);
-  return new WasmImpl(pool, reason);
+  if (blocked) return new WasmImpl(await WasmPool.create(1, platform), `1 thread: ${blocked}`);
+  try {
+    const pool = await WasmPool.create(n, platform);
+    return new WasmImpl(pool, `${n} thread${n > 1 ? 's' : ''}${threads === undefined ? ` (min(${platform.cores()} cores, 4))` : ''}`);
+  } catch (e) {
+    if (n === 1) throw e;
+    return new WasmImpl(await WasmPool.create(1, platform), `1 thread: the worker threads did not start (${(e as Error).message})`);
+  }
 }
 
 class WasmImpl implements WasmBackend {
