@@ -2,11 +2,15 @@
 //
 //   stats[0] = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
 //   stats[1] = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
-//   stats[2] = clip scale = min(1, clipNorm / ||g||)       (1 when clipNorm = 0 or not finite)
+//   stats[2] * stats[6] = clip scale = min(1, clipNorm / ||g||)   (1 when clipNorm = 0 or not finite),
+//                      in two factors applied one after the other, (g * stats[2]) * stats[6]:
+//                      clipNorm / ||g|| itself is below float32's normal range (flushed to
+//                      zero by GPUs) once ||g|| is above about 8.5e37 times clipNorm
 //   stats[3] = 1 when ||g|| is NaN or infinite, else 0
 //   stats[4] = 1 when clipped, else 0
 //   stats[5] = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
-//   stats[8 + t - 1] = ||dH_t|| = sqrt(sum of the T step's norm partials), t = 1..T
+//   stats[8 + t - 1] = ||dH_t|| = sqrt(sum_p n_p^2) over the step's per-tile norms n_p, t = 1..T
+//                      (as M * sqrt(sum (n_p / M)^2), M = max n_p: finite up to the largest f32)
 //
 // One workgroup of 256 invocations: strided sums then tree reductions in
 // workgroup memory, always in the same order (bit-identical run after run).
@@ -54,6 +58,18 @@ fn reduceMax(li: u32, v: f32) -> f32 {
   return total;
 }
 
+/**
+ * Two powers of two whose product k is about 1 / x (x > 0, finite), each a
+ * normal f32 (2^-65 or more): v * k1 * k2 brings every |v| <= x to at most 1
+ * without ever forming 1 / x, which is below the normal range for x above
+ * about 8.5e37 and which GPUs flush to zero.
+ */
+fn inverseFactors(x: f32) -> vec2<f32> {
+  let e = frexp(x).exp; // x = f * 2^e, f in [0.5, 1)
+  let e1 = e / 2;
+  return vec2<f32>(exp2(f32(-e1)), exp2(f32(e1 - e)));
+}
+
 fn isFinite(x: f32) -> bool {
   // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
   return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
@@ -66,9 +82,10 @@ fn main(@builtin(local_invocation_index) li: u32) {
     for (var r = li; r < params.R; r += 256u) { l += rowLoss[r]; }
   }
   let loss = reduce(li, l);
-  // ||g|| = m * sqrt(sum (g_i / m)^2), m = max |g_i|: no overflow of the sum of
-  // squares for gradients up to the largest f32 (the CPU reference works in
-  // float64). Any NaN or infinite element makes the norm non-finite.
+  // ||g|| = sqrt(sum (g_i k)^2) / k, k about 1 / max |g_i| (two factors, see
+  // inverseFactors): no overflow of the sum of squares, no flushed reciprocal,
+  // for gradients up to the largest f32 (the CPU reference works in float64).
+  // Any NaN or infinite element makes the norm non-finite.
   var m = 0.0;
   var bad = 0.0;
   for (var i = li; i < params.n; i += 256u) {
@@ -78,36 +95,49 @@ fn main(@builtin(local_invocation_index) li: u32) {
   m = reduceMax(li, m);
   bad = reduceMax(li, bad);
   var n = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
   if (m > 0.0) {
-    let inv = 1.0 / m;
+    k = inverseFactors(m);
     for (var i = li; i < params.n; i += 256u) {
-      let r = grad[i] * inv;
+      let r = (grad[i] * k.x) * k.y;
       n += r * r;
     }
   }
-  var norm = m * sqrt(reduce(li, n));
+  let scaledNorm = sqrt(reduce(li, n)); // ||g|| k, in [1, sqrt(n)] when m > 0
+  var norm = scaledNorm / k.y / k.x; // infinite only when ||g|| is beyond float32
   if (bad != 0.0) {
     var nanBits = 0x7fc00000u; // a var: a NaN constant would be rejected when the shader is compiled
     norm = bitcast<f32>(nanBits);
   }
 
   for (var t = li; t < params.T * min(params.stepParts, 1u); t += 256u) {
+    var M = 0.0;
+    for (var p = 0u; p < params.stepParts; p++) { M = max(M, stepPartials[t * params.stepParts + p]); }
     var s = 0.0;
-    for (var p = 0u; p < params.stepParts; p++) { s += stepPartials[t * params.stepParts + p]; }
-    stats[8u + t] = sqrt(s);
+    var kt = vec2<f32>(1.0, 1.0);
+    if (M > 0.0 && isFinite(M)) {
+      kt = inverseFactors(M);
+      for (var p = 0u; p < params.stepParts; p++) {
+        let r = (stepPartials[t * params.stepParts + p] * kt.x) * kt.y;
+        s += r * r;
+      }
+    }
+    stats[8u + t] = select(M, sqrt(s) / kt.y / kt.x, isFinite(M)); // an infinite tile norm stays infinite
   }
 
   if (li == 0u) {
     let finite = isFinite(norm);
-    var scale = 1.0;
+    var scale = vec2<f32>(1.0, 1.0);
     var clipped = 0.0;
     if (finite && params.clipNorm > 0.0 && norm > params.clipNorm) {
-      scale = params.clipNorm / norm;
+      // clipNorm / ||g|| = k.x * (k.y * clipNorm / (||g|| k)): each factor a normal f32
+      scale = vec2<f32>(k.x, k.y * (params.clipNorm / scaledNorm));
       clipped = 1.0;
     }
     stats[0] = select(0.0, loss * params.lossScale, params.hasLoss != 0u);
     stats[1] = norm;
-    stats[2] = scale;
+    stats[2] = scale.x;
+    stats[6] = scale.y;
     stats[3] = select(1.0, 0.0, finite);
     stats[4] = clipped;
     if (params.countStep != 0u && finite) { stats[5] = stats[5] + 1.0; }

@@ -36,8 +36,10 @@ const TILE: u32 = 32u;
 @group(0) @binding(3) var<storage, read_write> H: array<f32>;
 
 fn phi(a: f32) -> f32 {
-  if (ACTIVATION == 1u) { return tanh(a); }
-  if (ACTIVATION == 2u) { return max(a, 0.0); }
+  // tanh(+-Infinity) is NaN on some devices (SwiftShader): beyond 16, tanh is +-1 in f32 exactly
+  if (ACTIVATION == 1u) { return select(tanh(a), sign(a), abs(a) > 16.0); }
+  // relu(NaN) = 0, as on the CPU (max(NaN, 0) is not defined in WGSL); the NaN still reaches the gradients
+  if (ACTIVATION == 2u) { return select(0.0, a, a > 0.0); }
   return a;
 }
 

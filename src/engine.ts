@@ -17,7 +17,7 @@ import type {
   BackendName,
 } from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
-import { checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
+import { checkOptionalBoolean, checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuRnnGradients } from './cpu/rnn-gradients.js';
 import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
@@ -27,6 +27,7 @@ import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
+import { gpuProviderNote } from './gpu/provider.js';
 import type { DeviceApi } from './gpu/device-api.js';
 import type { GemmTiming } from './gpu/bench-gemm.js';
 import { createWasmEngine } from './wasm/engine.js';
@@ -218,18 +219,26 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'wasm' && backend !== 'cpu') {
     throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'wasm', 'cpu'", describe(backend));
   }
-  if (options.threads !== undefined) checkPositiveInt('options.threads', options.threads);
   validateEngineLimits(options.limits);
+  checkOptionalBoolean('options.allowSoftwareAdapter', options.allowSoftwareAdapter);
+  checkOptionalBoolean('options.skipSelfCheck', options.skipSelfCheck);
+  if (options.threads !== undefined) checkPositiveInt('options.threads', options.threads);
+  const sources = options.kernelSources as unknown;
+  if (sources !== undefined && (typeof sources !== 'object' || sources === null || Object.values(sources).some((v) => typeof v !== 'string'))) {
+    throw new BpttInputError('options.kernelSources', 'a record of WGSL source strings by kernel name', describe(sources));
+  }
   const device = options.device as Partial<GPUDevice> | undefined;
   if (device !== undefined && (typeof device !== 'object' || device === null || typeof device.createBuffer !== 'function' || typeof device.queue?.submit !== 'function')) {
     throw new BpttInputError('options.device', 'a GPUDevice (or undefined)', describe(options.device));
   }
   if (backend === 'cpu') return new CpuEngine("backend: 'cpu' was asked for");
   if (backend === 'wasm') return createWasmEngine(options.threads, "backend: 'wasm' was asked for");
+  // What the GPU provider found on its way (Node: which Vulkan drivers), said rather than printed.
+  const found = () => (gpuProviderNote() ? `; ${gpuProviderNote()}` : '');
   const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources };
   if (backend === 'webgpu') {
     const impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: true });
-    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}`, impl);
+    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}${found()}`, impl);
   }
   // auto: a real (non-fallback) adapter whose self-check passes, else WebAssembly, else the CPU reference
   const fallback = (why: string) => withoutGpu(why, options.threads);
@@ -237,7 +246,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   try {
     impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: options.allowSoftwareAdapter === true });
   } catch (e) {
-    return fallback(`no usable WebGPU adapter (${(e as Error).message})`);
+    return fallback(`no usable WebGPU adapter (${(e as Error).message}${found()})`);
   }
   if (options.skipSelfCheck) return new GpuEngine(`WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} (self-check skipped)`, impl);
   let check: SelfCheckResult;

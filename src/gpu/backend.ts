@@ -118,6 +118,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     },
     dispose() {
       disposed = true;
+      context.close(); // calls still pending reject with a BpttDeviceError that says so
       for (const t of [...trainers]) t.dispose();
       context.pool.destroyAll();
       context.destroyCaches();

@@ -25,6 +25,9 @@ import { checkPositiveInt, validateTruncation } from '../validate.js';
 import type { GpuContext } from './context.js';
 import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutput } from './encode.js';
 import { acquireBuffers, checkLimits, releaseBuffers, withErrorScopes } from './gradients.js';
+import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
+
+const LAYER_NAMES = { rows: 'steps', steps: 'steps', batchSize: 'batchSize', inputSize: 'layer.inputSize', hiddenSize: 'layer.hiddenSize', outputSize: 'layer.outputSize' };
 
 export interface LayerSpec {
   inputSize: number; // d
@@ -256,6 +259,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       const all = bufferSizes(s, false);
       const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
       checkLimits(sizes, limits);
+      checkDispatchLimits(s, dispatchLimits(device, limits.maxBuffer), LAYER_NAMES);
       const created: GPUBuffer[] = [];
       const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
       const result: ForwardOutputs = {
@@ -300,6 +304,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       );
       const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
       checkLimits(sizes, limits);
+      checkDispatchLimits(s, dispatchLimits(device, limits.maxBuffer), LAYER_NAMES);
       const created: GPUBuffer[] = [];
       const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
       const result: BackwardOutputs = {

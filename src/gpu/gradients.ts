@@ -6,6 +6,7 @@ import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { layoutOf, packParams } from '../params.js';
 import { truncationXi } from '../truncation.js';
 import { type GpuContext, upload } from './context.js';
+import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type GpuBuffers, type GpuShape, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
 
 export const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -133,6 +134,7 @@ export async function gpuGradients(
   const rb = { grad: 0, dh0: L.total, hT: L.total + B * h, stats: L.total + 2 * B * h, dx: L.total + 2 * B * h + 8 + T };
   const readElems = rb.dx + (problem.inputGradient ? R * d : 0);
   checkLimits(sizes, limits, 'batch', { readback: readElems });
+  checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer));
   const bufs = acquireBuffers(ctx, sizes);
   const staging = ctx.pool.acquire(readElems * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
   try {
