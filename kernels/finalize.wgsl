@@ -1,16 +1,16 @@
 // finalize: the few scalars of a gradient call, in one workgroup
 //
 //   stats.loss = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
-//   stats.gradNorm = ||g|| = sqrt(sum_i grad[i]^2)           the global norm before clipping (NaN if any g_i is not finite)
-//   stats.clipScale * stats.clipScale2 = min(1, clipNorm / ||g||)   (1 when clipNorm = 0 or not finite),
-//                      in two factors applied one after the other, (g * clipScale) * clipScale2:
-//                      clipNorm / ||g|| itself is below float32's normal range (flushed to
-//                      zero by GPUs) once ||g|| is above about 8.5e37 times clipNorm
+//   stats.gradNorm = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
+//   stats.clipScale * stats.clipScale2 * stats.clipScale3 = clip scale = min(1, clipNorm / ||g||)   (1 when clipNorm = 0
+//                      or not finite), in three factors of about equal size, applied one after
+//                      the other, ((g * stats.clipScale) * stats.clipScale2) * stats.clipScale3: clipNorm / ||g|| itself
+//                      is below float32's normal range (flushed to zero by GPUs) once ||g|| is
+//                      above about 8.5e37 times clipNorm, down to 2^-270
 //   stats.nonFinite = 1 when ||g|| is NaN or infinite, else 0
 //   stats.clipped = 1 when clipped, else 0
 //   stats.step = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
 //   stats.perStep[t - 1] = ||dH_t|| = sqrt(sum_p n_p^2) over the step's per-tile norms n_p, t = 1..T
-//                      (T: every layer-direction's steps, k*T + t - 1, for a SequenceModel)
 //                      (as M * sqrt(sum (n_p / M)^2), M = max n_p: finite up to the largest f32)
 //
 // One workgroup of 256 invocations: strided sums then tree reductions in
@@ -22,12 +22,12 @@
 struct Stats {
   loss: f32, // L
   gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
-  clipScale: f32, // min(1, clipNorm / ||g||) = clipScale * clipScale2, applied one factor after the other
+  clipScale: f32, // min(1, clipNorm / ||g||) = clipScale * clipScale2 * clipScale3, applied one factor after the other
   nonFinite: f32, // 1 when ||g|| is NaN or infinite
   clipped: f32, // 1 when clipped
   step: f32, // updates applied so far: Adam's t
-  clipScale2: f32, // the second factor of the clip scale
-  unused: f32,
+  clipScale2: f32, // the clip scale's second factor
+  clipScale3: f32, // and its third
   perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
 }
 
@@ -143,17 +143,24 @@ fn main(@builtin(local_invocation_index) li: u32) {
 
   if (li == 0u) {
     let finite = isFinite(norm);
-    var scale = vec2<f32>(1.0, 1.0);
+    var scale = vec3<f32>(1.0, 1.0, 1.0);
     var clipped = 0.0;
     if (finite && params.clipNorm > 0.0 && norm > params.clipNorm) {
-      // clipNorm / ||g|| = k.x * (k.y * clipNorm / (||g|| k)): each factor a normal f32
-      scale = vec2<f32>(k.x, k.y * (params.clipNorm / scaledNorm));
+      // clipNorm / ||g|| = (fc / fs) 2^E with clipNorm = fc 2^ec, ||g|| k = fs 2^es, k = 2^-em:
+      // E = ec - es - em, split in three (each factor 2^-91 or more: a normal f32)
+      let c = frexp(params.clipNorm);
+      let sn = frexp(scaledNorm);
+      let E = c.exp - sn.exp - frexp(m).exp;
+      let E1 = E / 3;
+      let E2 = (E - E1) / 2;
+      scale = vec3<f32>((c.fract / sn.fract) * exp2(f32(E1)), exp2(f32(E2)), exp2(f32(E - E1 - E2)));
       clipped = 1.0;
     }
     stats.loss = select(0.0, loss * params.lossScale, params.hasLoss != 0u);
     stats.gradNorm = norm;
     stats.clipScale = scale.x;
     stats.clipScale2 = scale.y;
+    stats.clipScale3 = scale.z;
     stats.nonFinite = select(1.0, 0.0, finite);
     stats.clipped = clipped;
     if (params.countStep != 0u && finite) { stats.step = stats.step + 1.0; }

@@ -4,6 +4,8 @@
 import { existsSync } from 'node:fs';
 import { setGpuProvider, setGpuProviderNote } from './gpu/provider.js';
 import { probeSystemDrivers } from './node-probe.js';
+import { setWasmPlatform } from './wasm/platform.js';
+import { nodeWasmPlatform } from './wasm/node-platform.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -52,5 +54,6 @@ async function findDawn(): Promise<GPU> {
 }
 
 setGpuProvider(dawnGpu);
+setWasmPlatform(nodeWasmPlatform);
 
 export * from './index.js';

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { buildWasm } from '../scripts/build-wasm.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 // Inside the repository (.tmp/ is ignored), so that the bundle finds 'webgpu' in node_modules as dist/ does.
@@ -19,6 +20,7 @@ function bundle(entry: string): Promise<string> {
   let out = bundles.get(entry);
   if (!out) {
     const file = join(outDir, `${entry.replace(/[^a-z0-9]+/gi, '-')}.mjs`);
+    buildWasm(); // the WebAssembly kernels the sources embed (rebuilt only when stale)
     out = build({
       entryPoints: [join(repo, 'test', 'child', entry)],
       outfile: file,
@@ -27,7 +29,7 @@ function bundle(entry: string): Promise<string> {
       platform: 'node',
       target: 'es2022',
       external: ['webgpu'],
-      loader: { '.wgsl': 'text' },
+      loader: { '.wgsl': 'text', '.wasm': 'binary' },
       logLevel: 'warning',
     }).then(() => file);
     bundles.set(entry, out);

@@ -14,6 +14,7 @@ import { elementwise } from './encode.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { kernel } from './kernels.js';
 import { submitAndRead } from './call.js';
+import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
 import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
@@ -81,13 +82,7 @@ export function createGpuSequenceTrainer(
           recordSequenceForward(rec, s, bufs);
           recordSequenceHead(rec, s, bufs);
           recordSequenceBackward(rec, s, bufs, { perStepNorms: false, dx: false, clipNorm: opts.clipNorm ?? 0, applyClip: false, countStep: true });
-          const wg = elementwise(n);
-          if (opts.optimizer.kind === 'sgd') {
-            rec.dispatch(kernel('sgd_update'), {}, { grad: bufs.grad, stats, theta: params }, { n, learningRate: opts.optimizer.learningRate }, wg);
-          } else {
-            const { learningRate, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = opts.optimizer;
-            rec.dispatch(kernel('adam_update'), {}, { grad: bufs.grad, stats, theta: params, m: m!, v: v! }, { n, learningRate, beta1, beta2, epsilon, oneMinusBeta1: 1 - beta1, oneMinusBeta2: 1 - beta2 }, wg);
-          }
+          recordOptimizerUpdate(rec, opts.optimizer, { grad: bufs.grad, stats, theta: params, m, v }, n);
           if (target) {
             // Only a step that was applied advances the carried state (decided on the device: no read-back).
             rec.dispatch(

@@ -7,7 +7,8 @@ export interface StatsLayout {
   loss: number;
   gradNorm: number;
   clipScale: number; // the clip scale's first factor
-  clipScale2: number; // and its second
+  clipScale2: number; // its second
+  clipScale3: number; // and its third
   nonFinite: number;
   clipped: number;
   step: number;
@@ -27,6 +28,6 @@ export function statsLayout(): StatsLayout {
     return offset / 4;
   };
   const perStep = at('perStep');
-  layout = { loss: at('loss'), gradNorm: at('gradNorm'), clipScale: at('clipScale'), clipScale2: at('clipScale2'), nonFinite: at('nonFinite'), clipped: at('clipped'), step: at('step'), perStep, fixed: perStep };
+  layout = { loss: at('loss'), gradNorm: at('gradNorm'), clipScale: at('clipScale'), clipScale2: at('clipScale2'), clipScale3: at('clipScale3'), nonFinite: at('nonFinite'), clipped: at('clipped'), step: at('step'), perStep, fixed: perStep };
   return layout;
 }
