@@ -147,7 +147,12 @@ class GpuEngine implements Engine {
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return withInference(this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options)));
+    if (isSequenceModel(model)) {
+      // forward runs on the device on the trainer's parameters; generate reads them back (the CPU loop)
+      const t = this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
+      const forward = t.forward.bind(t);
+      return Object.assign(withInference(t), { forward });
+    }
     const trainer = withInference(this.impl.trainer(model, validateTrainerOptions(model, options)));
     const step = trainer.step;
     trainer.step = async (batch, stepOptions) => {

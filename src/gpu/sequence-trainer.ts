@@ -2,7 +2,9 @@
 // carried states (h, and c for an lstm, of every layer-direction) stay on the
 // device between steps; a step reads back 32 bytes (the loss and the flags of
 // kernels/finalize.wgsl), nothing else.
-import type { Batch, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
+import type { Batch, ForwardOptions, ForwardResult, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
+import { validateForwardCall } from '../validate-forward.js';
+import { gpuSequenceForward } from './sequence-forward.js';
 import { BpttInputError } from '../errors.js';
 import { packSequence, sequenceLayout, unpackSequence } from '../sequence-params.js';
 import { truncationForStep, truncationXi } from '../truncation.js';
@@ -26,7 +28,7 @@ export function createGpuSequenceTrainer(
   model: SequenceModel,
   opts: TrainerOptions,
   onDispose: () => void,
-): StepTrainer<SequenceModel> {
+): StepTrainer<SequenceModel> & { forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult> } {
   ctx.assertAlive();
   const dims = validateSequenceModel(model);
   const layout = sequenceLayout(model);
@@ -53,7 +55,7 @@ export function createGpuSequenceTrainer(
   let applied = 0;
   let draws = 0; // step() calls that passed validation: randomized xi from seed + k, as the other trainers
 
-  const trainer: StepTrainer<SequenceModel> = {
+  const trainer: StepTrainer<SequenceModel> & { forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult> } = {
     backend: 'webgpu',
     async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
       assertUsable(trainer, 'trainer');
@@ -112,6 +114,11 @@ export function createGpuSequenceTrainer(
         releaseSequenceBuffers(ctx, bufs, { params, stats });
         pool.settle();
       }
+    },
+    /** engine.forward on the current parameters, in place on the device (no read-back of the parameters). */
+    async forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+      assertUsable(trainer, 'trainer');
+      return gpuSequenceForward(ctx, limits, validateForwardCall(like, batch, options), batch, params);
     },
     async read(): Promise<SequenceModel> {
       assertUsable(trainer, 'trainer');
