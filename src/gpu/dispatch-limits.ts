@@ -121,11 +121,17 @@ export function checkSequenceDispatchLimits(s: SeqShape, dispatches: number, lim
   }
 }
 
-/** The limits of a context's device, with the engine's own lower maxBufferSize. */
-export function dispatchLimits(device: GPUDevice, maxBuffer: number): DispatchLimits {
+/**
+ * The limits of a context's device for the uniform arena. The arena is the
+ * engine's own buffer, sized by the number of dispatches: it answers to the
+ * device's real maxBufferSize, not to a lower `options.limits.maxBufferSize`,
+ * which bounds the data buffers (and cannot fall below WebGPU's guaranteed
+ * 256 MiB on a real device anyway).
+ */
+export function dispatchLimits(device: GPUDevice): DispatchLimits {
   return {
     maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
-    maxBuffer,
+    maxBuffer: device.limits.maxBufferSize,
     uniformAlign: device.limits.minUniformBufferOffsetAlignment,
   };
 }

@@ -116,7 +116,7 @@ export async function gpuGradients(
   const rb = { grad: 0, dh0: L.total, hT: L.total + B * h, stats: L.total + 2 * B * h, dx: L.total + 2 * B * h + sizes.stats };
   const readElems = rb.dx + (problem.inputGradient ? R * d : 0);
   checkLimits(sizes, limits, 'batch', { readback: readElems });
-  checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer));
+  checkDispatchLimits(s, dispatchLimits(ctx.device));
   const bufs = acquireBuffers(ctx, sizes);
   try {
     const data = await submitAndRead(ctx, 'a gradient call', maxDispatches(s), readElems, (rec, staging) => {

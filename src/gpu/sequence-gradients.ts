@@ -110,7 +110,7 @@ export async function gpuSequenceGradients(
   checkLimits(sizes, limits, 'batch', { readback: readElems });
   const clip = (p.clipNorm ?? 0) > 0;
   const dispatches = sequenceDispatches(s, { dx: p.inputGradient, clip });
-  checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device, limits.maxBuffer));
+  checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device));
   const bufs = acquireSequenceBuffers(ctx, sizes);
   try {
     const data = await submitAndRead(ctx, 'a gradient call', dispatches, readElems, (rec, staging) => {

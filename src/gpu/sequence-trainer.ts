@@ -70,7 +70,7 @@ export function createGpuSequenceTrainer(
       const sizes = seqBufferSizes(s, false);
       checkLimits(sizes, limits);
       const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (opts.carryState ? 1 : 0);
-      checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device, limits.maxBuffer));
+      checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device));
       const bufs = acquireSequenceBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
       const stateBytes = 2 * K * B * dims.h * 4;
       // A new carried state (first step, or a new batch size with h0/c0 given) goes into a buffer of

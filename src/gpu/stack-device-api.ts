@@ -166,7 +166,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
     const all = seqBufferSizes(s, false);
     const sizes = { params: all.params, x: all.x, Gx: all.Gx, state0: all.state0, O: q > 0 ? all.O : 0, lengths: all.lengths };
     checkLimits({ ...sizes, Y: all.Y, saved: all.saved }, limits);
-    checkSequenceDispatchLimits(s, FORWARD_DISPATCHES(s), dispatchLimits(ctx.device, limits.maxBuffer), STACK_NAMES);
+    checkSequenceDispatchLimits(s, FORWARD_DISPATCHES(s), dispatchLimits(ctx.device), STACK_NAMES);
     const created: GPUBuffer[] = [];
     const make = outputs<'Y' | 'O' | 'hT' | 'cT'>(args.outputs ?? {}, created);
     const R = T * B;
@@ -242,7 +242,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
     }
     const sizes = { ...all, csr: 0, Y: 0, saved: 0 }; // token ids stay on the device: scan them
     checkLimits(sizes, limits);
-    checkSequenceDispatchLimits(s, sequenceDispatches(s, { dx: inputGradient, clip: false }), dispatchLimits(ctx.device, limits.maxBuffer), STACK_NAMES);
+    checkSequenceDispatchLimits(s, sequenceDispatches(s, { dx: inputGradient, clip: false }), dispatchLimits(ctx.device), STACK_NAMES);
     const created: GPUBuffer[] = [];
     const make = outputs<keyof StackBackwardOutputs>(args.outputs ?? {}, created);
     const result: StackBackwardOutputs = {
