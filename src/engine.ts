@@ -140,7 +140,7 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
     const problem = validateGradientCall(model, batch, options);
-    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined for an RnnModel on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
     return this.impl.gradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
@@ -157,13 +157,14 @@ class GpuEngine implements Engine {
     const step = trainer.step;
     trainer.step = async (batch, stepOptions) => {
       if (typeof batch === 'object' && batch !== null && batch.lengths !== undefined) {
-        throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+        throw new BpttInputError('batch.lengths', "undefined for an RnnModel on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
       }
       return step(batch, stepOptions);
     };
     return trainer;
   }
-  // The forward part of a gradient call on the GPU, storing nothing for a backward pass.
+  // The forward part of a gradient call on the GPU, storing nothing for a backward pass
+  // (generate stays on the CPU reference, on the same parameters).
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
     return this.impl.forward(validateForwardCall(model, batch, options), batch);

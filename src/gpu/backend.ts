@@ -25,9 +25,9 @@ export interface GpuBackend {
   readonly gpu: DeviceApi;
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
-  forward(call: ForwardCall, batch: Batch): Promise<ForwardResult>;
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
   sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward'>;
+  forward(call: ForwardCall, batch: Batch): Promise<ForwardResult>;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
   benchGemm(n: number, runs?: number): Promise<GemmTiming>;

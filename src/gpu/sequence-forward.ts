@@ -13,6 +13,7 @@ import { STORAGE, checkLimits } from './gradients.js';
 import { submitAndRead } from './call.js';
 import { kernel } from './kernels.js';
 import { statsLayout } from './stats.js';
+import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type SeqBuffers, recordMaskRows, recordSequenceForward, recordSequenceOutput, seqBufferSizes, seqOffsets } from './sequence-encode.js';
 import { copyFinalStates, lengthsOf, sequenceShape } from './sequence-gradients.js';
 
@@ -36,9 +37,10 @@ export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: 
   at.Y = at.O + (outputs.O ? R * q : 0);
   const readElems = at.Y + (outputs.Y ? R * dirs * h : 0);
   checkLimits(sizes, limits, 'batch', { readback: readElems });
+  const dispatches = s.K + s.L * T + (q > 0 ? 2 : 0) + (withLoss ? 3 : 0);
+  checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device));
   const own = Object.fromEntries(Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => [k, ctx.pool.acquire(n * 4, STORAGE(), k)])) as Partial<SeqBuffers>;
   const bufs = { ...own, params: params ?? own.params } as Partial<SeqBuffers> & Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>;
-  const dispatches = s.K + s.L * T + (q > 0 ? 2 : 0) + (withLoss ? 3 : 0);
   try {
     const data = await submitAndRead(ctx, 'a forward call', dispatches, readElems, (rec, staging) => {
       const dev = ctx.device;
