@@ -22,7 +22,7 @@ import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { checkOptionalBoolean, checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuRnnGradients } from './cpu/rnn-gradients.js';
 import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
-import { validateForwardCall } from './validate-forward.js';
+import { validateForwardCall, validateGenerateCall } from './validate-forward.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
 import { type SequenceProblem, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
@@ -163,15 +163,14 @@ class GpuEngine implements Engine {
     };
     return trainer;
   }
-  // The forward part of a gradient call on the GPU, storing nothing for a backward pass
-  // (generate stays on the CPU reference, on the same parameters).
+  // The forward part of a gradient call on the GPU, storing nothing for a backward pass.
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
     return this.impl.forward(validateForwardCall(model, batch, options), batch);
   }
   async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
     assertUsable(this, 'engine');
-    return generateOnCpu(model, options);
+    return this.impl.generate(validateGenerateCall(model, options));
   }
   stats(): EngineStats {
     return this.impl.stats();

@@ -12,7 +12,8 @@ import { GpuContext } from './context.js';
 import { gpuGradients } from './gradients.js';
 import { gpuSequenceGradients } from './sequence-gradients.js';
 import { gpuSequenceForward } from './sequence-forward.js';
-import type { ForwardCall } from '../validate-forward.js';
+import type { ForwardCall, GenerateCall } from '../validate-forward.js';
+import { gpuGenerate } from './sequence-generate.js';
 import { createGpuTrainer } from './trainer.js';
 import { createGpuSequenceTrainer } from './sequence-trainer.js';
 import { type DeviceApi, createDeviceApi } from './device-api.js';
@@ -28,6 +29,7 @@ export interface GpuBackend {
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
   sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward'>;
   forward(call: ForwardCall, batch: Batch): Promise<ForwardResult>;
+  generate(call: GenerateCall): Promise<Int32Array>;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
   benchGemm(n: number, runs?: number): Promise<GemmTiming>;
@@ -103,6 +105,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     gradients: (model, batch, problem) => gpuGradients(context, limits, model, batch, problem),
     sequenceGradients: (model, batch, problem) => gpuSequenceGradients(context, limits, model, batch, problem),
     forward: (call, batch) => gpuSequenceForward(context, limits, call, batch),
+    generate: (call) => gpuGenerate(context, limits, call),
     trainer(model, trainerOptions) {
       const trainer = createGpuTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));
       trainers.add(trainer);
