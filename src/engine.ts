@@ -148,10 +148,8 @@ class GpuEngine implements Engine {
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) {
-      // forward runs on the device on the trainer's parameters; generate reads them back (the CPU loop)
-      const t = this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
-      const forward = t.forward.bind(t);
-      return Object.assign(withInference(t), { forward });
+      // forward and generate run on the device, on the trainer's parameter buffer
+      return this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
     }
     const trainer = withInference(this.impl.trainer(model, validateTrainerOptions(model, options)));
     const step = trainer.step;

@@ -48,3 +48,16 @@ describe('engine.generate on WebGPU', () => {
     expect(Array.from(got)).toEqual(Array.from(await cpu.generate(model, { prefix, steps: 25 })));
   });
 });
+
+describe('trainer.generate on WebGPU', () => {
+  it("runs on the trainer's parameters in place: the ids engine.generate gives on read()", async () => {
+    const spec: SeqSpec = { cell: 'lstm', L: 1, bi: false, T: 6, B: 4, d: V, h: 10, q: V, tokens: true, seed: 134 };
+    const { model, batch } = randomSequenceProblem(spec);
+    const trainer = gpu.trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.5 }, loss: 'cross-entropy' });
+    await trainer.step(batch);
+    const options = { prefix: Int32Array.of(1, 2, 3), steps: 12, temperature: 0.7, seed: 3 };
+    const got = await trainer.generate(options);
+    expect(got).toEqual(await gpu.generate(await trainer.read(), options));
+    trainer.dispose();
+  });
+});

@@ -27,7 +27,7 @@ export interface GpuBackend {
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
-  sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward'>;
+  sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'>;
   forward(call: ForwardCall, batch: Batch): Promise<ForwardResult>;
   generate(call: GenerateCall): Promise<Int32Array>;
   stats(): EngineStats;

@@ -19,7 +19,8 @@ const CHUNK = 2048; // dispatches per submit: 256-byte uniform blocks, 512 KiB o
 
 type FwdBuffers = Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths' | 'O'>;
 
-export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: GenerateCall): Promise<Int32Array> {
+/** `params`: a buffer already holding the flat parameters (a trainer's), used in place of an upload of call.sequence's. */
+export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: GenerateCall, given?: GPUBuffer): Promise<Int32Array> {
   ctx.assertAlive();
   const { sequence, dims, prefix, steps, temperature, seed } = call;
   const layout = sequenceLayout(sequence);
@@ -39,7 +40,7 @@ export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number;
     return { params, ...Object.fromEntries(names.map((k) => [k, acquire(sizes[k], k)])) } as FwdBuffers;
   };
   try {
-    const params = acquire(layout.total, 'params');
+    const params = given ?? acquire(layout.total, 'params');
     const bp = buffersOf(sp, params);
     const b1 = buffersOf(s1, params);
     const out = acquire(steps, 'generated ids');
@@ -55,7 +56,7 @@ export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number;
       rec.dispatch(kernel('pick_token'), {}, { O, u, ids: b1.x, out }, { q, offO, i, temperature }, [1]);
     // the prefix, and the first new token: one submit of its own (its shape differs)
     await submitAndRead(ctx, 'generate', K + dims.L * sp.T + 2, 0, (rec) => {
-      upload(ctx.device, params, 0, packSequence(sequence));
+      if (!given) upload(ctx.device, params, 0, packSequence(sequence));
       upload(ctx.device, bp.x, 0, prefix);
       upload(ctx.device, bp.lengths, 0, lengthsOf(sp));
       upload(ctx.device, b1.lengths, 0, lengthsOf(s1));

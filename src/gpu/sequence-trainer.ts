@@ -2,8 +2,9 @@
 // carried states (h, and c for an lstm, of every layer-direction) stay on the
 // device between steps; a step reads back 32 bytes (the loss and the flags of
 // kernels/finalize.wgsl), nothing else.
-import type { Batch, ForwardOptions, ForwardResult, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
-import { validateForwardCall } from '../validate-forward.js';
+import type { Batch, ForwardOptions, ForwardResult, GenerateOptions, SequenceModel, StepOptions, StepResult, StepTrainer, Trainer, TrainerOptions } from '../types.js';
+import { validateForwardCall, validateGenerateCall } from '../validate-forward.js';
+import { gpuGenerate } from './sequence-generate.js';
 import { gpuSequenceForward } from './sequence-forward.js';
 import { BpttInputError } from '../errors.js';
 import { packSequence, sequenceLayout, unpackSequence } from '../sequence-params.js';
@@ -29,7 +30,7 @@ export function createGpuSequenceTrainer(
   model: SequenceModel,
   opts: TrainerOptions,
   onDispose: () => void,
-): StepTrainer<SequenceModel> & { forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult> } {
+): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'> {
   ctx.assertAlive();
   const dims = validateSequenceModel(model);
   const layout = sequenceLayout(model);
@@ -56,7 +57,7 @@ export function createGpuSequenceTrainer(
   let applied = 0;
   let draws = 0; // step() calls that passed validation: randomized xi from seed + k, as the other trainers
 
-  const trainer: StepTrainer<SequenceModel> & { forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult> } = {
+  const trainer: StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'> = {
     backend: 'webgpu',
     async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
       assertUsable(trainer, 'trainer');
@@ -123,6 +124,11 @@ export function createGpuSequenceTrainer(
     async forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
       assertUsable(trainer, 'trainer');
       return gpuSequenceForward(ctx, limits, validateForwardCall(like, batch, options), batch, params);
+    },
+    /** engine.generate on the current parameters, in place on the device. */
+    async generate(options: GenerateOptions): Promise<Int32Array> {
+      assertUsable(trainer, 'trainer');
+      return gpuGenerate(ctx, limits, validateGenerateCall(like, options), params);
     },
     async read(): Promise<SequenceModel> {
       assertUsable(trainer, 'trainer');
