@@ -24,9 +24,9 @@ import { cpuRnnGradients } from './cpu/rnn-gradients.js';
 import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
 import { validateForwardCall, validateGenerateCall } from './validate-forward.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
-import { type SequenceProblem, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import { type SequenceProblem, sequenceProblemOfRnn, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
-import { isSequenceModel } from './sequence-model.js';
+import { isSequenceModel, rnnAsSequence, rnnGradientsOf } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
@@ -140,7 +140,11 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
     const problem = validateGradientCall(model, batch, options);
-    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined for an RnnModel on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+    if (problem.lengths) {
+      // with lengths an RnnModel runs as its one-layer sequence (as on the CPU)
+      const p = refuseLengths(sequenceProblemOfRnn(model.activation, problem, problem.lengths));
+      return rnnGradientsOf(await this.impl.sequenceGradients(rnnAsSequence(model), batch, p));
+    }
     return this.impl.gradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
