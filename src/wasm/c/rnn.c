@@ -300,6 +300,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
     const double *clipNorm = PTR(c, P_CLIP, double);
     double clip = clipNorm ? *clipNorm : 0;
     double norm = __builtin_sqrt(sq);
+    if (norm > 3.4028234663852886e38) norm = __builtin_inf();  // beyond float32: not finite, on every engine (README)
     out[0] = loss / c->s[S_N];
     out[1] = norm;
     out[3] = finite(norm) ? 0 : 1;
@@ -307,8 +308,8 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   }
   barrier(bar, nth, wait);
   PHASE(8);
-  float scale = (float)out[2];
-  if (scale != 0.0f) for (int e = e0; e < e1; e++) dWhx[e] *= scale;
+  double scale = out[2];  // in double: clipNorm / norm is below float32's normal range (0 as a float) for large norms
+  if (scale != 0) for (int e = e0; e < e1; e++) dWhx[e] = (float)(dWhx[e] * scale);
   if (out[3] != 0 || c->s[S_OPT] == 0) return;
   float *p = Whx, *g = dWhx, lr = slot_f32(c, S_LR);
   if (c->s[S_OPT] == 1) {
