@@ -17,6 +17,7 @@ export interface EngineFactory {
 export const ENGINES: EngineFactory[] = [
   { name: 'cpu', create: () => createEngine({ backend: 'cpu' }), sibling: () => createEngine({ backend: 'cpu' }), device: false },
   { name: 'webgpu', create: () => createEngine({ backend: 'webgpu' }), sibling: (base) => createEngine({ backend: 'webgpu', device: base.device! }), device: true },
+  { name: 'wasm', create: () => createEngine({ backend: 'wasm' }), sibling: () => createEngine({ backend: 'wasm' }), device: false },
 ];
 
 /** The float64 reference every engine is compared with. */
