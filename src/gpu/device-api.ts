@@ -259,7 +259,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       const all = bufferSizes(s, false);
       const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
       checkLimits(sizes, limits);
-      checkDispatchLimits(s, dispatchLimits(device, limits.maxBuffer), LAYER_NAMES);
+      checkDispatchLimits(s, dispatchLimits(device), LAYER_NAMES);
       const created: GPUBuffer[] = [];
       const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
       const result: ForwardOutputs = {
@@ -304,7 +304,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       );
       const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
       checkLimits(sizes, limits);
-      checkDispatchLimits(s, dispatchLimits(device, limits.maxBuffer), LAYER_NAMES);
+      checkDispatchLimits(s, dispatchLimits(device), LAYER_NAMES);
       const created: GPUBuffer[] = [];
       const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
       const result: BackwardOutputs = {

@@ -72,11 +72,15 @@ export function checkDispatchLimits(s: GpuShape, limits: DispatchLimits, names: 
   }
 }
 
-/** The limits of a context's device, with the engine's own lower maxBufferSize. */
-export function dispatchLimits(device: GPUDevice, maxBuffer: number): DispatchLimits {
+/**
+ * The limits of a context's device. The uniform arena is the library's own
+ * buffer: it is held to the device's maxBufferSize, not to a caller's lower
+ * options.limits (which bound the buffers of the data).
+ */
+export function dispatchLimits(device: GPUDevice): DispatchLimits {
   return {
     maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
-    maxBuffer,
+    maxBuffer: device.limits.maxBufferSize,
     uniformAlign: device.limits.minUniformBufferOffsetAlignment,
   };
 }

@@ -134,7 +134,7 @@ export async function gpuGradients(
   const rb = { grad: 0, dh0: L.total, hT: L.total + B * h, stats: L.total + 2 * B * h, dx: L.total + 2 * B * h + 8 + T };
   const readElems = rb.dx + (problem.inputGradient ? R * d : 0);
   checkLimits(sizes, limits, 'batch', { readback: readElems });
-  checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer));
+  checkDispatchLimits(s, dispatchLimits(ctx.device));
   const bufs = acquireBuffers(ctx, sizes);
   const staging = ctx.pool.acquire(readElems * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
   try {

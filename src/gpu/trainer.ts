@@ -68,7 +68,7 @@ export function createGpuTrainer(
       );
       const sizes = bufferSizes(s, false);
       checkLimits(sizes, limits);
-      checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer));
+      checkDispatchLimits(s, dispatchLimits(ctx.device));
       const bufs = acquireBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
       // A new carried state (first step, or a new batch size with h0 given) goes into a buffer of its
       // own, adopted only once this step is known to have been applied: a step that fails or is
