@@ -2,10 +2,11 @@
 //
 //   stats[0] = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
 //   stats[1] = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
-//   stats[2] * stats[6] = clip scale = min(1, clipNorm / ||g||)   (1 when clipNorm = 0 or not finite),
-//                      in two factors applied one after the other, (g * stats[2]) * stats[6]:
-//                      clipNorm / ||g|| itself is below float32's normal range (flushed to
-//                      zero by GPUs) once ||g|| is above about 8.5e37 times clipNorm
+//   stats[2] * stats[6] * stats[7] = clip scale = min(1, clipNorm / ||g||)   (1 when clipNorm = 0
+//                      or not finite), in three factors of about equal size, applied one after
+//                      the other, ((g * stats[2]) * stats[6]) * stats[7]: clipNorm / ||g|| itself
+//                      is below float32's normal range (flushed to zero by GPUs) once ||g|| is
+//                      above about 8.5e37 times clipNorm, down to 2^-270
 //   stats[3] = 1 when ||g|| is NaN or infinite, else 0
 //   stats[4] = 1 when clipped, else 0
 //   stats[5] = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
@@ -127,17 +128,24 @@ fn main(@builtin(local_invocation_index) li: u32) {
 
   if (li == 0u) {
     let finite = isFinite(norm);
-    var scale = vec2<f32>(1.0, 1.0);
+    var scale = vec3<f32>(1.0, 1.0, 1.0);
     var clipped = 0.0;
     if (finite && params.clipNorm > 0.0 && norm > params.clipNorm) {
-      // clipNorm / ||g|| = k.x * (k.y * clipNorm / (||g|| k)): each factor a normal f32
-      scale = vec2<f32>(k.x, k.y * (params.clipNorm / scaledNorm));
+      // clipNorm / ||g|| = (fc / fs) 2^E with clipNorm = fc 2^ec, ||g|| k = fs 2^es, k = 2^-em:
+      // E = ec - es - em, split in three (each factor 2^-91 or more: a normal f32)
+      let c = frexp(params.clipNorm);
+      let sn = frexp(scaledNorm);
+      let E = c.exp - sn.exp - frexp(m).exp;
+      let E1 = E / 3;
+      let E2 = (E - E1) / 2;
+      scale = vec3<f32>((c.fract / sn.fract) * exp2(f32(E1)), exp2(f32(E2)), exp2(f32(E - E1 - E2)));
       clipped = 1.0;
     }
     stats[0] = select(0.0, loss * params.lossScale, params.hasLoss != 0u);
     stats[1] = norm;
     stats[2] = scale.x;
     stats[6] = scale.y;
+    stats[7] = scale.z;
     stats[3] = select(1.0, 0.0, finite);
     stats[4] = clipped;
     if (params.countStep != 0u && finite) { stats[5] = stats[5] + 1.0; }

@@ -1,6 +1,6 @@
 // scale_gradients: global-norm clipping applied on the device
 //
-//   g[i] <- (g[i] * stats[2]) * stats[6]     the clip scale min(1, clipNorm / ||g||) in two factors, from finalize.wgsl
+//   g[i] <- ((g[i] * stats[2]) * stats[6]) * stats[7]     the clip scale min(1, clipNorm / ||g||) in three factors, from finalize.wgsl
 //
 //   grad  [n]  every parameter gradient, [dWhx | dWhh | dWqh | dbh | dbq]
 //
@@ -18,5 +18,5 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.y * nwg.x * 256u + gid.x;
   if (i >= params.n) { return; }
-  grad[i] = (grad[i] * stats[2]) * stats[6];
+  grad[i] = ((grad[i] * stats[2]) * stats[6]) * stats[7];
 }

@@ -2,7 +2,7 @@
 //
 //   params [n]  every parameter, [Whx | Whh | Wqh | bh | bq]
 //   grad   [n]  the matching gradients (before clipping)
-//   stats       from finalize.wgsl: stats[2], stats[6] the clip scale's factors, stats[3] = 1 when not finite
+//   stats       from finalize.wgsl: stats[2], stats[6], stats[7] the clip scale's factors, stats[3] = 1 when not finite
 //
 // One invocation per element, 256 per workgroup, over x and y.
 
@@ -20,5 +20,5 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.y * nwg.x * 256u + gid.x;
   if (i >= params.n || stats[3] != 0.0) { return; }
-  theta[i] = theta[i] - params.learningRate * ((grad[i] * stats[2]) * stats[6]);
+  theta[i] = theta[i] - params.learningRate * (((grad[i] * stats[2]) * stats[6]) * stats[7]);
 }

@@ -244,9 +244,15 @@ export function validateOptimizer(optimizer: OptimizerOptions): OptimizerOptions
  */
 export function validateTrainerOptions(model: RnnModel, options: TrainerOptions): TrainerOptions {
   if (typeof options !== 'object' || options === null) fail('options', 'a TrainerOptions object with optimizer and loss', options);
+  validateModel(model, checkOptionalBoolean('options.checkFinite', options.checkFinite));
+  return snapshotTrainerOptions(options);
+}
+
+/** The model-independent part of validateTrainerOptions (SequenceModel trainers use it too): checked, and snapshotted. */
+export function snapshotTrainerOptions(options: TrainerOptions): TrainerOptions {
+  if (typeof options !== 'object' || options === null) fail('options', 'a TrainerOptions object with optimizer and loss', options);
   const checkFinite = checkOptionalBoolean('options.checkFinite', options.checkFinite);
   const carryState = checkOptionalBoolean('options.carryState', options.carryState);
-  validateModel(model, checkFinite);
   const optimizer = validateOptimizer(options.optimizer);
   const loss = validateLoss(options.loss);
   const clipNorm = validateClipNorm(options.clipNorm);

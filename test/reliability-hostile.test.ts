@@ -103,6 +103,21 @@ describe('2. float options must survive float32', () => {
     g.dispose();
   });
 
+  it('Adam with gradients of 1e-21 and epsilon 1e-30 (g^2 below float32): the reference update, not lr*g/epsilon', async () => {
+    // found by the fuzz test's first run: g^2 was flushed to zero, the update 1e10 times too large
+    const { model, batch } = randomProblem({ T: 3, B: 2, d: 3, h: 4, q: 3, loss: 'none', seed: 102 });
+    batch.dO = batch.dO!.map((v) => v * 1e-20);
+    const options: TrainerOptions = { optimizer: { kind: 'adam', learningRate: 0.01, epsilon: 1e-30 }, loss: 'none' };
+    const [c, g] = KINDS.map((k) => engines[k].trainer(model, options));
+    for (let s = 0; s < 2; s++) await Promise.all([c.step(batch), g.step(batch)]);
+    const [pc, pg] = [packParams(await c.read()), packParams(await g.read())];
+    const moved = pc.map((v, i) => Math.abs(v - packParams(model)[i]));
+    expect(Math.max(...moved), 'the reference moves parameters by about lr a step').toBeGreaterThan(0.005);
+    for (let i = 0; i < pc.length; i++) expect(Math.abs(pg[i] - pc[i]), `parameter ${i}`).toBeLessThan(1e-4 + 1e-3 * Math.abs(pc[i]));
+    c.dispose();
+    g.dispose();
+  });
+
   it('a gradient element of 1e38 (beyond 8.5e37): norm, clipping and an SGD step equal the reference', async () => {
     const T = 2, B = 1, d = 2, h = 3, q = 2;
     const rng = makeRng(93);
@@ -345,6 +360,13 @@ describe('8. option types: the same refusal on every engine', () => {
       expect(messages[1]).toBe(messages[0]);
     });
   }
+  it("engine.gpu: tokens: 'yes' (or 1) is refused naming it", async () => {
+    const layer = { inputSize: 2, hiddenSize: 2, outputSize: 2, activation: 'tanh' as const, bias: false };
+    const gpu = engines.webgpu.gpu;
+    expect((await inputError(gpu.forward({ layer, steps: 1, batchSize: 1, tokens: 'yes' } as never))).argument).toBe('tokens');
+    expect((await inputError(gpu.backward({ layer, steps: 1, batchSize: 1, tokens: 1 } as never))).argument).toBe('tokens');
+  });
+
   const engineOptions: [string, string, object][] = [
     ["allowSoftwareAdapter: 'yes'", 'options.allowSoftwareAdapter', { allowSoftwareAdapter: 'yes' }],
     ['skipSelfCheck: 1', 'options.skipSelfCheck', { skipSelfCheck: 1 }],

@@ -21,7 +21,7 @@ import type { Activation, Truncation } from '../types.js';
 import { BpttDeviceError, BpttInputError, describe } from '../errors.js';
 import { paramLayout } from '../params.js';
 import { truncationXi } from '../truncation.js';
-import { checkPositiveInt, validateTruncation } from '../validate.js';
+import { checkOptionalBoolean, checkPositiveInt, validateTruncation } from '../validate.js';
 import type { GpuContext } from './context.js';
 import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutput } from './encode.js';
 import { acquireBuffers, checkLimits, releaseBuffers, withErrorScopes } from './gradients.js';
@@ -151,7 +151,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     const { d, h, q } = checkLayer(args.layer);
     const T = checkPositiveInt('steps', args.steps);
     const B = checkPositiveInt('batchSize', args.batchSize);
-    const tokens = args.tokens === true;
+    const tokens = checkOptionalBoolean('tokens', args.tokens);
     const w = args.weights;
     if (typeof w !== 'object' || w === null) throw new BpttInputError('weights', '{ Whx, Whh, Wqh, bh?, bq? } of GPUBuffers', describe(w));
     checkBuffer('weights.Whx', w.Whx, h * d, `[h, d] = [${h}, ${d}]`, SRC);
@@ -294,7 +294,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
       checkBuffer('H', args.H, (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}] from forward`, SRC);
       checkBuffer('dO', args.dO, T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`, SRC);
       if (args.dhT !== undefined) checkBuffer('dhT', args.dhT, B * h, `[B, h] = [${B}, ${h}]`, SRC);
-      const inputGradient = args.inputGradient === true;
+      const inputGradient = checkOptionalBoolean('inputGradient', args.inputGradient);
       if (inputGradient && tokens) throw new BpttInputError('inputGradient', 'value inputs (f32 x) for dx', 'token ids (tokens: true)');
       const truncation = validateTruncation(args.truncation, T, 'truncation');
       const s = planShape(

@@ -102,7 +102,7 @@ export function createGpuTrainer(
             rec.dispatch(kernel('sgd_update'), {}, { grad: bufs.grad, stats, theta: params }, { n, learningRate: opts.optimizer.learningRate }, wg);
           } else {
             const { learningRate, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = opts.optimizer;
-            rec.dispatch(kernel('adam_update'), {}, { grad: bufs.grad, stats, theta: params, ...updateResources() }, { n, learningRate, beta1, beta2, epsilon, oneMinusBeta1: 1 - beta1, oneMinusBeta2: 1 - beta2 }, wg);
+            rec.dispatch(kernel('adam_update'), {}, { grad: bufs.grad, stats, theta: params, ...updateResources() }, { n, learningRate, beta1, beta2, epsilon, oneMinusBeta1: 1 - beta1, oneMinusBeta2: 1 - beta2, sqrtBeta2: Math.sqrt(beta2), sqrtOneMinusBeta2: Math.sqrt(1 - beta2) }, wg);
           }
           if (target) {
             // Only a step that was applied advances the carried state (decided on the device: no read-back).

@@ -3,6 +3,7 @@
 // forward (dir 0, t = 1..n_b) or reverse (dir 1, t = n_b..1); n_b = lengths[b].
 import type { Activation, CellKind } from '../../types.js';
 import { activationGrad } from '../kernels.js';
+import { clampToFloat32Range } from '../../float32.js';
 
 export type Vec = Float64Array;
 
@@ -70,7 +71,7 @@ export interface StepContext {
  *   except the GRU's n block, dGh_n = dGx_n (.) r), and the direct path to the previous state:
  *   gru: dh_prev += z (.) dh; lstm: dc_prev = dc_total (.) f (written into directH / directC).
  */
-export function cellBackward(x: StepContext, dh: Vec, dho: number, dc: Vec | null, dco: number, dGx: Vec, dGh: Vec, gxo: number, directH: Vec, directC: Vec, out: number): void {
+function cellBackwardValues(x: StepContext, dh: Vec, dho: number, dc: Vec | null, dco: number, dGx: Vec, dGh: Vec, gxo: number, directH: Vec, directC: Vec, out: number): void {
   const { h, dir, t, b, B, T, dirs } = x;
   if (x.cell === 'rnn') {
     const yo = ((t - 1) * B + b) * dirs * h + dir * h;
@@ -130,6 +131,14 @@ export function cellBackward(x: StepContext, dh: Vec, dho: number, dc: Vec | nul
   }
 }
 
+/** cellBackwardValues, with dGx and dGh brought into float32's range (they are stored as float32 on the GPU). */
+export function cellBackward(x: StepContext, dh: Vec, dho: number, dc: Vec | null, dco: number, dGx: Vec, dGh: Vec, gxo: number, directH: Vec, directC: Vec, out: number): void {
+  cellBackwardValues(x, dh, dho, dc, dco, dGx, dGh, gxo, directH, directC, out);
+  const Gh = (x.cell === 'rnn' ? 1 : x.cell === 'gru' ? 3 : 4) * x.h;
+  clampToFloat32Range(dGx, gxo, gxo + Gh);
+  clampToFloat32Range(dGh, gxo, gxo + Gh);
+}
+
 /**
  * dest[0:h] = factor * (dGh Wh + directH), destC[0:h] = factor * directC (lstm): the carry into the
  * previous state. Zero when factor is 0 (a cut path carries nothing, even from non-finite values).
@@ -149,16 +158,14 @@ export function carryToPrevious(
   factor: number,
   Gh: number,
   h: number,
-  accumulate: boolean,
+  skipZeros: boolean, // Wh is finite: a zero term can be skipped (0 * NaN is NaN, as on the GPU)
 ): void {
-  if (!accumulate) {
-    dest.fill(0, destOff, destOff + h);
-    destC?.fill(0, destOff, destOff + h);
-  }
+  dest.fill(0, destOff, destOff + h);
+  destC?.fill(0, destOff, destOff + h);
   if (factor === 0) return;
   for (let i = 0; i < Gh; i++) {
     const g = factor * dGh[gxo + i];
-    if (g === 0) continue;
+    if (g === 0 && skipZeros) continue;
     const wo = whOff + i * h;
     for (let j = 0; j < h; j++) dest[destOff + j] += g * Wh[wo + j];
   }
@@ -166,4 +173,6 @@ export function carryToPrevious(
     if (directH[dOff + j] !== 0) dest[destOff + j] += factor * directH[dOff + j];
     if (destC) destC[destOff + j] += factor * directC[dOff + j];
   }
+  clampToFloat32Range(dest, destOff, destOff + h); // the carries are stored as float32 on the GPU
+  if (destC) clampToFloat32Range(destC, destOff, destOff + h);
 }

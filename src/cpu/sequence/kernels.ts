@@ -16,7 +16,8 @@
 // with gx = Wx x_t + bx (kernel 1) and gh = Wh h_prev + bh. The window(tau) sweep is
 // window.ts; the cell backward and the time bookkeeping they share are cell.ts.
 import type { Activation, CellKind } from '../../types.js';
-import { activate } from '../kernels.js';
+import { activate, allFinite } from '../kernels.js';
+import { toFloat32Range } from '../../float32.js';
 import { carryToPrevious, cellBackward, firstTime, forwardTime, lastTime, lengthOf, previousCell, previousState, sigmoid, type StepContext, type Vec } from './cell.js';
 
 export { forwardTime };
@@ -74,7 +75,7 @@ export function sequenceForwardStep(
           if (bh) acc += bh[dir * Gh + j];
           const wo = whOff + j * h;
           for (let k = 0; k < h; k++) acc += P[po + k] * Wh[wo + k];
-          Y[yo + j] = activate(acc, activation);
+          Y[yo + j] = toFloat32Range(activate(acc, activation));
         }
       } else {
         for (let j = 0; j < Gh; j++) {
@@ -88,11 +89,11 @@ export function sequenceForwardStep(
             const r = sigmoid(Gx[gxo + j] + gh[j]);
             const z = sigmoid(Gx[gxo + h + j] + gh[h + j]);
             const nn = Math.tanh(Gx[gxo + 2 * h + j] + r * gh[2 * h + j]);
-            Y[yo + j] = (1 - z) * nn + z * P[po + j];
+            Y[yo + j] = toFloat32Range((1 - z) * nn + z * P[po + j]);
             S![so + j] = r;
             S![so + h + j] = z;
             S![so + 2 * h + j] = nn;
-            S![so + 3 * h + j] = gh[2 * h + j];
+            S![so + 3 * h + j] = toFloat32Range(gh[2 * h + j]);
           }
         } else {
           const [Cp, cpo] = previousCell(C!, c0!, dir, t, n, b, T, B, h);
@@ -102,8 +103,8 @@ export function sequenceForwardStep(
             const g = Math.tanh(Gx[gxo + 2 * h + j] + gh[2 * h + j]);
             const o = sigmoid(Gx[gxo + 3 * h + j] + gh[3 * h + j]);
             const c = f * Cp[cpo + j] + i * g;
-            C![co + j] = c;
-            Y[yo + j] = o * Math.tanh(c);
+            C![co + j] = toFloat32Range(c);
+            Y[yo + j] = o * Math.tanh(C![co + j]);
             S![so + j] = i;
             S![so + h + j] = f;
             S![so + 2 * h + j] = g;
@@ -162,6 +163,7 @@ export function sequenceBackwardStep(
   const dc = new Float64Array(h);
   const directH = new Float64Array(h);
   const directC = new Float64Array(h);
+  const skipZeros = allFinite(Wh); // 0 * NaN is NaN: a zero term is skipped only next to finite weights
   for (let dir = 0; dir < dirs; dir++) {
     const t = forwardTime(dir, T + 1 - s, T);
     for (let b = 0; b < B; b++) {
@@ -186,7 +188,7 @@ export function sequenceBackwardStep(
       cellBackward(ctx, dh, 0, dc, 0, dGx, dGh, gxo, directH, directC, 0);
       const first = t === firstTime(dir, n);
       const factor = dir === 0 ? xi[t - 1] : first ? 1 : xi[t];
-      carryToPrevious(first ? dh0 : carryH, co, first ? dc0 : carryC, dGh, gxo, Wh, dir * Gh * h, directH, directC, 0, factor, Gh, h, false);
+      carryToPrevious(first ? dh0 : carryH, co, first ? dc0 : carryC, dGh, gxo, Wh, dir * Gh * h, directH, directC, 0, factor, Gh, h, skipZeros);
     }
   }
 }
@@ -219,6 +221,9 @@ export function layerWeightGradients(
   Gh: number,
   dirs: number,
 ): void {
+  // a zero gradient term is skipped only next to finite operands (0 * NaN is NaN, as on the GPU)
+  const skipX = tokens || allFinite(X);
+  const skipH = allFinite(Y) && allFinite(h0);
   for (let r = 0; r < T * B; r++) {
     const t = Math.floor(r / B) + 1;
     const b = r % B;
@@ -230,7 +235,7 @@ export function layerWeightGradients(
       const gh = dGh[r * Gh + i];
       if (dbx) dbx[i] += gx;
       if (dbh) dbh[i] += gh;
-      if (gx !== 0) {
+      if (gx !== 0 || !skipX) {
         if (tokens) {
           dWx[i * nIn + (X[r] as number)] += gx;
         } else {
@@ -239,7 +244,7 @@ export function layerWeightGradients(
           for (let k = 0; k < nIn; k++) dWx[wo + k] += gx * X[xo + k];
         }
       }
-      if (gh !== 0) {
+      if (gh !== 0 || !skipH) {
         const wo = i * h;
         for (let j = 0; j < h; j++) dWh[wo + j] += gh * P[po + j];
       }
@@ -252,11 +257,12 @@ export function layerWeightGradients(
  * Accumulated row by row, as the vanilla weightGradients does for dWqh.
  */
 export function headWeightGradients(dW: Vec, db: Vec | null, dO: Vec, Y: Vec, rows: number, q: number, w: number): void {
+  const skipZeros = allFinite(Y);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < q; c++) {
       const g = dO[r * q + c];
       if (db) db[c] += g;
-      if (g === 0) continue;
+      if (g === 0 && skipZeros) continue;
       const wo = c * w;
       for (let j = 0; j < w; j++) dW[wo + j] += g * Y[r * w + j];
     }

@@ -2,6 +2,8 @@
 // Layouts as in kernels.ts; the cell backward and time bookkeeping are cell.ts.
 import type { Activation, CellKind } from '../../types.js';
 import { carryToPrevious, cellBackward, lengthOf, type StepContext, type Vec } from './cell.js';
+import { allFinite } from '../kernels.js';
+import { clampToFloat32Range } from '../../float32.js';
 
 /**
  * Kernel 4 for window(tau), one direction (dir 0 only): tau adjoint slots per carry, slot a holding
@@ -50,6 +52,7 @@ export function sequenceWindowBackwardStep(
   const directC = new Float64Array(tau * h);
   const gx = new Float64Array(tau * Gh);
   const gh = new Float64Array(tau * Gh);
+  const skipZeros = allFinite(Wh);
   for (let b = 0; b < B; b++) {
     const n = lengthOf(lengths, T, b);
     const gxo = ((t - 1) * B + b) * Gh;
@@ -84,12 +87,23 @@ export function sequenceWindowBackwardStep(
         dGh[gxo + e] += gh[a * Gh + e];
       }
     }
+    clampToFloat32Range(dGx, gxo, gxo + Gh); // the sums are stored as float32 on the GPU
+    clampToFloat32Range(dGh, gxo, gxo + Gh);
     if (t === 1) {
-      for (let a = 0; a < tau; a++) carryToPrevious(dh0, b * h, dc0, gh, a * Gh, Wh, 0, directH, directC, a * h, 1, Gh, h, a > 0);
+      // every slot reaches h0: from the slots' sum dGh (as stored), plus the sum of their direct paths
+      const sumH = new Float64Array(h);
+      const sumC = new Float64Array(h);
+      for (let a = 0; a < tau; a++) {
+        for (let j = 0; j < h; j++) {
+          sumH[j] += directH[a * h + j];
+          sumC[j] += directC[a * h + j];
+        }
+      }
+      carryToPrevious(dh0, b * h, dc0, dGh, gxo, Wh, 0, sumH, sumC, 0, 1, Gh, h, skipZeros);
       continue;
     }
     // age a at t becomes age a+1 at t-1; slot 0 starts empty (its loss term is added from dY at t-1)
-    for (let a = tau - 2; a >= 0; a--) carryToPrevious(slotsH, (a + 1) * Bh + b * h, slotsC, gh, a * Gh, Wh, 0, directH, directC, a * h, 1, Gh, h, false);
+    for (let a = tau - 2; a >= 0; a--) carryToPrevious(slotsH, (a + 1) * Bh + b * h, slotsC, gh, a * Gh, Wh, 0, directH, directC, a * h, 1, Gh, h, skipZeros);
     slotsH.fill(0, b * h, b * h + h);
     slotsC?.fill(0, b * h, b * h + h);
   }
