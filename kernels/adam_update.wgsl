@@ -1,6 +1,6 @@
 // adam_update: Adam on every parameter, skipped when the gradients are not finite
 //
-//   g = clip * grad[i]                        clip = stats[2] * stats[6] * stats[7], applied one factor after the other
+//   g = clip * grad[i]                        clip = stats.clipScale * stats.clipScale2 * stats.clipScale3, applied one factor after the other
 //   m <- beta1 m + (1 - beta1) g;   v <- beta2 v + (1 - beta2) g^2
 //   theta <- theta - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
 //
@@ -17,10 +17,25 @@
 //   the same number in an order where no intermediate leaves the range.
 //
 //   params/theta [n], grad [n], m [n], v [n] (holding r)
-//   stats        from finalize.wgsl: stats[2], stats[6], stats[7] the clip scale's factors, stats[3] not finite, stats[5] = t
+//   stats        from finalize.wgsl: stats.clipScale, stats.clipScale2, stats.clipScale3 the clip scale's factors, stats.nonFinite, stats.step = t
 //                (counted on the device, so a skipped step does not advance t)
 //
 // One invocation per element, 256 per workgroup, over x and y.
+
+// The scalars of a gradient call, written by finalize.wgsl; the host reads
+// them by member name through reflection (src/gpu/stats.ts), and every kernel
+// that reads them declares this same struct (test/gpu-stats-struct.test.ts).
+struct Stats {
+  loss: f32, // L
+  gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
+  clipScale: f32, // min(1, clipNorm / ||g||) = clipScale * clipScale2 * clipScale3, applied one factor after the other
+  nonFinite: f32, // 1 when ||g|| is NaN or infinite
+  clipped: f32, // 1 when clipped
+  step: f32, // updates applied so far: Adam's t
+  clipScale2: f32, // the clip scale's second factor (each factor a normal f32: the scale itself may be below 2^-126)
+  clipScale3: f32, // its third factor
+  perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
+}
 
 struct Params {
   n: u32,
@@ -36,7 +51,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(2) var<storage, read> stats: Stats;
 @group(0) @binding(3) var<storage, read_write> theta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> m: array<f32>;
 @group(0) @binding(5) var<storage, read_write> v: array<f32>;
@@ -64,9 +79,9 @@ fn hypot(a: f32, b: f32) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.y * nwg.x * 256u + gid.x;
-  if (i >= params.n || stats[3] != 0.0) { return; }
-  let t = stats[5];
-  let g = ((grad[i] * stats[2]) * stats[6]) * stats[7];
+  if (i >= params.n || stats.nonFinite != 0.0) { return; }
+  let t = stats.step;
+  let g = ((grad[i] * stats.clipScale) * stats.clipScale2) * stats.clipScale3;
   let mi = params.beta1 * m[i] + params.oneMinusBeta1 * g;
   let ri = hypot(params.sqrtBeta2 * v[i], params.sqrtOneMinusBeta2 * abs(g));
   m[i] = mi;

@@ -1,20 +1,36 @@
 // finalize: the few scalars of a gradient call, in one workgroup
 //
-//   stats[0] = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
-//   stats[1] = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
-//   stats[2] * stats[6] * stats[7] = clip scale = min(1, clipNorm / ||g||)   (1 when clipNorm = 0
-//                      or not finite), in three factors of about equal size, applied one after
-//                      the other, ((g * stats[2]) * stats[6]) * stats[7]: clipNorm / ||g|| itself
-//                      is below float32's normal range (flushed to zero by GPUs) once ||g|| is
-//                      above about 8.5e37 times clipNorm, down to 2^-270
-//   stats[3] = 1 when ||g|| is NaN or infinite, else 0
-//   stats[4] = 1 when clipped, else 0
-//   stats[5] = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
-//   stats[8 + t - 1] = ||dH_t|| = sqrt(sum_p n_p^2) over the step's per-tile norms n_p, t = 1..T
-//                      (as M * sqrt(sum (n_p / M)^2), M = max n_p: finite up to the largest f32)
+//   stats.loss      = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
+//   stats.gradNorm  = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
+//   stats.clipScale * stats.clipScale2 * stats.clipScale3 = clip scale = min(1, clipNorm / ||g||)
+//                     (1 when clipNorm = 0 or not finite), in three factors of about equal size,
+//                     applied one after the other, ((g * clipScale) * clipScale2) * clipScale3:
+//                     clipNorm / ||g|| itself is below float32's normal range (flushed to zero by
+//                     GPUs) once ||g|| is above about 8.5e37 times clipNorm, down to 2^-270
+//   stats.nonFinite = 1 when ||g|| is NaN or infinite, else 0
+//   stats.clipped   = 1 when clipped, else 0
+//   stats.step      = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
+//   stats.perStep[t - 1] = ||dH_t|| = sqrt(sum_p n_p^2) over the step's per-tile norms n_p, t = 1..T
+//                     (T: every layer-direction's steps, k*T + t - 1, for a SequenceModel), as
+//                     M * sqrt(sum (n_p / M)^2), M = max n_p: finite up to the largest f32
 //
 // One workgroup of 256 invocations: strided sums then tree reductions in
 // workgroup memory, always in the same order (bit-identical run after run).
+
+// The scalars of a gradient call, written by finalize.wgsl; the host reads
+// them by member name through reflection (src/gpu/stats.ts), and every kernel
+// that reads them declares this same struct (test/gpu-stats-struct.test.ts).
+struct Stats {
+  loss: f32, // L
+  gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
+  clipScale: f32, // min(1, clipNorm / ||g||) = clipScale * clipScale2 * clipScale3, applied one factor after the other
+  nonFinite: f32, // 1 when ||g|| is NaN or infinite
+  clipped: f32, // 1 when clipped
+  step: f32, // updates applied so far: Adam's t
+  clipScale2: f32, // the clip scale's second factor (each factor a normal f32: the scale itself may be below 2^-126)
+  clipScale3: f32, // its third factor
+  perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
+}
 
 struct Params {
   R: u32,
@@ -31,7 +47,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> rowLoss: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read> stepPartials: array<f32>;
-@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: Stats;
 
 var<workgroup> red: array<f32, 256>;
 
@@ -123,7 +139,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
         s += r * r;
       }
     }
-    stats[8u + t] = select(M, sqrt(s) / kt.y / kt.x, isFinite(M)); // an infinite tile norm stays infinite
+    stats.perStep[t] = select(M, sqrt(s) / kt.y / kt.x, isFinite(M)); // an infinite tile norm stays infinite
   }
 
   if (li == 0u) {
@@ -141,13 +157,13 @@ fn main(@builtin(local_invocation_index) li: u32) {
       scale = vec3<f32>((c.fract / sn.fract) * exp2(f32(E1)), exp2(f32(E2)), exp2(f32(E - E1 - E2)));
       clipped = 1.0;
     }
-    stats[0] = select(0.0, loss * params.lossScale, params.hasLoss != 0u);
-    stats[1] = norm;
-    stats[2] = scale.x;
-    stats[6] = scale.y;
-    stats[7] = scale.z;
-    stats[3] = select(1.0, 0.0, finite);
-    stats[4] = clipped;
-    if (params.countStep != 0u && finite) { stats[5] = stats[5] + 1.0; }
+    stats.loss = select(0.0, loss * params.lossScale, params.hasLoss != 0u);
+    stats.gradNorm = norm;
+    stats.clipScale = scale.x;
+    stats.clipScale2 = scale.y;
+    stats.clipScale3 = scale.z;
+    stats.nonFinite = select(1.0, 0.0, finite);
+    stats.clipped = clipped;
+    if (params.countStep != 0u && finite) { stats.step = stats.step + 1.0; }
   }
 }

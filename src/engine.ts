@@ -15,13 +15,15 @@ import type {
   Trainer,
   TrainerOptions,
   BackendName,
+  AdapterSummary,
+  SelfCheckResult,
 } from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { checkOptionalBoolean, checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuRnnGradients } from './cpu/rnn-gradients.js';
 import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
-import { validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import { type SequenceProblem, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
 import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
@@ -32,19 +34,7 @@ import type { DeviceApi } from './gpu/device-api.js';
 import type { GemmTiming } from './gpu/bench-gemm.js';
 import { createWasmEngine } from './wasm/engine.js';
 
-export interface AdapterSummary {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isFallbackAdapter: boolean;
-}
-
-export interface SelfCheckResult {
-  ok: boolean;
-  worstError: number; // largest |gpu - cpu| / (atol + rtol*|cpu|) over every output; <= 1 passes
-  milliseconds: number;
-}
+export type { AdapterSummary, SelfCheckResult } from './types.js';
 
 export interface Engine {
   /** What 'auto' chose ('webgpu', 'wasm' or 'cpu'). */
@@ -147,34 +137,28 @@ class GpuEngine implements Engine {
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
-    // SequenceModel on WebGPU is built on branch i10gpu; until then it is refused, after validation.
-    if (isSequenceModel(model)) {
-      validateSequenceCall(model, batch, options);
-      throw new BpttInputError('model', "an RnnModel on the 'webgpu' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
-    }
+    if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
     const problem = validateGradientCall(model, batch, options);
-    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined for an RnnModel on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
     return this.impl.gradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) {
-      validateSequenceTrainerOptions(model, options);
-      throw new BpttInputError('model', "an RnnModel on the 'webgpu' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
-    }
+    if (isSequenceModel(model)) return withInference(this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options)));
     const trainer = withInference(this.impl.trainer(model, validateTrainerOptions(model, options)));
     const step = trainer.step;
     trainer.step = async (batch, stepOptions) => {
       if (typeof batch === 'object' && batch !== null && batch.lengths !== undefined) {
-        throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+        throw new BpttInputError('batch.lengths', "undefined for an RnnModel on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
       }
       return step(batch, stepOptions);
     };
     return trainer;
   }
-  // Until the WebGPU forward kernels land (branch i10gpu): the CPU reference on the same parameters.
+  // engine.forward/generate stay on the CPU reference, on the same parameters (the WebGPU
+  // stack kernels are reached through engine.gpu.forward).
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
     return forwardOnCpu(model, batch, options);
@@ -199,6 +183,14 @@ class GpuEngine implements Engine {
     if (!markDisposedOnce(this)) return;
     this.impl.dispose();
   }
+}
+
+/** Different lengths with window truncation are not on the WebGPU engine: refused, naming batch.lengths, before any work. */
+function refuseLengths(p: SequenceProblem): SequenceProblem {
+  if (p.lengths && p.truncation.kind === 'window') {
+    throw new BpttInputError('batch.lengths', "undefined with window truncation on the 'webgpu' backend (use full, chunked or randomized truncation, or backend 'cpu')", 'an Int32Array');
+  }
+  return p;
 }
 
 function markDisposedOnce(owner: object): boolean {
