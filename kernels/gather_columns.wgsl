@@ -4,7 +4,7 @@
 //
 //   ids [R]     token ids in [0, d), R = T*B
 //   W           the parameter buffer: Whx [h, d] at offWhx, bh [h] at offBias
-//   P   [R, h]
+//   P   [R, h]     at offP (one layer-direction's block of a larger buffer)
 //
 // One invocation per element of P, 256 per workgroup, over x and y.
 
@@ -15,6 +15,7 @@ struct Params {
   offWhx: u32,
   offBias: u32,
   hasBias: u32,
+  offP: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -30,5 +31,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = e % params.h;
   var v = W[params.offWhx + i * params.d + u32(ids[r])];
   if (params.hasBias != 0u) { v += W[params.offBias + i]; }
-  P[e] = v;
+  P[params.offP + e] = v;
 }

@@ -3,7 +3,12 @@
 //   op(A) is A[M, K] row-major, or A^T when TRANS_A (A stored as [K, M]);
 //   op(B) is B[K, N] row-major, or B^T when TRANS_B (B stored as [N, K]).
 //   Every operand starts at an element offset (offA, offB, offC, offBias), so
-//   one buffer can hold several tensors (H_0..H_T, or every parameter).
+//   one buffer can hold several tensors (H_0..H_T, or every parameter), and A
+//   and B have row strides lda, ldb (elements between stored rows; K or M for
+//   A, N or K for B when dense), so an operand can be a column block of a wider
+//   matrix (one direction's h columns of a bidirectional layer output).
+//   accumulate = 1 adds the product to C instead of overwriting it (the
+//   gradient to the layer below, summed over both directions).
 //
 // Used for the non-sequential parts of BPTT, each one large product:
 //   P = X Whx^T + bh        (TRANS_B, over T*B rows)
@@ -35,6 +40,9 @@ struct Params {
   hasBias: u32,
   kPerSplit: u32,
   splitStride: u32,
+  lda: u32,
+  ldb: u32,
+  accumulate: u32,
 }
 
 override TRANS_A: bool = false;
@@ -59,14 +67,14 @@ var<workgroup> tileB: array<vec4<f32>, TK * WG>; // [TK][TILE/4]: op(B)[k, n0 + 
 
 fn loadA(m: u32, k: u32, kEnd: u32) -> f32 {
   if (m >= params.M || k >= kEnd) { return 0.0; }
-  if (TRANS_A) { return A[params.offA + k * params.M + m]; }
-  return A[params.offA + m * params.K + k];
+  if (TRANS_A) { return A[params.offA + k * params.lda + m]; }
+  return A[params.offA + m * params.lda + k];
 }
 
 fn loadB(k: u32, n: u32, kEnd: u32) -> f32 {
   if (n >= params.N || k >= kEnd) { return 0.0; }
-  if (TRANS_B) { return B[params.offB + n * params.K + k]; }
-  return B[params.offB + k * params.N + n];
+  if (TRANS_B) { return B[params.offB + n * params.ldb + k]; }
+  return B[params.offB + k * params.ldb + n];
 }
 
 @compute @workgroup_size(WG, WG)
@@ -96,8 +104,8 @@ fn main(
     for (var k = kBegin; k < kEnd; k++) {
       var ia: vec4<u32>;
       var ib: vec4<u32>;
-      if (TRANS_A) { ia = params.offA + k * params.M + am; } else { ia = params.offA + am * params.K + k; }
-      if (TRANS_B) { ib = params.offB + bn * params.K + k; } else { ib = params.offB + k * params.N + bn; }
+      if (TRANS_A) { ia = params.offA + k * params.lda + am; } else { ia = params.offA + am * params.lda + k; }
+      if (TRANS_B) { ib = params.offB + bn * params.ldb + k; } else { ib = params.offB + k * params.ldb + bn; }
       let b = vec4<f32>(B[ib.x], B[ib.y], B[ib.z], B[ib.w]);
       acc0 += A[ia.x] * b;
       acc1 += A[ia.y] * b;
@@ -145,6 +153,7 @@ fn store(cBase: u32, m: u32, n0: u32, v: vec4<f32>) {
     if (n >= params.N) { return; }
     var c = v[j];
     if (params.hasBias != 0u) { c += bias[params.offBias + n]; }
+    if (params.accumulate != 0u) { c += C[cBase + m * params.N + n]; }
     C[cBase + m * params.N + n] = c;
   }
 }

@@ -58,7 +58,6 @@ export interface Engine {
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
-  trainer(model: RnnModel, options: TrainerOptions): Trainer;
   /** Dispatch and submit counts of the last call, and the device memory held. */
   stats(): EngineStats;
   /** A small gradient call compared with the CPU reference. */
@@ -129,10 +128,11 @@ class GpuEngine implements Engine {
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
-    // SequenceModel on WebGPU is built on branch i10gpu; until then it is refused, after validation.
     if (isSequenceModel(model)) {
-      validateSequenceCall(model, batch, options);
-      throw new BpttInputError('model', "an RnnModel on the 'webgpu' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
+      const problem = validateSequenceCall(model, batch, options);
+      // Different lengths are the GPU branch's next step; until then refused before any work.
+      if (problem.lengths) throw new BpttInputError('batch.lengths', 'no lengths (different lengths are not supported by the WebGPU engine yet)', 'an Int32Array');
+      return this.impl.sequenceGradients(model, batch, problem);
     }
     const problem = validateGradientCall(model, batch, options);
     return this.impl.gradients(model, batch, problem);
@@ -141,10 +141,7 @@ class GpuEngine implements Engine {
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) {
-      validateSequenceTrainerOptions(model, options);
-      throw new BpttInputError('model', "an RnnModel on the 'webgpu' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
-    }
+    if (isSequenceModel(model)) return this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
     return this.impl.trainer(model, validateTrainerOptions(model, options));
   }
   stats(): EngineStats {

@@ -4,7 +4,7 @@
 // and dispose() ends it.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BpttDeviceError, createEngine, makeRng, uniformArray, type Engine } from '../src/index.js';
-import type { Batch, RnnModel, TrainerOptions } from '../src/types.js';
+import type { Batch, GradientResult, RnnModel, TrainerOptions } from '../src/types.js';
 import { expectClose, randomProblem } from './helpers.js';
 
 let engine: Engine;
@@ -124,7 +124,7 @@ describe('the CPU trainer learns a character-level task', () => {
 describe('one trainer step is the optimizer applied to engine.gradients', () => {
   const opts = { loss: 'cross-entropy' as const, truncation: { kind: 'chunked' as const, steps: 3 }, clipNorm: 0.05 };
 
-  function flatGrad(r: Awaited<ReturnType<Engine['gradients']>>): Float32Array[] {
+  function flatGrad(r: GradientResult): Float32Array[] {
     return [r.dWhx, r.dWhh, r.dWqh, r.dbh!, r.dbq!];
   }
   function flatModel(m: RnnModel): Float32Array[] {

@@ -1,6 +1,7 @@
 // The WebGPU backend behind createEngine({ backend: 'webgpu' }): owns (or
 // borrows) the device, the per-device context, and the self-check.
-import type { Batch, EngineStats, GradientResult, RnnModel, Trainer, TrainerOptions } from '../types.js';
+import type { Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, Trainer, TrainerOptions } from '../types.js';
+import type { SequenceDims, SequenceProblem } from '../validate-sequence.js';
 import type { Problem } from '../validate.js';
 import type { AdapterSummary, SelfCheckResult } from '../engine.js';
 import { validateGradientCall } from '../validate.js';
@@ -10,7 +11,9 @@ import { BpttDeviceError } from '../errors.js';
 import { acquireDevice } from './device.js';
 import { GpuContext } from './context.js';
 import { gpuGradients } from './gradients.js';
+import { gpuSequenceGradients } from './sequence-gradients.js';
 import { createGpuTrainer } from './trainer.js';
+import { createGpuSequenceTrainer } from './sequence-trainer.js';
 import { type DeviceApi, createDeviceApi } from './device-api.js';
 import { type GemmTiming, benchGemm } from './bench-gemm.js';
 
@@ -20,7 +23,9 @@ export interface GpuBackend {
   readonly context: GpuContext;
   readonly gpu: DeviceApi;
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
+  sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  sequenceTrainer(model: SequenceModel, options: TrainerOptions & { dims: SequenceDims }): Trainer<SequenceModel>;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
   benchGemm(n: number, runs?: number): Promise<GemmTiming>;
@@ -83,7 +88,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     maxBinding: Math.min(device.limits.maxStorageBufferBindingSize, options.limits?.maxStorageBufferBindingSize ?? Infinity),
     maxBuffer: Math.min(device.limits.maxBufferSize, options.limits?.maxBufferSize ?? Infinity),
   };
-  const trainers = new Set<Trainer>();
+  const trainers = new Set<Trainer | Trainer<SequenceModel>>();
   let disposed = false;
   const assertOpen = () => {
     if (disposed) throw new BpttDeviceError('engine: this engine was disposed; create a new one');
@@ -94,8 +99,14 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     context,
     gpu: createDeviceApi(context, limits, assertOpen),
     gradients: (model, batch, problem) => gpuGradients(context, limits, model, batch, problem),
+    sequenceGradients: (model, batch, problem) => gpuSequenceGradients(context, limits, model, batch, problem),
     trainer(model, trainerOptions) {
       const trainer = createGpuTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));
+      trainers.add(trainer);
+      return trainer;
+    },
+    sequenceTrainer(model, trainerOptions) {
+      const trainer = createGpuSequenceTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));
       trainers.add(trainer);
       return trainer;
     },

@@ -125,6 +125,9 @@ interface MatmulArgs {
   splits?: number;
   kPerSplit?: number;
   splitStride?: number;
+  lda?: number; // row stride of the stored A (default: dense)
+  ldb?: number; // row stride of the stored B (default: dense)
+  accumulate?: boolean; // C += product
 }
 
 export function recordMatmul(rec: Recorder, m: MatmulArgs): void {
@@ -150,6 +153,9 @@ export function recordMatmul(rec: Recorder, m: MatmulArgs): void {
       hasBias: m.bias ? 1 : 0,
       kPerSplit: m.kPerSplit ?? m.K,
       splitStride: m.splitStride ?? 0,
+      lda: m.lda ?? (m.transA ? m.M : m.K),
+      ldb: m.ldb ?? (m.transB ? m.K : m.N),
+      accumulate: m.accumulate ? 1 : 0,
     },
     [Math.ceil(m.N / tile), Math.ceil(m.M / tile), splits],
   );
@@ -164,7 +170,7 @@ export function recordForward(rec: Recorder, s: GpuShape, b: Pick<GpuBuffers, 'x
       kernel('gather_columns'),
       {},
       { ids: b.x, W: b.params, P: b.P },
-      { R, d, h, offWhx: L.Whx, offBias: L.bh, hasBias: s.hasBias ? 1 : 0 },
+      { R, d, h, offWhx: L.Whx, offBias: L.bh, hasBias: s.hasBias ? 1 : 0, offP: 0 },
       elementwise(R * h),
     );
   } else {

@@ -1,6 +1,9 @@
 // The WGSL kernels, one file each in kernels/, read once with wgsl_reflect.
 import adamUpdate from '../../kernels/adam_update.wgsl';
 import carryState from '../../kernels/carry_state.wgsl';
+import carrySequenceState from '../../kernels/carry_sequence_state.wgsl';
+import cellBackwardStep from '../../kernels/cell_backward_step.wgsl';
+import cellForwardStep from '../../kernels/cell_forward_step.wgsl';
 import columnSums from '../../kernels/column_sums.wgsl';
 import finalize from '../../kernels/finalize.wgsl';
 import gatherColumns from '../../kernels/gather_columns.wgsl';
@@ -18,6 +21,9 @@ import { type KernelInfo, reflectKernel } from './reflect.js';
 const SOURCES = {
   adam_update: adamUpdate,
   carry_state: carryState,
+  carry_sequence_state: carrySequenceState,
+  cell_backward_step: cellBackwardStep,
+  cell_forward_step: cellForwardStep,
   column_sums: columnSums,
   finalize,
   gather_columns: gatherColumns,

@@ -1,0 +1,51 @@
+// carry_sequence_state: a trainer's carried states (h and, for lstm, c) of
+// every layer-direction, advanced only by a step that was applied
+//
+//   state[0, k, b, j] <- Y[l, slot_k, b, dir*h + j]   (hT: slot T for the forward
+//                                                     direction, slot 1 for the reverse one)
+//   state[1, k, b, j] <- C[k, slot_k, b, j]           (cT, lstm: hasC = 1)
+//   when stats[3] = 0; a skipped step leaves the state as it was
+//
+//   Y      [L, T+2, B, dirs*h]   layer outputs with border slots (cell_forward_step.wgsl)
+//   saved  C [K, T+2, B, h] at offset 0 (lstm)
+//   stats               from finalize.wgsl (stats[3]: not finite)
+//   state  [2, K, B, h]  laid out as a batch's h0 then c0, so the next step copies it whole
+//
+// One invocation per element of state, 256 per workgroup, over x and y.
+
+struct Params {
+  T: u32,
+  B: u32,
+  h: u32,
+  dirs: u32,
+  K: u32,
+  hasC: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read> saved: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> state: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.y * nwg.x * 256u + gid.x;
+  let B = params.B;
+  let h = params.h;
+  let T = params.T;
+  let n = params.K * B * h;
+  if (i >= (1u + params.hasC) * n || stats[3] != 0.0) { return; }
+  let e = i % n;
+  let k = e / (B * h);
+  let b = (e / h) % B;
+  let j = e % h;
+  let dir = k % params.dirs;
+  let l = k / params.dirs;
+  let slot = select(T, 1u, dir == 1u);
+  if (i < n) {
+    state[i] = Y[((l * (T + 2u) + slot) * B + b) * params.dirs * h + dir * h + j];
+  } else {
+    state[i] = saved[(k * (T + 2u) + slot) * B * h + b * h + j];
+  }
+}

@@ -1,0 +1,317 @@
+// Records one SequenceModel computation (MATH.md part 2) into a Recorder: the
+// model is a list of layers that the encoder walks, bottom up for the
+// forward pass and top down for the reverse sweep; a cell is a recipe (its
+// gate count and the CELL constant of the two step kernels). Everything that
+// is not sequential in time is one product over all T*B rows; each time step
+// is one dispatch per layer, both directions together.
+//
+// Dispatches of a gradient call (K = L*dirs layer-directions):
+//   forward      K input projections + L*T steps
+//   head         O, loss and dO, dY_top = dO W: 3 (loss 'none' with a head: 1; no head: 0)
+//   sweep        L*(T+1) steps (the last one gives dh0, dc0) + (L-1)*dirs products dY_{l-1}
+//                (+ dirs for dx)
+//   weights      per k dWx, dWh (+ dbx, dbh): K*(2 + 2*bias); head dW (+ db)
+//   reduce_splits, finalize (+ scale_gradients when clipping)
+// so 2*L*T + L + K*(3 + 2*bias) + (L-1)*dirs + head + 2 (+1 clip) (+dirs dx): see sequenceDispatches.
+import type { Activation, LossKind } from '../types.js';
+import type { SequenceDims, SequenceLayout } from '../sequence-layout.js';
+import type { Recorder } from './context.js';
+import { elementwise, recordMatmul } from './encode.js';
+import { kernel } from './kernels.js';
+
+const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
+const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
+const NO_NORM = 0xffffffff;
+const STEP_WG = 64; // invocations per workgroup of the step kernels
+
+export interface SeqShape extends SequenceDims {
+  T: number;
+  B: number;
+  R: number; // T*B rows
+  K: number; // L*dirs layer-directions
+  activation: Activation;
+  tokens: boolean;
+  loss: LossKind;
+  xi: Float32Array; // xi_1..xi_T
+  layout: SequenceLayout;
+  splits: number;
+  kPerSplit: number;
+  stepParts: number; // workgroups per direction of one step = norm partials per (k, t)
+}
+
+export function planSequence(dims: SequenceDims, run: { T: number; B: number; activation: Activation; tokens: boolean; loss: LossKind; xi: Float32Array }, layout: SequenceLayout): SeqShape {
+  const R = run.T * run.B;
+  const tiles = Math.ceil((dims.G * dims.h) / 32) * Math.ceil(dims.h / 32);
+  const splits0 = Math.max(1, Math.min(8, Math.floor(R / 256), Math.ceil(128 / tiles)));
+  const kPerSplit = Math.ceil(R / splits0 / 16) * 16;
+  const splits = Math.ceil(R / kPerSplit);
+  return { ...dims, ...run, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: Math.ceil((run.B * dims.h) / STEP_WG) };
+}
+
+/** Element offsets of every tensor inside the shared buffers (see the kernel headers). */
+export function seqOffsets(s: SeqShape) {
+  const { T, B, h, G, K, dirs } = s;
+  const gBlock = T * B * G * h; // one k of Gx, dGx, dGh
+  const sBlock = T * B * 4 * h; // one k of S
+  const cBlock = (T + 2) * B * h; // one k of C, dH, dC
+  const yBlock = (T + 2) * B * dirs * h; // one layer of Y
+  const dyBlock = T * B * dirs * h; // one layer of dY
+  const cSize = s.cell === 'lstm' ? K * cBlock : 0;
+  return {
+    gBlock, sBlock, cBlock, yBlock, dyBlock,
+    Gx: (k: number) => k * gBlock,
+    Y: (l: number) => l * yBlock,
+    C: (k: number) => k * cBlock,
+    S: (k: number) => cSize + k * sBlock,
+    h0: (k: number) => k * B * h,
+    c0: (k: number) => (K + k) * B * h,
+    dY: (l: number) => l * dyBlock,
+    dGx: (k: number) => k * gBlock,
+    dGh: (k: number) => (K + k) * gBlock,
+    dH: (k: number) => k * cBlock,
+    dC: (k: number) => (K + k) * cBlock,
+    savedSize: cSize + (G > 1 ? K * sBlock : 0),
+  };
+}
+
+/** The buffers of one computation. */
+export interface SeqBuffers {
+  params: GPUBuffer; // [total]
+  x: GPUBuffer; // [T, B, d] f32 or [T, B] i32
+  csr: GPUBuffer | null; // token rows grouped by id (tokens)
+  labels: GPUBuffer;
+  targets: GPUBuffer;
+  Gx: GPUBuffer; // [K, T, B, G*h]
+  Y: GPUBuffer; // [L, T+2, B, dirs*h]
+  saved: GPUBuffer; // C [K, T+2, B, h] (lstm), S [K, T, B, 4h] (gru, lstm)
+  state0: GPUBuffer; // h0 [K, B, h], c0 [K, B, h]
+  O: GPUBuffer; // [T*B, q]: o, then dO
+  dY: GPUBuffer; // [L, T, B, dirs*h]
+  dG: GPUBuffer; // dGx, dGh [K, T, B, G*h] each
+  dState: GPUBuffer; // dH, dC [K, T+2, B, h] each
+  partials: GPUBuffer; // [splits, total]
+  grad: GPUBuffer; // [total]
+  stepPartials: GPUBuffer; // [K*T*stepParts]
+  rowLoss: GPUBuffer; // [T*B]
+  stats: GPUBuffer; // [8 + K*T]
+  dx: GPUBuffer | null; // [T, B, d]
+}
+
+/** Element counts of every buffer (0: not needed). */
+export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBuffers, number> {
+  const o = seqOffsets(s);
+  const { T, B, R, h, K, L, d, q } = s;
+  return {
+    params: s.layout.total,
+    x: s.tokens ? R : R * d,
+    csr: s.tokens ? d + 1 + R : 0,
+    labels: s.loss === 'cross-entropy' ? R : 1, // a buffer of its own even when unused: output_loss writes rowLoss
+    targets: s.loss === 'mse' ? R * q : 1,
+    Gx: K * o.gBlock,
+    Y: L * o.yBlock,
+    saved: Math.max(1, o.savedSize),
+    state0: 2 * K * B * h,
+    O: Math.max(1, R * q),
+    dY: L * o.dyBlock,
+    dG: 2 * K * o.gBlock,
+    dState: 2 * K * o.cBlock,
+    partials: s.splits * s.layout.total,
+    grad: s.layout.total,
+    stepPartials: K * T * s.stepParts,
+    rowLoss: R,
+    stats: 8 + K * T,
+    dx: withDx ? R * d : 0,
+  };
+}
+
+/** The dispatches of one gradient call, as the formula in the header. */
+export function sequenceDispatches(s: SeqShape, o: { dx: boolean; clip: boolean }): number {
+  const head = s.q === 0 ? 0 : (s.loss === 'none' ? 1 : 3) + 1 + (s.headBias ? 1 : 0);
+  const bias = s.hasBias ? 1 : 0;
+  return 2 * s.L * s.T + s.L + s.K * (3 + 2 * bias) + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0);
+}
+
+/** Gx_k = X_l Wx_k^T + bx_k for every k, then the steps of each layer, bottom up. */
+export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0'>): void {
+  const o = seqOffsets(s);
+  const { T, B, R, h, G, dirs, layout } = s;
+  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
+  for (let l = 0; l < s.L; l++) {
+    for (let dir = 0; dir < dirs; dir++) {
+      const k = l * dirs + dir;
+      const p = layout.layers[k];
+      if (l === 0 && s.tokens) {
+        rec.dispatch(
+          kernel('gather_columns'),
+          {},
+          { ids: b.x, W: b.params, P: b.Gx },
+          { R, d: s.d, h: G * h, offWhx: p.Wx, offBias: p.bx, hasBias: s.hasBias ? 1 : 0, offP: o.Gx(k) },
+          elementwise(R * G * h),
+        );
+      } else {
+        // X_0 = x; X_l = Y_{l-1} from its slot 1 (h_1 of every direction)
+        const A = l === 0 ? b.x : b.Y;
+        const offA = l === 0 ? 0 : o.Y(l - 1) + B * dirs * h;
+        recordMatmul(rec, { A, B: b.params, C: b.Gx, bias: s.hasBias ? b.params : undefined, M: R, N: G * h, K: p.nIn, offA, offB: p.Wx, offC: o.Gx(k), offBias: p.bx, transB: true });
+      }
+    }
+    const k0 = l * dirs;
+    const p0 = layout.layers[k0];
+    for (let step = 1; step <= T; step++) {
+      rec.dispatch(
+        kernel('cell_forward_step'),
+        constants,
+        { W: b.params, Gx: b.Gx, state0: b.state0, Y: b.Y, saved: b.saved },
+        {
+          B, h, T, dirs, s: step,
+          offWh: p0.Wh,
+          offBh: p0.bh,
+          strideK: p0.size,
+          hasBias: s.hasBias ? 1 : 0,
+          offGx: o.Gx(k0),
+          offY: o.Y(l),
+          offC: o.C(k0),
+          offS: o.S(k0),
+          offH0: o.h0(k0),
+          offC0: o.c0(k0),
+        },
+        [Math.ceil((B * h) / STEP_WG), dirs],
+      );
+    }
+  }
+}
+
+/** O = Y_top W^T + b over T*B rows, then the loss and dO in place (loss 'none': dO was uploaded). */
+export function recordSequenceHead(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'Y' | 'O' | 'labels' | 'targets' | 'rowLoss'>): void {
+  if (s.q === 0 || s.loss === 'none') return;
+  const o = seqOffsets(s);
+  const { B, R, h, dirs, q, layout } = s;
+  recordMatmul(rec, { A: b.Y, B: b.params, C: b.O, bias: s.headBias ? b.params : undefined, M: R, N: q, K: dirs * h, offA: o.Y(s.L - 1) + B * dirs * h, offB: layout.headW, offBias: layout.headB, transB: true });
+  rec.dispatch(
+    kernel('output_loss'),
+    { LOSS: s.loss === 'cross-entropy' ? 0 : 1 },
+    { labels: b.labels, targets: b.targets, O: b.O, rowLoss: b.rowLoss },
+    { R, q, scale: 1 / R },
+    folded(Math.ceil(R / 64)),
+  );
+}
+
+function folded(groups: number): [number, number] {
+  const x = Math.min(Math.max(groups, 1), 65535);
+  return [x, Math.ceil(groups / x)];
+}
+
+export interface SeqBackwardOptions {
+  perStepNorms: boolean;
+  dx: boolean;
+  clipNorm: number; // 0: no clipping
+  applyClip: boolean; // scale the gradients in place (engine.gradients); the trainer folds the scale into its update
+  countStep: boolean; // advance the Adam step counter in stats
+}
+
+/** dY_top = dO W, the reverse sweep of every layer (top down), the weight gradients, their norm, clipping. */
+export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers, opt: SeqBackwardOptions): void {
+  const o = seqOffsets(s);
+  const { T, B, R, h, G, L, K, dirs, layout } = s;
+  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
+  if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.headW, offC: o.dY(L - 1) });
+
+  for (let l = L - 1; l >= 0; l--) {
+    const k0 = l * dirs;
+    const p0 = layout.layers[k0];
+    for (let step = 1; step <= T + 1; step++) {
+      const tail = step === T + 1;
+      // forward direction: carry from t+1 into t = T+1-step, scaled by xi_{t+1}; tail: into h0, xi_1
+      const tF = T + 1 - step;
+      const xi0 = step === 1 ? 1 : s.xi[tF]; // xi_{tF+1}, array index tF
+      // reverse direction: carry from t-1 into t = step, scaled by xi_t; tail: into its initial state, unscaled
+      const xi1 = step === 1 || tail ? 1 : s.xi[step - 1];
+      const norms = opt.perStepNorms && !tail;
+      rec.dispatch(
+        kernel('cell_backward_step'),
+        constants,
+        { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
+        {
+          B, h, T, dirs, s: step,
+          offWh: p0.Wh,
+          strideK: p0.size,
+          offY: o.Y(l),
+          offC: o.C(k0),
+          offS: o.S(k0),
+          offDY: o.dY(l),
+          offDGx: o.dGx(k0),
+          offDGh: o.dGh(k0),
+          offDH: o.dH(k0),
+          offDC: o.dC(k0),
+          xi0,
+          xi1,
+          normBase0: norms ? (k0 * T + tF - 1) * s.stepParts : NO_NORM,
+          normBase1: norms ? ((k0 + 1) * T + step - 1) * s.stepParts : NO_NORM,
+        },
+        [Math.ceil((B * h) / STEP_WG), dirs],
+      );
+    }
+    // dY_{l-1} = sum over dir of dGx_k Wx_k (or dx for l = 0), accumulated on the device
+    if (l > 0 || opt.dx) {
+      for (let dir = 0; dir < dirs; dir++) {
+        const k = k0 + dir;
+        const p = layout.layers[k];
+        const C = l > 0 ? b.dY : b.dx!;
+        recordMatmul(rec, { A: b.dG, B: b.params, C, M: R, N: p.nIn, K: G * h, offA: o.dGx(k), offB: p.Wx, offC: l > 0 ? o.dY(l - 1) : 0, accumulate: dir > 0 });
+      }
+    }
+  }
+
+  // Weight gradients: each one reduction over all T*B rows, split-K into `partials`.
+  const split = { splits: s.splits, kPerSplit: s.kPerSplit, splitStride: layout.total, transA: true, C: b.partials };
+  const sums = kernel('column_sums');
+  const common = { R, kPerSplit: s.kPerSplit, splitStride: layout.total };
+  for (let k = 0; k < K; k++) {
+    const l = Math.floor(k / dirs);
+    const dir = k % dirs;
+    const p = layout.layers[k];
+    if (l === 0 && s.tokens) {
+      rec.dispatch(
+        kernel('token_scatter_add'),
+        { SCAN_ALL_ROWS: b.csr === null },
+        { csr: b.csr ?? b.x, ids: b.x, dA: b.dG, out: b.partials },
+        { R, d: s.d, h: G * h, offDA: o.dGx(k), offOut: p.Wx, splits: s.splits, splitStride: layout.total },
+        elementwise(G * h * s.d),
+      );
+    } else {
+      const X = l === 0 ? b.x : b.Y;
+      const offB = l === 0 ? 0 : o.Y(l - 1) + B * dirs * h;
+      recordMatmul(rec, { ...split, A: b.dG, B: X, M: G * h, N: p.nIn, K: R, offA: o.dGx(k), offB, offC: p.Wx });
+    }
+    // H_prev: slots 0..T-1 of Y (forward), 2..T+1 (reverse), this direction's h columns
+    recordMatmul(rec, { ...split, A: b.dG, B: b.Y, M: G * h, N: h, K: R, offA: o.dGh(k), offB: o.Y(l) + (dir === 0 ? 0 : 2 * B * dirs * h) + dir * h, ldb: dirs * h, offC: p.Wh });
+    if (s.hasBias) {
+      rec.dispatch(sums, {}, { A: b.dG, out: b.partials }, { ...common, N: G * h, offA: o.dGx(k), offOut: p.bx }, [Math.ceil((G * h) / 64), s.splits]);
+      rec.dispatch(sums, {}, { A: b.dG, out: b.partials }, { ...common, N: G * h, offA: o.dGh(k), offOut: p.bh }, [Math.ceil((G * h) / 64), s.splits]);
+    }
+  }
+  if (s.q > 0) {
+    recordMatmul(rec, { ...split, A: b.O, B: b.Y, M: s.q, N: dirs * h, K: R, offB: o.Y(L - 1) + B * dirs * h, offC: layout.headW });
+    if (s.headBias) rec.dispatch(sums, {}, { A: b.O, out: b.partials }, { ...common, N: s.q, offA: 0, offOut: layout.headB }, [Math.ceil(s.q / 64), s.splits]);
+  }
+  rec.dispatch(kernel('reduce_splits'), {}, { partials: b.partials, grad: b.grad }, { n: layout.total, splits: s.splits }, elementwise(layout.total));
+  rec.dispatch(
+    kernel('finalize'),
+    {},
+    { rowLoss: b.rowLoss, grad: b.grad, stepPartials: b.stepPartials, stats: b.stats },
+    {
+      R,
+      hasLoss: s.loss === 'none' ? 0 : 1,
+      lossScale: 1 / R,
+      n: layout.total,
+      clipNorm: opt.clipNorm,
+      T: K * T,
+      stepParts: opt.perStepNorms ? s.stepParts : 0,
+      countStep: opt.countStep ? 1 : 0,
+    },
+    [1],
+  );
+  if (opt.applyClip && opt.clipNorm > 0) {
+    rec.dispatch(kernel('scale_gradients'), {}, { stats: b.stats, grad: b.grad }, { n: layout.total }, elementwise(layout.total));
+  }
+}

@@ -1,0 +1,144 @@
+// engine.gradients for a SequenceModel on the GPU: upload, record the whole
+// computation (every layer, both directions), submit once, read every result
+// back with one map.
+import type { Batch, SequenceGradients, SequenceModel } from '../types.js';
+import type { SequenceProblem } from '../validate-sequence.js';
+import { packSequence, sequenceDims, sequenceLayout } from '../sequence-layout.js';
+import { truncationXi } from '../truncation.js';
+import { type GpuContext, type Recorder, upload } from './context.js';
+import { STORAGE, checkLimits, tokenCsr } from './gradients.js';
+import { submitAndRead } from './call.js';
+import { type SeqBuffers, type SeqShape, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
+
+export function sequenceShape(model: SequenceModel, p: SequenceProblem, xi: Float32Array): SeqShape {
+  const dims = sequenceDims(model);
+  return planSequence(dims, { T: p.T, B: p.B, activation: model.activation ?? 'tanh', tokens: p.tokens, loss: p.loss, xi }, sequenceLayout(dims));
+}
+
+/** A buffer from the pool for each non-empty size; `reuse` supplies some of them (the trainer's parameters). */
+export function acquireSequenceBuffers(ctx: GpuContext, sizes: Record<keyof SeqBuffers, number>, reuse: Partial<SeqBuffers> = {}): SeqBuffers {
+  const out: Partial<Record<keyof SeqBuffers, GPUBuffer | null>> = {};
+  for (const key of Object.keys(sizes) as (keyof SeqBuffers)[]) {
+    out[key] = reuse[key] ?? (sizes[key] > 0 ? ctx.pool.acquire(sizes[key] * 4, STORAGE(), key) : null);
+  }
+  return out as SeqBuffers;
+}
+
+export function releaseSequenceBuffers(ctx: GpuContext, bufs: SeqBuffers, keep: Partial<SeqBuffers> = {}): void {
+  const kept = new Set(Object.values(keep));
+  for (const b of new Set(Object.values(bufs))) if (b && !kept.has(b)) ctx.pool.release(b as GPUBuffer);
+}
+
+/** Uploads x (and the token CSR), y or dO or dY, and the initial states and final adjoints (zeros when absent). */
+export function uploadSequenceBatch(ctx: GpuContext, rec: Recorder, s: SeqShape, b: SeqBuffers, batch: Batch): void {
+  const dev = ctx.device;
+  const o = seqOffsets(s);
+  const { B, h, K } = s;
+  const bh = B * h;
+  upload(dev, b.x, 0, batch.x);
+  if (s.tokens && b.csr) upload(dev, b.csr, 0, tokenCsr(batch.x as Int32Array, s.d));
+  if (s.q === 0) upload(dev, b.dY, o.dY(s.L - 1) * 4, batch.dY!);
+  else if (s.loss === 'cross-entropy') upload(dev, b.labels, 0, batch.y as Int32Array);
+  else if (s.loss === 'mse') upload(dev, b.targets, 0, batch.y as Float32Array);
+  else upload(dev, b.O, 0, batch.dO!);
+  if (batch.h0) upload(dev, b.state0, 0, batch.h0);
+  else rec.clear(b.state0, 0, K * bh * 4);
+  if (batch.c0) upload(dev, b.state0, K * bh * 4, batch.c0);
+  else rec.clear(b.state0, K * bh * 4, K * bh * 4);
+  // dhT (dcT) of k goes into slot T+1 of its dH (dC) block
+  for (let k = 0; k < K; k++) {
+    const slot = (T1: number, base: number) => (base + T1 * bh) * 4;
+    const hAt = slot(s.T + 1, o.dH(k));
+    if (batch.dhT) upload(dev, b.dState, hAt, batch.dhT.subarray(k * bh, (k + 1) * bh));
+    else rec.clear(b.dState, hAt, bh * 4);
+    if (s.cell === 'lstm') {
+      const cAt = slot(s.T + 1, o.dC(k));
+      if (batch.dcT) upload(dev, b.dState, cAt, batch.dcT.subarray(k * bh, (k + 1) * bh));
+      else rec.clear(b.dState, cAt, bh * 4);
+    }
+  }
+}
+
+/** Copies hT (and cT) of every layer-direction, [K, B, h], into `dst` at element offsets hAt (cAt). */
+export function copyFinalStates(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'Y' | 'saved'>, dst: GPUBuffer, hAt: number, cAt: number | null): void {
+  const o = seqOffsets(s);
+  const { T, B, h, dirs } = s;
+  for (let k = 0; k < s.K; k++) {
+    const l = Math.floor(k / dirs);
+    const dir = k % dirs;
+    const slot = dir === 0 ? T : 1; // the reverse direction ends at t = 1
+    const rowStart = o.Y(l) + slot * B * dirs * h + dir * h;
+    if (dirs === 1) rec.copy(b.Y, rowStart * 4, dst, (hAt + k * B * h) * 4, B * h * 4);
+    else for (let bb = 0; bb < B; bb++) rec.copy(b.Y, (rowStart + bb * dirs * h) * 4, dst, (hAt + (k * B + bb) * h) * 4, h * 4);
+    if (cAt !== null) rec.copy(b.saved, (o.C(k) + slot * B * h) * 4, dst, (cAt + k * B * h) * 4, B * h * 4);
+  }
+}
+
+export async function gpuSequenceGradients(
+  ctx: GpuContext,
+  limits: { maxBinding: number; maxBuffer: number },
+  model: SequenceModel,
+  batch: Batch,
+  p: SequenceProblem,
+): Promise<SequenceGradients> {
+  ctx.assertAlive();
+  if (p.truncation.kind === 'window') throw new Error('window truncation for a SequenceModel is not implemented on the WebGPU engine yet');
+  const s = sequenceShape(model, p, truncationXi(p.truncation, p.T)!);
+  const { T, B, R, h, K, layout } = s;
+  const o = seqOffsets(s);
+  const lstm = s.cell === 'lstm';
+  const kbh = K * B * h;
+  const rb = { dh0: layout.total, hT: layout.total + kbh, dc0: layout.total + 2 * kbh, cT: layout.total + 3 * kbh, stats: layout.total + (lstm ? 4 : 2) * kbh };
+  const dxAt = rb.stats + 8 + K * T;
+  const readElems = dxAt + (p.inputGradient ? R * s.d : 0);
+  const sizes = seqBufferSizes(s, p.inputGradient);
+  checkLimits(sizes, limits, 'batch', { readback: readElems });
+  const bufs = acquireSequenceBuffers(ctx, sizes);
+  const clip = (p.clipNorm ?? 0) > 0;
+  try {
+    const data = await submitAndRead(ctx, 'a gradient call', sequenceDispatches(s, { dx: p.inputGradient, clip }), readElems, (rec, staging) => {
+      upload(ctx.device, bufs.params, 0, packSequence(model));
+      uploadSequenceBatch(ctx, rec, s, bufs, batch);
+      rec.clear(bufs.stats, 0, (8 + K * T) * 4);
+      recordSequenceForward(rec, s, bufs);
+      recordSequenceHead(rec, s, bufs);
+      recordSequenceBackward(rec, s, bufs, { perStepNorms: p.gradNormPerStep, dx: p.inputGradient, clipNorm: p.clipNorm ?? 0, applyClip: true, countStep: false });
+      rec.copy(bufs.grad, 0, staging, 0, layout.total * 4);
+      for (let k = 0; k < K; k++) {
+        rec.copy(bufs.dState, o.dH(k) * 4, staging, (rb.dh0 + k * B * h) * 4, B * h * 4);
+        if (lstm) rec.copy(bufs.dState, o.dC(k) * 4, staging, (rb.dc0 + k * B * h) * 4, B * h * 4);
+      }
+      copyFinalStates(rec, s, bufs, staging, rb.hT, lstm ? rb.cT : null);
+      rec.copy(bufs.stats, 0, staging, rb.stats * 4, (8 + K * T) * 4);
+      if (p.inputGradient) rec.copy(bufs.dx!, 0, staging, dxAt * 4, R * s.d * 4);
+    });
+    const stats = data.subarray(rb.stats, rb.stats + 8 + K * T);
+    const result: SequenceGradients = {
+      loss: p.loss === 'none' ? NaN : stats[0],
+      gradNorm: stats[1],
+      clipped: stats[4] !== 0,
+      nonFinite: stats[3] !== 0,
+      layers: layout.layers.map((l) => {
+        const g = { dWx: data.slice(l.Wx, l.Wh), dWh: data.slice(l.Wh, l.bx) };
+        return s.hasBias ? { ...g, dbx: data.slice(l.bx, l.bh), dbh: data.slice(l.bh, l.Wx + l.size) } : g;
+      }),
+      dh0: data.slice(rb.dh0, rb.dh0 + kbh),
+      hT: data.slice(rb.hT, rb.hT + kbh),
+    };
+    if (s.q > 0) {
+      result.head = { dW: data.slice(layout.headW, layout.headB) };
+      if (s.headBias) result.head.db = data.slice(layout.headB, layout.total);
+    }
+    if (lstm) {
+      result.dc0 = data.slice(rb.dc0, rb.dc0 + kbh);
+      result.cT = data.slice(rb.cT, rb.cT + kbh);
+    }
+    if (p.inputGradient) result.dx = data.slice(dxAt, dxAt + R * s.d);
+    if (p.gradNormPerStep) result.gradNormPerStep = stats.slice(8, 8 + K * T);
+    if (p.truncation.kind === 'randomized') result.xi = Float32Array.from(s.xi);
+    return result;
+  } finally {
+    releaseSequenceBuffers(ctx, bufs);
+    ctx.pool.settle();
+  }
+}

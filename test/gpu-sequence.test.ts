@@ -1,0 +1,139 @@
+// SequenceModel gradients on the WebGPU engine against the float64 reference:
+// rnn, gru, lstm x (1, 2 layers) x (one, both directions) x truncations, with
+// and without biases and head, tokens and values, at odd sizes, and one case
+// at the benchmark's h = 256, B = 32; the dispatch count of the formula in
+// src/gpu/sequence-encode.ts, and one submit per call.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../src/index.js';
+import { sequenceDims, sequenceLayout } from '../src/sequence-layout.js';
+import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
+import type { GradientOptions, SequenceGradients, Truncation } from '../src/types.js';
+import { truncationXi } from '../src/truncation.js';
+import { gpuEngine, expectCloseToCpu, printWorst, GPU_TOL } from './gpu-setup.js';
+import { randomSequenceProblem, referenceSequenceGradients, type SeqSpec } from './sequence-reference.js';
+
+let gpu: Engine;
+beforeAll(async () => {
+  gpu = await gpuEngine();
+});
+afterAll(() => {
+  gpu?.dispose();
+  printWorst('gpu-sequence.test.ts');
+});
+
+function expectSequenceClose(where: string, got: SequenceGradients, want: SequenceGradients, tol = GPU_TOL): void {
+  expect(got.layers.length).toBe(want.layers.length);
+  got.layers.forEach((g, k) => {
+    for (const key of ['dWx', 'dWh', 'dbx', 'dbh'] as const) {
+      expect(g[key] === undefined, `${where}: layers[${k}].${key} present on one side only`).toBe(want.layers[k][key] === undefined);
+      if (want.layers[k][key]) expectCloseToCpu(where, `layers[${k}].${key}`, g[key]!, want.layers[k][key]!, tol);
+    }
+  });
+  expect(got.head === undefined).toBe(want.head === undefined);
+  if (want.head) {
+    expectCloseToCpu(where, 'head.dW', got.head!.dW, want.head.dW, tol);
+    expect(got.head!.db === undefined).toBe(want.head.db === undefined);
+    if (want.head.db) expectCloseToCpu(where, 'head.db', got.head!.db!, want.head.db, tol);
+  }
+  for (const key of ['dh0', 'hT', 'dc0', 'cT', 'dx', 'gradNormPerStep'] as const) {
+    expect(got[key] === undefined, `${where}: ${key} present on one side only`).toBe(want[key] === undefined);
+    if (want[key]) expectCloseToCpu(where, key, got[key]!, want[key]!, tol);
+  }
+  if (Number.isNaN(want.loss)) expect(got.loss).toBeNaN();
+  else expectCloseToCpu(where, 'loss', [got.loss], [want.loss], { rtol: tol.rtol, atolRel: 0 });
+  expectCloseToCpu(where, 'gradNorm', [got.gradNorm], [want.gradNorm], { rtol: tol.rtol, atolRel: 0 });
+  expect(got.clipped, `${where}: clipped`).toBe(want.clipped);
+  expect(got.nonFinite).toBe(false);
+}
+
+async function check(spec: SeqSpec, truncation: Truncation, extra: Partial<GradientOptions> = {}): Promise<void> {
+  const { model, batch } = randomSequenceProblem(spec);
+  const loss = spec.loss ?? (spec.q > 0 ? 'cross-entropy' : 'none');
+  const options: GradientOptions = { loss, truncation, gradNormPerStep: true, inputGradient: !spec.tokens, ...extra };
+  const got = await gpu.gradients(model, batch, options);
+  const xi = truncationXi(truncation, spec.T)!;
+  const want = referenceSequenceGradients(model, batch, { loss, xi, inputGradient: options.inputGradient, clipNorm: options.clipNorm });
+  if (!options.gradNormPerStep) delete want.gradNormPerStep;
+  if (truncation.kind === 'randomized') want.xi = xi;
+  const where = `${spec.cell} L=${spec.L} ${spec.bi ? 'bi' : 'uni'} T=${spec.T} B=${spec.B} h=${spec.h} ${truncation.kind}`;
+  expectSequenceClose(where, got, want);
+  expect(got.xi).toEqual(want.xi);
+  expect(gpu.stats().submits).toBe(1);
+}
+
+describe('small cases', () => {
+  for (const cell of ['rnn', 'gru', 'lstm'] as const) {
+    it(`${cell}: one layer, one direction, full`, async () => {
+      await check({ cell, L: 1, bi: false, T: 3, B: 2, d: 3, h: 4, q: 5, states: true, seed: 1 }, { kind: 'full' });
+    });
+    it(`${cell}: two layers, both directions, full`, async () => {
+      await check({ cell, L: 2, bi: true, T: 4, B: 3, d: 3, h: 5, q: 4, states: true, seed: 2 }, { kind: 'full' });
+    });
+  }
+});
+
+// A covering table: every cell, 1 and 2 layers, both directions, every xi
+// truncation, biases or not, head or not (dY), tokens and values, each loss,
+// clipping; odd sizes h = 33, B = 35.
+const chunked: Truncation = { kind: 'chunked', steps: 2 };
+const randomized: Truncation = { kind: 'randomized', keepProbability: 0.6, seed: 5 };
+const explicitXi: Truncation = { kind: 'randomized', xi: Float32Array.from([1, 0.5, 0, 2, 1]) };
+const full: Truncation = { kind: 'full' };
+const odd = { T: 5, B: 35, d: 7, h: 33 };
+const table: Array<[SeqSpec, Truncation, Partial<GradientOptions>]> = [
+  [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 21 }, full, {}],
+  [{ cell: 'lstm', L: 2, bi: true, ...odd, q: 9, states: true, seed: 22 }, chunked, {}],
+  [{ cell: 'lstm', L: 2, bi: false, ...odd, q: 0, bias: false, states: true, seed: 23 }, randomized, {}],
+  [{ cell: 'lstm', L: 1, bi: true, ...odd, q: 6, loss: 'mse', tokens: true, seed: 24 }, explicitXi, { clipNorm: 0.01 }],
+  [{ cell: 'gru', L: 1, bi: false, ...odd, q: 9, bias: false, states: true, seed: 31 }, chunked, {}],
+  [{ cell: 'gru', L: 2, bi: true, ...odd, q: 9, tokens: true, seed: 32 }, full, {}],
+  [{ cell: 'gru', L: 2, bi: false, ...odd, q: 4, loss: 'none', states: true, seed: 33 }, explicitXi, {}],
+  [{ cell: 'gru', L: 1, bi: true, ...odd, q: 0, seed: 34 }, randomized, { clipNorm: 0.01 }],
+  [{ cell: 'rnn', L: 2, bi: true, ...odd, q: 9, activation: 'relu', states: true, seed: 41 }, randomized, {}],
+  [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 5, loss: 'mse', bias: false, seed: 42 }, chunked, {}],
+  [{ cell: 'rnn', L: 2, bi: false, ...odd, q: 9, tokens: true, activation: 'identity', seed: 43 }, full, { clipNorm: 0.01 }],
+  [{ cell: 'rnn', L: 1, bi: true, ...odd, q: 0, bias: false, states: true, seed: 44 }, explicitXi, {}],
+];
+
+describe('odd sizes (h = 33, B = 35): a covering table', () => {
+  it.each(table.map((row, i) => [i, `${row[0].cell} L=${row[0].L} ${row[0].bi ? 'bi' : 'uni'} ${row[1].kind}${'xi' in row[1] ? ' (xi)' : ''} ${row[0].q ? (row[0].loss ?? 'cross-entropy') : 'dY'}${row[0].tokens ? ' tokens' : ''}${row[0].bias === false ? ' no bias' : ''}${row[2].clipNorm ? ' clipped' : ''}`] as const))(
+    '%i: %s',
+    async (i) => {
+      const [spec, truncation, extra] = table[i];
+      await check(spec, truncation, extra);
+    },
+  );
+});
+
+describe("the benchmark's size", () => {
+  it('lstm, 2 layers, h = 256, B = 32, tokens over 28, T = 4', async () => {
+    await check({ cell: 'lstm', L: 2, bi: false, T: 4, B: 32, d: 28, h: 256, q: 28, tokens: true, seed: 51 }, full, { gradNormPerStep: true });
+  });
+});
+
+describe('dispatches and submits', () => {
+  it('one submit, and exactly the dispatches of the formula 2LT + L + K(3 + 2 bias) + (L-1) dirs + head + 2 (+ clip) (+ dirs dx)', async () => {
+    const seen: string[] = [];
+    for (const cell of ['rnn', 'gru', 'lstm'] as const) {
+      for (const [L, bi, T] of [[1, false, 1], [2, true, 6], [3, false, 9], [2, false, 16]] as const) {
+        for (const [q, bias, clip, tokens] of [[5, true, true, false], [0, false, false, true]] as const) {
+          const spec: SeqSpec = { cell, L, bi, T, B: 3, d: 4, h: 5, q, bias, tokens, seed: 60 + T };
+          const { model, batch } = randomSequenceProblem(spec);
+          const options: GradientOptions = { loss: q ? 'cross-entropy' : 'none', clipNorm: clip ? 0.5 : undefined, inputGradient: !tokens };
+          await gpu.gradients(model, batch, options);
+          const { dispatches, submits } = gpu.stats();
+          const dirs = bi ? 2 : 1;
+          const K = L * dirs;
+          const head = q ? 3 + 1 + (bias ? 1 : 0) : 0;
+          const formula = 2 * L * T + L + K * (3 + 2 * (bias ? 1 : 0)) + (L - 1) * dirs + head + 2 + (clip ? 1 : 0) + (tokens ? 0 : dirs);
+          const shape = planSequence(sequenceDims(model), { T, B: 3, activation: 'tanh', tokens, loss: options.loss, xi: new Float32Array(T) }, sequenceLayout(sequenceDims(model)));
+          expect(sequenceDispatches(shape, { dx: !tokens, clip })).toBe(formula);
+          seen.push(`  ${cell} L=${L} ${bi ? 'bi ' : 'uni'} T=${String(T).padStart(2)} ${q ? 'head' : 'dY  '}: ${dispatches} dispatches, ${submits} submit`);
+          expect(dispatches).toBe(formula);
+          expect(submits).toBe(1);
+        }
+      }
+    }
+    console.log(`dispatches per SequenceModel gradient call:\n${seen.join('\n')}`);
+  });
+});
