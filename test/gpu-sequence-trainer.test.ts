@@ -10,7 +10,7 @@ import { packSequence, sequenceDims, sequenceLayout, unpackSequence } from '../s
 import { applyUpdate, makeOptimizerState } from '../src/cpu/optimizer.js';
 import { truncationXi } from '../src/truncation.js';
 import { gpuEngine, expectCloseToCpu, printWorst } from './gpu-setup.js';
-import { randomSequenceProblem, referenceSequenceGradients, type SeqSpec } from './sequence-reference.js';
+import { randomSequenceProblem, referenceSequenceGradients, referenceWindowGradients, type SeqSpec } from './sequence-reference.js';
 
 let gpu: Engine;
 beforeAll(async () => {
@@ -48,7 +48,10 @@ function hostSteps(model: SequenceModel, batches: Batch[], optimizer: OptimizerO
   const state = makeOptimizerState(optimizer, params.length);
   for (const batch of batches) {
     const loss = current.head ? 'cross-entropy' : 'none';
-    const g = referenceSequenceGradients(current, batch, { loss, xi: truncationXi(truncation, batch.steps)!, clipNorm });
+    const g =
+      truncation.kind === 'window'
+        ? referenceWindowGradients(current, batch, { loss, tau: truncation.steps, clipNorm })
+        : referenceSequenceGradients(current, batch, { loss, xi: truncationXi(truncation, batch.steps)!, clipNorm });
     applyUpdate(params, flatGradient(current, g), optimizer, state);
     current = unpackSequence(model, Float32Array.from(params));
   }
@@ -63,6 +66,7 @@ describe('a trainer step is the optimizer applied to the gradients', () => {
   const cases: Array<[string, SeqSpec, OptimizerOptions, Truncation, number | undefined]> = [
     ['lstm L=2 bi, sgd, chunked, clipped', { cell: 'lstm', L: 2, bi: true, T: 5, B: 7, d: 5, h: 9, q: 6, tokens: true, seed: 71 }, { kind: 'sgd', learningRate: 0.5 }, { kind: 'chunked', steps: 2 }, 0.05],
     ['gru L=2 uni, adam, full', { cell: 'gru', L: 2, bi: false, T: 4, B: 5, d: 4, h: 11, q: 5, seed: 72 }, { kind: 'adam', learningRate: 0.01 }, { kind: 'full' }, undefined],
+    ['lstm L=2 uni, adam, window(2)', { cell: 'lstm', L: 2, bi: false, T: 5, B: 4, d: 4, h: 6, q: 4, seed: 74 }, { kind: 'adam', learningRate: 0.01 }, { kind: 'window', steps: 2 }, undefined],
     ['rnn L=1 bi, adam, explicit xi, no bias', { cell: 'rnn', L: 1, bi: true, T: 4, B: 3, d: 3, h: 7, q: 4, bias: false, seed: 73 }, { kind: 'adam', learningRate: 0.02 }, { kind: 'randomized', xi: Float32Array.from([1, 0, 2, 1]) }, 0.1],
   ];
   it.each(cases)('%s: two steps', async (_name, spec, optimizer, truncation, clipNorm) => {

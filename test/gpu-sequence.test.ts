@@ -10,7 +10,8 @@ import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js'
 import type { GradientOptions, SequenceGradients, Truncation } from '../src/types.js';
 import { truncationXi } from '../src/truncation.js';
 import { gpuEngine, expectCloseToCpu, printWorst, GPU_TOL } from './gpu-setup.js';
-import { randomSequenceProblem, referenceSequenceGradients, type SeqSpec } from './sequence-reference.js';
+import { randomSequenceProblem, referenceSequenceGradients, referenceWindowGradients, type SeqSpec } from './sequence-reference.js';
+import { BpttInputError } from '../src/errors.js';
 
 let gpu: Engine;
 beforeAll(async () => {
@@ -52,7 +53,10 @@ async function check(spec: SeqSpec, truncation: Truncation, extra: Partial<Gradi
   const options: GradientOptions = { loss, truncation, gradNormPerStep: true, inputGradient: !spec.tokens, ...extra };
   const got = await gpu.gradients(model, batch, options);
   const xi = truncationXi(truncation, spec.T)!;
-  const want = referenceSequenceGradients(model, batch, { loss, xi, inputGradient: options.inputGradient, clipNorm: options.clipNorm });
+  const want =
+    truncation.kind === 'window'
+      ? referenceWindowGradients(model, batch, { loss, tau: truncation.steps, inputGradient: options.inputGradient, clipNorm: options.clipNorm })
+      : referenceSequenceGradients(model, batch, { loss, xi, inputGradient: options.inputGradient, clipNorm: options.clipNorm });
   if (!options.gradNormPerStep) delete want.gradNormPerStep;
   if (truncation.kind === 'randomized') want.xi = xi;
   const where = `${spec.cell} L=${spec.L} ${spec.bi ? 'bi' : 'uni'} T=${spec.T} B=${spec.B} h=${spec.h} ${truncation.kind}`;
@@ -105,6 +109,29 @@ describe('odd sizes (h = 33, B = 35): a covering table', () => {
   );
 });
 
+describe('window(tau): one direction, slots that keep their age down the stack', () => {
+  const rows: Array<[SeqSpec, number, Partial<GradientOptions>]> = [
+    [{ cell: 'lstm', L: 2, bi: false, ...odd, q: 9, states: true, seed: 25 }, 2, {}],
+    [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 0, bias: false, states: true, seed: 26 }, 3, { clipNorm: 0.01 }],
+    [{ cell: 'gru', L: 2, bi: false, ...odd, q: 9, tokens: true, states: true, seed: 35 }, 3, {}],
+    [{ cell: 'gru', L: 1, bi: false, ...odd, q: 4, loss: 'mse', seed: 36 }, 1, {}],
+    [{ cell: 'rnn', L: 2, bi: false, ...odd, q: 0, states: true, seed: 45 }, 2, {}],
+    [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 46 }, 9, {}], // tau > T: full
+  ];
+  it.each(rows.map((r, i) => [i, `${r[0].cell} L=${r[0].L} tau=${r[1]}`] as const))('%i: %s', async (i) => {
+    const [spec, tau, extra] = rows[i];
+    await check(spec, { kind: 'window', steps: tau }, extra);
+  });
+  it('with both directions it is refused, naming options.truncation, and the engine stays usable', async () => {
+    const spec: SeqSpec = { cell: 'gru', L: 1, bi: true, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 47 };
+    const { model, batch } = randomSequenceProblem(spec);
+    const call = gpu.gradients(model, batch, { loss: 'cross-entropy', truncation: { kind: 'window', steps: 2 } });
+    await expect(call).rejects.toThrow(BpttInputError);
+    await expect(call).rejects.toMatchObject({ argument: 'options.truncation' });
+    await check(spec, { kind: 'full' });
+  });
+});
+
 describe("the benchmark's size", () => {
   it('lstm, 2 layers, h = 256, B = 32, tokens over 28, T = 4', async () => {
     await check({ cell: 'lstm', L: 2, bi: false, T: 4, B: 32, d: 28, h: 256, q: 28, tokens: true, seed: 51 }, full, { gradNormPerStep: true });
@@ -119,7 +146,9 @@ describe('dispatches and submits', () => {
         for (const [q, bias, clip, tokens] of [[5, true, true, false], [0, false, false, true]] as const) {
           const spec: SeqSpec = { cell, L, bi, T, B: 3, d: 4, h: 5, q, bias, tokens, seed: 60 + T };
           const { model, batch } = randomSequenceProblem(spec);
-          const options: GradientOptions = { loss: q ? 'cross-entropy' : 'none', clipNorm: clip ? 0.5 : undefined, inputGradient: !tokens };
+          // the same count under window(tau) (one direction): the second row of each layout uses it
+          const truncation: Truncation = !bi && !q ? { kind: 'window', steps: 2 } : { kind: 'chunked', steps: 2 };
+          const options: GradientOptions = { loss: q ? 'cross-entropy' : 'none', clipNorm: clip ? 0.5 : undefined, inputGradient: !tokens, truncation };
           await gpu.gradients(model, batch, options);
           const { dispatches, submits } = gpu.stats();
           const dirs = bi ? 2 : 1;
@@ -128,7 +157,7 @@ describe('dispatches and submits', () => {
           const formula = 2 * L * T + L + K * (3 + 2 * (bias ? 1 : 0)) + (L - 1) * dirs + head + 2 + (clip ? 1 : 0) + (tokens ? 0 : dirs);
           const shape = planSequence(sequenceDims(model), { T, B: 3, activation: 'tanh', tokens, loss: options.loss, xi: new Float32Array(T) }, sequenceLayout(sequenceDims(model)));
           expect(sequenceDispatches(shape, { dx: !tokens, clip })).toBe(formula);
-          seen.push(`  ${cell} L=${L} ${bi ? 'bi ' : 'uni'} T=${String(T).padStart(2)} ${q ? 'head' : 'dY  '}: ${dispatches} dispatches, ${submits} submit`);
+          seen.push(`  ${cell} L=${L} ${bi ? 'bi ' : 'uni'} T=${String(T).padStart(2)} ${q ? 'head' : 'dY  '} ${truncation.kind.padEnd(7)}: ${dispatches} dispatches, ${submits} submit`);
           expect(dispatches).toBe(formula);
           expect(submits).toBe(1);
         }

@@ -4,8 +4,11 @@
 // Truncation is checked the same way: with xi = 0 at step t the gradient is
 // that of a forward pass whose state into step t is a constant.
 import { describe, expect, it } from 'vitest';
-import type { Batch, SequenceModel } from '../src/types.js';
-import { randomSequenceProblem, referenceSequenceGradients, type SeqSpec } from './sequence-reference.js';
+import { createEngine } from '../src/index.js';
+import { truncationXi } from '../src/truncation.js';
+import type { Batch, SequenceModel, Truncation } from '../src/types.js';
+import { expectClose, randomProblem } from './helpers.js';
+import { randomSequenceProblem, referenceSequenceGradients, referenceWindowGradients, type SeqSpec } from './sequence-reference.js';
 
 function lossOf(model: SequenceModel, batch: Batch): number {
   return referenceSequenceGradients(model, batch, { loss: 'mse', xi: new Float32Array(batch.steps).fill(1), stateTerms: true }).loss;
@@ -53,4 +56,26 @@ describe('the float64 sequence reference against finite differences', () => {
       });
     }
   }
+});
+
+describe('the reference on a one-layer rnn equals the RnnModel CPU engine', () => {
+  const truncations: Truncation[] = [{ kind: 'full' }, { kind: 'chunked', steps: 2 }, { kind: 'window', steps: 2 }, { kind: 'window', steps: 3 }];
+  it.each(truncations.map((t) => [`${t.kind} ${'steps' in t ? t.steps : ''}`, t] as const))('%s', async (_name, truncation) => {
+    const { model: rnn, batch } = randomProblem({ T: 6, B: 3, d: 4, h: 5, q: 3, bias: false, h0: true, dhT: true, seed: 7 });
+    const seq: SequenceModel = { cell: 'rnn', inputSize: 4, hiddenSize: 5, layers: [{ Wx: rnn.Whx, Wh: rnn.Whh }], head: { outputSize: 3, W: rnn.Wqh } };
+    const engine = await createEngine({ backend: 'cpu' });
+    const want = await engine.gradients(rnn, batch, { loss: 'cross-entropy', truncation, inputGradient: true, gradNormPerStep: true });
+    const got =
+      truncation.kind === 'window'
+        ? referenceWindowGradients(seq, batch, { loss: 'cross-entropy', tau: truncation.steps, inputGradient: true })
+        : referenceSequenceGradients(seq, batch, { loss: 'cross-entropy', xi: truncationXi(truncation, 6)!, inputGradient: true });
+    const tol = { rtol: 1e-5, atol: 1e-7 };
+    expectClose('dWhx', got.layers[0].dWx, want.dWhx, tol);
+    expectClose('dWhh', got.layers[0].dWh, want.dWhh, tol);
+    expectClose('dWqh', got.head!.dW, want.dWqh, tol);
+    expectClose('dh0', got.dh0, want.dh0, tol);
+    expectClose('dx', got.dx!, want.dx!, tol);
+    expectClose('gradNormPerStep', got.gradNormPerStep!, want.gradNormPerStep!, tol);
+    engine.dispose();
+  });
 });

@@ -80,7 +80,7 @@ interface StepRecord {
 }
 
 /** Forward and backward of a SequenceModel in float64, with xi_1..xi_T (full, chunked, randomized). */
-export function referenceSequenceGradients(model: SequenceModel, batch: Batch, o: { loss: LossKind; xi: Float32Array; inputGradient?: boolean; clipNorm?: number; stateTerms?: boolean }): SequenceGradients {
+export function referenceSequenceGradients(model: SequenceModel, batch: Batch, o: { loss: LossKind; xi: Float32Array; inputGradient?: boolean; clipNorm?: number; stateTerms?: boolean; onlyStep?: number; dhOut?: Float64Array }): SequenceGradients {
   const { cell, hiddenSize: h, inputSize: d } = model;
   const act = model.activation ?? 'tanh';
   const L = model.numLayers ?? 1;
@@ -209,6 +209,10 @@ export function referenceSequenceGradients(model: SequenceModel, batch: Batch, o
       dY[r * top + k] = a;
     }
   } else dY = Float64Array.from(batch.dY!);
+  // one loss term l_s only (window): the top layer's gradient at s, and dhT, dcT as the term at s = T
+  const only = o.onlyStep;
+  if (only !== undefined) for (let r = 0; r < R; r++) if (Math.floor(r / B) + 1 !== only) dY.fill(0, r * top, (r + 1) * top);
+  const withFinal = only === undefined || only === T;
 
   const grads = model.layers.map((p) => ({ dWx: f64(p.Wx.length), dWh: f64(p.Wh.length), dbx: f64(G * h), dbh: f64(G * h) }));
   const dh0 = f64(K * B * h);
@@ -226,8 +230,8 @@ export function referenceSequenceGradients(model: SequenceModel, batch: Batch, o
       const g = grads[k];
       let dh: Float64Array = f64(B * h);
       let dc: Float64Array = f64(B * h);
-      if (batch.dhT) dh = Float64Array.from(batch.dhT.subarray(k * B * h, (k + 1) * B * h));
-      if (batch.dcT) dc = Float64Array.from(batch.dcT.subarray(k * B * h, (k + 1) * B * h));
+      if (batch.dhT && withFinal) dh = Float64Array.from(batch.dhT.subarray(k * B * h, (k + 1) * B * h));
+      if (batch.dcT && withFinal) dc = Float64Array.from(batch.dcT.subarray(k * B * h, (k + 1) * B * h));
       for (let i = 0; i < T; i++) {
         const t = dir === 0 ? T - i : i + 1;
         const rec = records[k][t - 1];
@@ -240,6 +244,7 @@ export function referenceSequenceGradients(model: SequenceModel, batch: Batch, o
           const e = b * h + j;
           const dht = dY[((t - 1) * B + b) * top + dir * h + j] + dh[e];
           sq += dht * dht;
+          if (o.dhOut) o.dhOut[((k * T + t - 1) * B + b) * h + j] += dht;
           const gate = (gg: number) => rec.gates[b * G * h + gg * h + j];
           const put = (gg: number, vx: number, vh: number) => {
             dGx[b * G * h + gg * h + j] = vx;
@@ -336,4 +341,58 @@ export function referenceSequenceGradients(model: SequenceModel, batch: Batch, o
     if (result.head) for (const a of [result.head.dW, result.head.db]) if (a) for (let i = 0; i < a.length; i++) a[i] *= scale;
   }
   return result;
+}
+
+/**
+ * window(tau) for one direction, straight from its definition: each loss term
+ * l_s (dhT, dcT: the term at s = T) back-propagated alone, with the edge into
+ * step s - tau cut in every layer (none when s <= tau: it reaches h0), summed.
+ */
+export function referenceWindowGradients(model: SequenceModel, batch: Batch, o: { loss: LossKind; tau: number; inputGradient?: boolean; clipNorm?: number }): SequenceGradients {
+  const T = batch.steps;
+  const B = batch.batchSize;
+  const h = model.hiddenSize;
+  const K = (model.numLayers ?? 1) * (model.bidirectional ? 2 : 1);
+  const whole = referenceSequenceGradients(model, batch, { loss: o.loss, xi: new Float32Array(T).fill(1), inputGradient: o.inputGradient });
+  const dhSum = new Float64Array(K * T * B * h);
+  const add = (into: Float32Array | undefined, from: Float32Array | undefined) => {
+    if (into && from) for (let i = 0; i < into.length; i++) into[i] += from[i];
+  };
+  const zero = (a?: Float32Array) => a?.fill(0);
+  for (const l of whole.layers) for (const a of [l.dWx, l.dWh, l.dbx, l.dbh]) zero(a);
+  for (const a of [whole.dh0, whole.dc0, whole.dx]) zero(a);
+  for (let s = 1; s <= T; s++) {
+    const xi = new Float32Array(T).fill(1);
+    if (s - o.tau >= 1) xi[s - o.tau] = 0; // xi_{s-tau+1}: the edge from step s-tau+1 into s-tau
+    const r = referenceSequenceGradients(model, batch, { loss: o.loss, xi, inputGradient: o.inputGradient, onlyStep: s, dhOut: dhSum });
+    r.layers.forEach((l, k) => {
+      add(whole.layers[k].dWx, l.dWx);
+      add(whole.layers[k].dWh, l.dWh);
+      add(whole.layers[k].dbx, l.dbx);
+      add(whole.layers[k].dbh, l.dbh);
+    });
+    add(whole.dh0, r.dh0);
+    add(whole.dc0, r.dc0);
+    add(whole.dx, r.dx);
+  }
+  const norms = new Float32Array(K * T);
+  for (let kt = 0; kt < K * T; kt++) {
+    let sq = 0;
+    for (let i = 0; i < B * h; i++) sq += dhSum[kt * B * h + i] ** 2;
+    norms[kt] = Math.sqrt(sq);
+  }
+  whole.gradNormPerStep = norms;
+  let sq = 0;
+  const all: Float32Array[] = [];
+  for (const l of whole.layers) for (const a of [l.dWx, l.dWh, l.dbx, l.dbh]) if (a) all.push(a);
+  if (whole.head) for (const a of [whole.head.dW, whole.head.db]) if (a) all.push(a);
+  for (const a of all) for (const v of a) sq += v * v;
+  whole.gradNorm = Math.sqrt(sq);
+  whole.clipped = false;
+  if (o.clipNorm && whole.gradNorm > o.clipNorm) {
+    whole.clipped = true;
+    const scale = o.clipNorm / whole.gradNorm;
+    for (const a of all) for (let i = 0; i < a.length; i++) a[i] *= scale;
+  }
+  return whole;
 }

@@ -4,6 +4,7 @@ import carryState from '../../kernels/carry_state.wgsl';
 import carrySequenceState from '../../kernels/carry_sequence_state.wgsl';
 import cellBackwardStep from '../../kernels/cell_backward_step.wgsl';
 import cellForwardStep from '../../kernels/cell_forward_step.wgsl';
+import cellWindowBackwardStep from '../../kernels/cell_window_backward_step.wgsl';
 import columnSums from '../../kernels/column_sums.wgsl';
 import finalize from '../../kernels/finalize.wgsl';
 import gatherColumns from '../../kernels/gather_columns.wgsl';
@@ -24,6 +25,7 @@ const SOURCES = {
   carry_sequence_state: carrySequenceState,
   cell_backward_step: cellBackwardStep,
   cell_forward_step: cellForwardStep,
+  cell_window_backward_step: cellWindowBackwardStep,
   column_sums: columnSums,
   finalize,
   gather_columns: gatherColumns,

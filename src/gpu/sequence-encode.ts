@@ -32,20 +32,28 @@ export interface SeqShape extends SequenceDims {
   activation: Activation;
   tokens: boolean;
   loss: LossKind;
-  xi: Float32Array; // xi_1..xi_T
+  xi: Float32Array; // xi_1..xi_T (all 1 under window)
+  window: number; // tau of window(tau) (at most T), else 0
   layout: SequenceLayout;
   splits: number;
   kPerSplit: number;
   stepParts: number; // workgroups per direction of one step = norm partials per (k, t)
 }
 
-export function planSequence(dims: SequenceDims, run: { T: number; B: number; activation: Activation; tokens: boolean; loss: LossKind; xi: Float32Array }, layout: SequenceLayout): SeqShape {
+export function planSequence(
+  dims: SequenceDims,
+  run: { T: number; B: number; activation: Activation; tokens: boolean; loss: LossKind; xi: Float32Array | null; window?: number },
+  layout: SequenceLayout,
+): SeqShape {
   const R = run.T * run.B;
   const tiles = Math.ceil((dims.G * dims.h) / 32) * Math.ceil(dims.h / 32);
   const splits0 = Math.max(1, Math.min(8, Math.floor(R / 256), Math.ceil(128 / tiles)));
   const kPerSplit = Math.ceil(R / splits0 / 16) * 16;
   const splits = Math.ceil(R / kPerSplit);
-  return { ...dims, ...run, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: Math.ceil((run.B * dims.h) / STEP_WG) };
+  // window(tau) with tau >= T is full BPTT; more slots than steps would only hold zeros.
+  const window = run.window ? Math.min(run.window, run.T) : 0;
+  const xi = run.xi ?? new Float32Array(run.T).fill(1);
+  return { ...dims, ...run, xi, window, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: Math.ceil((run.B * dims.h) / STEP_WG) };
 }
 
 /** Element offsets of every tensor inside the shared buffers (see the kernel headers). */
@@ -55,7 +63,8 @@ export function seqOffsets(s: SeqShape) {
   const sBlock = T * B * 4 * h; // one k of S
   const cBlock = (T + 2) * B * h; // one k of C, dH, dC
   const yBlock = (T + 2) * B * dirs * h; // one layer of Y
-  const dyBlock = T * B * dirs * h; // one layer of dY
+  const tau = s.window;
+  const dyBlock = (tau || 1) * T * B * dirs * h; // one layer of dY (window: one block per age; dirs = 1)
   const cSize = s.cell === 'lstm' ? K * cBlock : 0;
   return {
     gBlock, sBlock, cBlock, yBlock, dyBlock,
@@ -70,6 +79,9 @@ export function seqOffsets(s: SeqShape) {
     dGh: (k: number) => (K + k) * gBlock,
     dH: (k: number) => k * cBlock,
     dC: (k: number) => (K + k) * cBlock,
+    dGa: 2 * K * gBlock, // window: dGx per age [tau, T, B, G*h], in dG
+    dHa: 2 * K * cBlock, // window: dh, dc per age [tau, T, B, h], in dState
+    dCa: 2 * K * cBlock + tau * T * B * h,
     savedSize: cSize + (G > 1 ? K * sBlock : 0),
   };
 }
@@ -113,8 +125,8 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
     state0: 2 * K * B * h,
     O: Math.max(1, R * q),
     dY: L * o.dyBlock,
-    dG: 2 * K * o.gBlock,
-    dState: 2 * K * o.cBlock,
+    dG: (2 * K + s.window) * o.gBlock,
+    dState: 2 * K * o.cBlock + 2 * s.window * T * B * h,
     partials: s.splits * s.layout.total,
     grad: s.layout.total,
     stepPartials: K * T * s.stepParts,
@@ -216,10 +228,38 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
   const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
   if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.headW, offC: o.dY(L - 1) });
 
+  const tau = s.window;
+  // window: the loss reaches the top layer at age 0 only
+  if (tau > 1) rec.clear(b.dY, (o.dY(L - 1) + R * h) * 4, (tau - 1) * R * h * 4);
   for (let l = L - 1; l >= 0; l--) {
     const k0 = l * dirs;
     const p0 = layout.layers[k0];
-    for (let step = 1; step <= T + 1; step++) {
+    for (let step = 1; step <= T + 1 && tau > 0; step++) {
+      const norms = opt.perStepNorms && step <= T;
+      rec.dispatch(
+        kernel('cell_window_backward_step'),
+        constants,
+        { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
+        {
+          B, h, T, tau, s: step,
+          offWh: p0.Wh,
+          offY: o.Y(l),
+          offC: o.C(k0),
+          offS: o.S(k0),
+          offDY: o.dY(l),
+          offDGx: o.dGx(k0),
+          offDGh: o.dGh(k0),
+          offDGa: o.dGa,
+          offDH: o.dH(k0),
+          offDC: o.dC(k0),
+          offDHa: o.dHa,
+          offDCa: o.dCa,
+          normBase: norms ? (k0 * T + T - step) * s.stepParts : NO_NORM,
+        },
+        [Math.ceil((B * h) / STEP_WG)],
+      );
+    }
+    for (let step = 1; step <= T + 1 && tau === 0; step++) {
       const tail = step === T + 1;
       // forward direction: carry from t+1 into t = T+1-step, scaled by xi_{t+1}; tail: into h0, xi_1
       const tF = T + 1 - step;
@@ -257,7 +297,10 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
         const k = k0 + dir;
         const p = layout.layers[k];
         const C = l > 0 ? b.dY : b.dx!;
-        recordMatmul(rec, { A: b.dG, B: b.params, C, M: R, N: p.nIn, K: G * h, offA: o.dGx(k), offB: p.Wx, offC: l > 0 ? o.dY(l - 1) : 0, accumulate: dir > 0 });
+        // window: every age passes down with its own slot, one product over tau*T*B rows (dx: the sum over ages)
+        const ages = tau > 0 && l > 0 ? tau : 1;
+        const offA = tau > 0 && l > 0 ? o.dGa : o.dGx(k);
+        recordMatmul(rec, { A: b.dG, B: b.params, C, M: ages * R, N: p.nIn, K: G * h, offA, offB: p.Wx, offC: l > 0 ? o.dY(l - 1) : 0, accumulate: dir > 0 });
       }
     }
   }

@@ -10,9 +10,14 @@ import { STORAGE, checkLimits, tokenCsr } from './gradients.js';
 import { submitAndRead } from './call.js';
 import { type SeqBuffers, type SeqShape, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 
-export function sequenceShape(model: SequenceModel, p: SequenceProblem, xi: Float32Array): SeqShape {
+export function sequenceShape(model: SequenceModel, p: SequenceProblem): SeqShape {
+  const t = p.truncation;
   const dims = sequenceDims(model);
-  return planSequence(dims, { T: p.T, B: p.B, activation: model.activation ?? 'tanh', tokens: p.tokens, loss: p.loss, xi }, sequenceLayout(dims));
+  return planSequence(
+    dims,
+    { T: p.T, B: p.B, activation: model.activation ?? 'tanh', tokens: p.tokens, loss: p.loss, xi: truncationXi(t, p.T), window: t.kind === 'window' ? t.steps : 0 },
+    sequenceLayout(dims),
+  );
 }
 
 /** A buffer from the pool for each non-empty size; `reuse` supplies some of them (the trainer's parameters). */
@@ -82,8 +87,7 @@ export async function gpuSequenceGradients(
   p: SequenceProblem,
 ): Promise<SequenceGradients> {
   ctx.assertAlive();
-  if (p.truncation.kind === 'window') throw new Error('window truncation for a SequenceModel is not implemented on the WebGPU engine yet');
-  const s = sequenceShape(model, p, truncationXi(p.truncation, p.T)!);
+  const s = sequenceShape(model, p);
   const { T, B, R, h, K, layout } = s;
   const o = seqOffsets(s);
   const lstm = s.cell === 'lstm';

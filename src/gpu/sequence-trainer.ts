@@ -60,12 +60,11 @@ export function createGpuSequenceTrainer(
       const { T, B, tokens, lengths } = validateSequenceBatch(batch, checked, opts.loss, opts.checkFinite === true);
       if (lengths) throw new BpttInputError('batch.lengths', 'no lengths (different lengths are not supported by the WebGPU engine yet)', 'an Int32Array');
       const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
-      if (truncation.kind === 'window') throw new BpttInputError('options.truncation', 'full, chunked or randomized truncation (window on a SequenceModel is not available on the WebGPU engine yet)', 'window');
       const carrying = opts.carryState === true && state !== null && batch.h0 === undefined && batch.c0 === undefined;
       if (carrying && stateB !== B) {
         throw new BpttInputError('batch.batchSize', `${stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
-      const s = planSequence(dims, { T, B, activation: model.activation ?? 'tanh', tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T)! }, layout);
+      const s = planSequence(dims, { T, B, activation: model.activation ?? 'tanh', tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0 }, layout);
       const sizes = seqBufferSizes(s, false);
       checkLimits(sizes, limits);
       draws++;

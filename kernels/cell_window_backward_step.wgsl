@@ -1,0 +1,195 @@
+// cell_window_backward_step: one step of the reverse sweep of one layer for window(tau) truncation
+//
+// Every loss term l_s reaches back at most tau steps (MATH.md: "window(tau)"),
+// in every layer: the sweep carries tau adjoint slots, one per age a = s - t,
+// and a slot keeps its age as it passes down the stack. For age a at step t:
+//   dh^(a) = dY^(a)_t + carry^(a),   carry^(0) = dhT (dc: dcT) at t = T, else 0,
+//   carry^(a) = dGh^(a-1)_{t+1} Wh + z_{t+1} * dh^(a-1)_{t+1}     (a >= 1; the z term: gru)
+//   dc carry^(a) = dc^(a-1)_{t+1} * f_{t+1}                       (lstm)
+// then the gate gradients of each age as in cell_backward_step.wgsl (dGh^(a)
+// differs from dGx^(a) only in the gru's n block, dGx_n * r, formed here
+// from dGx^(a) and the saved r). The slot of age tau-1 is not carried:
+// its loss term may not reach h_{t-1}. At s = T + 1 every slot reaches the
+// initial state: dh0 = sum_a carry^(a+1), dc0 likewise (no xi in window).
+// One direction only (window with bidirectional is refused).
+//
+//   W       Wh [G*h, h] at offWh
+//   Y, saved, as cell_backward_step.wgsl
+//   dY      [tau, T, B, h] this layer's output gradient per age, at offDY
+//   dG      dGx, dGh [K, T, B, G*h] (sums over ages, for the weight gradients and dx)
+//           at offDGx, offDGh; per age dGx^(a) [tau, T, B, G*h] at offDGa
+//           (the gradient to the layer below is one product over tau*T*B rows)
+//   dState  dH, dC [K, T+2, B, h] at offDH, offDC: slot T+1 holds dhT, dcT; slot 0
+//           receives dh0, dc0; per age dh^(a), dc^(a) [tau, T, B, h] at offDHa, offDCa
+//   normPartials  ||sum_a dh^(a)||^2 per workgroup at normBase + workgroup index
+//
+// One dispatch per step per layer. Work split: one invocation per (b, j), 64
+// per workgroup (e = b*h + j), looping over the tau ages, each carry a dot
+// product of length G*h over column j of Wh. Any B and h.
+
+struct Params {
+  B: u32,
+  h: u32,
+  T: u32,
+  tau: u32,
+  s: u32, // 1..T+1
+  offWh: u32,
+  offY: u32,
+  offC: u32,
+  offS: u32,
+  offDY: u32,
+  offDGx: u32,
+  offDGh: u32,
+  offDGa: u32,
+  offDH: u32,
+  offDC: u32,
+  offDHa: u32,
+  offDCa: u32,
+  normBase: u32, // 0xffffffff: no norm partials
+}
+
+override CELL: u32 = 2u;
+override ACTIVATION: u32 = 1u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> W: array<f32>;
+@group(0) @binding(2) var<storage, read> Y: array<f32>;
+@group(0) @binding(3) var<storage, read> saved: array<f32>;
+@group(0) @binding(4) var<storage, read> dY: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dG: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dState: array<f32>;
+@group(0) @binding(7) var<storage, read_write> normPartials: array<f32>;
+
+var<workgroup> partial: array<f32, 64>;
+
+fn gateCount() -> u32 {
+  if (CELL == 0u) { return 1u; }
+  if (CELL == 1u) { return 3u; }
+  return 4u;
+}
+
+fn phiGrad(hv: f32) -> f32 {
+  if (ACTIVATION == 1u) { return 1.0 - hv * hv; }
+  if (ACTIVATION == 2u) { return select(0.0, 1.0, hv > 0.0); }
+  return 1.0;
+}
+
+/** carry^(a+1) into step t - 1 (or the initial state) from age a at step t: (dh, dc). */
+fn carryFrom(a: u32, t: u32, b: u32, j: u32) -> vec2<f32> {
+  let B = params.B;
+  let h = params.h;
+  let T = params.T;
+  let G = gateCount();
+  let gh = G * h;
+  let row = (t - 1u) * B + b; // (t, b) as a row of [T, B]
+  let ga = params.offDGa + (a * T * B + row) * gh;
+  let sBase = params.offS + row * 4u * h;
+  var acc = 0.0;
+  for (var i = 0u; i < gh; i++) {
+    var v = dG[ga + i];
+    if (CELL == 1u && i >= 2u * h) { v *= saved[sBase + i - 2u * h]; } // dGh_n = dGx_n * r
+    acc += v * W[params.offWh + i * h + j];
+  }
+  let at = (a * T + t - 1u) * B * h + b * h + j;
+  if (CELL == 1u) { acc += saved[sBase + h + j] * dState[params.offDHa + at]; }
+  var dc = 0.0;
+  if (CELL == 2u) { dc = dState[params.offDCa + at] * saved[sBase + h + j]; }
+  return vec2<f32>(acc, dc);
+}
+
+fn step(e: u32) -> f32 {
+  let B = params.B;
+  let h = params.h;
+  let T = params.T;
+  let b = e / h;
+  let j = e % h;
+  let G = gateCount();
+  let gh = G * h;
+  let bh = B * h;
+  if (params.s == T + 1u) {
+    var sum = vec2<f32>(0.0);
+    for (var a = 0u; a < params.tau; a++) { sum += carryFrom(a, 1u, b, j); }
+    dState[params.offDH + e] = sum.x;
+    if (CELL == 2u) { dState[params.offDC + e] = sum.y; }
+    return 0.0;
+  }
+  let t = T + 1u - params.s;
+  let row = (t - 1u) * B + b;
+  let sBase = params.offS + row * 4u * h + j;
+  let gx = params.offDGx + row * gh + j;
+  let gg = params.offDGh + row * gh + j;
+  var sumX = vec4<f32>(0.0); // sums over ages of the (up to 4) gate blocks of column j
+  var sumH = vec4<f32>(0.0);
+  var dhSum = 0.0;
+  for (var a = 0u; a < params.tau; a++) {
+    var c = vec2<f32>(0.0);
+    if (a == 0u && t == T) {
+      c = vec2<f32>(dState[params.offDH + (T + 1u) * bh + e], 0.0);
+      if (CELL == 2u) { c.y = dState[params.offDC + (T + 1u) * bh + e]; }
+    } else if (a > 0u && t < T) {
+      c = carryFrom(a - 1u, t + 1u, b, j);
+    }
+    let at = (a * T + t - 1u) * bh + e;
+    let dh = dY[params.offDY + at] + c.x;
+    dhSum += dh;
+    dState[params.offDHa + at] = dh;
+    var gxv = vec4<f32>(0.0);
+    var ghv = vec4<f32>(0.0);
+    if (CELL == 0u) {
+      let da = dh * phiGrad(Y[params.offY + (t * B + b) * h + j]);
+      gxv.x = da;
+      ghv.x = da;
+    } else if (CELL == 1u) {
+      let r = saved[sBase];
+      let z = saved[sBase + h];
+      let n = saved[sBase + 2u * h];
+      let ghn = saved[sBase + 3u * h];
+      let hPrev = Y[params.offY + ((t - 1u) * B + b) * h + j];
+      let dan = dh * (1.0 - z) * (1.0 - n * n);
+      let daz = dh * (hPrev - n) * z * (1.0 - z);
+      let dar = dan * ghn * r * (1.0 - r);
+      gxv = vec4<f32>(dar, daz, dan, 0.0);
+      ghv = vec4<f32>(dar, daz, dan * r, 0.0);
+    } else {
+      let i = saved[sBase];
+      let f = saved[sBase + h];
+      let g = saved[sBase + 2u * h];
+      let o = saved[sBase + 3u * h];
+      let c1 = saved[params.offC + t * bh + e];
+      let c0 = saved[params.offC + (t - 1u) * bh + e];
+      let tc = tanh(c1);
+      let dc = c.y + dh * o * (1.0 - tc * tc);
+      dState[params.offDCa + at] = dc;
+      gxv = vec4<f32>(dc * g * i * (1.0 - i), dc * c0 * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o));
+      ghv = gxv;
+    }
+    let ga = params.offDGa + (a * T * B + row) * gh + j;
+    for (var q = 0u; q < G; q++) { dG[ga + q * h] = gxv[q]; }
+    sumX += gxv;
+    sumH += ghv;
+  }
+  for (var q = 0u; q < G; q++) {
+    dG[gx + q * h] = sumX[q];
+    dG[gg + q * h] = sumH[q];
+  }
+  return dhSum * dhSum;
+}
+
+@compute @workgroup_size(64)
+fn main(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
+  var sumSq = 0.0;
+  if (gid.x < params.B * params.h) { sumSq = step(gid.x); }
+  if (params.normBase != 0xffffffffu) {
+    partial[li] = sumSq;
+    workgroupBarrier();
+    for (var s = 32u; s > 0u; s >>= 1u) {
+      if (li < s) { partial[li] += partial[li + s]; }
+      workgroupBarrier();
+    }
+    if (li == 0u) { normPartials[params.normBase + wg.x] = partial[0]; }
+  }
+}
