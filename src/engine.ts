@@ -17,7 +17,7 @@ import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuGradients } from './cpu/gradients.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
-import { validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import { type SequenceProblem, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
 import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
@@ -58,6 +58,7 @@ export interface Engine {
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
   /** Dispatch and submit counts of the last call, and the device memory held. */
   stats(): EngineStats;
   /** A small gradient call compared with the CPU reference. */
@@ -128,12 +129,7 @@ class GpuEngine implements Engine {
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) {
-      const problem = validateSequenceCall(model, batch, options);
-      // Different lengths are the GPU branch's next step; until then refused before any work.
-      if (problem.lengths) throw new BpttInputError('batch.lengths', 'no lengths (different lengths are not supported by the WebGPU engine yet)', 'an Int32Array');
-      return this.impl.sequenceGradients(model, batch, problem);
-    }
+    if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
     const problem = validateGradientCall(model, batch, options);
     return this.impl.gradients(model, batch, problem);
   }
@@ -160,6 +156,12 @@ class GpuEngine implements Engine {
     if (!markDisposedOnce(this)) return;
     this.impl.dispose();
   }
+}
+
+/** Different lengths are not on the WebGPU engine yet: refused, naming batch.lengths, before any work. */
+function refuseLengths(p: SequenceProblem): SequenceProblem {
+  if (p.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend for now (use backend 'cpu' for sequences of different lengths)", 'an Int32Array');
+  return p;
 }
 
 function markDisposedOnce(owner: object): boolean {

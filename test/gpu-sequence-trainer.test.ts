@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/index.js';
 import type { Batch, OptimizerOptions, SequenceGradients, SequenceModel, Truncation } from '../src/types.js';
-import { packSequence, sequenceDims, sequenceLayout, unpackSequence } from '../src/sequence-layout.js';
+import { packSequence, sequenceLayout, unpackSequence } from '../src/sequence-params.js';
 import { applyUpdate, makeOptimizerState } from '../src/cpu/optimizer.js';
 import { truncationXi } from '../src/truncation.js';
 import { gpuEngine, expectCloseToCpu, printWorst } from './gpu-setup.js';
@@ -23,7 +23,7 @@ afterAll(() => {
 
 /** The flat gradient of the reference, in the layout of the parameter vector. */
 function flatGradient(model: SequenceModel, g: SequenceGradients): Float64Array {
-  const lay = sequenceLayout(sequenceDims(model));
+  const lay = sequenceLayout(model);
   const out = new Float64Array(lay.total);
   g.layers.forEach((l, k) => {
     const o = lay.layers[k];
@@ -34,9 +34,9 @@ function flatGradient(model: SequenceModel, g: SequenceGradients): Float64Array 
       out.set(l.dbh, o.bh);
     }
   });
-  if (g.head) {
-    out.set(g.head.dW, lay.headW);
-    if (g.head.db) out.set(g.head.db, lay.headB);
+  if (g.head && lay.head) {
+    out.set(g.head.dW, lay.head.W);
+    if (g.head.db) out.set(g.head.db, lay.head.b);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // The WebGPU backend behind createEngine({ backend: 'webgpu' }): owns (or
 // borrows) the device, the per-device context, and the self-check.
 import type { Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, Trainer, TrainerOptions } from '../types.js';
-import type { SequenceDims, SequenceProblem } from '../validate-sequence.js';
+import type { SequenceProblem } from '../validate-sequence.js';
 import type { Problem } from '../validate.js';
 import type { AdapterSummary, SelfCheckResult } from '../engine.js';
 import { validateGradientCall } from '../validate.js';
@@ -25,7 +25,7 @@ export interface GpuBackend {
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
-  sequenceTrainer(model: SequenceModel, options: TrainerOptions & { dims: SequenceDims }): Trainer<SequenceModel>;
+  sequenceTrainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
   benchGemm(n: number, runs?: number): Promise<GemmTiming>;

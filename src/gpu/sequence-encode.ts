@@ -14,7 +14,8 @@
 //   reduce_splits, finalize (+ scale_gradients when clipping)
 // so 2*L*T + L + K*(3 + 2*bias) + (L-1)*dirs + head + 2 (+1 clip) (+dirs dx): see sequenceDispatches.
 import type { Activation, LossKind } from '../types.js';
-import type { SequenceDims, SequenceLayout } from '../sequence-layout.js';
+import type { SequenceDims } from '../validate-sequence.js';
+import type { SequenceLayout } from '../sequence-params.js';
 import type { Recorder } from './context.js';
 import { elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
@@ -138,9 +139,14 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
 
 /** The dispatches of one gradient call, as the formula in the header. */
 export function sequenceDispatches(s: SeqShape, o: { dx: boolean; clip: boolean }): number {
-  const head = s.q === 0 ? 0 : (s.loss === 'none' ? 1 : 3) + 1 + (s.headBias ? 1 : 0);
+  const head = s.q === 0 ? 0 : (s.loss === 'none' ? 1 : 3) + 1 + (s.hasHeadBias ? 1 : 0);
   const bias = s.hasBias ? 1 : 0;
   return 2 * s.L * s.T + s.L + s.K * (3 + 2 * bias) + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0);
+}
+
+/** Elements between the parameters of a layer's two directions (the step kernels address dir 1 from dir 0's offsets). */
+function strideK(s: SeqShape, k0: number): number {
+  return s.dirs === 2 ? s.layout.layers[k0 + 1].Wx - s.layout.layers[k0].Wx : 0;
 }
 
 /** Gx_k = X_l Wx_k^T + bx_k for every k, then the steps of each layer, bottom up. */
@@ -157,14 +163,14 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
           kernel('gather_columns'),
           {},
           { ids: b.x, W: b.params, P: b.Gx },
-          { R, d: s.d, h: G * h, offWhx: p.Wx, offBias: p.bx, hasBias: s.hasBias ? 1 : 0, offP: o.Gx(k) },
+          { R, d: s.d, h: G * h, offWhx: p.Wx, offBias: Math.max(0, p.bx), hasBias: s.hasBias ? 1 : 0, offP: o.Gx(k) },
           elementwise(R * G * h),
         );
       } else {
         // X_0 = x; X_l = Y_{l-1} from its slot 1 (h_1 of every direction)
         const A = l === 0 ? b.x : b.Y;
         const offA = l === 0 ? 0 : o.Y(l - 1) + B * dirs * h;
-        recordMatmul(rec, { A, B: b.params, C: b.Gx, bias: s.hasBias ? b.params : undefined, M: R, N: G * h, K: p.nIn, offA, offB: p.Wx, offC: o.Gx(k), offBias: p.bx, transB: true });
+        recordMatmul(rec, { A, B: b.params, C: b.Gx, bias: s.hasBias ? b.params : undefined, M: R, N: G * h, K: p.nIn, offA, offB: p.Wx, offC: o.Gx(k), offBias: Math.max(0, p.bx), transB: true });
       }
     }
     const k0 = l * dirs;
@@ -177,8 +183,8 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
         {
           B, h, T, dirs, s: step,
           offWh: p0.Wh,
-          offBh: p0.bh,
-          strideK: p0.size,
+          offBh: Math.max(0, p0.bh),
+          strideK: strideK(s, k0),
           hasBias: s.hasBias ? 1 : 0,
           offGx: o.Gx(k0),
           offY: o.Y(l),
@@ -198,7 +204,8 @@ export function recordSequenceHead(rec: Recorder, s: SeqShape, b: Pick<SeqBuffer
   if (s.q === 0 || s.loss === 'none') return;
   const o = seqOffsets(s);
   const { B, R, h, dirs, q, layout } = s;
-  recordMatmul(rec, { A: b.Y, B: b.params, C: b.O, bias: s.headBias ? b.params : undefined, M: R, N: q, K: dirs * h, offA: o.Y(s.L - 1) + B * dirs * h, offB: layout.headW, offBias: layout.headB, transB: true });
+  const head = layout.head!;
+  recordMatmul(rec, { A: b.Y, B: b.params, C: b.O, bias: s.hasHeadBias ? b.params : undefined, M: R, N: q, K: dirs * h, offA: o.Y(s.L - 1) + B * dirs * h, offB: head.W, offBias: Math.max(0, head.b), transB: true });
   rec.dispatch(
     kernel('output_loss'),
     { LOSS: s.loss === 'cross-entropy' ? 0 : 1 },
@@ -226,7 +233,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
   const o = seqOffsets(s);
   const { T, B, R, h, G, L, K, dirs, layout } = s;
   const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
-  if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.headW, offC: o.dY(L - 1) });
+  if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.head!.W, offC: o.dY(L - 1) });
 
   const tau = s.window;
   // window: the loss reaches the top layer at age 0 only
@@ -274,7 +281,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
         {
           B, h, T, dirs, s: step,
           offWh: p0.Wh,
-          strideK: p0.size,
+          strideK: strideK(s, k0),
           offY: o.Y(l),
           offC: o.C(k0),
           offS: o.S(k0),
@@ -334,8 +341,8 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
     }
   }
   if (s.q > 0) {
-    recordMatmul(rec, { ...split, A: b.O, B: b.Y, M: s.q, N: dirs * h, K: R, offB: o.Y(L - 1) + B * dirs * h, offC: layout.headW });
-    if (s.headBias) rec.dispatch(sums, {}, { A: b.O, out: b.partials }, { ...common, N: s.q, offA: 0, offOut: layout.headB }, [Math.ceil(s.q / 64), s.splits]);
+    recordMatmul(rec, { ...split, A: b.O, B: b.Y, M: s.q, N: dirs * h, K: R, offB: o.Y(L - 1) + B * dirs * h, offC: layout.head!.W });
+    if (s.hasHeadBias) rec.dispatch(sums, {}, { A: b.O, out: b.partials }, { ...common, N: s.q, offA: 0, offOut: layout.head!.b }, [Math.ceil(s.q / 64), s.splits]);
   }
   rec.dispatch(kernel('reduce_splits'), {}, { partials: b.partials, grad: b.grad }, { n: layout.total, splits: s.splits }, elementwise(layout.total));
   rec.dispatch(

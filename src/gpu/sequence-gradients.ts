@@ -3,7 +3,7 @@
 // back with one map.
 import type { Batch, SequenceGradients, SequenceModel } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
-import { packSequence, sequenceDims, sequenceLayout } from '../sequence-layout.js';
+import { packSequence, sequenceLayout } from '../sequence-params.js';
 import { truncationXi } from '../truncation.js';
 import { type GpuContext, type Recorder, upload } from './context.js';
 import { STORAGE, checkLimits, tokenCsr } from './gradients.js';
@@ -12,11 +12,10 @@ import { type SeqBuffers, type SeqShape, planSequence, recordSequenceBackward, r
 
 export function sequenceShape(model: SequenceModel, p: SequenceProblem): SeqShape {
   const t = p.truncation;
-  const dims = sequenceDims(model);
   return planSequence(
-    dims,
-    { T: p.T, B: p.B, activation: model.activation ?? 'tanh', tokens: p.tokens, loss: p.loss, xi: truncationXi(t, p.T), window: t.kind === 'window' ? t.steps : 0 },
-    sequenceLayout(dims),
+    p,
+    { T: p.T, B: p.B, activation: p.activation, tokens: p.tokens, loss: p.loss, xi: truncationXi(t, p.T), window: t.kind === 'window' ? t.steps : 0 },
+    sequenceLayout(model),
   );
 }
 
@@ -123,15 +122,16 @@ export async function gpuSequenceGradients(
       clipped: stats[4] !== 0,
       nonFinite: stats[3] !== 0,
       layers: layout.layers.map((l) => {
-        const g = { dWx: data.slice(l.Wx, l.Wh), dWh: data.slice(l.Wh, l.bx) };
-        return s.hasBias ? { ...g, dbx: data.slice(l.bx, l.bh), dbh: data.slice(l.bh, l.Wx + l.size) } : g;
+        const Gh = s.G * h;
+        const g = { dWx: data.slice(l.Wx, l.Wh), dWh: data.slice(l.Wh, l.Wh + Gh * h) };
+        return s.hasBias ? { ...g, dbx: data.slice(l.bx, l.bx + Gh), dbh: data.slice(l.bh, l.bh + Gh) } : g;
       }),
       dh0: data.slice(rb.dh0, rb.dh0 + kbh),
       hT: data.slice(rb.hT, rb.hT + kbh),
     };
-    if (s.q > 0) {
-      result.head = { dW: data.slice(layout.headW, layout.headB) };
-      if (s.headBias) result.head.db = data.slice(layout.headB, layout.total);
+    if (layout.head) {
+      result.head = { dW: data.slice(layout.head.W, layout.head.W + s.q * s.dirs * h) };
+      if (s.hasHeadBias) result.head.db = data.slice(layout.head.b, layout.head.b + s.q);
     }
     if (lstm) {
       result.dc0 = data.slice(rb.dc0, rb.dc0 + kbh);

@@ -4,10 +4,10 @@
 // kernels/finalize.wgsl), nothing else.
 import type { Batch, SequenceModel, StepOptions, StepResult, Trainer, TrainerOptions } from '../types.js';
 import { BpttInputError } from '../errors.js';
-import { packSequence, sequenceDims, sequenceLayout, unpackSequence } from '../sequence-layout.js';
+import { packSequence, sequenceLayout, unpackSequence } from '../sequence-params.js';
 import { truncationForStep, truncationXi } from '../truncation.js';
 import { validateTruncation } from '../validate.js';
-import { type SequenceDims as CheckedDims, validateSequenceBatch } from '../validate-sequence.js';
+import { validateSequenceBatch, validateSequenceModel } from '../validate-sequence.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
 import { type GpuContext, upload } from './context.js';
 import { elementwise } from './encode.js';
@@ -23,13 +23,12 @@ export function createGpuSequenceTrainer(
   ctx: GpuContext,
   limits: { maxBinding: number; maxBuffer: number },
   model: SequenceModel,
-  opts: TrainerOptions & { dims: CheckedDims },
+  opts: TrainerOptions,
   onDispose: () => void,
 ): Trainer<SequenceModel> {
   ctx.assertAlive();
-  const dims = sequenceDims(model);
-  const checked = opts.dims; // validateSequenceTrainerOptions' sizes, what validateSequenceBatch reads
-  const layout = sequenceLayout(dims);
+  const dims = validateSequenceModel(model);
+  const layout = sequenceLayout(model);
   const n = layout.total;
   checkLimits({ params: n }, limits, 'model', { 'trainer read': n });
   const like = unpackSequence(model, packSequence(model)); // the shape, never the caller's arrays
@@ -57,14 +56,14 @@ export function createGpuSequenceTrainer(
     async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
       assertUsable(trainer, 'trainer');
       ctx.assertAlive();
-      const { T, B, tokens, lengths } = validateSequenceBatch(batch, checked, opts.loss, opts.checkFinite === true);
-      if (lengths) throw new BpttInputError('batch.lengths', 'no lengths (different lengths are not supported by the WebGPU engine yet)', 'an Int32Array');
+      const { T, B, tokens, lengths } = validateSequenceBatch(batch, dims, opts.loss, opts.checkFinite === true);
+      if (lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend for now (use backend 'cpu' for sequences of different lengths)", 'an Int32Array');
       const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
       const carrying = opts.carryState === true && state !== null && batch.h0 === undefined && batch.c0 === undefined;
       if (carrying && stateB !== B) {
         throw new BpttInputError('batch.batchSize', `${stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
-      const s = planSequence(dims, { T, B, activation: model.activation ?? 'tanh', tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0 }, layout);
+      const s = planSequence(dims, { T, B, activation: dims.activation, tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0 }, layout);
       const sizes = seqBufferSizes(s, false);
       checkLimits(sizes, limits);
       draws++;
