@@ -2,6 +2,9 @@
 import type {
   AnyModel,
   Batch,
+  ForwardOptions,
+  ForwardResult,
+  GenerateOptions,
   EngineOptions,
   EngineStats,
   GradientOptions,
@@ -15,7 +18,8 @@ import type {
 } from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
-import { cpuGradients } from './cpu/gradients.js';
+import { cpuRnnGradients } from './cpu/rnn-gradients.js';
+import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
 import { type SequenceProblem, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
@@ -59,6 +63,10 @@ export interface Engine {
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  /** The model's outputs without gradients: the loss with batch.y, O and/or Y when asked, hT (cT). */
+  forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult>;
+  /** Token ids generated after a prefix, greedy or sampled (API.md "Forward only"). */
+  generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array>;
   /** Dispatch and submit counts of the last call, and the device memory held. */
   stats(): EngineStats;
   /** A small gradient call compared with the CPU reference. */
@@ -85,14 +93,22 @@ class CpuEngine implements Engine {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return cpuSequenceGradients(model, batch, validateSequenceCall(model, batch, options));
     const problem = validateGradientCall(model, batch, options);
-    return cpuGradients(model, batch, problem);
+    return cpuRnnGradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return createCpuSequenceTrainer(model, options);
-    return createCpuTrainer(model, options);
+    if (isSequenceModel(model)) return withInference(createCpuSequenceTrainer(model, options));
+    return withInference(createCpuTrainer(model, options));
+  }
+  async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+    assertUsable(this, 'engine');
+    return forwardOnCpu(model, batch, options);
+  }
+  async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
+    assertUsable(this, 'engine');
+    return generateOnCpu(model, options);
   }
   stats(): EngineStats {
     return { dispatches: 0, submits: 0, liveBuffers: 0, liveBytes: 0, peakBytes: 0 };
@@ -131,14 +147,32 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
     const problem = validateGradientCall(model, batch, options);
+    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
     return this.impl.gradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
-    return this.impl.trainer(model, validateTrainerOptions(model, options));
+    if (isSequenceModel(model)) return withInference(this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options)));
+    const trainer = withInference(this.impl.trainer(model, validateTrainerOptions(model, options)));
+    const step = trainer.step;
+    trainer.step = async (batch, stepOptions) => {
+      if (typeof batch === 'object' && batch !== null && batch.lengths !== undefined) {
+        throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+      }
+      return step(batch, stepOptions);
+    };
+    return trainer;
+  }
+  // Until the WebGPU forward kernels land (branch i10gpu): the CPU reference on the same parameters.
+  async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+    assertUsable(this, 'engine');
+    return forwardOnCpu(model, batch, options);
+  }
+  async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
+    assertUsable(this, 'engine');
+    return generateOnCpu(model, options);
   }
   stats(): EngineStats {
     return this.impl.stats();

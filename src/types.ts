@@ -168,8 +168,15 @@ export interface Trainer<M extends AnyModel = RnnModel> {
   read(): Promise<M>;
   /** Forget the carried hidden state (carryState) so the next step starts from batch.h0 or zeros. */
   resetState(): void;
+  /** engine.forward on the trainer's current parameters. */
+  forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult>;
+  /** engine.generate on the trainer's current parameters. */
+  generate(options: GenerateOptions): Promise<Int32Array>;
   dispose(): void;
 }
+
+/** A trainer as a backend builds it: the steps; the engine adds forward and generate. */
+export type StepTrainer<M extends AnyModel = RnnModel> = Omit<Trainer<M>, 'forward' | 'generate'>;
 
 export interface EngineOptions {
   backend?: 'auto' | 'webgpu' | 'wasm' | 'cpu';

@@ -9,6 +9,7 @@ import {
   checkFiniteArray,
   checkFloat32,
   checkIds,
+  checkLengths,
   checkPositiveInt,
   fail,
   validateClipNorm,
@@ -113,17 +114,6 @@ export function validateSequenceModel(model: SequenceModel, checkFinite = false)
   return { cell: model.cell, activation, d, h, q, L, dirs, G, hasBias, hasHead: head !== undefined, hasHeadBias };
 }
 
-/** batch.lengths: absent, or Int32Array [B] with each length in 1..T. */
-export function checkLengths(lengths: unknown, T: number, B: number): Int32Array | null {
-  if (lengths === undefined) return null;
-  if (!(lengths instanceof Int32Array) || lengths.length !== B) fail('batch.lengths', `Int32Array of length B = ${B} (each in 1..T = 1..${T})`, lengths);
-  for (let b = 0; b < B; b++) {
-    const n = lengths[b];
-    if (n < 1 || n > T) throw new BpttInputError('batch.lengths', `each length in 1..T = 1..${T}`, `${n} at index ${b}`);
-  }
-  return lengths;
-}
-
 /** A model whose layers are the loss: the loss kind its head (or lack of one) allows. */
 function checkLossForHead(loss: LossKind, dims: SequenceDims, argument: string): void {
   if (!dims.hasHead && loss !== 'none') fail(argument, '"none" for a model without head (give batch.dY)', loss);
@@ -133,7 +123,7 @@ function checkLossForHead(loss: LossKind, dims: SequenceDims, argument: string):
 export function validateSequenceBatch(
   batch: Batch,
   dims: SequenceDims,
-  loss: LossKind,
+  loss: LossKind | null, // null: a forward-only call, which needs no y, dO or dY
   checkFinite = false,
 ): { T: number; B: number; tokens: boolean; lengths: Int32Array | null } {
   if (typeof batch !== 'object' || batch === null) fail('batch', 'a Batch object', batch);
@@ -152,7 +142,9 @@ export function validateSequenceBatch(
   } else {
     fail('batch.x', `Float32Array [T, B, d] = [${T}, ${B}, ${d}] or Int32Array [T, B] = [${T}, ${B}] of token ids`, x);
   }
-  if (dims.hasHead) {
+  if (loss === null) {
+    // forward only: nothing upstream to check
+  } else if (dims.hasHead) {
     if (batch.dY !== undefined) fail('batch.dY', 'undefined for a model with a head (give y, or dO with loss "none")', batch.dY);
     if (loss === 'cross-entropy') {
       if (!(batch.y instanceof Int32Array) || batch.y.length !== T * B) fail('batch.y', `Int32Array of length T*B = ${T * B} ([T, B] class ids, for cross-entropy)`, batch.y);

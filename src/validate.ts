@@ -22,6 +22,7 @@ export interface Problem {
   clipNorm: number | undefined;
   inputGradient: boolean;
   gradNormPerStep: boolean;
+  lengths?: Int32Array | null; // [B], each in 1..T (packed sequences, MATH.md)
 }
 
 export function fail(argument: string, expected: string, value: unknown): never {
@@ -60,6 +61,17 @@ export function checkIds(argument: string, ids: Int32Array, bound: number, what:
 
 export const ACTIVATIONS = ['identity', 'tanh', 'relu'];
 const LOSSES = ['cross-entropy', 'mse', 'none'];
+
+/** batch.lengths: absent, or Int32Array [B] with each length in 1..T. */
+export function checkLengths(lengths: unknown, T: number, B: number): Int32Array | null {
+  if (lengths === undefined) return null;
+  if (!(lengths instanceof Int32Array) || lengths.length !== B) fail('batch.lengths', `Int32Array of length B = ${B} (each in 1..T = 1..${T})`, lengths);
+  for (let b = 0; b < B; b++) {
+    const n = lengths[b];
+    if (n < 1 || n > T) throw new BpttInputError('batch.lengths', `each length in 1..T = 1..${T}`, `${n} at index ${b}`);
+  }
+  return lengths;
+}
 
 export function validateModel(model: RnnModel, checkFinite = false): Dims & { hasBias: boolean } {
   if (typeof model !== 'object' || model === null) fail('model', 'an RnnModel object', model);
@@ -138,7 +150,7 @@ export function validateBatch(
   dims: { d: number; h: number; q: number },
   loss: LossKind,
   checkFinite = false,
-): { T: number; B: number; tokens: boolean } {
+): { T: number; B: number; tokens: boolean; lengths: Int32Array | null } {
   if (typeof batch !== 'object' || batch === null) fail('batch', 'a Batch object', batch);
   const T = checkPositiveInt('batch.steps', batch.steps);
   const B = checkPositiveInt('batch.batchSize', batch.batchSize);
@@ -174,7 +186,7 @@ export function validateBatch(
     checkFloat32('batch.dhT', batch.dhT, B * h, `[B, h] = [${B}, ${h}]`);
     if (checkFinite) checkFiniteArray('batch.dhT', batch.dhT);
   }
-  return { T, B, tokens };
+  return { T, B, tokens, lengths: checkLengths(batch.lengths, T, B) };
 }
 
 /** Checks one gradient call and returns the normalised problem. Throws before any work. */
@@ -183,7 +195,7 @@ export function validateGradientCall(model: RnnModel, batch: Batch, options: Gra
   const loss = validateLoss(options.loss);
   const checkFinite = options.checkFinite === true;
   const m = validateModel(model, checkFinite);
-  const { T, B, tokens } = validateBatch(batch, m, loss, checkFinite);
+  const { T, B, tokens, lengths } = validateBatch(batch, m, loss, checkFinite);
   const truncation = validateTruncation(options.truncation, T);
   const clipNorm = validateClipNorm(options.clipNorm);
   const inputGradient = options.inputGradient === true;
@@ -199,6 +211,7 @@ export function validateGradientCall(model: RnnModel, batch: Batch, options: Gra
     clipNorm,
     inputGradient,
     gradNormPerStep: options.gradNormPerStep === true,
+    lengths,
   };
 }
 

@@ -2,7 +2,7 @@
 // carried states (h, and c for an lstm, of every layer-direction) stay on the
 // device between steps; a step reads back 32 bytes (the loss and the flags of
 // kernels/finalize.wgsl), nothing else.
-import type { Batch, SequenceModel, StepOptions, StepResult, Trainer, TrainerOptions } from '../types.js';
+import type { Batch, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
 import { BpttInputError } from '../errors.js';
 import { packSequence, sequenceLayout, unpackSequence } from '../sequence-params.js';
 import { truncationForStep, truncationXi } from '../truncation.js';
@@ -25,7 +25,7 @@ export function createGpuSequenceTrainer(
   model: SequenceModel,
   opts: TrainerOptions,
   onDispose: () => void,
-): Trainer<SequenceModel> {
+): StepTrainer<SequenceModel> {
   ctx.assertAlive();
   const dims = validateSequenceModel(model);
   const layout = sequenceLayout(model);
@@ -51,7 +51,7 @@ export function createGpuSequenceTrainer(
   let applied = 0;
   let draws = 0; // step() calls that passed validation: randomized xi from seed + k, as the other trainers
 
-  const trainer: Trainer<SequenceModel> = {
+  const trainer: StepTrainer<SequenceModel> = {
     backend: 'webgpu',
     async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
       assertUsable(trainer, 'trainer');

@@ -1,7 +1,7 @@
 // The WebGPU trainer: parameters, optimizer state and the carried hidden state
 // stay on the device between steps; a step reads back 32 bytes (the loss and
 // the flags of kernels/finalize.wgsl), nothing else.
-import type { Batch, RnnModel, StepOptions, StepResult, Trainer, TrainerOptions } from '../types.js';
+import type { Batch, RnnModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
 import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { layoutOf, packParams, unpackParams } from '../params.js';
 import { truncationForStep, truncationXi } from '../truncation.js';
@@ -20,7 +20,7 @@ export function createGpuTrainer(
   model: RnnModel,
   opts: TrainerOptions,
   onDispose: () => void,
-): Trainer {
+): StepTrainer {
   ctx.assertAlive(); // a lost device: refuse now, not at the first step
   const dims = validateModel(model);
   const L = layoutOf(model);
@@ -47,7 +47,7 @@ export function createGpuTrainer(
 
   const updateResources = (): Record<string, GPUBuffer> => (adam ? { m: m!, v: v! } : {});
 
-  const trainer: Trainer = {
+  const trainer: StepTrainer = {
     backend: 'webgpu',
     async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
       assertUsable(trainer, 'trainer');

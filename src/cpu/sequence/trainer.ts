@@ -1,7 +1,7 @@
 // The CPU trainer of a SequenceModel: the parameters live in one flat
 // Float32Array in the layout of sequence-params.ts between steps, as they will
 // in one GPU buffer; SGD and Adam from src/cpu/optimizer.ts.
-import type { Batch, SequenceModel, StepOptions, StepResult, Trainer, TrainerOptions } from '../../types.js';
+import type { Batch, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../../types.js';
 import { BpttInputError } from '../../errors.js';
 import { packSequence, sequenceLayout, unpackSequence } from '../../sequence-params.js';
 import { sequenceProblem, validateSequenceBatch, validateSequenceTrainerOptions, type SequenceProblem } from '../../validate-sequence.js';
@@ -11,13 +11,7 @@ import { assertUsable, markDisposed } from '../../lifecycle.js';
 import { applyUpdate, makeOptimizerState } from '../optimizer.js';
 import { sequencePass } from './gradients.js';
 
-/** What the CPU trainer exposes beyond the public Trainer, for its forward/generate (forward.ts builds on it). */
-export interface CpuSequenceTrainerState {
-  params: Float32Array; // the current parameters, flat layout
-  like: SequenceModel; // the shape
-}
-
-export function createCpuSequenceTrainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel> & { readonly state: CpuSequenceTrainerState } {
+export function createCpuSequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> {
   const opts = validateSequenceTrainerOptions(model, options);
   const { dims } = opts;
   const layout = sequenceLayout(model);
@@ -29,7 +23,6 @@ export function createCpuSequenceTrainer(model: SequenceModel, options: TrainerO
   let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
   const self = {
     backend: 'cpu' as const,
-    state: { params, like },
     async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
       assertUsable(self, 'trainer');
       const shape = validateSequenceBatch(batch, dims, opts.loss, opts.checkFinite === true);
