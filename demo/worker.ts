@@ -1,4 +1,4 @@
-// The training worker: owns the engine (WebGPU, or the CPU reference when
+// The training worker: owns the engine (WebGPU, or WebAssembly when
 // WebGPU is missing), the trainer and the corpus, so that the page never
 // waits on a step. It trains on the first nine tenths of the corpus and
 // measures the validation perplexity on the last tenth (trainer.forward);
@@ -15,6 +15,8 @@ const scope = workerScope<ToTrainer, FromTrainer>();
 const post = (m: FromTrainer) => scope.postMessage(m);
 
 let engine: Engine | null = null;
+let reference: Engine | null = null; // the CPU reference, for models the engine cannot train (see engineFor)
+let trainingEngine: Engine | null = null; // the engine the current trainer runs on
 let ids: Int32Array = new Int32Array(0); // the training text
 let validation: Batch | null = null; // held-out text: VALIDATION.batchSize streams of VALIDATION.steps tokens
 let config: TrainConfig;
@@ -82,7 +84,7 @@ function ensureBatcher(): void {
   trainer?.resetState();
 }
 
-async function describeEngine(wanted: 'webgpu' | 'cpu'): Promise<BackendInfo> {
+async function describeEngine(wanted: 'auto' | 'webgpu' | 'wasm' | 'cpu'): Promise<BackendInfo> {
   if (wanted === 'cpu') {
     engine = await createEngine({ backend: 'cpu' });
     return { backend: 'cpu', reason: 'the CPU reference was asked for (?backend=cpu)', adapter: null, fellBack: false };
@@ -90,18 +92,20 @@ async function describeEngine(wanted: 'webgpu' | 'cpu'): Promise<BackendInfo> {
   let fellBack = false;
   let why = '';
   try {
-    engine = await createEngine({ backend: 'webgpu' });
+    engine = await createEngine({ backend: wanted });
   } catch (e) {
+    // 'webgpu' asked for where there is none: 'auto' (WebAssembly on a machine without a GPU)
     fellBack = true;
-    why = errorMessage(e);
-    engine = await createEngine({ backend: 'cpu' });
+    why = `WebGPU unavailable (${errorMessage(e)}); `;
+    engine = await createEngine({ backend: 'auto' });
   }
+  // 'auto' without a usable (hardware) adapter runs in WebAssembly: that is a fallback too
+  if (wanted === 'auto' && engine.backend !== 'webgpu') fellBack = true;
   const a = engine.adapter;
   const adapter = a
     ? [a.vendor, a.architecture, a.device, a.description].filter((s) => s).join(' / ') + (a.isFallbackAdapter ? ' (software fallback adapter)' : '')
     : null;
-  const reason = fellBack ? `WebGPU unavailable (${why}); training on the CPU reference` : engine.backendReason;
-  return { backend: engine.backend, reason, adapter, fellBack };
+  return { backend: engine.backend, reason: `${why}${engine.backendReason}`, adapter, fellBack };
 }
 
 /** The trainer for the current config; keeps the current weights when the model shape is unchanged. */
@@ -112,7 +116,8 @@ async function rebuildTrainer(keepWeights: boolean): Promise<void> {
   trainer?.dispose();
   truncationSeed = 1000 * seed + step; // a rebuilt trainer goes on with fresh xi draws
   trainerSteps = 0;
-  trainer = newTrainer(engine, model, config);
+  trainingEngine = await engineFor(model);
+  trainer = newTrainer(trainingEngine, model, config);
   if (!keepWeights) {
     trainerShape = shapeOf(config);
     trainerCell = config.cell;
@@ -131,10 +136,22 @@ async function trainStep(): Promise<void> {
   trainerSteps++;
   const ms = performance.now() - t0;
   step += 1; // steps since reset (r.step counts the updates of this trainer only, which a setting change rebuilds)
-  post({ type: 'step', step, loss: r.loss, skipped: r.skipped, ms, tokens: batch.steps * batch.batchSize, cell: trainerCell, numLayers: trainerLayers });
+  post({ type: 'step', step, loss: r.loss, skipped: r.skipped, ms, tokens: batch.steps * batch.batchSize, cell: trainerCell, numLayers: trainerLayers, backend: trainingEngine!.backend });
   if (step % config.heatEvery === 0) await heatRow(batch);
   if (step % config.validateEvery === 0) await validate();
   if (step % config.sampleEvery === 0) await sample();
+}
+
+/**
+ * The engine that trains this model: the page's engine, except that the
+ * WebAssembly engine trains the vanilla RnnModel only for now, so a GRU, an
+ * LSTM or a stack goes to the CPU reference there (the status line says so).
+ */
+async function engineFor(model: AnyModel): Promise<Engine> {
+  if (!('cell' in model) || engine!.backend !== 'wasm') return engine!;
+  reference ??= await createEngine({ backend: 'cpu' });
+  post({ type: 'state', running, note: `the WebAssembly engine trains the vanilla RNN only for now: this ${model.cell} trains on the CPU reference` });
+  return reference;
 }
 
 function newTrainer(e: Engine, model: AnyModel, c: TrainConfig): Trainer<AnyModel> {
@@ -154,7 +171,7 @@ async function heatRow(batch: Batch): Promise<void> {
   const options = { loss: 'cross-entropy' as const, truncation: truncationOf(config, trainerSteps - 1), gradNormPerStep: true };
   const T = batch.steps;
   // a stack reports [L, T]: its top layer's row, the one the loss reaches first
-  const norms = 'cell' in model ? (await engine!.gradients(model as SequenceModel, batch, options)).gradNormPerStep!.subarray(-T) : (await engine!.gradients(model, batch, options)).gradNormPerStep!;
+  const norms = 'cell' in model ? (await trainingEngine!.gradients(model as SequenceModel, batch, options)).gradNormPerStep!.subarray(-T) : (await trainingEngine!.gradients(model, batch, options)).gradNormPerStep!;
   post({ type: 'heat', step, norms: Array.from(norms) });
 }
 

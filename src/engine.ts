@@ -17,7 +17,7 @@ import type {
   BackendName,
 } from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
-import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
+import { checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuRnnGradients } from './cpu/rnn-gradients.js';
 import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
@@ -29,6 +29,7 @@ import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
 import type { DeviceApi } from './gpu/device-api.js';
 import type { GemmTiming } from './gpu/bench-gemm.js';
+import { createWasmEngine } from './wasm/engine.js';
 
 export interface AdapterSummary {
   vendor: string;
@@ -45,7 +46,7 @@ export interface SelfCheckResult {
 }
 
 export interface Engine {
-  /** What 'auto' chose ('webgpu' or 'cpu'). */
+  /** What 'auto' chose ('webgpu', 'wasm' or 'cpu'). */
   readonly backend: BackendName;
   /** Why that backend was chosen, in words. */
   readonly backendReason: string;
@@ -210,29 +211,32 @@ function markDisposedOnce(owner: object): boolean {
 
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   if (typeof options !== 'object' || options === null) {
-    throw new BpttInputError('options', "an EngineOptions object ({ backend?: 'auto' | 'webgpu' | 'cpu', device? })", describe(options));
+    throw new BpttInputError('options', "an EngineOptions object ({ backend?: 'auto' | 'webgpu' | 'wasm' | 'cpu', device? })", describe(options));
   }
   const backend = options.backend ?? 'auto';
-  if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'cpu') {
-    throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'cpu'", describe(backend));
+  if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'wasm' && backend !== 'cpu') {
+    throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'wasm', 'cpu'", describe(backend));
   }
+  if (options.threads !== undefined) checkPositiveInt('options.threads', options.threads);
   validateEngineLimits(options.limits);
   const device = options.device as Partial<GPUDevice> | undefined;
   if (device !== undefined && (typeof device !== 'object' || device === null || typeof device.createBuffer !== 'function' || typeof device.queue?.submit !== 'function')) {
     throw new BpttInputError('options.device', 'a GPUDevice (or undefined)', describe(options.device));
   }
   if (backend === 'cpu') return new CpuEngine("backend: 'cpu' was asked for");
+  if (backend === 'wasm') return createWasmEngine(options.threads, "backend: 'wasm' was asked for");
   const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources };
   if (backend === 'webgpu') {
     const impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: true });
     return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}`, impl);
   }
-  // auto: a real (non-fallback) adapter whose self-check passes, else the CPU reference
+  // auto: a real (non-fallback) adapter whose self-check passes, else WebAssembly, else the CPU reference
+  const fallback = (why: string) => withoutGpu(why, options.threads);
   let impl: GpuBackend;
   try {
     impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: options.allowSoftwareAdapter === true });
   } catch (e) {
-    return new CpuEngine(`no usable WebGPU adapter (${(e as Error).message}); using the CPU reference`);
+    return fallback(`no usable WebGPU adapter (${(e as Error).message})`);
   }
   if (options.skipSelfCheck) return new GpuEngine(`WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} (self-check skipped)`, impl);
   let check: SelfCheckResult;
@@ -240,18 +244,27 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     check = await impl.selfCheck();
   } catch (e) {
     impl.dispose();
-    return new CpuEngine(`the WebGPU self-check could not run on ${impl.adapter.vendor} ${impl.adapter.architecture} (${(e as Error).message}); using the CPU reference`);
+    return fallback(`the WebGPU self-check could not run on ${impl.adapter.vendor} ${impl.adapter.architecture} (${(e as Error).message})`);
   }
   if (!check.ok) {
     impl.dispose();
-    return new CpuEngine(
-      `the WebGPU self-check failed on ${impl.adapter.vendor} ${impl.adapter.architecture} (worst error ${check.worstError.toPrecision(3)} > 1, in units of its tolerance); using the CPU reference`,
+    return fallback(
+      `the WebGPU self-check failed on ${impl.adapter.vendor} ${impl.adapter.architecture} (worst error ${check.worstError.toPrecision(3)} > 1, in units of its tolerance)`,
     );
   }
   return new GpuEngine(
     `WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} passed the self-check (worst error ${check.worstError.toPrecision(3)} of tolerance, ${check.milliseconds.toFixed(0)} ms)`,
     impl,
   );
+}
+
+/** Without a usable GPU: the WebAssembly engine, or the CPU reference where WebAssembly SIMD is missing. */
+async function withoutGpu(why: string, threads: number | undefined): Promise<Engine> {
+  try {
+    return await createWasmEngine(threads, `${why}; using WebAssembly`);
+  } catch (e) {
+    return new CpuEngine(`${why}; WebAssembly SIMD is not available either (${(e as Error).message}); using the CPU reference`);
+  }
 }
 
 export { BpttDeviceError };

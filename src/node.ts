@@ -3,6 +3,8 @@
 // Chromium when the system's drivers give no adapter (shared/WEBGPU-HERE.md).
 import { existsSync } from 'node:fs';
 import { setGpuProvider } from './gpu/provider.js';
+import { setWasmPlatform } from './wasm/platform.js';
+import { nodeWasmPlatform } from './wasm/node-platform.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -42,5 +44,6 @@ async function findDawn(): Promise<GPU> {
 }
 
 setGpuProvider(dawnGpu);
+setWasmPlatform(nodeWasmPlatform);
 
 export * from './index.js';

@@ -46,7 +46,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
 export const HELD_OUT_FRACTION = 0.1;
 
 export type ToTrainer =
-  | { type: 'init'; corpusUrl: string; config: TrainConfig; prefix: string; backend: 'webgpu' | 'cpu'; hideWebGpu: boolean }
+  | { type: 'init'; corpusUrl: string; config: TrainConfig; prefix: string; backend: 'auto' | 'webgpu' | 'wasm' | 'cpu'; hideWebGpu: boolean }
   | { type: 'config'; config: TrainConfig }
   | { type: 'start' }
   | { type: 'pause' }
@@ -62,7 +62,7 @@ export interface BackendInfo {
 
 export type FromTrainer =
   | { type: 'ready'; info: BackendInfo; corpusChars: number; heldOutChars: number; vocab: string }
-  | { type: 'step'; step: number; loss: number; skipped: boolean; ms: number; tokens: number; cell: CellKind; numLayers: number }
+  | { type: 'step'; step: number; loss: number; skipped: boolean; ms: number; tokens: number; cell: CellKind; numLayers: number; backend: BackendName }
   | { type: 'heat'; step: number; norms: number[] }
   | { type: 'validation'; step: number; loss: number; tokens: number }
   | { type: 'sample'; step: number; prefix: string; text: string }
