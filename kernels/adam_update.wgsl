@@ -5,10 +5,23 @@
 //   theta <- theta - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
 //
 //   params/theta [n], grad [n], m [n], v [n]
-//   stats        from finalize.wgsl: stats[2] clip scale, stats[3] not finite, stats[5] = t
+//   stats        from finalize.wgsl: stats.clipScale, stats.nonFinite, stats.step = t
 //                (counted on the device, so a skipped step does not advance t)
 //
 // One invocation per element, 256 per workgroup, over x and y.
+
+// The scalars of a gradient call, written by finalize.wgsl; the host reads
+// them by member name through reflection (src/gpu/stats.ts), and every kernel
+// that reads them declares this same struct (test/gpu-stats-struct.test.ts).
+struct Stats {
+  loss: f32, // L
+  gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
+  clipScale: f32, // min(1, clipNorm / ||g||)
+  nonFinite: f32, // 1 when ||g|| is NaN or infinite
+  clipped: f32, // 1 when clipped
+  step: f32, // updates applied so far: Adam's t
+  perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
+}
 
 struct Params {
   n: u32,
@@ -20,7 +33,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(2) var<storage, read> stats: Stats;
 @group(0) @binding(3) var<storage, read_write> theta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> m: array<f32>;
 @group(0) @binding(5) var<storage, read_write> v: array<f32>;
@@ -28,9 +41,9 @@ struct Params {
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.y * nwg.x * 256u + gid.x;
-  if (i >= params.n || stats[3] != 0.0) { return; }
-  let t = stats[5];
-  let g = stats[2] * grad[i];
+  if (i >= params.n || stats.nonFinite != 0.0) { return; }
+  let t = stats.step;
+  let g = stats.clipScale * grad[i];
   let mi = params.beta1 * m[i] + (1.0 - params.beta1) * g;
   let vi = params.beta2 * v[i] + (1.0 - params.beta2) * g * g;
   m[i] = mi;

@@ -1,15 +1,29 @@
 // finalize: the few scalars of a gradient call, in one workgroup
 //
-//   stats[0] = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
-//   stats[1] = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
-//   stats[2] = clip scale = min(1, clipNorm / ||g||)       (1 when clipNorm = 0 or not finite)
-//   stats[3] = 1 when ||g|| is NaN or infinite, else 0
-//   stats[4] = 1 when clipped, else 0
-//   stats[5] = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
-//   stats[8 + t - 1] = ||dH_t|| = sqrt(sum of the T step's norm partials), t = 1..T
+//   stats.loss      = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
+//   stats.gradNorm  = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
+//   stats.clipScale = min(1, clipNorm / ||g||)                    (1 when clipNorm = 0 or not finite)
+//   stats.nonFinite = 1 when ||g|| is NaN or infinite, else 0
+//   stats.clipped   = 1 when clipped, else 0
+//   stats.step      = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
+//   stats.perStep[t - 1] = ||dH_t|| = sqrt(sum of the step's norm partials), t = 1..T (T: every
+//                   layer-direction's steps, k*T + t - 1, for a SequenceModel)
 //
 // One workgroup of 256 invocations: strided sums then tree reductions in
 // workgroup memory, always in the same order (bit-identical run after run).
+
+// The scalars of a gradient call, written by finalize.wgsl; the host reads
+// them by member name through reflection (src/gpu/stats.ts), and every kernel
+// that reads them declares this same struct (test/gpu-stats-struct.test.ts).
+struct Stats {
+  loss: f32, // L
+  gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
+  clipScale: f32, // min(1, clipNorm / ||g||)
+  nonFinite: f32, // 1 when ||g|| is NaN or infinite
+  clipped: f32, // 1 when clipped
+  step: f32, // updates applied so far: Adam's t
+  perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
+}
 
 struct Params {
   R: u32,
@@ -26,7 +40,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> rowLoss: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read> stepPartials: array<f32>;
-@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: Stats;
 
 var<workgroup> red: array<f32, 256>;
 
@@ -94,7 +108,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
   for (var t = li; t < params.T * min(params.stepParts, 1u); t += 256u) {
     var s = 0.0;
     for (var p = 0u; p < params.stepParts; p++) { s += stepPartials[t * params.stepParts + p]; }
-    stats[8u + t] = sqrt(s);
+    stats.perStep[t] = sqrt(s);
   }
 
   if (li == 0u) {
@@ -105,11 +119,11 @@ fn main(@builtin(local_invocation_index) li: u32) {
       scale = params.clipNorm / norm;
       clipped = 1.0;
     }
-    stats[0] = select(0.0, loss * params.lossScale, params.hasLoss != 0u);
-    stats[1] = norm;
-    stats[2] = scale;
-    stats[3] = select(1.0, 0.0, finite);
-    stats[4] = clipped;
-    if (params.countStep != 0u && finite) { stats[5] = stats[5] + 1.0; }
+    stats.loss = select(0.0, loss * params.lossScale, params.hasLoss != 0u);
+    stats.gradNorm = norm;
+    stats.clipScale = scale;
+    stats.nonFinite = select(1.0, 0.0, finite);
+    stats.clipped = clipped;
+    if (params.countStep != 0u && finite) { stats.step = stats.step + 1.0; }
   }
 }

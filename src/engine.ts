@@ -15,6 +15,8 @@ import type {
   Trainer,
   TrainerOptions,
   BackendName,
+  AdapterSummary,
+  SelfCheckResult,
 } from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
@@ -31,19 +33,7 @@ import type { DeviceApi } from './gpu/device-api.js';
 import type { GemmTiming } from './gpu/bench-gemm.js';
 import { createWasmEngine } from './wasm/engine.js';
 
-export interface AdapterSummary {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isFallbackAdapter: boolean;
-}
-
-export interface SelfCheckResult {
-  ok: boolean;
-  worstError: number; // largest |gpu - cpu| / (atol + rtol*|cpu|) over every output; <= 1 passes
-  milliseconds: number;
-}
+export type { AdapterSummary, SelfCheckResult } from './types.js';
 
 export interface Engine {
   /** What 'auto' chose ('webgpu', 'wasm' or 'cpu'). */

@@ -204,3 +204,19 @@ export interface EngineStats {
   liveBytes: number;
   peakBytes: number;
 }
+
+// What the engine says about its adapter and self-check (declared here so that
+// engine.ts and src/gpu/ share them without importing each other).
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+export interface SelfCheckResult {
+  ok: boolean;
+  worstError: number; // largest |gpu - cpu| / (atol + rtol*|cpu|) over every output; <= 1 passes
+  milliseconds: number;
+}

@@ -604,8 +604,8 @@ describe('bad input battery', () => {
       const problem = validateGradientCall(c.model, c.batch, c.options);
       const sizes = bufferSizes(shapeOf(c.model, problem), false);
       const binding = 4 * Math.max(...Object.values(sizes));
-      const { B, h, T } = problem.dims;
-      const readback = 4 * (layoutOf(c.model).total + 2 * B * h + 8 + T);
+      const { B, h } = problem.dims;
+      const readback = 4 * (layoutOf(c.model).total + 2 * B * h + sizes.stats); // grad | dh0 | hT | stats
       return { binding, buffer: Math.max(binding, readback) };
     }
 

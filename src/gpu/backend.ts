@@ -1,9 +1,8 @@
 // The WebGPU backend behind createEngine({ backend: 'webgpu' }): owns (or
 // borrows) the device, the per-device context, and the self-check.
-import type { Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, StepTrainer, TrainerOptions } from '../types.js';
+import type { AdapterSummary, SelfCheckResult, Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, StepTrainer, TrainerOptions } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
 import type { Problem } from '../validate.js';
-import type { AdapterSummary, SelfCheckResult } from '../engine.js';
 import { validateGradientCall } from '../validate.js';
 import { cpuGradients } from '../cpu/gradients.js';
 import { makeRng, uniformArray } from '../rng.js';

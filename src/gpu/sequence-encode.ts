@@ -17,11 +17,11 @@ import type { Activation, LossKind } from '../types.js';
 import type { SequenceDims } from '../validate-sequence.js';
 import type { SequenceLayout } from '../sequence-params.js';
 import type { Recorder } from './context.js';
-import { elementwise, recordMatmul } from './encode.js';
+import { ACTIVATION_CODE, elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
+import { statsLayout } from './stats.js';
 
 const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
-const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
 const NO_NORM = 0xffffffff;
 const STEP_WG = 64; // invocations per workgroup of the step kernels
 
@@ -106,7 +106,7 @@ export interface SeqBuffers {
   grad: GPUBuffer; // [total]
   stepPartials: GPUBuffer; // [K*T*stepParts]
   rowLoss: GPUBuffer; // [T*B]
-  stats: GPUBuffer; // [8 + K*T]
+  stats: GPUBuffer; // Stats of kernels/finalize.wgsl, K*T per-step norms
   dx: GPUBuffer | null; // [T, B, d]
 }
 
@@ -132,7 +132,7 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
     grad: s.layout.total,
     stepPartials: K * T * s.stepParts,
     rowLoss: R,
-    stats: 8 + K * T,
+    stats: statsLayout().perStep + K * T,
     dx: withDx ? R * d : 0,
   };
 }
@@ -199,13 +199,19 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
   }
 }
 
-/** O = Y_top W^T + b over T*B rows, then the loss and dO in place (loss 'none': dO was uploaded). */
-export function recordSequenceHead(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'Y' | 'O' | 'labels' | 'targets' | 'rowLoss'>): void {
-  if (s.q === 0 || s.loss === 'none') return;
+/** O = Y_top W^T + b over T*B rows. */
+export function recordSequenceOutput(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'Y' | 'O'>): void {
   const o = seqOffsets(s);
   const { B, R, h, dirs, q, layout } = s;
   const head = layout.head!;
   recordMatmul(rec, { A: b.Y, B: b.params, C: b.O, bias: s.hasHeadBias ? b.params : undefined, M: R, N: q, K: dirs * h, offA: o.Y(s.L - 1) + B * dirs * h, offB: head.W, offBias: Math.max(0, head.b), transB: true });
+}
+
+/** O = Y_top W^T + b, then the loss and dO in place (loss 'none': dO was uploaded). */
+export function recordSequenceHead(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'Y' | 'O' | 'labels' | 'targets' | 'rowLoss'>): void {
+  if (s.q === 0 || s.loss === 'none') return;
+  const { R, q } = s;
+  recordSequenceOutput(rec, s, b);
   rec.dispatch(
     kernel('output_loss'),
     { LOSS: s.loss === 'cross-entropy' ? 0 : 1 },

@@ -14,10 +14,10 @@ import { elementwise } from './encode.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { kernel } from './kernels.js';
 import { submitAndRead } from './call.js';
+import { statsLayout } from './stats.js';
 import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, sequenceDispatches } from './sequence-encode.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
 
-const STATS = 8; // stats[0..8) of finalize.wgsl
 
 export function createGpuSequenceTrainer(
   ctx: GpuContext,
@@ -35,8 +35,9 @@ export function createGpuSequenceTrainer(
   const pool = ctx.pool;
   const params = pool.acquire(n * 4, STORAGE(), 'trainer params');
   upload(ctx.device, params, 0, packSequence(model));
-  const stats = pool.acquire(STATS * 4, STORAGE(), 'trainer stats');
-  upload(ctx.device, stats, 0, new Float32Array(STATS));
+  const S = statsLayout();
+  const stats = pool.acquire(S.fixed * 4, STORAGE(), 'trainer stats'); // the Stats scalars of finalize.wgsl (no per-step norms)
+  upload(ctx.device, stats, 0, new Float32Array(S.fixed));
   const adam = opts.optimizer.kind === 'adam';
   const m = adam ? pool.acquire(n * 4, STORAGE(), 'adam m') : null;
   const v = adam ? pool.acquire(n * 4, STORAGE(), 'adam v') : null;
@@ -79,7 +80,7 @@ export function createGpuSequenceTrainer(
       const carry = opts.carryState === true && state !== null;
       try {
         const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (carry ? 1 : 0);
-        const out = await submitAndRead(ctx, 'a training step', dispatches, STATS, (rec, staging) => {
+        const out = await submitAndRead(ctx, 'a training step', dispatches, S.fixed, (rec, staging) => {
           uploadSequenceBatch(ctx, rec, s, bufs, batch);
           if (carrying) rec.copy(state!, 0, bufs.state0, 0, stateBytes);
           if (freshState) rec.copy(bufs.state0, 0, state!, 0, stateBytes); // a skipped first step keeps this step's initial state
@@ -103,12 +104,12 @@ export function createGpuSequenceTrainer(
               elementwise((lstm ? 2 : 1) * K * B * dims.h),
             );
           }
-          rec.copy(stats, 0, staging, 0, STATS * 4);
+          rec.copy(stats, 0, staging, 0, S.fixed * 4);
         });
-        const skipped = out[3] !== 0;
+        const skipped = out[S.nonFinite] !== 0;
         if (!skipped) applied++;
-        const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[0], skipped, step: applied };
-        if (stepOptions.readGradNorm) result.gradNorm = out[1];
+        const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[S.loss], skipped, step: applied };
+        if (stepOptions.readGradNorm) result.gradNorm = out[S.gradNorm];
         return result;
       } finally {
         releaseSequenceBuffers(ctx, bufs, { params, stats });

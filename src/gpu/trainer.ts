@@ -2,17 +2,18 @@
 // stay on the device between steps; a step reads back 32 bytes (the loss and
 // the flags of kernels/finalize.wgsl), nothing else.
 import type { Batch, RnnModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
-import { BpttDeviceError, BpttInputError } from '../errors.js';
+import { BpttInputError } from '../errors.js';
 import { layoutOf, packParams, unpackParams } from '../params.js';
 import { truncationForStep, truncationXi } from '../truncation.js';
 import { validateBatch, validateModel, validateTruncation } from '../validate.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
 import { type GpuContext, upload } from './context.js';
 import { bufferSizes, elementwise, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
-import { STORAGE, acquireBuffers, checkLimits, releaseBuffers, uploadBatch, withErrorScopes } from './gradients.js';
+import { STORAGE, acquireBuffers, checkLimits, releaseBuffers, uploadBatch } from './gradients.js';
 import { kernel } from './kernels.js';
+import { submitAndRead } from './call.js';
+import { statsLayout } from './stats.js';
 
-const STATS = 8; // stats[0..8) of finalize.wgsl
 
 export function createGpuTrainer(
   ctx: GpuContext,
@@ -31,8 +32,9 @@ export function createGpuTrainer(
   const q = ctx.device.queue;
   const params = pool.acquire(L.total * 4, STORAGE(), 'trainer params');
   upload(ctx.device, params, 0, packParams(model));
-  const stats = pool.acquire(STATS * 4, STORAGE(), 'trainer stats');
-  upload(ctx.device, stats, 0, new Float32Array(STATS));
+  const S = statsLayout();
+  const stats = pool.acquire(S.fixed * 4, STORAGE(), 'trainer stats'); // the Stats scalars of finalize.wgsl (no per-step norms)
+  upload(ctx.device, stats, 0, new Float32Array(S.fixed));
   const adam = opts.optimizer.kind === 'adam';
   const m = adam ? pool.acquire(L.total * 4, STORAGE(), 'adam m') : null;
   const v = adam ? pool.acquire(L.total * 4, STORAGE(), 'adam v') : null;
@@ -75,13 +77,11 @@ export function createGpuTrainer(
         stateB = B;
         freshState = true;
       }
-      const staging = pool.acquire(STATS * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'trainer readback');
       try {
-        const errors = withErrorScopes(ctx.device, () => {
+        const out = await submitAndRead(ctx, 'a training step', maxDispatches(s), S.fixed, (rec, staging) => {
           uploadBatch(ctx, s, bufs, batch);
           if (batch.h0) upload(ctx.device, bufs.H, 0, batch.h0);
           if (batch.dhT) upload(ctx.device, bufs.dhT, 0, batch.dhT);
-          const rec = ctx.record(maxDispatches(s));
           const hBytes = B * dims.h * 4;
           if (carrying) rec.copy(state!, 0, bufs.H, 0, hBytes);
           else if (!batch.h0) rec.clear(bufs.H, 0, hBytes);
@@ -110,22 +110,14 @@ export function createGpuTrainer(
             const n = B * dims.h;
             rec.dispatch(kernel('carry_state'), {}, { H: bufs.H, stats, state }, { n, offHT: T * n }, elementwise(n));
           }
-          rec.copy(stats, 0, staging, 0, STATS * 4);
-          rec.finish();
+          rec.copy(stats, 0, staging, 0, S.fixed * 4);
         });
-        const error = await ctx.guard(errors);
-        if (error) throw new BpttDeviceError(`WebGPU ${error.constructor?.name ?? 'error'} in a training step: ${error.message}`);
-        await ctx.guard(staging.mapAsync(GPUMapMode.READ, 0, STATS * 4));
-        const out = new Float32Array(staging.getMappedRange(0, STATS * 4).slice(0));
-        staging.unmap();
-        const skipped = out[3] !== 0;
+        const skipped = out[S.nonFinite] !== 0;
         if (!skipped) applied++;
-        const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[0], skipped, step: applied };
-        if (stepOptions.readGradNorm) result.gradNorm = out[1];
+        const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[S.loss], skipped, step: applied };
+        if (stepOptions.readGradNorm) result.gradNorm = out[S.gradNorm];
         return result;
       } finally {
-        if (staging.mapState === 'mapped') staging.unmap();
-        pool.release(staging);
         releaseBuffers(ctx, bufs, { params, stats });
         pool.settle();
       }
