@@ -4,17 +4,18 @@
 // 50, 100, 200, ... steps, with the seconds since Start. The validation
 // perplexity is the latest held-out measurement (every 10 steps).
 //
-//   node demo/measure.mjs [steps=200] [--backend=cpu] [--cell=rnn|gru|lstm] [--layers=1|2|3]
+//   node demo/measure.mjs [steps=200] [--backend=webgpu|wasm|cpu] [--cell=rnn|gru|lstm] [--layers=1|2|3]
 import { buildDemo, demoRoot } from './build.mjs';
 import { serveStatic } from '../scripts/serve.mjs';
 import { launchChromium } from '../scripts/chromium.mjs';
 
 const args = process.argv.slice(2);
 const steps = Number(args.find((a) => /^\d+$/.test(a)) ?? 200);
-const query = args.includes('--backend=cpu') ? '?backend=cpu' : '';
 const option = (name, fallback) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 const cell = option('cell', 'rnn');
 const layers = option('layers', '1');
+const backend = option('backend', ''); // '' : the page's 'auto'
+const query = backend ? `?backend=${backend}` : '';
 await buildDemo();
 const server = await serveStatic(demoRoot);
 const browser = await launchChromium();
