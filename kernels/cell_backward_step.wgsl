@@ -19,10 +19,16 @@
 // not scaled). The first step of each direction starts from dhT, dcT.
 // s = 1..T processes t = T + 1 - s (forward direction) and t = s (reverse);
 // s = T + 1 only computes the carry into the initial states: dh0, dc0.
+// With lengths (n_b valid steps), a padded row t > n_b does no work: its
+// gate gradients are 0 and the carry passes through it unscaled (dhT, dcT
+// reach the forward direction at n_b; the reverse direction's carry out of
+// n_b goes to its initial state unscaled), so the tail still reads slot 1 or T.
 //
 //   W       the parameter buffer: Wh [G*h, h] at offWh + dir*strideK
-//   Y       [L, T+2, B, dirs*h] layer outputs with border slots (cell_forward_step.wgsl)
-//   saved   C [K, T+2, B, h] at offC (lstm) and S [K, T, B, 4*h] at offS (gru, lstm)
+//   Y       [L, T+2, B, dirs*h] layer outputs (cell_forward_step.wgsl): h_t for phi' (rnn)
+//   saved   Hs [K, T+2, B, h] at offHs (h_prev, gru), C [K, T+2, B, h] at offC (lstm),
+//           S [K, T, B, 4*h] at offS (gru, lstm)
+//   lengths [B] u32 n_b
 //   dY      [L, T, B, dirs*h] this layer's output gradient at offDY
 //   dG      dGx [K, T, B, G*h] at offDGx and dGh [K, T, B, G*h] at offDGh
 //   dState  dH [K, T+2, B, h] at offDH and dC [K, T+2, B, h] at offDC: slot t
@@ -44,6 +50,7 @@ struct Params {
   offWh: u32,
   strideK: u32,
   offY: u32,
+  offHs: u32,
   offC: u32,
   offS: u32,
   offDY: u32,
@@ -65,9 +72,10 @@ override ACTIVATION: u32 = 1u;
 @group(0) @binding(2) var<storage, read> Y: array<f32>;
 @group(0) @binding(3) var<storage, read> saved: array<f32>;
 @group(0) @binding(4) var<storage, read> dY: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dG: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dState: array<f32>;
-@group(0) @binding(7) var<storage, read_write> normPartials: array<f32>;
+@group(0) @binding(5) var<storage, read> lengths: array<u32>;
+@group(0) @binding(6) var<storage, read_write> dG: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dState: array<f32>;
+@group(0) @binding(8) var<storage, read_write> normPartials: array<f32>;
 
 var<workgroup> partial: array<f32, 64>;
 
@@ -83,13 +91,14 @@ fn phiGrad(hv: f32) -> f32 {
   return 1.0;
 }
 
-/** The step for invocation (b, j) of direction dir; returns dh^2 (0 at s = T + 1). */
+/** The step for invocation (b, j) of direction dir; returns dh^2 (0 at padded rows and at s = T + 1). */
 fn step(e: u32, dir: u32) -> f32 {
   let B = params.B;
   let h = params.h;
   let T = params.T;
   let b = e / h;
   let j = e % h;
+  let n = lengths[b];
   let G = gateCount();
   let gh = G * h;
   let bh = B * h;
@@ -97,13 +106,13 @@ fn step(e: u32, dir: u32) -> f32 {
   // t: the step processed now (0 at the tail: the initial state); src: the one processed before.
   var t = T + 1u - params.s;
   var src = t + 1u;
-  var prev = t - 1u; // h_prev's slot in Y
+  var prev = t - 1u; // h_prev's slot
   var xi = params.xi0;
   if (dir == 1u) {
     t = select(params.s, 0u, tail);
     src = select(t - 1u, T, tail);
     prev = t + 1u;
-    xi = params.xi1;
+    xi = select(params.xi1, 1.0, src == n); // out of n_b: into the initial state, unscaled
   }
   let dh0 = params.offDH + dir * (T + 2u) * bh; // this direction's dH block
   let dc0 = params.offDC + dir * (T + 2u) * bh;
@@ -113,6 +122,10 @@ fn step(e: u32, dir: u32) -> f32 {
   if (params.s == 1u) {
     dhc = dState[dh0 + (T + 1u) * bh + e];
     if (CELL == 2u) { dcc = dState[dc0 + (T + 1u) * bh + e]; }
+  } else if (src > n) {
+    // the step before was a padded row: its carry passes through unscaled
+    dhc = dState[dh0 + src * bh + e];
+    if (CELL == 2u) { dcc = dState[dc0 + src * bh + e]; }
   } else {
     let sBase = params.offS + dir * T * B * 4u * h + ((src - 1u) * B + b) * 4u * h;
     var acc = 0.0;
@@ -130,11 +143,20 @@ fn step(e: u32, dir: u32) -> f32 {
     if (CELL == 2u) { dState[dc0 + e] = dcc; }
     return 0.0;
   }
+  let gx = params.offDGx + gBase + ((t - 1u) * B + b) * gh + j; // column j of block 0
+  let gg = params.offDGh + gBase + ((t - 1u) * B + b) * gh + j;
+  if (t > n) {
+    dState[dh0 + t * bh + e] = dhc;
+    if (CELL == 2u) { dState[dc0 + t * bh + e] = dcc; }
+    for (var q = 0u; q < G; q++) {
+      dG[gx + q * h] = 0.0;
+      dG[gg + q * h] = 0.0;
+    }
+    return 0.0;
+  }
   let row = params.dirs * h;
   let dh = dY[params.offDY + ((t - 1u) * B + b) * row + dir * h + j] + dhc;
   dState[dh0 + t * bh + e] = dh;
-  let gx = params.offDGx + gBase + ((t - 1u) * B + b) * gh + j; // column j of block 0
-  let gg = params.offDGh + gBase + ((t - 1u) * B + b) * gh + j;
   let sBase = params.offS + dir * T * B * 4u * h + ((t - 1u) * B + b) * 4u * h + j;
   if (CELL == 0u) {
     let da = dh * phiGrad(Y[params.offY + (t * B + b) * row + dir * h + j]);
@@ -143,11 +165,11 @@ fn step(e: u32, dir: u32) -> f32 {
   } else if (CELL == 1u) {
     let r = saved[sBase];
     let z = saved[sBase + h];
-    let n = saved[sBase + 2u * h];
+    let nn = saved[sBase + 2u * h];
     let ghn = saved[sBase + 3u * h];
-    let hPrev = Y[params.offY + (prev * B + b) * row + dir * h + j];
-    let dan = dh * (1.0 - z) * (1.0 - n * n);
-    let daz = dh * (hPrev - n) * z * (1.0 - z);
+    let hPrev = saved[params.offHs + dir * (T + 2u) * bh + prev * bh + e];
+    let dan = dh * (1.0 - z) * (1.0 - nn * nn);
+    let daz = dh * (hPrev - nn) * z * (1.0 - z);
     let dar = dan * ghn * r * (1.0 - r);
     dG[gx] = dar;
     dG[gx + h] = daz;

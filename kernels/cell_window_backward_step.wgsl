@@ -14,7 +14,7 @@
 // One direction only (window with bidirectional is refused).
 //
 //   W       Wh [G*h, h] at offWh
-//   Y, saved, as cell_backward_step.wgsl
+//   Y, saved (Hs, C, S), as cell_backward_step.wgsl (no lengths: window takes none on the GPU)
 //   dY      [tau, T, B, h] this layer's output gradient per age, at offDY
 //   dG      dGx, dGh [K, T, B, G*h] (sums over ages, for the weight gradients and dx)
 //           at offDGx, offDGh; per age dGx^(a) [tau, T, B, G*h] at offDGa
@@ -35,6 +35,7 @@ struct Params {
   s: u32, // 1..T+1
   offWh: u32,
   offY: u32,
+  offHs: u32,
   offC: u32,
   offS: u32,
   offDY: u32,
@@ -144,7 +145,7 @@ fn step(e: u32) -> f32 {
       let z = saved[sBase + h];
       let n = saved[sBase + 2u * h];
       let ghn = saved[sBase + 3u * h];
-      let hPrev = Y[params.offY + ((t - 1u) * B + b) * h + j];
+      let hPrev = saved[params.offHs + (t - 1u) * bh + e];
       let dan = dh * (1.0 - z) * (1.0 - n * n);
       let daz = dh * (hPrev - n) * z * (1.0 - z);
       let dar = dan * ghn * r * (1.0 - r);

@@ -183,9 +183,11 @@ class GpuEngine implements Engine {
   }
 }
 
-/** Different lengths are not on the WebGPU engine yet: refused, naming batch.lengths, before any work. */
+/** Different lengths with window truncation are not on the WebGPU engine: refused, naming batch.lengths, before any work. */
 function refuseLengths(p: SequenceProblem): SequenceProblem {
-  if (p.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend for now (use backend 'cpu' for sequences of different lengths)", 'an Int32Array');
+  if (p.lengths && p.truncation.kind === 'window') {
+    throw new BpttInputError('batch.lengths', "undefined with window truncation on the 'webgpu' backend (use full, chunked or randomized truncation, or backend 'cpu')", 'an Int32Array');
+  }
   return p;
 }
 

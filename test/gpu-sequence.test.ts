@@ -50,8 +50,9 @@ function expectSequenceClose(where: string, got: SequenceGradients, want: Sequen
   expect(got.nonFinite).toBe(false);
 }
 
-async function check(spec: SeqSpec, truncation: Truncation, extra: Partial<GradientOptions> = {}): Promise<void> {
+async function check(spec: SeqSpec, truncation: Truncation, extra: Partial<GradientOptions> = {}, lengths?: Int32Array): Promise<void> {
   const { model, batch } = randomSequenceProblem(spec);
+  if (lengths) batch.lengths = lengths;
   const loss = spec.loss ?? (spec.q > 0 ? 'cross-entropy' : 'none');
   const options: GradientOptions = { loss, truncation, gradNormPerStep: true, inputGradient: !spec.tokens, ...extra };
   const got = await gpu.gradients(model, batch, options);
@@ -129,6 +130,29 @@ describe('window(tau): one direction, slots that keep their age down the stack',
   });
 });
 
+describe('sequences of different lengths (packed-sequence semantics)', () => {
+  const n = (B: number, T: number, seed: number) => Int32Array.from({ length: B }, (_, b) => (b === 0 ? T : b === 1 ? 1 : 1 + ((b * 7 + seed) % T)));
+  const rows: Array<[SeqSpec, Truncation, Partial<GradientOptions>]> = [
+    [{ cell: 'lstm', L: 2, bi: true, ...odd, q: 9, states: true, seed: 61 }, chunked, {}],
+    [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 0, states: true, seed: 62 }, explicitXi, { clipNorm: 0.01 }],
+    [{ cell: 'gru', L: 2, bi: true, ...odd, q: 4, loss: 'mse', tokens: true, states: true, seed: 63 }, randomized, {}],
+    [{ cell: 'gru', L: 1, bi: false, ...odd, q: 5, loss: 'none', seed: 64 }, full, {}],
+    [{ cell: 'rnn', L: 2, bi: true, ...odd, q: 0, states: true, seed: 65 }, explicitXi, {}],
+    [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 9, tokens: true, activation: 'relu', seed: 66 }, full, {}],
+  ];
+  it.each(rows.map((r, i) => [i, `${r[0].cell} L=${r[0].L} ${r[0].bi ? 'bi' : 'uni'} ${r[1].kind} ${r[0].q ? (r[0].loss ?? 'cross-entropy') : 'dY'}`] as const))('%i: %s', async (i) => {
+    const [spec, truncation, extra] = rows[i];
+    await check(spec, truncation, extra, n(spec.B, spec.T, i));
+  });
+  it('with window truncation it is refused, naming batch.lengths, and the engine stays usable', async () => {
+    const spec: SeqSpec = { cell: 'gru', L: 1, bi: false, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 67 };
+    const { model, batch } = randomSequenceProblem(spec);
+    batch.lengths = Int32Array.from([3, 2]);
+    await expect(gpu.gradients(model, batch, { loss: 'cross-entropy', truncation: { kind: 'window', steps: 2 } })).rejects.toMatchObject({ argument: 'batch.lengths' });
+    await check(spec, { kind: 'full' }, {}, Int32Array.from([3, 2]));
+  });
+});
+
 describe("the benchmark's size", () => {
   it('lstm, 2 layers, h = 256, B = 32, tokens over 28, T = 4', async () => {
     await check({ cell: 'lstm', L: 2, bi: false, T: 4, B: 32, d: 28, h: 256, q: 28, tokens: true, seed: 51 }, full, { gradNormPerStep: true });
@@ -161,5 +185,17 @@ describe('dispatches and submits', () => {
       }
     }
     console.log(`dispatches per SequenceModel gradient call:\n${seen.join('\n')}`);
+  });
+
+  it('with lengths: + 2 masks with a loss (O and the row losses), + 1 without (the given dO or dY)', async () => {
+    for (const q of [5, 0]) {
+      const spec: SeqSpec = { cell: 'lstm', L: 2, bi: true, T: 6, B: 3, d: 4, h: 5, q, seed: 70 };
+      const { model, batch } = randomSequenceProblem(spec);
+      batch.lengths = Int32Array.from([6, 2, 4]);
+      await gpu.gradients(model, batch, { loss: q ? 'cross-entropy' : 'none' });
+      const base = 2 * 2 * 6 + 2 + 4 * 5 + 2 + (q ? 5 : 0) + 2;
+      expect(gpu.stats().dispatches).toBe(base + (q ? 2 : 1));
+      expect(gpu.stats().submits).toBe(1);
+    }
   });
 });

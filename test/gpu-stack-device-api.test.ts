@@ -103,9 +103,10 @@ describe('engine.gpu with a stack', () => {
     const K = L * dirs;
     const cBlock = (T + 2) * B * h;
     const cSize = lstm ? K * cBlock : 0;
-    const saved = await readBuffer(device, fwd.stash.saved, Math.max(1, cSize + (model.cell === 'rnn' ? 0 : K * T * B * 4 * h)));
+    const sAt = cSize + K * cBlock; // saved: C (lstm), Hs, S (src/gpu/sequence-encode.ts seqOffsets)
+    const saved = await readBuffer(device, fwd.stash.saved, sAt + (model.cell === 'rnn' ? 0 : K * T * B * 4 * h));
     for (let l = 0; l < L; l++) {
-      if (trace.S[l]) expectCloseToCpu(name, `S layer ${l}`, saved.subarray(cSize + l * dirs * T * B * 4 * h, cSize + (l + 1) * dirs * T * B * 4 * h), trace.S[l]!);
+      if (trace.S[l]) expectCloseToCpu(name, `S layer ${l}`, saved.subarray(sAt + l * dirs * T * B * 4 * h, sAt + (l + 1) * dirs * T * B * 4 * h), trace.S[l]!);
       for (let dir = 0; dir < dirs && lstm; dir++) {
         const k = l * dirs + dir;
         const c = saved.subarray(k * cBlock + B * h, k * cBlock + (T + 1) * B * h);

@@ -15,7 +15,7 @@ export function sequenceShape(model: SequenceModel, p: SequenceProblem): SeqShap
   const t = p.truncation;
   return planSequence(
     p,
-    { T: p.T, B: p.B, activation: p.activation, tokens: p.tokens, loss: p.loss, xi: truncationXi(t, p.T), window: t.kind === 'window' ? t.steps : 0 },
+    { T: p.T, B: p.B, activation: p.activation, tokens: p.tokens, loss: p.loss, xi: truncationXi(t, p.T), window: t.kind === 'window' ? t.steps : 0, lengths: p.lengths },
     sequenceLayout(model),
   );
 }
@@ -51,6 +51,7 @@ export function uploadSequenceBatch(ctx: GpuContext, rec: Recorder, s: SeqShape,
   else if (s.loss === 'cross-entropy') upload(dev, b.labels, 0, batch.y as Int32Array);
   else if (s.loss === 'mse') upload(dev, b.targets, 0, batch.y as Float32Array);
   else upload(dev, b.O, 0, batch.dO!);
+  upload(dev, b.lengths, 0, lengthsOf(s));
   if (batch.h0) upload(dev, b.state0, 0, batch.h0);
   else rec.clear(b.state0, 0, K * bh * 4);
   if (batch.c0) upload(dev, b.state0, K * bh * 4, batch.c0);
@@ -69,17 +70,21 @@ export function uploadSequenceBatch(ctx: GpuContext, rec: Recorder, s: SeqShape,
   }
 }
 
-/** Copies hT (and cT) of every layer-direction, [K, B, h], into `dst` at element offset hAt (`cDst` at cAt). */
-export function copyFinalStates(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'Y' | 'saved'>, dst: GPUBuffer, hAt: number, cAt: number | null, cDst: GPUBuffer = dst): void {
+/** n_b of every sequence as the kernels read them (u32 [B]; T each without lengths). */
+export function lengthsOf(s: SeqShape): Uint32Array {
+  return s.lengths ? Uint32Array.from(s.lengths) : new Uint32Array(s.B).fill(s.T);
+}
+
+/**
+ * Copies hT (and cT) of every layer-direction, [K, B, h], into `dst` at element offset hAt (`cDst` at cAt):
+ * slot T of Hs (C) for the forward direction (with lengths, the state at n_b was carried there), slot 1 for the reverse one.
+ */
+export function copyFinalStates(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'saved'>, dst: GPUBuffer, hAt: number, cAt: number | null, cDst: GPUBuffer = dst): void {
   const o = seqOffsets(s);
   const { T, B, h, dirs } = s;
   for (let k = 0; k < s.K; k++) {
-    const l = Math.floor(k / dirs);
-    const dir = k % dirs;
-    const slot = dir === 0 ? T : 1; // the reverse direction ends at t = 1
-    const rowStart = o.Y(l) + slot * B * dirs * h + dir * h;
-    if (dirs === 1) rec.copy(b.Y, rowStart * 4, dst, (hAt + k * B * h) * 4, B * h * 4);
-    else for (let bb = 0; bb < B; bb++) rec.copy(b.Y, (rowStart + bb * dirs * h) * 4, dst, (hAt + (k * B + bb) * h) * 4, h * 4);
+    const slot = k % dirs === 0 ? T : 1;
+    rec.copy(b.saved, (o.Hs(k) + slot * B * h) * 4, dst, (hAt + k * B * h) * 4, B * h * 4);
     if (cAt !== null) rec.copy(b.saved, (o.C(k) + slot * B * h) * 4, cDst, (cAt + k * B * h) * 4, B * h * 4);
   }
 }

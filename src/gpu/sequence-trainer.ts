@@ -15,7 +15,7 @@ import { STORAGE, checkLimits } from './gradients.js';
 import { kernel } from './kernels.js';
 import { submitAndRead } from './call.js';
 import { statsLayout } from './stats.js';
-import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, sequenceDispatches } from './sequence-encode.js';
+import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
 
 
@@ -58,13 +58,13 @@ export function createGpuSequenceTrainer(
       assertUsable(trainer, 'trainer');
       ctx.assertAlive();
       const { T, B, tokens, lengths } = validateSequenceBatch(batch, dims, opts.loss, opts.checkFinite === true);
-      if (lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend for now (use backend 'cpu' for sequences of different lengths)", 'an Int32Array');
       const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
+      if (lengths && truncation.kind === 'window') throw new BpttInputError('batch.lengths', "undefined with window truncation on the 'webgpu' backend (use full, chunked or randomized truncation, or backend 'cpu')", 'an Int32Array');
       const carrying = opts.carryState === true && state !== null && batch.h0 === undefined && batch.c0 === undefined;
       if (carrying && stateB !== B) {
         throw new BpttInputError('batch.batchSize', `${stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
-      const s = planSequence(dims, { T, B, activation: dims.activation, tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0 }, layout);
+      const s = planSequence(dims, { T, B, activation: dims.activation, tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0, lengths }, layout);
       const sizes = seqBufferSizes(s, false);
       checkLimits(sizes, limits);
       draws++;
@@ -99,8 +99,8 @@ export function createGpuSequenceTrainer(
             rec.dispatch(
               kernel('carry_sequence_state'),
               {},
-              { Y: bufs.Y, saved: bufs.saved, stats, state: state! },
-              { T, B, h: dims.h, dirs: dims.dirs, K, hasC: lstm ? 1 : 0 },
+              { saved: bufs.saved, stats, state: state! },
+              { T, B, h: dims.h, dirs: dims.dirs, K, hasC: lstm ? 1 : 0, offHs: seqOffsets(s).Hs(0), offC: seqOffsets(s).C(0) },
               elementwise((lstm ? 2 : 1) * K * B * dims.h),
             );
           }

@@ -20,11 +20,11 @@ import { sequenceLayout } from '../sequence-params.js';
 import { truncationXi } from '../truncation.js';
 import { ACTIVATIONS, checkPositiveInt, validateTruncation } from '../validate.js';
 import { CELLS } from '../sequence-model.js';
-import type { GpuContext } from './context.js';
+import { type GpuContext, upload } from './context.js';
 import { checkLimits } from './gradients.js';
 import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
 import { type SeqBuffers, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceOutput, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
-import { acquireSequenceBuffers, copyFinalStates, releaseSequenceBuffers } from './sequence-gradients.js';
+import { acquireSequenceBuffers, copyFinalStates, lengthsOf, releaseSequenceBuffers } from './sequence-gradients.js';
 import { statsLayout } from './stats.js';
 
 export interface StackSpec {
@@ -157,7 +157,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
     }
     const s = planSequence(sdims, { T, B, activation: sdims.activation, tokens, loss: 'none', xi: null }, layout);
     const all = seqBufferSizes(s, false);
-    const sizes = { params: all.params, x: all.x, Gx: all.Gx, state0: all.state0, O: q > 0 ? all.O : 0 };
+    const sizes = { params: all.params, x: all.x, Gx: all.Gx, state0: all.state0, O: q > 0 ? all.O : 0, lengths: all.lengths };
     checkLimits({ ...sizes, Y: all.Y, saved: all.saved }, limits);
     const created: GPUBuffer[] = [];
     const make = outputs<'Y' | 'O' | 'hT' | 'cT'>(args.outputs ?? {}, created);
@@ -171,7 +171,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
     if (cell === 'lstm') result.cT = make('cT', st.n, st.shape);
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     const allocate = args.encoder ? ctx.heldAllocator(`stack forward ${JSON.stringify(sizes)}`) : (n: number, u: number, k: string) => ctx.pool.acquire(n, u, k);
-    const own = Object.fromEntries(Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => [k, allocate(n * 4, usage, k)])) as Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'state0' | 'O'>;
+    const own = Object.fromEntries(Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => [k, allocate(n * 4, usage, k)])) as Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'state0' | 'O' | 'lengths'>;
     const bufs = { ...own, Y: result.stash.Y, saved: result.stash.saved };
     try {
       const named: Named[] = [['params', args.params, 'in'], ['x', args.x, 'in']];
@@ -181,6 +181,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
       await run('engine.gpu.forward', args.encoder, named, created, (rec) => {
         rec.copy(args.params, 0, bufs.params, 0, layout.total * 4);
         rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
+        upload(device, bufs.lengths, 0, lengthsOf(s)); // every sequence T steps (the same bytes for every recording of this shape)
         if (args.h0) rec.copy(args.h0, 0, bufs.state0, 0, st.n * 4);
         else rec.clear(bufs.state0, 0, st.n * 4);
         if (args.c0) rec.copy(args.c0, 0, bufs.state0, st.n * 4, st.n * 4);
@@ -251,6 +252,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
       await run('engine.gpu.backward', args.encoder, named, created, (rec) => {
         rec.copy(args.params, 0, bufs.params, 0, layout.total * 4);
         rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
+        upload(device, bufs.lengths, 0, lengthsOf(s)); // every sequence T steps (the same bytes for every recording of this shape)
         if (q > 0) rec.copy(args.dO!, 0, bufs.O, 0, R * q * 4);
         else rec.copy(args.dY!, 0, bufs.dY, o.dY(s.L - 1) * 4, R * dirs * h * 4);
         for (let k = 0; k < K; k++) {
