@@ -48,8 +48,8 @@ describe('bench --quick', () => {
     expect(report.adapter?.vendor, 'the adapter is named').toBeTruthy();
     expect(report.cases.map((c) => c.id)).toEqual(['char', 'dense', 'sweep-T-6', 'sweep-h-20', 'sweep-B-5', 'lstm', 'gru', 'lstm-lengths', 'lstm-full']);
     for (const c of report.cases) {
-      // the variable-length pair runs on the engines that take batch.lengths: in this build the CPU reference only
-      const expected = c.id.startsWith('lstm-') ? ['library-cpu'] : BACKENDS;
+      // the variable-length pair runs on the engines that take batch.lengths (TF.js has no packed sequences)
+      const expected = c.id.startsWith('lstm-') ? ['library-cpu', 'library-webgpu'] : BACKENDS;
       expect(Object.keys(c.backends).filter((b) => BACKENDS.includes(b)).sort(), `${c.id}: backends`).toEqual([...expected].sort());
       for (const b of expected) {
         const r = c.backends[b];

@@ -72,7 +72,6 @@ const LENGTHS = { T: 128, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cros
 const NO_STACKS = { 'library-wasm': "the 'wasm' engine takes RnnModels only in this build", 'jax-wasm': 'the gated cells are not written in jax-js in this build', 'jax-webgpu': 'the gated cells are not written in jax-js in this build' };
 const NO_LENGTHS = {
   ...NO_STACKS,
-  'library-webgpu': "the 'webgpu' engine refuses batch.lengths in this build",
   'tfjs-webgpu': 'TF.js has no packed sequences (masking would compute every padded step)',
   'tfjs-wasm': 'TF.js has no packed sequences (masking would compute every padded step)',
   'tfjs-cpu': 'TF.js has no packed sequences (masking would compute every padded step)',
