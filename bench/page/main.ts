@@ -15,7 +15,7 @@ import { tfjsStackRunner } from './tfjs-stack.js';
 import { compareGrads } from '../lib/compare.mjs';
 import { getEngine, libraryGemm, libraryRunner } from './library.js';
 import { tfjsRunner, useTfBackend, type TfBackend } from './tfjs-rnn.js';
-import { jaxDevices, jaxRunner } from './jax-rnn.js';
+import { jaxDevices, jaxRunner, jaxStackRunner } from './jax-rnn.js';
 import type { CaseRunner, Grads } from './runner.js';
 import type { AnyProblem } from './problem.js';
 import type {
@@ -57,6 +57,7 @@ function makeRunner(lib: Lib, id: BackendId, problem: AnyProblem): Promise<CaseR
   if (id === 'library-wasm') return libraryRunner(lib, 'wasm', problem);
   if (isStack(problem)) {
     if (id.startsWith('tfjs-')) return tfjsStackRunner(tfName(id), problem);
+    if (id === 'jax-wasm' || id === 'jax-webgpu') return jaxStackRunner(id === 'jax-wasm' ? 'wasm' : 'webgpu', problem);
     throw new Error(`${id}: no runner for a ${problem.spec.cell} stack`);
   }
   if (id === 'jax-wasm' || id === 'jax-webgpu') return jaxRunner(id === 'jax-wasm' ? 'wasm' : 'webgpu', problem);
