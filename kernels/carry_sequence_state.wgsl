@@ -19,10 +19,12 @@
 struct Stats {
   loss: f32, // L
   gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
-  clipScale: f32, // min(1, clipNorm / ||g||)
+  clipScale: f32, // min(1, clipNorm / ||g||) = clipScale * clipScale2 * clipScale3, applied one factor after the other
   nonFinite: f32, // 1 when ||g|| is NaN or infinite
   clipped: f32, // 1 when clipped
   step: f32, // updates applied so far: Adam's t
+  clipScale2: f32, // the clip scale's second factor
+  clipScale3: f32, // and its third
   perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
 }
 

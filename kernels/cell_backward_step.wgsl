@@ -34,7 +34,8 @@
 //   dState  dH [K, T+2, B, h] at offDH and dC [K, T+2, B, h] at offDC: slot t
 //           (1..T) the total dh_t (dc_t); slot T+1 holds dhT (dcT) on entry;
 //           slot 0 receives dh0 (dc0) at s = T + 1
-//   normPartials  ||dh_t||^2 per workgroup at normBase0/1 + workgroup index
+//   normPartials  ||dh_t|| over each workgroup's elements at normBase0/1 + workgroup index
+//                 (combined in finalize.wgsl into gradNormPerStep)
 //
 // One dispatch per step per layer. Work split: one invocation per (b, j), 64
 // per workgroup over x (e = b*h + j), workgroup y = dir; the carry is a dot
@@ -79,6 +80,47 @@ override ACTIVATION: u32 = 1u;
 
 var<workgroup> partial: array<f32, 64>;
 
+fn isFiniteF(x: f32) -> bool {
+  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/**
+ * ||dh|| over this workgroup's 64 elements (v: this invocation's, 0 outside):
+ * sqrt(sum (v k)^2) / k with k about 1 / M, M the largest |v|, in two
+ * power-of-two factors, each a normal f32 (as rnn_backward_step.wgsl's
+ * tileNorm: no square overflows, no reciprocal is flushed). +Infinity when an
+ * element is NaN or infinite. Every invocation of the workgroup calls it.
+ */
+fn tileNorm(li: u32, v: f32) -> f32 {
+  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
+  let inf = bitcast<f32>(infBits);
+  partial[li] = select(inf, abs(v), isFiniteF(v));
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
+    workgroupBarrier();
+  }
+  let M = partial[0];
+  workgroupBarrier();
+  var q = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
+  if (M > 0.0 && isFiniteF(M)) {
+    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
+    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
+    let r = (v * k.x) * k.y;
+    q = r * r;
+  }
+  partial[li] = q;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] += partial[li + s]; }
+    workgroupBarrier();
+  }
+  if (!isFiniteF(M)) { return inf; }
+  return sqrt(partial[0]) / k.y / k.x;
+}
+
 fn gateCount() -> u32 {
   if (CELL == 0u) { return 1u; }
   if (CELL == 1u) { return 3u; }
@@ -91,7 +133,7 @@ fn phiGrad(hv: f32) -> f32 {
   return 1.0;
 }
 
-/** The step for invocation (b, j) of direction dir; returns dh^2 (0 at padded rows and at s = T + 1). */
+/** The step for invocation (b, j) of direction dir; returns dh (0 at padded rows and at s = T + 1). */
 fn step(e: u32, dir: u32) -> f32 {
   let B = params.B;
   let h = params.h;
@@ -201,7 +243,7 @@ fn step(e: u32, dir: u32) -> f32 {
     dG[gg + 2u * h] = dag;
     dG[gg + 3u * h] = dao;
   }
-  return dh * dh;
+  return dh;
 }
 
 @compute @workgroup_size(64)
@@ -211,16 +253,11 @@ fn main(
   @builtin(local_invocation_index) li: u32,
 ) {
   let dir = gid.y;
-  var sumSq = 0.0;
-  if (gid.x < params.B * params.h) { sumSq = step(gid.x, dir); }
+  var dhHere = 0.0; // this invocation's dh (0 outside the matrix)
+  if (gid.x < params.B * params.h) { dhHere = step(gid.x, dir); }
   let base = select(params.normBase0, params.normBase1, dir == 1u);
   if (params.normBase0 != 0xffffffffu) {
-    partial[li] = sumSq;
-    workgroupBarrier();
-    for (var s = 32u; s > 0u; s >>= 1u) {
-      if (li < s) { partial[li] += partial[li + s]; }
-      workgroupBarrier();
-    }
-    if (li == 0u) { normPartials[base + wg.x] = partial[0]; }
+    let norm = tileNorm(li, dhHere);
+    if (li == 0u) { normPartials[base + wg.x] = norm; }
   }
 }

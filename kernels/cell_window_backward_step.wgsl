@@ -21,7 +21,7 @@
 //           (the gradient to the layer below is one product over tau*T*B rows)
 //   dState  dH, dC [K, T+2, B, h] at offDH, offDC: slot T+1 holds dhT, dcT; slot 0
 //           receives dh0, dc0; per age dh^(a), dc^(a) [tau, T, B, h] at offDHa, offDCa
-//   normPartials  ||sum_a dh^(a)||^2 per workgroup at normBase + workgroup index
+//   normPartials  ||sum_a dh^(a)|| over each workgroup's elements at normBase + workgroup index
 //
 // One dispatch per step per layer. Work split: one invocation per (b, j), 64
 // per workgroup (e = b*h + j), looping over the tau ages, each carry a dot
@@ -62,6 +62,47 @@ override ACTIVATION: u32 = 1u;
 @group(0) @binding(7) var<storage, read_write> normPartials: array<f32>;
 
 var<workgroup> partial: array<f32, 64>;
+
+fn isFiniteF(x: f32) -> bool {
+  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/**
+ * ||dh|| over this workgroup's 64 elements (v: this invocation's, 0 outside):
+ * sqrt(sum (v k)^2) / k with k about 1 / M, M the largest |v|, in two
+ * power-of-two factors, each a normal f32 (as rnn_backward_step.wgsl's
+ * tileNorm: no square overflows, no reciprocal is flushed). +Infinity when an
+ * element is NaN or infinite. Every invocation of the workgroup calls it.
+ */
+fn tileNorm(li: u32, v: f32) -> f32 {
+  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
+  let inf = bitcast<f32>(infBits);
+  partial[li] = select(inf, abs(v), isFiniteF(v));
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
+    workgroupBarrier();
+  }
+  let M = partial[0];
+  workgroupBarrier();
+  var q = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
+  if (M > 0.0 && isFiniteF(M)) {
+    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
+    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
+    let r = (v * k.x) * k.y;
+    q = r * r;
+  }
+  partial[li] = q;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] += partial[li + s]; }
+    workgroupBarrier();
+  }
+  if (!isFiniteF(M)) { return inf; }
+  return sqrt(partial[0]) / k.y / k.x;
+}
 
 fn gateCount() -> u32 {
   if (CELL == 0u) { return 1u; }
@@ -173,7 +214,7 @@ fn step(e: u32) -> f32 {
     dG[gx + q * h] = sumX[q];
     dG[gg + q * h] = sumH[q];
   }
-  return dhSum * dhSum;
+  return dhSum;
 }
 
 @compute @workgroup_size(64)
@@ -182,15 +223,10 @@ fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(local_invocation_index) li: u32,
 ) {
-  var sumSq = 0.0;
-  if (gid.x < params.B * params.h) { sumSq = step(gid.x); }
+  var dhHere = 0.0; // this invocation's dh (0 outside the matrix)
+  if (gid.x < params.B * params.h) { dhHere = step(gid.x); }
   if (params.normBase != 0xffffffffu) {
-    partial[li] = sumSq;
-    workgroupBarrier();
-    for (var s = 32u; s > 0u; s >>= 1u) {
-      if (li < s) { partial[li] += partial[li + s]; }
-      workgroupBarrier();
-    }
-    if (li == 0u) { normPartials[params.normBase + wg.x] = partial[0]; }
+    let norm = tileNorm(li, dhHere);
+    if (li == 0u) { normPartials[params.normBase + wg.x] = norm; }
   }
 }

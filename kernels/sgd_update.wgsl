@@ -2,7 +2,7 @@
 //
 //   params [n]  every parameter, [Whx | Whh | Wqh | bh | bq]
 //   grad   [n]  the matching gradients (before clipping)
-//   stats       from finalize.wgsl: stats.clipScale, stats.nonFinite
+//   stats       from finalize.wgsl: stats.clipScale, stats.clipScale2, stats.clipScale3 the clip scale's factors, stats.nonFinite = 1 when not finite
 //
 // One invocation per element, 256 per workgroup, over x and y.
 
@@ -12,10 +12,12 @@
 struct Stats {
   loss: f32, // L
   gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
-  clipScale: f32, // min(1, clipNorm / ||g||)
+  clipScale: f32, // min(1, clipNorm / ||g||) = clipScale * clipScale2 * clipScale3, applied one factor after the other
   nonFinite: f32, // 1 when ||g|| is NaN or infinite
   clipped: f32, // 1 when clipped
   step: f32, // updates applied so far: Adam's t
+  clipScale2: f32, // the clip scale's second factor
+  clipScale3: f32, // and its third
   perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
 }
 
@@ -33,5 +35,5 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.y * nwg.x * 256u + gid.x;
   if (i >= params.n || stats.nonFinite != 0.0) { return; }
-  theta[i] = theta[i] - params.learningRate * stats.clipScale * grad[i];
+  theta[i] = theta[i] - params.learningRate * (((grad[i] * stats.clipScale) * stats.clipScale2) * stats.clipScale3);
 }

@@ -19,9 +19,10 @@ import type {
   SelfCheckResult,
 } from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
-import { checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
+import { checkOptionalBoolean, checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuRnnGradients } from './cpu/rnn-gradients.js';
 import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
+import { validateForwardCall } from './validate-forward.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
 import { type SequenceProblem, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
@@ -29,6 +30,7 @@ import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
+import { gpuProviderNote } from './gpu/provider.js';
 import type { DeviceApi } from './gpu/device-api.js';
 import type { GemmTiming } from './gpu/bench-gemm.js';
 import { createWasmEngine } from './wasm/engine.js';
@@ -156,10 +158,10 @@ class GpuEngine implements Engine {
     };
     return trainer;
   }
-  // Until the WebGPU forward kernels land (branch i10gpu): the CPU reference on the same parameters.
+  // The forward part of a gradient call on the GPU, storing nothing for a backward pass.
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
-    return forwardOnCpu(model, batch, options);
+    return this.impl.forward(validateForwardCall(model, batch, options), batch);
   }
   async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
     assertUsable(this, 'engine');
@@ -209,18 +211,26 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'wasm' && backend !== 'cpu') {
     throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'wasm', 'cpu'", describe(backend));
   }
-  if (options.threads !== undefined) checkPositiveInt('options.threads', options.threads);
   validateEngineLimits(options.limits);
+  checkOptionalBoolean('options.allowSoftwareAdapter', options.allowSoftwareAdapter);
+  checkOptionalBoolean('options.skipSelfCheck', options.skipSelfCheck);
+  if (options.threads !== undefined) checkPositiveInt('options.threads', options.threads);
+  const sources = options.kernelSources as unknown;
+  if (sources !== undefined && (typeof sources !== 'object' || sources === null || Object.values(sources).some((v) => typeof v !== 'string'))) {
+    throw new BpttInputError('options.kernelSources', 'a record of WGSL source strings by kernel name', describe(sources));
+  }
   const device = options.device as Partial<GPUDevice> | undefined;
   if (device !== undefined && (typeof device !== 'object' || device === null || typeof device.createBuffer !== 'function' || typeof device.queue?.submit !== 'function')) {
     throw new BpttInputError('options.device', 'a GPUDevice (or undefined)', describe(options.device));
   }
   if (backend === 'cpu') return new CpuEngine("backend: 'cpu' was asked for");
   if (backend === 'wasm') return createWasmEngine(options.threads, "backend: 'wasm' was asked for");
+  // What the GPU provider found on its way (Node: which Vulkan drivers), said rather than printed.
+  const found = () => (gpuProviderNote() ? `; ${gpuProviderNote()}` : '');
   const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources };
   if (backend === 'webgpu') {
     const impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: true });
-    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}`, impl);
+    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}${found()}`, impl);
   }
   // auto: a real (non-fallback) adapter whose self-check passes, else WebAssembly, else the CPU reference
   const fallback = (why: string) => withoutGpu(why, options.threads);
@@ -228,7 +238,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   try {
     impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: options.allowSoftwareAdapter === true });
   } catch (e) {
-    return fallback(`no usable WebGPU adapter (${(e as Error).message})`);
+    return fallback(`no usable WebGPU adapter (${(e as Error).message}${found()})`);
   }
   if (options.skipSelfCheck) return new GpuEngine(`WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} (self-check skipped)`, impl);
   let check: SelfCheckResult;

@@ -34,6 +34,11 @@ export function fromTorch(stateDict: Record<string, Float32Array>, options: Torc
   if (typeof options !== 'object' || options === null) fail('options', "{ cell: 'rnn' | 'gru' | 'lstm', numLayers?, bidirectional?, activation? }", options);
   if (!CELLS.includes(options.cell)) fail('options.cell', `one of ${CELLS.map((c) => `"${c}"`).join(', ')}`, options.cell);
   const L = options.numLayers ?? 1;
+  if (typeof L !== 'number' || !Number.isInteger(L) || L < 1 || L > 8) fail('options.numLayers', 'an integer in 1..8', L);
+  if (options.bidirectional !== undefined && typeof options.bidirectional !== 'boolean') fail('options.bidirectional', 'a boolean', options.bidirectional);
+  if (options.activation !== undefined && (options.cell !== 'rnn' || (options.activation !== 'tanh' && options.activation !== 'relu'))) {
+    fail('options.activation', "'tanh' or 'relu' for an rnn cell (nn.RNN's nonlinearity), nothing for gru and lstm", options.activation);
+  }
   const dirs = options.bidirectional ? 2 : 1;
   const G = GATES[options.cell];
   const Wh0 = tensor(stateDict, 'weight_hh_l0');

@@ -10,11 +10,12 @@ import {
   checkFloat32,
   checkIds,
   checkLengths,
+  checkOptionalBoolean,
+  snapshotTrainerOptions,
   checkPositiveInt,
   fail,
   validateClipNorm,
   validateLoss,
-  validateOptimizer,
   validateTruncation,
   type Problem,
 } from './validate.js';
@@ -183,29 +184,26 @@ function checkTruncationForStack(truncation: Truncation | undefined, dims: Seque
 export function validateSequenceCall(model: SequenceModel, batch: Batch, options: GradientOptions): SequenceProblem {
   if (typeof options !== 'object' || options === null) fail('options', 'a GradientOptions object with a loss', options);
   const loss = validateLoss(options.loss);
-  const checkFinite = options.checkFinite === true;
+  const checkFinite = checkOptionalBoolean('options.checkFinite', options.checkFinite);
   const dims = validateSequenceModel(model, checkFinite);
   checkLossForHead(loss, dims, 'options.loss');
   const { T, B, tokens, lengths } = validateSequenceBatch(batch, dims, loss, checkFinite);
   checkTruncationForStack(options.truncation, dims, 'options.truncation');
   const truncation = validateTruncation(options.truncation, T);
   const clipNorm = validateClipNorm(options.clipNorm);
-  const inputGradient = options.inputGradient === true;
+  const inputGradient = checkOptionalBoolean('options.inputGradient', options.inputGradient);
+  const gradNormPerStep = checkOptionalBoolean('options.gradNormPerStep', options.gradNormPerStep);
   if (inputGradient && tokens) throw new BpttInputError('options.inputGradient', 'value inputs (Float32Array x) for dx', 'token ids (Int32Array x)');
-  return { ...dims, T, B, tokens, loss, truncation, clipNorm, inputGradient, gradNormPerStep: options.gradNormPerStep === true, lengths };
+  return { ...dims, T, B, tokens, loss, truncation, clipNorm, inputGradient, gradNormPerStep, lengths };
 }
 
 export function validateSequenceTrainerOptions(model: SequenceModel, options: TrainerOptions): TrainerOptions & { dims: SequenceDims } {
   if (typeof options !== 'object' || options === null) fail('options', 'a TrainerOptions object with optimizer and loss', options);
-  const dims = validateSequenceModel(model, options.checkFinite === true);
-  const optimizer = validateOptimizer(options.optimizer);
-  const loss = validateLoss(options.loss);
-  checkLossForHead(loss, dims, 'options.loss');
-  const clipNorm = validateClipNorm(options.clipNorm);
+  const dims = validateSequenceModel(model, checkOptionalBoolean('options.checkFinite', options.checkFinite));
   checkTruncationForStack(options.truncation, dims, 'options.truncation');
-  // An explicit xi fixes T; it is checked against each batch in step().
-  if (!(options.truncation?.kind === 'randomized' && 'xi' in options.truncation)) validateTruncation(options.truncation, 1);
-  return { ...options, optimizer, loss, clipNorm, dims };
+  const snapshot = snapshotTrainerOptions(options);
+  checkLossForHead(snapshot.loss, dims, 'options.loss');
+  return { ...snapshot, dims };
 }
 
 /** A SequenceModel call's sizes with T and B, for problems built by the library itself (trainers). */

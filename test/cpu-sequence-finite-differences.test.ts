@@ -16,7 +16,7 @@
 // the reference returns float32, 6e-8 relative).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/index.js';
-import type { CellKind, LossKind, SequenceModel, Truncation, Batch } from '../src/types.js';
+import type { CellKind, LossKind, Truncation } from '../src/types.js';
 import { expectClose, type Tolerance } from './helpers.js';
 import { finiteDifference } from './cpu-helpers.js';
 import { baseline, forwardOutputs, objective, randomSequenceProblem, type Objective } from './cpu-sequence-helpers.js';
@@ -40,6 +40,7 @@ const TRUNCATIONS: Truncation[] = [
 
 interface Variant {
   bias: boolean;
+  headBias?: boolean; // default: as bias
   head: LossKind | null; // the loss with a head, or no head (dY)
   tokens: boolean;
   lengths: number[] | undefined;
@@ -66,6 +67,7 @@ async function check(cell: CellKind, L: number, bidirectional: boolean, truncati
     L,
     bidirectional,
     bias: v.bias,
+    headBias: v.headBias,
     loss: v.head ?? 'none',
     tokens: v.tokens,
     lengths: v.lengths,
@@ -116,6 +118,7 @@ async function check(cell: CellKind, L: number, bidirectional: boolean, truncati
   if (model.head) {
     compare('head.dW', res.head!.dW, model.head.W);
     if (model.head.b) compare('head.db', res.head!.db, model.head.b);
+    else expect(res.head!.db).toBeUndefined();
   } else {
     expect(res.head).toBeUndefined();
   }
@@ -163,6 +166,10 @@ describe('the cases a covering table could miss', () => {
     let i = 0;
     for (const cell of ['gru', 'lstm'] as CellKind[]) for (const v of VARIANTS) await check(cell, 2, false, { kind: 'full' }, v, 3000 + i++);
   });
+  it('a head bias without layer biases, and layer biases with a head without bias', async () => {
+    await check('lstm', 2, true, { kind: 'chunked', steps: 2 }, { bias: false, headBias: true, head: 'cross-entropy', tokens: false, lengths: [4, 5] }, 3100);
+    await check('gru', 1, false, { kind: 'window', steps: 3 }, { bias: true, headBias: false, head: 'mse', tokens: true, lengths: undefined }, 3101);
+  });
   it('window(tau >= T) is full truncation', async () => {
     const { model, batch } = randomSequenceProblem({ cell: 'lstm', T, B, d: 3, h: 3, q: 3, L: 2, states: true, lengths: [5, 2], seed: 77 });
     const full = await engine.gradients(model, batch, { loss: 'cross-entropy' });
@@ -173,4 +180,3 @@ describe('the cases a covering table could miss', () => {
   });
 });
 
-export type { SequenceModel, Batch };

@@ -26,6 +26,48 @@ const CASES: Array<{ activation: 'tanh' | 'relu' | 'identity'; loss: LossKind; b
   { activation: 'tanh', loss: 'mse', bias: true, tokens: false, clipNorm: 0.01 },
 ];
 
+/** Both paths on one call: every output equal (NaN where NaN), the norm to 1e-14 or both not finite. */
+function expectSame(model: ReturnType<typeof randomProblem>['model'], batch: ReturnType<typeof randomProblem>['batch'], options: Parameters<typeof validateGradientCall>[2]): void {
+  const problem = validateGradientCall(model, batch, options);
+  const old = cpuGradients(model, batch, problem);
+  const neu = cpuSequenceGradients(rnnAsSequence(model), batch, sequenceProblemOfRnn(model.activation, problem, null));
+  expect(neu.layers[0].dWx).toEqual(old.dWhx);
+  expect(neu.layers[0].dWh).toEqual(old.dWhh);
+  expect(neu.head!.dW).toEqual(old.dWqh);
+  expect(neu.layers[0].dbx).toEqual(old.dbh);
+  expect(neu.layers[0].dbh).toBeUndefined();
+  expect(neu.head!.db).toEqual(old.dbq);
+  expect(neu.dh0).toEqual(old.dh0);
+  expect(neu.hT).toEqual(old.hT);
+  expect(neu.dx).toEqual(old.dx);
+  expect(neu.gradNormPerStep).toEqual(old.gradNormPerStep);
+  expect(neu.xi).toEqual(old.xi);
+  expect(neu.loss).toEqual(old.loss);
+  expect(neu.clipped).toBe(old.clipped);
+  expect(neu.nonFinite).toBe(old.nonFinite);
+  if (Number.isFinite(old.gradNorm)) expect(Math.abs(neu.gradNorm - old.gradNorm)).toBeLessThanOrEqual(1e-14 * old.gradNorm);
+  else expect(neu.gradNorm).toEqual(old.gradNorm);
+}
+
+describe('non-finite and float32-range semantics are the vanilla reference\'s', () => {
+  const base = { T: 6, B: 2, d: 4, h: 5, q: 3, h0: true, dhT: true } as const;
+  const cases: Array<[string, (m: ReturnType<typeof randomProblem>) => void]> = [
+    ['a NaN recurrent weight', (p) => (p.model.Whh[7] = NaN)],
+    ['an infinite input', (p) => ((p.batch.x as Float32Array)[9] = Infinity)],
+    ['weights that overflow float32 in the forward pass', (p) => p.model.Whx.forEach((_, i) => (p.model.Whx[i] = 1e37))],
+    ['an upstream gradient that overflows the carry', (p) => p.batch.dO!.forEach((_, i) => (p.batch.dO![i] = 3e38))],
+  ];
+  for (const [name, spoil] of cases) {
+    for (const truncation of TRUNCATIONS) {
+      it(`${name}, ${truncation.kind}`, () => {
+        const p = randomProblem({ ...base, activation: 'identity', loss: 'none', seed: 17 });
+        spoil(p);
+        expectSame(p.model, p.batch, { loss: 'none', truncation, inputGradient: true, gradNormPerStep: true, clipNorm: 1 });
+      });
+    }
+  }
+});
+
 describe('RnnModel through the SequenceModel path equals the vanilla reference', () => {
   for (const c of CASES) {
     for (const truncation of TRUNCATIONS) {

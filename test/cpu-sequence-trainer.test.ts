@@ -147,6 +147,19 @@ describe('trainer state', () => {
     expect(engine.trainer(bare, { optimizer: { kind: 'sgd', learningRate: 0.1 }, loss: 'none' }).backend).toBe('cpu');
   });
 
+  it('options are a snapshot taken at creation; step options are checked', async () => {
+    const { model, batch } = randomSequenceProblem({ ...SPEC, cell: 'gru' });
+    const options: TrainerOptions = { optimizer: { kind: 'sgd', learningRate: 0.3 }, loss: 'cross-entropy', truncation: { kind: 'chunked', steps: 2 } };
+    const a = engine.trainer(model, options);
+    const b = engine.trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.3 }, loss: 'cross-entropy', truncation: { kind: 'chunked', steps: 2 } });
+    (options.optimizer as { learningRate: number }).learningRate = 10;
+    (options.truncation as { steps: number }).steps = 1;
+    expect(await a.step(batch)).toEqual(await b.step(batch));
+    expect(await a.read()).toEqual(await b.read());
+    await expect(a.step(batch, { readGradNorm: 'yes' as unknown as boolean })).rejects.toThrow(expect.objectContaining({ argument: 'options.readGradNorm' }));
+    expect(() => engine.trainer(model, { ...options, carryState: 1 as unknown as boolean })).toThrow(expect.objectContaining({ argument: 'options.carryState' }));
+  });
+
   it('without a head: trains on dY', async () => {
     const { model, batch } = randomSequenceProblem({ ...SPEC, q: undefined });
     const trainer = engine.trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, loss: 'none' });

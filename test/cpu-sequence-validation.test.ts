@@ -63,6 +63,7 @@ const CASES: BadCase[] = [
   { name: 'non-integer lengths', change: (c) => ((c.batch as { lengths: unknown }).lengths = Float32Array.from([1.5, 2, 3])), argument: 'batch.lengths', expected: ['Int32Array of length B = 3'], received: 'Float32Array of length 3' },
   { name: 'lengths of the wrong size', change: (c) => (c.batch.lengths = Int32Array.from([1, 2])), argument: 'batch.lengths', expected: ['Int32Array of length B = 3'], received: 'Int32Array of length 2' },
   { name: 'token id out of range', spec: { tokens: true }, change: (c) => ((c.batch.x as Int32Array)[3] = 5), argument: 'batch.x', expected: ['token ids in [0, 5)'], received: '5 at index 3' },
+  { name: 'a flag that is not a boolean', change: (c) => ((c.options as { gradNormPerStep: unknown }).gradNormPerStep = 'yes'), argument: 'options.gradNormPerStep', expected: ['true, false or undefined'], received: '"yes"' },
   { name: 'dx with token ids', spec: { tokens: true }, change: (c) => (c.options.inputGradient = true), argument: 'options.inputGradient', expected: ['value inputs'], received: 'token ids' },
 ];
 
@@ -117,6 +118,9 @@ describe('fromTorch and toTorch', () => {
     expect(() => fromTorch(missing, opts)).toThrow(expect.objectContaining({ argument: 'stateDict["weight_hh_l1"]' }));
     expect(() => fromTorch({ ...dict, extra: new Float32Array(1) }, opts)).toThrow(expect.objectContaining({ argument: 'stateDict["extra"]' }));
     expect(() => fromTorch({ ...dict, weight_ih_l1: new Float32Array(3) }, opts)).toThrow(expect.objectContaining({ argument: 'model.layers[1].Wx' }));
+    expect(() => fromTorch(dict, { ...opts, numLayers: 0 })).toThrow(expect.objectContaining({ argument: 'options.numLayers' }));
+    expect(() => fromTorch(dict, { ...opts, activation: 'relu' })).toThrow(expect.objectContaining({ argument: 'options.activation' }));
+    expect(() => fromTorch(dict, { ...opts, cell: 'gru' })).toThrow(expect.objectContaining({ argument: 'stateDict["weight_hh_l0"]' }));
     expect(fromTorch(dict, opts)).toEqual(model);
   });
 });

@@ -10,7 +10,7 @@ import { BpttDeviceError, createEngine, type Engine } from '../src/index.js';
 import type { Activation, GradientOptions, GradientResult, Truncation } from '../src/types.js';
 import { SLOTS } from '../src/wasm/context.js';
 import { randomProblem } from './helpers.js';
-import { expectSameAsCpu, printWorst } from './gpu-setup.js';
+import { GPU_TOL, expectCloseRelative, expectSameAsCpu, printWorst } from './gpu-setup.js';
 
 const OUTPUTS = ['dWhx', 'dWhh', 'dWqh', 'dbh', 'dbq', 'dh0', 'hT', 'dx', 'gradNormPerStep'] as const;
 
@@ -35,7 +35,7 @@ describe('the context block', () => {
   it('src/wasm/context.ts lists the slots of enum Slot in src/wasm/c/bptt.h, in order', () => {
     const header = readFileSync(new URL('../src/wasm/c/bptt.h', import.meta.url), 'utf8');
     const body = header.slice(header.indexOf('enum Slot {'), header.indexOf('S_COUNT'));
-    const names = [...body.replace(/\/\/.*$/gm, '').matchAll(/\b([SP]_[A-Z0-9]+)\b/g)].map((m) => m[1]);
+    const names = [...body.replace(/\/\/.*$/gm, '').matchAll(/\b([SP]_[A-Z0-9_]+)\b/g)].map((m) => m[1]);
     expect(names).toEqual([...SLOTS]);
   });
 });
@@ -168,5 +168,108 @@ describe('choosing and describing the backend', () => {
     engine.dispose();
     await expect(engine.gradients(model, batch, { loss: 'cross-entropy' })).rejects.toThrow(BpttDeviceError);
     await expect(trainer.step(batch)).rejects.toThrow(BpttDeviceError);
+  });
+});
+
+describe('batch.lengths (packed sequences) on an RnnModel, against the CPU reference', () => {
+  const size = { T: 7, B: 5, d: 6, h: 9, q: 5 };
+  const lengths = Int32Array.from([7, 3, 1, 5, 7]);
+  const truncations: Truncation[] = [
+    { kind: 'full' },
+    { kind: 'chunked', steps: 2 },
+    { kind: 'window', steps: 3 },
+    { kind: 'randomized', keepProbability: 0.6, seed: 9 },
+    { kind: 'randomized', xi: Float32Array.from([0.5, 0, 2, 1.25, 1, 1, 0.5]) },
+  ];
+  for (const threads of [1, 2, 3]) {
+    it.each(truncations)(`${threads} thread(s), $kind: every loss, values and token ids, h0 and dhT`, async (truncation) => {
+      for (const loss of ['cross-entropy', 'mse', 'none'] as const) {
+        for (const tokens of [false, true]) {
+          const { model, batch } = randomProblem({ ...size, loss, tokens, h0: true, dhT: true, seed: 71 });
+          const options: GradientOptions = { loss, truncation, inputGradient: !tokens, gradNormPerStep: true };
+          const withLengths = { ...batch, lengths };
+          const got = await wasm[threads].gradients(model, withLengths, options);
+          expectSameAsCpu(`lengths ${threads} ${truncation.kind} ${loss} ${tokens}`, got, await cpu.gradients(model, withLengths, options));
+        }
+      }
+    });
+  }
+
+  it('a trainer with lengths and carryState takes the same steps as the CPU trainer', async () => {
+    const { model } = randomProblem({ ...size, seed: 72 });
+    const options = { optimizer: { kind: 'adam' as const, learningRate: 0.01 }, loss: 'cross-entropy' as const, clipNorm: 1, carryState: true };
+    const a = wasm[2].trainer(model, options);
+    const b = cpu.trainer(model, options);
+    for (let k = 0; k < 3; k++) {
+      const step = { ...randomProblem({ ...size, seed: 73 + k }).batch, lengths };
+      const [ra, rb] = [await a.step(step, { readGradNorm: true }), await b.step(step, { readGradNorm: true })];
+      expect(ra.loss).toBeCloseTo(rb.loss, 5);
+      expect(ra.gradNorm!).toBeCloseTo(rb.gradNorm!, 5);
+    }
+    const [pa, pb] = [await a.read(), await b.read()];
+    for (const k of ['Whx', 'Whh', 'Wqh', 'bh', 'bq'] as const) expectCloseRelative(`params ${k}`, pa[k]!, pb[k]!, GPU_TOL);
+    a.dispose();
+    b.dispose();
+  });
+});
+
+describe('forward and generate of an RnnModel in WebAssembly, against the CPU reference', () => {
+  const size = { T: 6, B: 4, d: 7, h: 9, q: 7 };
+  for (const threads of [1, 2]) {
+    it(`${threads} thread(s): loss, O, Y and hT for every loss, values and token ids, with and without lengths`, async () => {
+      for (const loss of ['cross-entropy', 'mse', 'none'] as const) {
+        for (const tokens of [false, true]) {
+          for (const lengths of [undefined, Int32Array.from([6, 2, 1, 4])]) {
+            const { model, batch } = randomProblem({ ...size, loss, tokens, h0: true, seed: 81 });
+            const b = { ...batch, dO: undefined, lengths };
+            const got = await wasm[threads].forward(model, b, { outputs: ['O', 'Y'] });
+            const want = await cpu.forward(model, b, { outputs: ['O', 'Y'] });
+            const where = `forward ${threads} ${loss} ${tokens} ${lengths ? 'lengths' : ''}`;
+            for (const k of ['O', 'Y', 'hT'] as const) expectCloseRelative(`${where}: ${k}`, got[k]!, want[k]!, GPU_TOL);
+            if (want.loss === undefined) expect(got.loss).toBeUndefined();
+            else expect(got.loss!).toBeCloseTo(want.loss, 5);
+          }
+        }
+      }
+    });
+  }
+
+  it('the forward loss is the gradient call\'s loss, bit for bit', async () => {
+    const { model, batch } = randomProblem({ ...size, tokens: true, seed: 82 });
+    expect((await wasm[2].forward(model, batch)).loss).toBe((await wasm[2].gradients(model, batch, { loss: 'cross-entropy' })).loss);
+  });
+
+  it('generate: greedy and seeded sampling give the CPU reference\'s tokens; a trainer generates from its current parameters', async () => {
+    const { model } = randomProblem({ ...size, tokens: true, seed: 83, scale: 2 });
+    const prefix = Int32Array.from([1, 4, 2]);
+    for (const options of [{ prefix, steps: 12 }, { prefix, steps: 12, temperature: 0.8, seed: 5 }]) {
+      expect(Array.from(await wasm[2].generate(model, options))).toEqual(Array.from(await cpu.generate(model, options)));
+    }
+    const t = wasm[1].trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.5 }, loss: 'cross-entropy' });
+    await t.step(randomProblem({ ...size, tokens: true, seed: 84 }).batch);
+    const now = await t.read();
+    expect(Array.from(await t.generate({ prefix, steps: 8 }))).toEqual(Array.from(await cpu.generate(now, { prefix, steps: 8 })));
+    t.dispose();
+  });
+});
+
+describe('when threads cannot be had', () => {
+  it('workers that fail to start leave one thread, and backendReason says why; a page without shared memory too', async () => {
+    const { setWasmPlatform } = await import('../src/wasm/platform.js');
+    const { nodeWasmPlatform } = await import('../src/wasm/node-platform.js');
+    const { model, batch } = randomProblem({ T: 4, B: 3, d: 5, h: 6, q: 4, seed: 91 });
+    try {
+      setWasmPlatform({ ...nodeWasmPlatform, spawn: () => { throw new Error('blob: workers are not allowed here'); } });
+      const e = await createEngine({ backend: 'wasm', threads: 2 });
+      expect(e.backendReason).toMatch(/1 thread: the worker threads did not start \(blob: workers are not allowed here\)/);
+      expectSameAsCpu('one thread', await e.gradients(model, batch, { loss: 'cross-entropy' }), await cpu.gradients(model, batch, { loss: 'cross-entropy' }));
+      e.dispose();
+      setWasmPlatform({ ...nodeWasmPlatform, noSharedMemory: () => 'the page is not cross-origin isolated' });
+      const f = await createEngine({ backend: 'wasm' });
+      expect(f.backendReason).toMatch(/1 thread: the page is not cross-origin isolated/);
+      f.dispose();
+    } finally {
+      setWasmPlatform(nodeWasmPlatform);
+    }
   });
 });

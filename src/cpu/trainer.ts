@@ -3,7 +3,7 @@
 import type { Batch, RnnModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
 import { BpttInputError } from '../errors.js';
 import { packParams, unpackParams, layoutOf } from '../params.js';
-import { validateBatch, validateTrainerOptions, validateTruncation, validateModel } from '../validate.js';
+import { validateBatch, validateStepOptions, validateTrainerOptions, validateTruncation, validateModel } from '../validate.js';
 import { truncationForStep } from '../truncation.js';
 import { cpuRnnGradients } from './rnn-gradients.js';
 import { applyUpdate, makeOptimizerState } from './optimizer.js';
@@ -21,8 +21,9 @@ export function createCpuTrainer(model: RnnModel, options: TrainerOptions): Step
   let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
   const self = {
     backend: 'cpu' as const,
-    async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
+    async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
       assertUsable(self, 'trainer');
+      const stepOptions = validateStepOptions(stepOptionsGiven);
       const { T, B, tokens, lengths } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
       const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
       if (carried && carriedB !== B && batch.h0 === undefined) {

@@ -1,6 +1,6 @@
 // The WebGPU backend behind createEngine({ backend: 'webgpu' }): owns (or
 // borrows) the device, the per-device context, and the self-check.
-import type { AdapterSummary, SelfCheckResult, Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, StepTrainer, TrainerOptions } from '../types.js';
+import type { ForwardResult, AdapterSummary, SelfCheckResult, Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, StepTrainer, TrainerOptions } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
 import type { Problem } from '../validate.js';
 import { validateGradientCall } from '../validate.js';
@@ -11,6 +11,8 @@ import { acquireDevice } from './device.js';
 import { GpuContext } from './context.js';
 import { gpuGradients } from './gradients.js';
 import { gpuSequenceGradients } from './sequence-gradients.js';
+import { gpuSequenceForward } from './sequence-forward.js';
+import type { ForwardCall } from '../validate-forward.js';
 import { createGpuTrainer } from './trainer.js';
 import { createGpuSequenceTrainer } from './sequence-trainer.js';
 import { type DeviceApi, createDeviceApi } from './device-api.js';
@@ -23,6 +25,7 @@ export interface GpuBackend {
   readonly gpu: DeviceApi;
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
+  forward(call: ForwardCall, batch: Batch): Promise<ForwardResult>;
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
   sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel>;
   stats(): EngineStats;
@@ -99,6 +102,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     gpu: createDeviceApi(context, limits, assertOpen),
     gradients: (model, batch, problem) => gpuGradients(context, limits, model, batch, problem),
     sequenceGradients: (model, batch, problem) => gpuSequenceGradients(context, limits, model, batch, problem),
+    forward: (call, batch) => gpuSequenceForward(context, limits, call, batch),
     trainer(model, trainerOptions) {
       const trainer = createGpuTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));
       trainers.add(trainer);
@@ -128,6 +132,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     },
     dispose() {
       disposed = true;
+      context.close(); // calls still pending reject with a BpttDeviceError that says so
       for (const t of [...trainers]) t.dispose();
       context.pool.destroyAll();
       context.destroyCaches();

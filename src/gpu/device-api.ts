@@ -21,11 +21,14 @@ import type { Activation, Truncation } from '../types.js';
 import { BpttInputError, describe } from '../errors.js';
 import { paramLayout } from '../params.js';
 import { truncationXi } from '../truncation.js';
-import { checkPositiveInt, validateTruncation } from '../validate.js';
+import { checkOptionalBoolean, checkPositiveInt, validateTruncation } from '../validate.js';
 import type { GpuContext } from './context.js';
 import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutput } from './encode.js';
 import { acquireBuffers, checkLimits, releaseBuffers } from './gradients.js';
 import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
+import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
+
+const LAYER_NAMES = { rows: 'steps', steps: 'steps', batchSize: 'batchSize', inputSize: 'layer.inputSize', hiddenSize: 'layer.hiddenSize', outputSize: 'layer.outputSize' };
 import { type StackBackwardArgs, type StackBackwardOutputs, type StackForwardArgs, type StackForwardOutputs, createStackDeviceApi } from './stack-device-api.js';
 
 export interface LayerSpec {
@@ -127,7 +130,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     const { d, h, q } = checkLayer(args.layer);
     const T = checkPositiveInt('steps', args.steps);
     const B = checkPositiveInt('batchSize', args.batchSize);
-    const tokens = args.tokens === true;
+    const tokens = checkOptionalBoolean('tokens', args.tokens);
     const w = args.weights;
     if (typeof w !== 'object' || w === null) throw new BpttInputError('weights', '{ Whx, Whh, Wqh, bh?, bq? } of GPUBuffers', describe(w));
     checkBuffer('weights.Whx', w.Whx, h * d, `[h, d] = [${h}, ${d}]`, SRC);
@@ -165,6 +168,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     const all = bufferSizes(s, false);
     const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
     checkLimits(sizes, limits);
+    checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer), LAYER_NAMES);
     const created: GPUBuffer[] = [];
     const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
     const result: ForwardOutputs = {
@@ -199,7 +203,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     checkBuffer('H', args.H, (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}] from forward`, SRC);
     checkBuffer('dO', args.dO, T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`, SRC);
     if (args.dhT !== undefined) checkBuffer('dhT', args.dhT, B * h, `[B, h] = [${B}, ${h}]`, SRC);
-    const inputGradient = args.inputGradient === true;
+    const inputGradient = checkOptionalBoolean('inputGradient', args.inputGradient);
     if (inputGradient && tokens) throw new BpttInputError('inputGradient', 'value inputs (f32 x) for dx', 'token ids (tokens: true)');
     const truncation = validateTruncation(args.truncation, T, 'truncation');
     const s = planShape(
@@ -209,6 +213,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     );
     const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
     checkLimits(sizes, limits);
+    checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer), LAYER_NAMES);
     const created: GPUBuffer[] = [];
     const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
     const result: BackwardOutputs = {

@@ -14,6 +14,7 @@ import { elementwise } from './encode.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { kernel } from './kernels.js';
 import { submitAndRead } from './call.js';
+import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
 import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
@@ -67,39 +68,27 @@ export function createGpuSequenceTrainer(
       const s = planSequence(dims, { T, B, activation: dims.activation, tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0, lengths }, layout);
       const sizes = seqBufferSizes(s, false);
       checkLimits(sizes, limits);
-      draws++;
       const bufs = acquireSequenceBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
       const stateBytes = 2 * K * B * dims.h * 4;
-      let freshState = false;
-      if (opts.carryState && (!state || stateB !== B)) {
-        if (state) pool.release(state);
-        state = pool.acquire(stateBytes, STORAGE(), 'carried state');
-        stateB = B;
-        freshState = true;
-      }
-      const carry = opts.carryState === true && state !== null;
+      // A new carried state (first step, or a new batch size with h0 given) goes into a buffer of its
+      // own, adopted only once this step is known to have been applied (as the RnnModel trainer).
+      let fresh = opts.carryState && (!state || stateB !== B) ? pool.acquire(stateBytes, STORAGE(), 'carried state') : null;
+      const target = fresh ?? (opts.carryState ? state : null);
       try {
-        const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (carry ? 1 : 0);
+        const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (target ? 1 : 0);
         const out = await submitAndRead(ctx, 'a training step', dispatches, S.fixed, (rec, staging) => {
           uploadSequenceBatch(ctx, rec, s, bufs, batch);
           if (carrying) rec.copy(state!, 0, bufs.state0, 0, stateBytes);
-          if (freshState) rec.copy(bufs.state0, 0, state!, 0, stateBytes); // a skipped first step keeps this step's initial state
           recordSequenceForward(rec, s, bufs);
           recordSequenceHead(rec, s, bufs);
           recordSequenceBackward(rec, s, bufs, { perStepNorms: false, dx: false, clipNorm: opts.clipNorm ?? 0, applyClip: false, countStep: true });
-          const wg = elementwise(n);
-          if (opts.optimizer.kind === 'sgd') {
-            rec.dispatch(kernel('sgd_update'), {}, { grad: bufs.grad, stats, theta: params }, { n, learningRate: opts.optimizer.learningRate }, wg);
-          } else {
-            const { learningRate, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = opts.optimizer;
-            rec.dispatch(kernel('adam_update'), {}, { grad: bufs.grad, stats, theta: params, m: m!, v: v! }, { n, learningRate, beta1, beta2, epsilon }, wg);
-          }
-          if (carry) {
+          recordOptimizerUpdate(rec, opts.optimizer, { grad: bufs.grad, stats, theta: params, m, v }, n);
+          if (target) {
             // Only a step that was applied advances the carried state (decided on the device: no read-back).
             rec.dispatch(
               kernel('carry_sequence_state'),
               {},
-              { saved: bufs.saved, stats, state: state! },
+              { saved: bufs.saved, stats, state: target },
               { T, B, h: dims.h, dirs: dims.dirs, K, hasC: lstm ? 1 : 0, offHs: seqOffsets(s).Hs(0), offC: seqOffsets(s).C(0) },
               elementwise((lstm ? 2 : 1) * K * B * dims.h),
             );
@@ -107,11 +96,19 @@ export function createGpuSequenceTrainer(
           rec.copy(stats, 0, staging, 0, S.fixed * 4);
         });
         const skipped = out[S.nonFinite] !== 0;
+        draws++; // a completed step (applied or skipped) moves to the next randomized draw, as on the CPU
         if (!skipped) applied++;
+        if (fresh && !skipped) {
+          if (state) pool.release(state);
+          state = fresh;
+          stateB = B;
+          fresh = null;
+        }
         const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[S.loss], skipped, step: applied };
         if (stepOptions.readGradNorm) result.gradNorm = out[S.gradNorm];
         return result;
       } finally {
+        if (fresh) pool.release(fresh);
         releaseSequenceBuffers(ctx, bufs, { params, stats });
         pool.settle();
       }

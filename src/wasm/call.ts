@@ -44,8 +44,19 @@ export interface PhaseTimes {
   normClipUpdate: number; // 8, to the end
 }
 
-/** Runs one call; `params` is the flat parameter vector (src/params.ts), updated in place when `update` is given. */
-export function runCall(pool: WasmPool, problem: Problem, activation: Activation, params: Float32Array, batch: Batch, update?: Update): CallResult {
+/**
+ * Runs one call; `params` is the flat parameter vector (src/params.ts), updated in place when `update` is given.
+ * With `forward`, only the forward pass runs (engine.forward): H, O when asked, and the loss when the batch has y.
+ */
+export function runCall(
+  pool: WasmPool,
+  problem: Problem,
+  activation: Activation,
+  params: Float32Array,
+  batch: Batch,
+  update?: Update,
+  forward?: { O: boolean },
+): CallResult {
   const { T, B, d, h, q } = problem.dims;
   const R = T * B;
   const nth = pool.threads;
@@ -62,17 +73,18 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
     ['P_V', adam ? 4 * total : 0],
     ['P_X', 4 * (problem.tokens ? R : R * d)],
     ['P_Y', problem.loss === 'none' ? 0 : 4 * (problem.loss === 'mse' ? R * q : R)],
-    ['P_DOIN', problem.loss === 'none' ? 4 * R * q : 0],
+    ['P_DOIN', problem.loss === 'none' && !forward ? 4 * R * q : 0],
     ['P_H0', batch.h0 ? 4 * B * h : 0],
     ['P_DHT', batch.dhT ? 4 * B * h : 0],
     ['P_XI', 4 * T],
+    ['P_LEN', problem.lengths ? 4 * B : 0],
     ['P_WHXT', 4 * d * h],
     ['P_WHHT', 4 * h * h],
     ['P_WQHT', 4 * h * q],
     ['P_P', 4 * R * h],
     ['P_HS', 4 * (T + 1) * B * h],
-    ['P_O', problem.loss === 'none' ? 0 : 4 * R * q],
-    ['P_G', 4 * R * h],
+    ['P_O', problem.loss === 'none' && !forward?.O ? 0 : 4 * R * q],
+    ['P_G', 4 * R * (forward ? Math.max(h, q) : h)], // a forward call's dO goes here, leaving O as it is
     ['P_DA', 4 * R * h],
     ['P_S1', 4 * Math.max(tau, 1) * B * h],
     ['P_S2', 4 * tau * B * h],
@@ -106,7 +118,13 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
   else f32('P_X', R * d).set(batch.x as Float32Array);
   if (problem.loss === 'cross-entropy') new Int32Array(buffer, at.P_Y, R).set(batch.y as Int32Array);
   else if (problem.loss === 'mse') f32('P_Y', R * q).set(batch.y as Float32Array);
-  else f32('P_DOIN', R * q).set(batch.dO!);
+  else if (!forward) {
+    const dO = f32('P_DOIN', R * q);
+    dO.set(batch.dO!);
+    // with lengths, dO at padded steps is ignored (MATH.md part 2)
+    if (problem.lengths) for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t >= problem.lengths[b]) dO.fill(0, (t * B + b) * q, (t * B + b + 1) * q);
+  }
+  if (problem.lengths) new Int32Array(buffer, at.P_LEN, B).set(problem.lengths);
   if (batch.h0) f32('P_H0', B * h).set(batch.h0);
   if (batch.dhT) f32('P_DHT', B * h).set(batch.dhT);
   f32('P_XI', T).set(xi ?? new Float32Array(T));
@@ -124,6 +142,9 @@ export function runCall(pool: WasmPool, problem: Problem, activation: Activation
   put('S_LOSS', LOSS[problem.loss]);
   put('S_WINDOW', tau);
   put('S_DX', problem.inputGradient ? 1 : 0);
+  put('S_FORWARD', forward ? 1 : 0);
+  put('S_FORWARD_O', forward?.O ? 1 : 0);
+  put('S_N', problem.lengths ? problem.lengths.reduce((n, v) => n + v, 0) : R);
   if (problem.clipNorm !== undefined) new Float64Array(buffer, at.P_CLIP, 1)[0] = problem.clipNorm;
   put('S_OPT', update ? (adam ? 2 : 1) : 0);
   if (update) {

@@ -18,11 +18,11 @@ import type {
 } from '../types.js';
 import type { DeviceApi } from '../gpu/device-api.js';
 import { BpttDeviceError, BpttInputError } from '../errors.js';
-import { isSequenceModel } from '../sequence-model.js';
-import { validateSequenceCall, validateSequenceTrainerOptions } from '../validate-sequence.js';
-import { forwardOnCpu, generateOnCpu, withInference } from '../inference.js';
 import { assertUsable, isDisposed, markDisposed } from '../lifecycle.js';
 import { checkPositiveInt } from '../validate.js';
+import { isSequenceModel } from '../sequence-model.js';
+import { validateSequenceCall, validateSequenceTrainerOptions } from '../validate-sequence.js';
+import { forwardOnCpu, generateOnCpu } from '../inference.js';
 import { createWasmBackend, type WasmBackend } from './backend.js';
 import type { PhaseTimes } from './call.js';
 import { selfCheckProblem, worstError } from '../gpu/backend.js';
@@ -44,18 +44,17 @@ export class WasmEngine implements Engine {
   get gpu(): DeviceApi {
     throw new BpttDeviceError(`engine.gpu needs the 'webgpu' backend; this engine uses WebAssembly (${this.backendReason})`);
   }
-  // The RnnModel signature comes first and last, as in engine.ts.
+  // The RnnModel signature comes first and last, as in src/engine.ts.
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
-    // The WebAssembly kernels are the vanilla layer's; SequenceModels and lengths are refused (after validation) until they take them.
+    // SequenceModel (gated cells, stacks) and batch.lengths have no WebAssembly kernels yet: refused, after validation.
     if (isSequenceModel(model)) {
       validateSequenceCall(model, batch, options);
-      throw refuseSequence(model);
+      throw notYet(model);
     }
-    refuseLengths(batch);
     return this.impl.gradients(model, batch, options);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
@@ -64,24 +63,23 @@ export class WasmEngine implements Engine {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) {
       validateSequenceTrainerOptions(model, options);
-      throw refuseSequence(model);
+      throw notYet(model);
     }
-    const trainer = withInference(this.impl.trainer(model, options));
-    const step = trainer.step;
-    trainer.step = async (batch, stepOptions) => {
-      refuseLengths(batch);
-      return step(batch, stepOptions);
-    };
-    return trainer;
+    const trainer = this.impl.trainer(model, options);
+    // forward and generate on the trainer's current parameters, on this engine
+    return Object.assign(trainer, {
+      forward: async (batch: Batch, o?: ForwardOptions) => this.impl.forward(await trainer.read(), batch, o),
+      generate: async (o: GenerateOptions) => this.impl.generate(await trainer.read(), o),
+    });
   }
-  // Forward-only calls: the CPU reference's, as on the WebGPU engine until the kernels take them.
+  // An RnnModel runs in WebAssembly; a SequenceModel on the CPU reference until WebAssembly kernels of its own land.
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
-    return forwardOnCpu(model, batch, options);
+    return isSequenceModel(model) ? forwardOnCpu(model, batch, options) : this.impl.forward(model, batch, options);
   }
   async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
     assertUsable(this, 'engine');
-    return generateOnCpu(model, options);
+    return isSequenceModel(model) ? generateOnCpu(model, options) : this.impl.generate(model, options);
   }
   stats(): EngineStats {
     return this.impl.stats();
@@ -107,14 +105,8 @@ export class WasmEngine implements Engine {
   }
 }
 
-function refuseSequence(model: SequenceModel): BpttInputError {
-  return new BpttInputError('model', "an RnnModel on the 'wasm' backend (SequenceModel runs on 'cpu' and 'webgpu' for now)", `a ${model.cell} SequenceModel`);
-}
-
-function refuseLengths(batch: Batch): void {
-  if (typeof batch === 'object' && batch !== null && batch.lengths !== undefined) {
-    throw new BpttInputError('batch.lengths', "undefined on the 'wasm' backend (lengths run on 'cpu' for now)", 'Int32Array');
-  }
+function notYet(model: SequenceModel): BpttInputError {
+  return new BpttInputError('model', "an RnnModel on the 'wasm' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
 }
 
 /** A 'wasm' engine; `why` starts its backendReason. Throws when WebAssembly SIMD is not available here. */

@@ -18,6 +18,7 @@ const PAGE = 65536;
 const STACK = 65536;
 const CTRL_BYTES = 64;
 const MAX_PAGES = 32768; // the modules' --max-memory (2 GiB)
+const START_MS = 20_000; // a worker that has not instantiated the module by then is taken as failed
 
 type Exports = { bptt_run(ctx: number, tid: number, nth: number, mayWait: number): void; __heap_base: WebAssembly.Global };
 
@@ -56,8 +57,17 @@ export class WasmPool {
           workers.push(worker);
           const init: WorkerInit = { module, memory, tid: i + 1, nth: threads, ctrl, stackTop: stacks + (i + 1) * STACK };
           return new Promise<void>((resolve, reject) => {
-            worker.onMessage((m) => (m as { ready?: boolean }).ready && resolve());
-            worker.onError(reject);
+            const timer = setTimeout(() => reject(new Error(`worker ${i + 1} did not start within ${START_MS / 1000} s`)), START_MS);
+            worker.onMessage((m) => {
+              if ((m as { ready?: boolean }).ready) {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+            worker.onError((e) => {
+              clearTimeout(timer);
+              reject(e);
+            });
             worker.post(init);
           });
         }),

@@ -6,6 +6,7 @@ import type { SequenceProblem } from '../../validate-sequence.js';
 import type { SequenceLayout } from '../../sequence-params.js';
 import { inputGather, inputProjection, lossAndOutputGrad, outputProjection } from '../kernels.js';
 import { maskPadding, sequenceForwardStep } from './kernels.js';
+import { clampToFloat32Range, toFloat32Range } from '../../float32.js';
 
 /** A SequenceModel's float64 parameters as the kernels take them. */
 export interface Stack64 {
@@ -73,7 +74,8 @@ export function sequenceForward(st: Stack64, batch: Batch, p: SequenceProblem): 
   const h0 = batch.h0 ? Float64Array.from(batch.h0) : new Float64Array(stateSize);
   const c0 = lstm ? (batch.c0 ? Float64Array.from(batch.c0) : new Float64Array(stateSize)) : null;
   const trace: ForwardTrace = { X: [], Gx: [], Y: [], C: [], S: [], h0, c0, hT: new Float64Array(stateSize), cT: lstm ? new Float64Array(stateSize) : null };
-  let X: ArrayLike<number> = batch.x;
+  // values as float64 (exact): one array type in the products keeps them monomorphic
+  let X: ArrayLike<number> = p.tokens ? batch.x : Float64Array.from(batch.x);
   for (let l = 0; l < L; l++) {
     const nIn = l === 0 ? p.d : dirs * h;
     const Gx = new Float64Array(dirs * rows * Gh);
@@ -82,6 +84,7 @@ export function sequenceForward(st: Stack64, batch: Batch, p: SequenceProblem): 
       const out = Gx.subarray(dir * rows * Gh, (dir + 1) * rows * Gh);
       if (l === 0 && p.tokens) inputGather(out, batch.x as Int32Array, st.Wx[k], st.bx[k], rows, nIn, Gh);
       else inputProjection(out, X, st.Wx[k], st.bx[k], rows, nIn, Gh);
+      clampToFloat32Range(out);
     }
     const Y = new Float64Array(rows * dirs * h);
     const C = lstm ? new Float64Array(dirs * rows * h) : null;
@@ -109,11 +112,13 @@ export function headForward(st: Stack64, trace: ForwardTrace, batch: Batch, p: S
   const rows = T * B;
   const O = new Float64Array(rows * q);
   outputProjection(O, trace.Y[p.L - 1], 0, st.headW!, st.headB, rows, dirs * h, q);
+  clampToFloat32Range(O);
   maskPadding(O, lengths, T, B, q);
   if (p.loss === 'none' || batch.y === undefined) return { O, dO: null, loss: NaN };
   let N = rows;
   if (lengths) N = lengths.reduce((a, n) => a + n, 0);
   const dO = new Float64Array(rows * q);
-  const loss = lossAndOutputGrad(dO, O, batch.y, p.loss, rows, q, 1 / N, lengths, B);
+  const loss = toFloat32Range(lossAndOutputGrad(dO, O, batch.y, p.loss, rows, q, 1 / N, lengths, B));
+  clampToFloat32Range(dO);
   return { O, dO, loss };
 }

@@ -6,6 +6,7 @@ import type { Batch, SequenceGradients, SequenceModel } from '../../types.js';
 import type { SequenceProblem } from '../../validate-sequence.js';
 import { packSequence, sequenceLayout, type SequenceLayout } from '../../sequence-params.js';
 import { truncationXi } from '../../truncation.js';
+import { clampToFloat32Range, toFloat32Range } from '../../float32.js';
 import { inputGradient, outputToHiddenGrad } from '../kernels.js';
 import { globalNorm } from '../gradients.js';
 import { headForward, sequenceForward, stack64, type ForwardTrace, type Stack64 } from './forward.js';
@@ -53,6 +54,7 @@ export function sequencePass(layout: SequenceLayout, params: Float64Array, batch
       maskPadding(dO, lengths, T, B, p.q);
     }
     outputToHiddenGrad(dYtop, dO, st.headW!, rows, p.q, w);
+    clampToFloat32Range(dYtop);
     const hl = layout.head!;
     headWeightGradients(grad.subarray(hl.W, hl.W + p.q * w), hl.b >= 0 ? grad.subarray(hl.b, hl.b + p.q) : null, dO, trace.Y[L - 1], rows, p.q, w);
   } else {
@@ -111,6 +113,7 @@ export function sequencePass(layout: SequenceLayout, params: Float64Array, batch
       } else {
         for (let dir = 0; dir < dirs; dir++) inputGradient(below, dGx.subarray(dir * rows * Gh, (dir + 1) * rows * Gh), st.Wx[l * dirs + dir], rows, Gh, w, dir > 0);
       }
+      clampToFloat32Range(below);
       dY = below;
     } else if (p.inputGradient) {
       dx = new Float64Array(rows * p.d);
@@ -144,8 +147,11 @@ export function sequencePass(layout: SequenceLayout, params: Float64Array, batch
     }
   }
 
-  // 7. finalize: global norm over every parameter gradient, clipping, the non-finite flag
-  const gradNorm = globalNorm([grad]);
+  // 7. finalize: global norm over every parameter gradient, clipping, the non-finite flag.
+  // As the vanilla reference: gradients in float32's range; the norm is NaN when an element is
+  // NaN or infinite, +Infinity when they are finite but their norm is beyond float32.
+  clampToFloat32Range(grad);
+  const gradNorm = grad.every(Number.isFinite) ? toFloat32Range(globalNorm([grad])) : NaN;
   const nonFinite = !Number.isFinite(gradNorm);
   let clipped = false;
   if (p.clipNorm !== undefined && !nonFinite && gradNorm > p.clipNorm) {
@@ -185,8 +191,6 @@ export function sequenceResult(pass: SequencePass, p: SequenceProblem): Sequence
   if (pass.dx) result.dx = f32(pass.dx);
   if (p.gradNormPerStep) result.gradNormPerStep = Float32Array.from(pass.norms, Math.sqrt);
   if (pass.xi) result.xi = pass.xi;
-  // A gradient finite in float64 can still overflow float32 (|g| > 3.4e38): what is returned is what counts.
-  if (!result.nonFinite && !Float32Array.from(grad).every(Number.isFinite)) result.nonFinite = true;
   return result;
 }
 

@@ -5,7 +5,7 @@ import type { Batch, SequenceModel, StepOptions, StepResult, StepTrainer, Traine
 import { BpttInputError } from '../../errors.js';
 import { packSequence, sequenceLayout, unpackSequence } from '../../sequence-params.js';
 import { sequenceProblem, validateSequenceBatch, validateSequenceTrainerOptions, type SequenceProblem } from '../../validate-sequence.js';
-import { validateTruncation } from '../../validate.js';
+import { validateStepOptions, validateTruncation } from '../../validate.js';
 import { truncationForStep } from '../../truncation.js';
 import { assertUsable, markDisposed } from '../../lifecycle.js';
 import { applyUpdate, makeOptimizerState } from '../optimizer.js';
@@ -23,8 +23,9 @@ export function createCpuSequenceTrainer(model: SequenceModel, options: TrainerO
   let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
   const self = {
     backend: 'cpu' as const,
-    async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
+    async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
       assertUsable(self, 'trainer');
+      const stepOptions = validateStepOptions(stepOptionsGiven);
       const shape = validateSequenceBatch(batch, dims, opts.loss, opts.checkFinite === true);
       const truncation = validateTruncation(opts.truncation, shape.T, 'options.truncation');
       const useCarried = opts.carryState === true && carried !== null;
@@ -35,9 +36,9 @@ export function createCpuSequenceTrainer(model: SequenceModel, options: TrainerO
       const h0 = batch.h0 ?? (useCarried ? carried!.h : undefined);
       const c0 = batch.c0 ?? (useCarried && carried!.c ? carried!.c : undefined);
       const pass = sequencePass(layout, Float64Array.from(params), { ...batch, h0, c0 }, p);
-      // the update uses the float32 gradients engine.gradients returns; one that overflows float32 is not finite
+      // the update uses the float32 gradients engine.gradients returns
       const grad = Float64Array.from(Float32Array.from(pass.grad));
-      const nonFinite = pass.nonFinite || !grad.every(Number.isFinite);
+      const nonFinite = pass.nonFinite;
       if (opts.carryState && !nonFinite) {
         // Only a step that was applied advances the carried state: a skipped step leaves the trainer as it was.
         carried = { h: Float32Array.from(pass.trace.hT), c: pass.trace.cT ? Float32Array.from(pass.trace.cT) : null, B: shape.B };

@@ -17,12 +17,16 @@ enum Slot {
   S_LOSS,       // 0 cross-entropy, 1 mse, 2 none
   S_WINDOW,     // 0: xi-based truncation (xi in P_XI), else window(tau) with tau = S_WINDOW
   S_DX,         // also compute dx
+  S_N,          // valid (t, b) positions: the loss is their mean (T*B without lengths)
+  S_FORWARD,    // a forward-only call: stop after the outputs and the loss (phase 4)
+  S_FORWARD_O,  // ... and compute O (with loss 'none' it is not computed otherwise)
   S_OPT,        // 0 no update, 1 sgd, 2 adam
   S_LR, S_B1, S_B2, S_EPS, S_C1, S_C2,  // f32 bits: optimizer constants, c1 = 1 - b1^k, c2 = 1 - b2^k
   P_PARAMS,     // [Whx | Whh | Wqh | bh | bq] (src/params.ts layout)
   P_GRADS,      // the same layout
   P_M, P_V,     // Adam moments, same layout
   P_X, P_Y, P_DOIN, P_H0, P_DHT, P_XI,  // inputs (P_H0, P_DHT may be 0: zeros)
+  P_LEN,        // i32 [B]: lengths n_b (packed sequences, MATH.md part 2); 0: every sequence has T steps
   P_WHXT, P_WHHT, P_WQHT,               // transposes [d, h], [h, h], [h, q]
   P_P,          // [T, B, h] input projection
   P_HS,         // [T+1, B, h], H_0 = h0

@@ -99,8 +99,8 @@ static void k1x1(int m, int n, int K, const float *A, int sam, int sak, const fl
   C[m * ldc + n] = epi1(acc, INIT(m, n), bias, n, act);
 }
 
-void mm(int m0, int m1, int n0, int n1, int K, const float *A, int sam, int sak, const float *B, int ldb, float *C, int ldc,
-        const float *init, int ldi, const float *bias, int act) {
+static void mm_block(int m0, int m1, int n0, int n1, int K, const float *A, int sam, int sak, const float *B, int ldb, float *C,
+                     int ldc, const float *init, int ldi, const float *bias, int act) {
   int n = n0;
   for (; n + 8 <= n1; n += 8) {
     int m = m0;
@@ -111,6 +111,23 @@ void mm(int m0, int m1, int n0, int n1, int K, const float *A, int sam, int sak,
     for (int m = m0; m < m1; m++) k1x4(m, n, K, A, sam, sak, B, ldb, C, ldc, init, ldi, bias, act);
   for (; n < n1; n++)
     for (int m = m0; m < m1; m++) k1x1(m, n, K, A, sam, sak, B, ldb, C, ldc, init, ldi, bias, act);
+}
+
+// K in blocks of KC rows of B (and columns of A): a product over all T*B rows (the weight gradients, K up to
+// tens of thousands) then reads each block of A and B from L1/L2 once per tile instead of streaming both whole
+// matrices from memory for every tile. The first block takes init and bias, the later ones add to C, the last
+// applies the activation: still one fixed order of summation per element, whichever thread computes it.
+#define KC 256
+
+void mm(int m0, int m1, int n0, int n1, int K, const float *A, int sam, int sak, const float *B, int ldb, float *C, int ldc,
+        const float *init, int ldi, const float *bias, int act) {
+  if (m0 >= m1 || n0 >= n1) return;
+  for (int k0 = 0; k0 < K || k0 == 0; k0 += KC) {
+    int kc = K - k0 < KC ? K - k0 : KC;
+    int first = k0 == 0, last = k0 + KC >= K;
+    mm_block(m0, m1, n0, n1, kc, A + k0 * sak, sam, sak, B + k0 * ldb, ldb, C, ldc, first ? init : C, first ? ldi : ldc,
+             first ? bias : 0, last ? act : 0);
+  }
 }
 
 static void split(int tid, int nth, int blocks, int unit, int total, int *lo, int *hi) {

@@ -20,12 +20,25 @@ static inline float dphi(float hv, int act) {  // phi'(a) written through h = ph
 
 static inline int finite(double v) { return v - v == 0; }
 
-static void loss_rows(const Ctx *c, int r0, int r1, float *O, double *acc) {
-  int q = c->s[S_Q], R = c->s[S_T] * c->s[S_B];
-  float scale = 1.0f / (float)R;
+// n_b: the steps of sequence b (packed sequences); steps t > n_b are padding.
+static inline int steps_of(const Ctx *c, int b) {
+  const int32_t *len = PTR(c, P_LEN, int32_t);
+  return len ? len[b] : c->s[S_T];
+}
+
+// The loss of rows r0..r1 of O into *acc, and dO into D (D = O: in place; a forward-only call keeps O).
+static void loss_rows(const Ctx *c, int r0, int r1, const float *O, float *D, double *acc) {
+  int q = c->s[S_Q], B = c->s[S_B];
+  float scale = 1.0f / (float)c->s[S_N];
   double total = 0;
   for (int r = r0; r < r1; r++) {
-    float *o = O + r * q;
+    const float *src = O + r * q;
+    float *o = D + r * q;
+    if (r / B + 1 > steps_of(c, r % B)) {  // padding: no loss, no gradient
+      for (int k = 0; k < q; k++) o[k] = 0.0f;
+      continue;
+    }
+    if (o != src) for (int k = 0; k < q; k++) o[k] = src[k];
     if (c->s[S_LOSS] == 0) {
       int y = PTR(c, P_Y, int32_t)[r];
       float m = o[0];
@@ -62,12 +75,25 @@ static void sweep_xi(const Ctx *c, int tid, int nth, volatile int32_t *bar, int 
   for (int t = T; t >= 1; t--) {
     const float *Gt = G + (t - 1) * bh, *Ht = H + t * bh;
     float *dAt = dA + (t - 1) * bh;
-    const float *in = t == T ? dhT : carry;  // 0: nothing arrives
-    float x = t == T ? 1.0f : xi[t];
-    if (t < T && x != 0.0f) mm(m0, m1, n0, n1, h, dA + t * bh, h, 1, Whh, h, carry, h, 0, 0, 0, 0);
-    else if (t < T) in = 0;
+    float x = t < T ? xi[t] : 0.0f;  // xi_{t+1}
+    int carried = x != 0.0f;
+    if (carried) mm(m0, m1, n0, n1, h, dA + t * bh, h, 1, Whh, h, carry, h, 0, 0, 0, 0);
     double s = 0;
-    ROWS(float dh = Gt[e] + (in ? x * in[e] : 0.0f); s += (double)dh * dh; dAt[e] = dh * dphi(Ht[e], act));
+    for (int b = m0; b < m1; b++) {
+      int n = steps_of(c, b);
+      for (int j = n0; j < n1; j++) {
+        int e = b * h + j;
+        if (t > n) {  // padding
+          dAt[e] = 0.0f;
+          continue;
+        }
+        // the carry into step t: dhT at the sequence's own end (no xi between n_b and T), else xi_{t+1} dA_{t+1} Whh
+        float in = t == n ? (dhT ? dhT[e] : 0.0f) : carried ? x * carry[e] : 0.0f;
+        float dh = Gt[e] + in;
+        s += (double)dh * dh;
+        dAt[e] = dh * dphi(Ht[e], act);
+      }
+    }
     n2[t - 1] = s;
     barrier(bar, nth, wait);
   }
@@ -96,12 +122,29 @@ static void sweep_window(const Ctx *c, int tid, int nth, volatile int32_t *bar, 
     float *dAt = dA + (t - 1) * bh;
     if (tau > 1 && t < T) mm(0, (tau - 1) * B, n0, n1, h, sin, h, 1, Whh, h, next + bh, h, 0, 0, 0, 0);
     else for (int k = 1; k < tau; k++) ROWS(next[k * bh + e] = 0.0f);
-    ROWS(next[e] = Gt[e] + (t == T && dhT ? dhT[e] : 0.0f));
     double s = 0;
-    ROWS(
-      float g = dphi(Ht[e], act); float sumH = 0, sumA = 0;
-      for (int k = 0; k < tau; k++) { float v = next[k * bh + e]; sumH += v; float a = v * g; sout[k * bh + e] = a; sumA += a; }
-      s += (double)sumH * sumH; dAt[e] = sumA);
+    for (int b = m0; b < m1; b++) {
+      int n = steps_of(c, b);
+      for (int j = n0; j < n1; j++) {
+        int e = b * h + j;
+        if (t > n) {  // padding: no loss term here, and nothing older reaches it
+          for (int k = 0; k < tau; k++) sout[k * bh + e] = 0.0f;
+          dAt[e] = 0.0f;
+          continue;
+        }
+        next[e] = Gt[e] + (t == n && dhT ? dhT[e] : 0.0f);  // age 0: the loss term of step t, and dhT at the sequence's end
+        float g = dphi(Ht[e], act), sumH = 0, sumA = 0;
+        for (int k = 0; k < tau; k++) {
+          float v = next[k * bh + e];
+          sumH += v;
+          float a = v * g;
+          sout[k * bh + e] = a;
+          sumA += a;
+        }
+        s += (double)sumH * sumH;
+        dAt[e] = sumA;
+      }
+    }
     n2[t - 1] = s;
     barrier(bar, nth, wait);
     float *tmp = sin; sin = sout; sout = tmp;
@@ -157,6 +200,9 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   part(tid, nth, B, h, 0, &m0, &m1, &n0, &n1);
   for (int t = 1; t <= T; t++) {
     mm(m0, m1, n0, n1, h, H + (t - 1) * bh, h, 1, WhhT, h, H + t * bh, h, P + (t - 1) * bh, h, 0, act);
+    // past its end a sequence keeps its state, so H_T holds each sequence's h at n_b (its hT)
+    for (int b = m0; b < m1; b++)
+      if (t > steps_of(c, b)) for (int j = n0; j < n1; j++) H[t * bh + b * h + j] = H[(t - 1) * bh + b * h + j];
     barrier(bar, nth, wait);
   }
 
@@ -167,9 +213,23 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   if (c->s[S_LOSS] != 2) {
     part(tid, nth, R, q, 1, &m0, &m1, &n0, &n1);
     mm(m0, m1, 0, q, h, H + bh, h, 1, WqhT, q, O, q, 0, 0, bq, 0);
-    loss_rows(c, m0, m1, O, &mine[0]);
+    loss_rows(c, m0, m1, O, c->s[S_FORWARD] ? G : O, &mine[0]);
   } else {
     dO = PTR(c, P_DOIN, float);
+  }
+  if (c->s[S_FORWARD]) {  // a forward-only call ends here: O (zero at padded steps), H and the loss
+    part(tid, nth, R, q, 1, &m0, &m1, &n0, &n1);
+    if (!c->s[S_FORWARD_O]) m1 = m0;
+    else if (c->s[S_LOSS] == 2) mm(m0, m1, 0, q, h, H + bh, h, 1, WqhT, q, O, q, 0, 0, bq, 0);
+    for (int r = m0; r < m1; r++)
+      if (r / B + 1 > steps_of(c, r % B)) for (int k = 0; k < q; k++) O[r * q + k] = 0.0f;
+    barrier(bar, nth, wait);
+    if (tid == 0) {
+      double loss = 0;
+      for (int i = 0; i < nth; i++) loss += PTR(c, P_PART, double)[i * (2 + T)];
+      PTR(c, P_OUT, double)[0] = loss / c->s[S_N];
+    }
+    return;
   }
   barrier(bar, nth, wait);
 
@@ -240,7 +300,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
     const double *clipNorm = PTR(c, P_CLIP, double);
     double clip = clipNorm ? *clipNorm : 0;
     double norm = __builtin_sqrt(sq);
-    out[0] = loss / R;
+    out[0] = loss / c->s[S_N];
     out[1] = norm;
     out[3] = finite(norm) ? 0 : 1;
     out[2] = clip > 0 && finite(norm) && norm > clip ? clip / norm : 0;
