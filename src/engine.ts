@@ -140,25 +140,31 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
     const problem = validateGradientCall(model, batch, options);
-    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined for an RnnModel on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
     return this.impl.gradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return withInference(this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options)));
+    if (isSequenceModel(model)) {
+      // forward runs on the device on the trainer's parameters; generate reads them back (the CPU loop)
+      const t = this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
+      const forward = t.forward.bind(t);
+      return Object.assign(withInference(t), { forward });
+    }
     const trainer = withInference(this.impl.trainer(model, validateTrainerOptions(model, options)));
     const step = trainer.step;
     trainer.step = async (batch, stepOptions) => {
       if (typeof batch === 'object' && batch !== null && batch.lengths !== undefined) {
-        throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+        throw new BpttInputError('batch.lengths', "undefined for an RnnModel on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
       }
       return step(batch, stepOptions);
     };
     return trainer;
   }
-  // The forward part of a gradient call on the GPU, storing nothing for a backward pass.
+  // The forward part of a gradient call on the GPU, storing nothing for a backward pass
+  // (generate stays on the CPU reference, on the same parameters).
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
     return this.impl.forward(validateForwardCall(model, batch, options), batch);

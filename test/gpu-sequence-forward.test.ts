@@ -66,3 +66,20 @@ describe('engine.forward on WebGPU', () => {
     expectCloseToCpu('rnn model', 'O', got.O!, want.O!);
   });
 });
+
+describe('trainer.forward on WebGPU', () => {
+  it('runs on the parameters in place: the same numbers as engine.forward on read(), bit for bit', async () => {
+    const spec: SeqSpec = { cell: 'gru', L: 2, bi: true, T: 5, B: 4, d: 6, h: 8, q: 6, tokens: true, seed: 125 };
+    const { model, batch } = randomSequenceProblem(spec);
+    const trainer = gpu.trainer(model, { optimizer: { kind: 'adam', learningRate: 0.01 }, loss: 'cross-entropy' });
+    await trainer.step(batch);
+    await trainer.step(batch);
+    const got = await trainer.forward(batch, { outputs: ['O'] });
+    expect(gpu.stats().submits).toBe(1);
+    const want = await gpu.forward(await trainer.read(), batch, { outputs: ['O'] });
+    expect(got.loss).toBe(want.loss);
+    expect(got.O).toEqual(want.O);
+    expect(got.hT).toEqual(want.hT);
+    trainer.dispose();
+  });
+});

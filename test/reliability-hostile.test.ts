@@ -18,9 +18,14 @@ import type { Batch, GradientOptions, RnnModel, TrainerOptions } from '../src/ty
 import { makeRng, uniformArray } from '../src/rng.js';
 import { paramLayout } from '../src/params.js';
 import { planShape } from '../src/gpu/encode.js';
-import { checkDispatchLimits } from '../src/gpu/dispatch-limits.js';
+import { checkDispatchLimits, checkSequenceDispatchLimits } from '../src/gpu/dispatch-limits.js';
+import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
+import { validateSequenceModel } from '../src/validate-sequence.js';
+import { sequenceLayout } from '../src/sequence-params.js';
 import { expectClose, randomProblem } from './helpers.js';
 import { runChild } from './child-process.js';
+import { randomSequenceProblem } from './sequence-reference.js';
+import type { SequenceGradients } from '../src/types.js';
 
 type Kind = 'cpu' | 'webgpu';
 const KINDS: Kind[] = ['cpu', 'webgpu'];
@@ -159,6 +164,24 @@ describe('2. float options must survive float32', () => {
       expectSameAsCpu(`per-step norms ${truncation?.kind ?? 'full'}`, g, c);
     }
   });
+
+  it('SequenceModel per-step norms beyond 1.8e19 (rnn, gru, lstm; 2 layers; both directions, and window): the cell kernels scale as the rnn ones', async () => {
+    for (const cell of ['rnn', 'gru', 'lstm'] as const) {
+      for (const [bi, truncation] of [[true, undefined], [false, { kind: 'window' as const, steps: 3 }]] as const) {
+        const { model, batch } = randomSequenceProblem({ cell, L: 2, bi, T: 6, B: 3, d: 3, h: 5, q: 0, seed: 5 });
+        batch.dY = batch.dY!.map((v) => v * 1e21); // |dh| about 1e20: its square is beyond float32
+        const options: GradientOptions = { loss: 'none', gradNormPerStep: true, truncation };
+        const [c, g] = (await Promise.all(KINDS.map((k) => engines[k].gradients(model, batch, options)))) as unknown as SequenceGradients[];
+        const where = `${cell} ${bi ? 'bi' : 'uni'} ${truncation?.kind ?? 'full'}`;
+        expect(c.nonFinite, where).toBe(false);
+        expect(g.nonFinite, where).toBe(false);
+        expect(Math.max(...c.gradNormPerStep!), where).toBeGreaterThan(1e19);
+        for (const n of g.gradNormPerStep!) expect(Number.isFinite(n), `${where}: a finite per-step norm`).toBe(true);
+        expectClose(`${where}: gradNormPerStep`, g.gradNormPerStep!, c.gradNormPerStep!, { rtol: 1e-4, atol: 0 });
+        expectClose(`${where}: gradNorm`, [g.gradNorm], [c.gradNorm], { rtol: 1e-4, atol: 0 });
+      }
+    }
+  });
 });
 
 describe('3. the trainer takes a snapshot of the model and options at creation', () => {
@@ -295,6 +318,51 @@ describe('6. clear errors', () => {
       expect((err as BpttInputError).argument).toBe(argument);
     }
     expect(() => checkDispatchLimits(shape(4, 32, 4, 4, 4), limits)).not.toThrow();
+  });
+
+  it('SequenceModel: every dispatch size is checked too, each naming its argument (a device with small limits)', () => {
+    const limits = { maxComputeWorkgroupsPerDimension: 4, maxBuffer: 64 * 1024, uniformAlign: 256 };
+    const shape = (cell: 'rnn' | 'gru' | 'lstm', L: number, T: number, B: number, d: number, h: number, q: number, window = 0) => {
+      const { model } = randomSequenceProblem({ cell, L, bi: false, T, B, d, h, q });
+      const dims = validateSequenceModel(model);
+      return planSequence(dims, { T, B, activation: dims.activation, tokens: false, loss: q ? 'cross-entropy' : 'none', xi: null, window }, sequenceLayout(model));
+    };
+    const cases: [string, ReturnType<typeof shape>][] = [
+      ['batch', shape('rnn', 1, 5, 30, 4, 4, 4)], // 150 rows > 4*32
+      ['batch', shape('rnn', 1, 2, 40, 4, 4, 4, 2)], // window(2): 2*80 rows of adjoints by age > 4*32
+      ['batch.batchSize', shape('rnn', 1, 1, 100, 4, 4, 4)], // the step kernels: 400 / 64 > 4 workgroups
+      ['model.inputSize', shape('rnn', 1, 1, 2, 129, 4, 4)],
+      ['model.hiddenSize', shape('lstm', 1, 1, 2, 4, 33, 4)], // 4 gates: 132 columns > 4*32
+      ['model.head.outputSize', shape('gru', 1, 1, 2, 4, 4, 129)],
+      ['batch.steps', shape('gru', 2, 70, 1, 4, 4, 4)], // about 4T uniform blocks of 256 bytes > 64 KiB
+    ];
+    for (const [argument, s] of cases) {
+      let err: unknown = null;
+      try {
+        checkSequenceDispatchLimits(s, sequenceDispatches(s, { dx: false, clip: false }), limits);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, argument).toBeInstanceOf(BpttInputError);
+      expect((err as BpttInputError).argument, argument).toBe(argument);
+    }
+    const fine = shape('lstm', 2, 4, 16, 4, 8, 4);
+    expect(() => checkSequenceDispatchLimits(fine, sequenceDispatches(fine, { dx: false, clip: false }), limits)).not.toThrow();
+  });
+
+  it('webgpu: a SequenceModel with T*B beyond one dispatch is refused naming batch, before any work (gradients and trainer)', async () => {
+    const engine = engines.webgpu;
+    const max = engine.device!.limits.maxComputeWorkgroupsPerDimension;
+    const B = 32 * max + 1;
+    const { model } = randomSequenceProblem({ cell: 'gru', L: 1, bi: false, T: 1, B: 1, d: 2, h: 1, q: 2 });
+    const big: Batch = { steps: 1, batchSize: B, x: new Int32Array(B), y: new Int32Array(B) };
+    const err = await inputError(engine.gradients(model, big, { loss: 'cross-entropy' }));
+    expect(err.argument).toBe('batch');
+    expect(err.message).toMatch(/maxComputeWorkgroupsPerDimension = \d+/);
+    const t = engine.trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, loss: 'cross-entropy' });
+    expect((await inputError(t.step(big))).argument).toBe('batch');
+    t.dispose();
+    expect((await engine.gradients(model, { steps: 1, batchSize: 1, x: new Int32Array(1), y: new Int32Array(1) }, { loss: 'cross-entropy' })).nonFinite, 'the engine still works').toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
 // The WebGPU backend behind createEngine({ backend: 'webgpu' }): owns (or
 // borrows) the device, the per-device context, and the self-check.
-import type { ForwardResult, AdapterSummary, SelfCheckResult, Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, StepTrainer, TrainerOptions } from '../types.js';
+import type { Trainer, ForwardResult, AdapterSummary, SelfCheckResult, Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, StepTrainer, TrainerOptions } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
 import type { Problem } from '../validate.js';
 import { validateGradientCall } from '../validate.js';
@@ -25,9 +25,9 @@ export interface GpuBackend {
   readonly gpu: DeviceApi;
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
-  forward(call: ForwardCall, batch: Batch): Promise<ForwardResult>;
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
-  sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel>;
+  sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward'>;
+  forward(call: ForwardCall, batch: Batch): Promise<ForwardResult>;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
   benchGemm(n: number, runs?: number): Promise<GemmTiming>;

@@ -13,10 +13,12 @@ import { STORAGE, checkLimits } from './gradients.js';
 import { submitAndRead } from './call.js';
 import { kernel } from './kernels.js';
 import { statsLayout } from './stats.js';
+import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type SeqBuffers, recordMaskRows, recordSequenceForward, recordSequenceOutput, seqBufferSizes, seqOffsets } from './sequence-encode.js';
 import { copyFinalStates, lengthsOf, sequenceShape } from './sequence-gradients.js';
 
-export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: ForwardCall, batch: Batch): Promise<ForwardResult> {
+/** `params`: a buffer already holding the flat parameters (a trainer's), used in place of an upload of call.sequence's. */
+export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: ForwardCall, batch: Batch, params?: GPUBuffer): Promise<ForwardResult> {
   ctx.assertAlive();
   const { sequence, problem: p, outputs, withLoss } = call;
   const s = sequenceShape(sequence, p);
@@ -25,7 +27,7 @@ export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: 
   const S = statsLayout();
   const all = seqBufferSizes(s, false);
   const sizes = {
-    params: all.params, x: all.x, labels: withLoss ? all.labels : 0, targets: withLoss ? all.targets : 0,
+    params: params ? 0 : all.params, x: all.x, labels: withLoss ? all.labels : 0, targets: withLoss ? all.targets : 0,
     Gx: all.Gx, Y: all.Y, saved: all.saved, state0: all.state0, lengths: all.lengths,
     O: q > 0 ? all.O : 0, rowLoss: withLoss ? all.rowLoss : 0, stats: withLoss ? S.fixed : 0,
   };
@@ -35,12 +37,14 @@ export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: 
   at.Y = at.O + (outputs.O ? R * q : 0);
   const readElems = at.Y + (outputs.Y ? R * dirs * h : 0);
   checkLimits(sizes, limits, 'batch', { readback: readElems });
-  const bufs = Object.fromEntries(Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => [k, ctx.pool.acquire(n * 4, STORAGE(), k)])) as Partial<SeqBuffers> & Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>;
   const dispatches = s.K + s.L * T + (q > 0 ? 2 : 0) + (withLoss ? 3 : 0);
+  checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device));
+  const own = Object.fromEntries(Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => [k, ctx.pool.acquire(n * 4, STORAGE(), k)])) as Partial<SeqBuffers>;
+  const bufs = { ...own, params: params ?? own.params } as Partial<SeqBuffers> & Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>;
   try {
     const data = await submitAndRead(ctx, 'a forward call', dispatches, readElems, (rec, staging) => {
       const dev = ctx.device;
-      upload(dev, bufs.params, 0, packSequence(sequence));
+      if (!params) upload(dev, bufs.params, 0, packSequence(sequence));
       upload(dev, bufs.x, 0, batch.x);
       upload(dev, bufs.lengths, 0, lengthsOf(s));
       if (batch.h0) upload(dev, bufs.state0, 0, batch.h0);
@@ -85,7 +89,7 @@ export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: 
     if (outputs.Y) result.Y = data.slice(at.Y, at.Y + R * dirs * h);
     return result;
   } finally {
-    for (const b of Object.values(bufs)) if (b) ctx.pool.release(b);
+    for (const b of Object.values(own)) if (b) ctx.pool.release(b);
     ctx.pool.settle();
   }
 }
