@@ -17,6 +17,7 @@ export interface EngineFactory {
 export const ENGINES: EngineFactory[] = [
   { name: 'cpu', create: () => createEngine({ backend: 'cpu' }), sibling: () => createEngine({ backend: 'cpu' }), device: false },
   { name: 'webgpu', create: () => createEngine({ backend: 'webgpu' }), sibling: (base) => createEngine({ backend: 'webgpu', device: base.device! }), device: true },
+  { name: 'wasm', create: () => createEngine({ backend: 'wasm', threads: 2 }), sibling: () => createEngine({ backend: 'wasm', threads: 2 }), device: false },
 ];
 
 /** The float64 reference every engine is compared with. */

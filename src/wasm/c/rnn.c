@@ -284,8 +284,12 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   PHASE(7);
   part_range(tid, nth, total, &e0, &e1);
   double s = 0;
-  for (int e = e0; e < e1; e++) s += (double)dWhx[e] * dWhx[e];
-  mine[1] = s;
+  int bad = 0;
+  for (int e = e0; e < e1; e++) {
+    s += (double)dWhx[e] * dWhx[e];
+    bad |= !finite(dWhx[e]);
+  }
+  mine[1] = bad ? __builtin_nan("") : s;  // a NaN or infinite gradient makes gradNorm NaN (README, non-finite values)
   barrier(bar, nth, wait);
   double *out = PTR(c, P_OUT, double);
   if (tid == 0) {
@@ -300,6 +304,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
     const double *clipNorm = PTR(c, P_CLIP, double);
     double clip = clipNorm ? *clipNorm : 0;
     double norm = __builtin_sqrt(sq);
+    if (norm > 3.4028234663852886e38) norm = __builtin_inf();  // finite gradients whose norm is beyond float32
     out[0] = loss / c->s[S_N];
     out[1] = norm;
     out[3] = finite(norm) ? 0 : 1;
@@ -307,8 +312,9 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   }
   barrier(bar, nth, wait);
   PHASE(8);
-  float scale = (float)out[2];
-  if (scale != 0.0f) for (int e = e0; e < e1; e++) dWhx[e] *= scale;
+  // the clip scale in float64, element by element: clipNorm / norm can be far below float32's range
+  double scale = out[2];
+  if (scale != 0) for (int e = e0; e < e1; e++) dWhx[e] = (float)((double)dWhx[e] * scale);
   if (out[3] != 0 || c->s[S_OPT] == 0) return;
   float *p = Whx, *g = dWhx, lr = slot_f32(c, S_LR);
   if (c->s[S_OPT] == 1) {
