@@ -176,7 +176,8 @@ describe('2. float options must survive float32', () => {
         const { model, batch } = randomSequenceProblem({ cell, L: 2, bi, T: 6, B: 3, d: 3, h: 5, q: 0, seed: 5 });
         batch.dY = batch.dY!.map((v) => v * 1e21); // |dh| about 1e20: its square is beyond float32
         const options: GradientOptions = { loss: 'none', gradNormPerStep: true, truncation };
-        const [c, g] = (await Promise.all(KINDS.map((k) => engines[k].gradients(model, batch, options)))) as unknown as SequenceGradients[];
+        // the wasm engine runs RnnModels only: SequenceModels are compared on WebGPU
+        const [c, g] = (await Promise.all(PAIR('webgpu').map((k) => engines[k].gradients(model, batch, options)))) as unknown as SequenceGradients[];
         const where = `${cell} ${bi ? 'bi' : 'uni'} ${truncation?.kind ?? 'full'}`;
         expect(c.nonFinite, where).toBe(false);
         expect(g.nonFinite, where).toBe(false);
