@@ -446,7 +446,7 @@ describe('8. option types: the same refusal on every engine', () => {
     ['skipSelfCheck: 1', 'options.skipSelfCheck', { skipSelfCheck: 1 }],
     ['threads: 1.5', 'options.threads', { threads: 1.5 }],
     ["kernelSources: 'x'", 'options.kernelSources', { kernelSources: 'x' }],
-    ['limits.maxComputeWorkgroupsPerDimension: -1', 'options.limits.maxComputeWorkgroupsPerDimension', { limits: { maxComputeWorkgroupsPerDimension: -1 } }],
+    ['limits.maxBufferSize: -1', 'options.limits.maxBufferSize', { limits: { maxBufferSize: -1 } }],
   ];
   for (const [name, argument, options] of engineOptions) {
     it(`createEngine ${name}, for every backend`, async () => {
