@@ -22,8 +22,8 @@ describe('the Stats struct', () => {
 
   it('gives the host every scalar by name, before the per-step norms', () => {
     const S = statsLayout();
-    const scalars = [S.loss, S.gradNorm, S.clipScale, S.nonFinite, S.clipped, S.step];
-    expect(new Set(scalars).size).toBe(6);
+    const scalars = [S.loss, S.gradNorm, S.clipScale, S.clipScale2, S.clipScale3, S.nonFinite, S.clipped, S.step];
+    expect(new Set(scalars).size).toBe(8);
     for (const i of scalars) expect(i).toBeLessThan(S.perStep);
     expect(S.fixed).toBe(S.perStep);
   });

@@ -2,7 +2,10 @@
 // carried states (h, and c for an lstm, of every layer-direction) stay on the
 // device between steps; a step reads back 32 bytes (the loss and the flags of
 // kernels/finalize.wgsl), nothing else.
-import type { Batch, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
+import type { Batch, ForwardOptions, ForwardResult, GenerateOptions, SequenceModel, StepOptions, StepResult, StepTrainer, Trainer, TrainerOptions } from '../types.js';
+import { validateForwardCall, validateGenerateCall } from '../validate-forward.js';
+import { gpuGenerate } from './sequence-generate.js';
+import { gpuSequenceForward } from './sequence-forward.js';
 import { BpttInputError } from '../errors.js';
 import { packSequence, sequenceLayout, unpackSequence } from '../sequence-params.js';
 import { truncationForStep, truncationXi } from '../truncation.js';
@@ -14,6 +17,7 @@ import { elementwise } from './encode.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { kernel } from './kernels.js';
 import { submitAndRead } from './call.js';
+import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
 import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
@@ -26,7 +30,7 @@ export function createGpuSequenceTrainer(
   model: SequenceModel,
   opts: TrainerOptions,
   onDispose: () => void,
-): StepTrainer<SequenceModel> {
+): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'> {
   ctx.assertAlive();
   const dims = validateSequenceModel(model);
   const layout = sequenceLayout(model);
@@ -53,7 +57,7 @@ export function createGpuSequenceTrainer(
   let applied = 0;
   let draws = 0; // step() calls that passed validation: randomized xi from seed + k, as the other trainers
 
-  const trainer: StepTrainer<SequenceModel> = {
+  const trainer: StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'> = {
     backend: 'webgpu',
     async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
       assertUsable(trainer, 'trainer');
@@ -85,19 +89,7 @@ export function createGpuSequenceTrainer(
           recordSequenceForward(rec, s, bufs);
           recordSequenceHead(rec, s, bufs);
           recordSequenceBackward(rec, s, bufs, { perStepNorms: false, dx: false, clipNorm: opts.clipNorm ?? 0, applyClip: false, countStep: true });
-          const wg = elementwise(n);
-          if (opts.optimizer.kind === 'sgd') {
-            rec.dispatch(kernel('sgd_update'), {}, { grad: bufs.grad, stats, theta: params }, { n, learningRate: opts.optimizer.learningRate }, wg);
-          } else {
-            const { learningRate, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = opts.optimizer;
-            rec.dispatch(
-              kernel('adam_update'),
-              {},
-              { grad: bufs.grad, stats, theta: params, m: m!, v: v! },
-              { n, learningRate, beta1, beta2, epsilon, oneMinusBeta1: 1 - beta1, oneMinusBeta2: 1 - beta2, sqrtBeta2: Math.sqrt(beta2), sqrtOneMinusBeta2: Math.sqrt(1 - beta2) },
-              wg,
-            );
-          }
+          recordOptimizerUpdate(rec, opts.optimizer, { grad: bufs.grad, stats, theta: params, m, v }, n);
           if (target) {
             // Only a step that was applied advances the carried state (decided on the device: no read-back).
             rec.dispatch(
@@ -127,6 +119,16 @@ export function createGpuSequenceTrainer(
         releaseSequenceBuffers(ctx, bufs, { params, stats });
         pool.settle();
       }
+    },
+    /** engine.forward on the current parameters, in place on the device (no read-back of the parameters). */
+    async forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+      assertUsable(trainer, 'trainer');
+      return gpuSequenceForward(ctx, limits, validateForwardCall(like, batch, options), batch, params);
+    },
+    /** engine.generate on the current parameters, in place on the device. */
+    async generate(options: GenerateOptions): Promise<Int32Array> {
+      assertUsable(trainer, 'trainer');
+      return gpuGenerate(ctx, limits, validateGenerateCall(like, options), params);
     },
     async read(): Promise<SequenceModel> {
       assertUsable(trainer, 'trainer');

@@ -18,7 +18,7 @@ import type { CellKind, Truncation } from '../types.js';
 import { BpttInputError, describe } from '../errors.js';
 import { sequenceLayout } from '../sequence-params.js';
 import { truncationXi } from '../truncation.js';
-import { ACTIVATIONS, checkPositiveInt, validateTruncation } from '../validate.js';
+import { ACTIVATIONS, checkOptionalBoolean, checkPositiveInt, validateTruncation } from '../validate.js';
 import { CELLS } from '../sequence-model.js';
 import { type GpuContext, upload } from './context.js';
 import { checkLimits } from './gradients.js';
@@ -134,7 +134,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
     const model = shapeModel(spec);
     const T = checkPositiveInt('steps', args.steps);
     const B = checkPositiveInt('batchSize', args.batchSize);
-    const tokens = args.tokens === true;
+    const tokens = checkOptionalBoolean('tokens', args.tokens);
     const layout = sequenceLayout(model);
     const d = spec.inputSize;
     const h = spec.hiddenSize;
@@ -221,7 +221,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
     const R = T * B;
     const truncation = validateTruncation(args.truncation, T, 'truncation');
     if (truncation.kind === 'window' && dirs === 2) throw new BpttInputError('truncation', 'full, chunked or randomized truncation for a bidirectional stack (window is one-directional)', 'window');
-    const inputGradient = args.inputGradient === true;
+    const inputGradient = checkOptionalBoolean('inputGradient', args.inputGradient);
     if (inputGradient && tokens) throw new BpttInputError('inputGradient', 'value inputs (f32 x) for dx', 'token ids (tokens: true)');
     const s = planSequence(sdims, { T, B, activation: sdims.activation, tokens, loss: 'none', xi: truncationXi(truncation, T), window: truncation.kind === 'window' ? truncation.steps : 0 }, layout);
     const all = seqBufferSizes(s, inputGradient);

@@ -6,7 +6,9 @@ import { kernel } from './kernels.js';
 export interface StatsLayout {
   loss: number;
   gradNorm: number;
-  clipScale: number;
+  clipScale: number; // the clip scale's first factor
+  clipScale2: number; // its second
+  clipScale3: number; // and its third
   nonFinite: number;
   clipped: number;
   step: number;
@@ -26,6 +28,6 @@ export function statsLayout(): StatsLayout {
     return offset / 4;
   };
   const perStep = at('perStep');
-  layout = { loss: at('loss'), gradNorm: at('gradNorm'), clipScale: at('clipScale'), nonFinite: at('nonFinite'), clipped: at('clipped'), step: at('step'), perStep, fixed: perStep };
+  layout = { loss: at('loss'), gradNorm: at('gradNorm'), clipScale: at('clipScale'), clipScale2: at('clipScale2'), clipScale3: at('clipScale3'), nonFinite: at('nonFinite'), clipped: at('clipped'), step: at('step'), perStep, fixed: perStep };
   return layout;
 }

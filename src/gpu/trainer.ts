@@ -13,6 +13,7 @@ import { STORAGE, acquireBuffers, checkLimits, releaseBuffers, uploadBatch } fro
 import { kernel } from './kernels.js';
 import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { submitAndRead } from './call.js';
+import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
 
 
@@ -49,7 +50,6 @@ export function createGpuTrainer(
   let applied = 0;
   let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k, as the CPU trainer
 
-  const updateResources = (): Record<string, GPUBuffer> => (adam ? { m: m!, v: v! } : {});
 
   const trainer: StepTrainer = {
     backend: 'webgpu',
@@ -97,13 +97,7 @@ export function createGpuTrainer(
             countStep: true,
           });
           const n = L.total;
-          const wg = elementwise(n);
-          if (opts.optimizer.kind === 'sgd') {
-            rec.dispatch(kernel('sgd_update'), {}, { grad: bufs.grad, stats, theta: params }, { n, learningRate: opts.optimizer.learningRate }, wg);
-          } else {
-            const { learningRate, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = opts.optimizer;
-            rec.dispatch(kernel('adam_update'), {}, { grad: bufs.grad, stats, theta: params, ...updateResources() }, { n, learningRate, beta1, beta2, epsilon, oneMinusBeta1: 1 - beta1, oneMinusBeta2: 1 - beta2, sqrtBeta2: Math.sqrt(beta2), sqrtOneMinusBeta2: Math.sqrt(1 - beta2) }, wg);
-          }
+          recordOptimizerUpdate(rec, opts.optimizer, { grad: bufs.grad, stats, theta: params, m, v }, n);
           if (target) {
             // Only a step that was applied advances the carried state (decided on the device: no read-back).
             const n = B * dims.h;
