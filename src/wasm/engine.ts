@@ -72,7 +72,7 @@ export class WasmEngine implements Engine {
       generate: async (o: GenerateOptions) => this.impl.generate(await trainer.read(), o),
     });
   }
-  // An RnnModel runs in WebAssembly; a SequenceModel on the CPU reference until WebAssembly kernels of its own land.
+  // An RnnModel runs in WebAssembly; a SequenceModel on the CPU reference until WebAssembly kernels of their own land.
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
     return isSequenceModel(model) ? forwardOnCpu(model, batch, options) : this.impl.forward(model, batch, options);
@@ -106,7 +106,7 @@ export class WasmEngine implements Engine {
 }
 
 function notYet(model: SequenceModel): BpttInputError {
-  return new BpttInputError('model', "an RnnModel on the 'wasm' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
+  return new BpttInputError('model', "an RnnModel on the 'wasm' backend (a SequenceModel trains on 'webgpu' or 'cpu' for now)", `a ${model.cell} SequenceModel`);
 }
 
 /** A 'wasm' engine; `why` starts its backendReason. Throws when WebAssembly SIMD is not available here. */

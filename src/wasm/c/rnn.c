@@ -322,10 +322,11 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
     return;
   }
   float b1 = slot_f32(c, S_B1), b2 = slot_f32(c, S_B2), eps = slot_f32(c, S_EPS), c1 = slot_f32(c, S_C1), c2 = slot_f32(c, S_C2);
+  float omb1 = slot_f32(c, S_OMB1), omb2 = slot_f32(c, S_OMB2);  // 1 - b1, 1 - b2 computed in float64 by the host
   float *m = PTR(c, P_M, float), *v = PTR(c, P_V, float);
   for (int e = e0; e < e1; e++) {
-    m[e] = b1 * m[e] + (1.0f - b1) * g[e];
-    v[e] = b2 * v[e] + (1.0f - b2) * g[e] * g[e];
+    m[e] = b1 * m[e] + omb1 * g[e];
+    v[e] = b2 * v[e] + omb2 * g[e] * g[e];
     p[e] -= (lr * (m[e] / c1)) / (__builtin_sqrtf(v[e] / c2) + eps);
   }
 }
