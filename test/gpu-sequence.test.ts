@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/index.js';
 import { sequenceDims, sequenceLayout } from '../src/sequence-layout.js';
 import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
-import type { GradientOptions, SequenceGradients, Truncation } from '../src/types.js';
-import { truncationXi } from '../src/truncation.js';
-import { gpuEngine, expectCloseToCpu, printWorst, GPU_TOL } from './gpu-setup.js';
-import { randomSequenceProblem, referenceSequenceGradients, referenceWindowGradients, type SeqSpec } from './sequence-reference.js';
+import type { GradientOptions, Truncation } from '../src/types.js';
+import { gpuEngine, printWorst } from './gpu-setup.js';
+import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
+import { COVERING_TABLE, WINDOW_ROWS, checkSequence, full } from './gpu-sequence-cases.js';
 import { BpttInputError } from '../src/errors.js';
 
 let gpu: Engine;
@@ -22,48 +22,8 @@ afterAll(() => {
   printWorst('gpu-sequence.test.ts');
 });
 
-function expectSequenceClose(where: string, got: SequenceGradients, want: SequenceGradients, tol = GPU_TOL): void {
-  expect(got.layers.length).toBe(want.layers.length);
-  got.layers.forEach((g, k) => {
-    for (const key of ['dWx', 'dWh', 'dbx', 'dbh'] as const) {
-      expect(g[key] === undefined, `${where}: layers[${k}].${key} present on one side only`).toBe(want.layers[k][key] === undefined);
-      if (want.layers[k][key]) expectCloseToCpu(where, `layers[${k}].${key}`, g[key]!, want.layers[k][key]!, tol);
-    }
-  });
-  expect(got.head === undefined).toBe(want.head === undefined);
-  if (want.head) {
-    expectCloseToCpu(where, 'head.dW', got.head!.dW, want.head.dW, tol);
-    expect(got.head!.db === undefined).toBe(want.head.db === undefined);
-    if (want.head.db) expectCloseToCpu(where, 'head.db', got.head!.db!, want.head.db, tol);
-  }
-  for (const key of ['dh0', 'hT', 'dc0', 'cT', 'dx', 'gradNormPerStep'] as const) {
-    expect(got[key] === undefined, `${where}: ${key} present on one side only`).toBe(want[key] === undefined);
-    if (want[key]) expectCloseToCpu(where, key, got[key]!, want[key]!, tol);
-  }
-  if (Number.isNaN(want.loss)) expect(got.loss).toBeNaN();
-  else expectCloseToCpu(where, 'loss', [got.loss], [want.loss], { rtol: tol.rtol, atolRel: 0 });
-  expectCloseToCpu(where, 'gradNorm', [got.gradNorm], [want.gradNorm], { rtol: tol.rtol, atolRel: 0 });
-  expect(got.clipped, `${where}: clipped`).toBe(want.clipped);
-  expect(got.nonFinite).toBe(false);
-}
-
-async function check(spec: SeqSpec, truncation: Truncation, extra: Partial<GradientOptions> = {}): Promise<void> {
-  const { model, batch } = randomSequenceProblem(spec);
-  const loss = spec.loss ?? (spec.q > 0 ? 'cross-entropy' : 'none');
-  const options: GradientOptions = { loss, truncation, gradNormPerStep: true, inputGradient: !spec.tokens, ...extra };
-  const got = await gpu.gradients(model, batch, options);
-  const xi = truncationXi(truncation, spec.T)!;
-  const want =
-    truncation.kind === 'window'
-      ? referenceWindowGradients(model, batch, { loss, tau: truncation.steps, inputGradient: options.inputGradient, clipNorm: options.clipNorm })
-      : referenceSequenceGradients(model, batch, { loss, xi, inputGradient: options.inputGradient, clipNorm: options.clipNorm });
-  if (!options.gradNormPerStep) delete want.gradNormPerStep;
-  if (truncation.kind === 'randomized') want.xi = xi;
-  const where = `${spec.cell} L=${spec.L} ${spec.bi ? 'bi' : 'uni'} T=${spec.T} B=${spec.B} h=${spec.h} ${truncation.kind}`;
-  expectSequenceClose(where, got, want);
-  expect(got.xi).toEqual(want.xi);
-  expect(gpu.stats().submits).toBe(1);
-}
+const check = (spec: SeqSpec, truncation: Truncation, extra: Partial<GradientOptions> = {}) => checkSequence(gpu, spec, truncation, extra);
+const table = COVERING_TABLE;
 
 describe('small cases', () => {
   for (const cell of ['rnn', 'gru', 'lstm'] as const) {
@@ -76,29 +36,6 @@ describe('small cases', () => {
   }
 });
 
-// A covering table: every cell, 1 and 2 layers, both directions, every xi
-// truncation, biases or not, head or not (dY), tokens and values, each loss,
-// clipping; odd sizes h = 33, B = 35.
-const chunked: Truncation = { kind: 'chunked', steps: 2 };
-const randomized: Truncation = { kind: 'randomized', keepProbability: 0.6, seed: 5 };
-const explicitXi: Truncation = { kind: 'randomized', xi: Float32Array.from([1, 0.5, 0, 2, 1]) };
-const full: Truncation = { kind: 'full' };
-const odd = { T: 5, B: 35, d: 7, h: 33 };
-const table: Array<[SeqSpec, Truncation, Partial<GradientOptions>]> = [
-  [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 21 }, full, {}],
-  [{ cell: 'lstm', L: 2, bi: true, ...odd, q: 9, states: true, seed: 22 }, chunked, {}],
-  [{ cell: 'lstm', L: 2, bi: false, ...odd, q: 0, bias: false, states: true, seed: 23 }, randomized, {}],
-  [{ cell: 'lstm', L: 1, bi: true, ...odd, q: 6, loss: 'mse', tokens: true, seed: 24 }, explicitXi, { clipNorm: 0.01 }],
-  [{ cell: 'gru', L: 1, bi: false, ...odd, q: 9, bias: false, states: true, seed: 31 }, chunked, {}],
-  [{ cell: 'gru', L: 2, bi: true, ...odd, q: 9, tokens: true, seed: 32 }, full, {}],
-  [{ cell: 'gru', L: 2, bi: false, ...odd, q: 4, loss: 'none', states: true, seed: 33 }, explicitXi, {}],
-  [{ cell: 'gru', L: 1, bi: true, ...odd, q: 0, seed: 34 }, randomized, { clipNorm: 0.01 }],
-  [{ cell: 'rnn', L: 2, bi: true, ...odd, q: 9, activation: 'relu', states: true, seed: 41 }, randomized, {}],
-  [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 5, loss: 'mse', bias: false, seed: 42 }, chunked, {}],
-  [{ cell: 'rnn', L: 2, bi: false, ...odd, q: 9, tokens: true, activation: 'identity', seed: 43 }, full, { clipNorm: 0.01 }],
-  [{ cell: 'rnn', L: 1, bi: true, ...odd, q: 0, bias: false, states: true, seed: 44 }, explicitXi, {}],
-];
-
 describe('odd sizes (h = 33, B = 35): a covering table', () => {
   it.each(table.map((row, i) => [i, `${row[0].cell} L=${row[0].L} ${row[0].bi ? 'bi' : 'uni'} ${row[1].kind}${'xi' in row[1] ? ' (xi)' : ''} ${row[0].q ? (row[0].loss ?? 'cross-entropy') : 'dY'}${row[0].tokens ? ' tokens' : ''}${row[0].bias === false ? ' no bias' : ''}${row[2].clipNorm ? ' clipped' : ''}`] as const))(
     '%i: %s',
@@ -110,14 +47,7 @@ describe('odd sizes (h = 33, B = 35): a covering table', () => {
 });
 
 describe('window(tau): one direction, slots that keep their age down the stack', () => {
-  const rows: Array<[SeqSpec, number, Partial<GradientOptions>]> = [
-    [{ cell: 'lstm', L: 2, bi: false, ...odd, q: 9, states: true, seed: 25 }, 2, {}],
-    [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 0, bias: false, states: true, seed: 26 }, 3, { clipNorm: 0.01 }],
-    [{ cell: 'gru', L: 2, bi: false, ...odd, q: 9, tokens: true, states: true, seed: 35 }, 3, {}],
-    [{ cell: 'gru', L: 1, bi: false, ...odd, q: 4, loss: 'mse', seed: 36 }, 1, {}],
-    [{ cell: 'rnn', L: 2, bi: false, ...odd, q: 0, states: true, seed: 45 }, 2, {}],
-    [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 46 }, 9, {}], // tau > T: full
-  ];
+  const rows = WINDOW_ROWS;
   it.each(rows.map((r, i) => [i, `${r[0].cell} L=${r[0].L} tau=${r[1]}`] as const))('%i: %s', async (i) => {
     const [spec, tau, extra] = rows[i];
     await check(spec, { kind: 'window', steps: tau }, extra);

@@ -18,6 +18,8 @@ import type { SequenceDims, SequenceLayout } from '../sequence-layout.js';
 import type { Recorder } from './context.js';
 import { elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
+import type { KernelChoice } from '../tuning-types.js';
+import { backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, matmulWG, recordForwardVariant } from './variants.js';
 
 const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
@@ -38,6 +40,7 @@ export interface SeqShape extends SequenceDims {
   splits: number;
   kPerSplit: number;
   stepParts: number; // workgroups per direction of one step = norm partials per (k, t)
+  choice?: KernelChoice; // the kernel variants (src/gpu/variants.ts: withChoice); absent: the defaults
 }
 
 export function planSequence(
@@ -140,7 +143,8 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
 export function sequenceDispatches(s: SeqShape, o: { dx: boolean; clip: boolean }): number {
   const head = s.q === 0 ? 0 : (s.loss === 'none' ? 1 : 3) + 1 + (s.headBias ? 1 : 0);
   const bias = s.hasBias ? 1 : 0;
-  return 2 * s.L * s.T + s.L + s.K * (3 + 2 * bias) + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0);
+  // minus what a persistent or wavefront forward saves (src/gpu/variants.ts)
+  return 2 * s.L * s.T + s.L + s.K * (3 + 2 * bias) + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) - forwardDispatchesSaved(s);
 }
 
 /** Gx_k = X_l Wx_k^T + bx_k for every k, then the steps of each layer, bottom up. */
@@ -148,7 +152,9 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
   const o = seqOffsets(s);
   const { T, B, R, h, G, dirs, layout } = s;
   const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
-  for (let l = 0; l < s.L; l++) {
+  // Every product recorded into this call uses the chosen matmul tile (the head and backward follow the forward).
+  rec.matmulWG = matmulWG(choiceOf(s));
+  const projection = (l: number) => {
     for (let dir = 0; dir < dirs; dir++) {
       const k = l * dirs + dir;
       const p = layout.layers[k];
@@ -167,6 +173,13 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
         recordMatmul(rec, { A, B: b.params, C: b.Gx, bias: s.hasBias ? b.params : undefined, M: R, N: G * h, K: p.nIn, offA, offB: p.Wx, offC: o.Gx(k), offBias: p.bx, transB: true });
       }
     }
+  };
+  if (forwardIsVariant(s)) {
+    recordForwardVariant(rec, s, b, projection);
+    return;
+  }
+  for (let l = 0; l < s.L; l++) {
+    projection(l);
     const k0 = l * dirs;
     const p0 = layout.layers[k0];
     for (let step = 1; step <= T; step++) {
@@ -229,6 +242,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
   if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.headW, offC: o.dY(L - 1) });
 
   const tau = s.window;
+  const backward = backwardStepKernel(s); // the variant chosen (cell_backward_step or cell_backward_lanes)
   // window: the loss reaches the top layer at age 0 only
   if (tau > 1) rec.clear(b.dY, (o.dY(L - 1) + R * h) * 4, (tau - 1) * R * h * 4);
   for (let l = L - 1; l >= 0; l--) {
@@ -268,8 +282,8 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
       const xi1 = step === 1 || tail ? 1 : s.xi[step - 1];
       const norms = opt.perStepNorms && !tail;
       rec.dispatch(
-        kernel('cell_backward_step'),
-        constants,
+        backward.info,
+        backward.constants,
         { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
         {
           B, h, T, dirs, s: step,
@@ -288,7 +302,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
           normBase0: norms ? (k0 * T + tF - 1) * s.stepParts : NO_NORM,
           normBase1: norms ? ((k0 + 1) * T + step - 1) * s.stepParts : NO_NORM,
         },
-        [Math.ceil((B * h) / STEP_WG), dirs],
+        [backward.groups, dirs],
       );
     }
     // dY_{l-1} = sum over dir of dGx_k Wx_k (or dx for l = 0), accumulated on the device

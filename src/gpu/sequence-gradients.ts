@@ -8,6 +8,7 @@ import { truncationXi } from '../truncation.js';
 import { type GpuContext, type Recorder, upload } from './context.js';
 import { STORAGE, checkLimits, tokenCsr } from './gradients.js';
 import { submitAndRead } from './call.js';
+import { chooseVariants } from './tuning.js';
 import { type SeqBuffers, type SeqShape, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 
 export function sequenceShape(model: SequenceModel, p: SequenceProblem): SeqShape {
@@ -86,7 +87,7 @@ export async function gpuSequenceGradients(
   p: SequenceProblem,
 ): Promise<SequenceGradients> {
   ctx.assertAlive();
-  const s = sequenceShape(model, p);
+  const s = await chooseVariants(ctx, sequenceShape(model, p)); // the kernel variants (tuned, fixed or default)
   const { T, B, R, h, K, layout } = s;
   const o = seqOffsets(s);
   const lstm = s.cell === 'lstm';

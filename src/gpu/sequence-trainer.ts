@@ -14,6 +14,7 @@ import { elementwise } from './encode.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { kernel } from './kernels.js';
 import { submitAndRead } from './call.js';
+import { chooseVariants } from './tuning.js';
 import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, sequenceDispatches } from './sequence-encode.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
 
@@ -62,7 +63,7 @@ export function createGpuSequenceTrainer(
       if (carrying && stateB !== B) {
         throw new BpttInputError('batch.batchSize', `${stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
-      const s = planSequence(dims, { T, B, activation: model.activation ?? 'tanh', tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0 }, layout);
+      const s = await chooseVariants(ctx, planSequence(dims, { T, B, activation: model.activation ?? 'tanh', tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0 }, layout));
       const sizes = seqBufferSizes(s, false);
       checkLimits(sizes, limits);
       draws++;
