@@ -10,8 +10,20 @@ const wgslText = {
   },
 };
 
+// The WebAssembly kernels as bytes, as esbuild's binary loader gives them (built first when stale).
+const wasmBytes = {
+  name: 'wasm-bytes',
+  enforce: 'pre' as const,
+  async load(id: string) {
+    if (!id.endsWith('.wasm')) return null;
+    const { buildWasm } = await import('./scripts/build-wasm.mjs');
+    buildWasm();
+    return `export default Uint8Array.from(atob(${JSON.stringify(readFileSync(id).toString('base64'))}), (c) => c.charCodeAt(0));`;
+  },
+};
+
 export default defineConfig({
-  plugins: [wgslText],
+  plugins: [wgslText, wasmBytes],
   test: {
     // Dawn finds SwiftShader only when the variables reach the Vulkan loader:
     // keep forks (see shared/WEBGPU-HERE.md), and run files one at a time on 2 cores.

@@ -3,6 +3,7 @@
 // The library is bundled from src/ (WGSL kernels as text). Run directly
 // (`node demo/build.mjs`) or import buildDemo().
 import { build } from 'esbuild';
+import { buildWasm } from '../scripts/build-wasm.mjs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -23,6 +24,7 @@ export async function buildDemo({ minify = false, librarySrc = process.env.DEMO_
         },
       ]
     : [];
+  buildWasm(); // the library's WebAssembly kernels, bundled below (rebuilt only when stale)
   await build({
     plugins,
     entryPoints: ['main.ts', 'worker.ts', 'exercise-worker.ts'].map((f) => join(demoRoot, f)),
@@ -33,7 +35,7 @@ export async function buildDemo({ minify = false, librarySrc = process.env.DEMO_
     target: 'es2022',
     sourcemap: true,
     minify,
-    loader: { '.wgsl': 'text' },
+    loader: { '.wgsl': 'text', '.wasm': 'binary' }, // the library's WGSL kernels as text, its WebAssembly kernels as bytes
     logLevel: 'warning',
   });
   return join(demoRoot, 'dist');

@@ -105,7 +105,14 @@ trainer.addEventListener('message', (event: MessageEvent<FromTrainer>) => {
       badge.dataset.state = m.info.backend;
       badge.innerHTML = '';
       const head = document.createElement('strong');
-      head.textContent = m.info.backend === 'webgpu' ? 'Training on WebGPU' : m.info.fellBack ? 'Training on the CPU (no WebGPU)' : 'Training on the CPU reference';
+      head.textContent =
+        m.info.backend === 'webgpu'
+          ? 'Training on WebGPU'
+          : m.info.backend === 'wasm'
+            ? m.info.fellBack
+              ? 'Training on the CPU in WebAssembly (no usable WebGPU)'
+              : 'Training on the CPU in WebAssembly'
+            : 'Training on the CPU reference';
       const body = document.createElement('span');
       body.textContent = m.info.adapter ? `adapter: ${m.info.adapter}` : m.info.reason;
       badge.append(head, body);
@@ -466,10 +473,12 @@ window.addEventListener('resize', () => {
   }, 100);
 });
 
-// ?backend=cpu trains on the CPU reference even where WebGPU is available (to compare the two);
+// By default the engine is 'auto': WebGPU on a hardware adapter, else WebAssembly (a machine without a GPU).
+// ?backend=webgpu|wasm|cpu asks for one (webgpu: any adapter, SwiftShader too; cpu: the float64 reference, to compare);
 // ?webgpu=off hides navigator.gpu from the worker, as a browser without WebGPU would (to see the fallback)
 const query = new URLSearchParams(location.search);
-const backend = query.get('backend') === 'cpu' ? 'cpu' : 'webgpu';
+const asked = query.get('backend');
+const backend = asked === 'cpu' || asked === 'webgpu' || asked === 'wasm' ? asked : 'auto';
 send({ type: 'init', corpusUrl, config: readConfig(), prefix: $<HTMLInputElement>('prefix').value, backend, hideWebGpu: query.get('webgpu') === 'off' });
 scheduleDraw();
 runSpectral();

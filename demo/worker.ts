@@ -1,4 +1,4 @@
-// The training worker: owns the engine (WebGPU, or the CPU reference when
+// The training worker: owns the engine (WebGPU, or WebAssembly when
 // WebGPU is missing), the trainer and the corpus, so that the page never
 // waits on a step. One trainer operation at a time (exclusive()), and a
 // macrotask between steps so that pause, reset and sample requests get in.
@@ -72,7 +72,7 @@ function ensureBatcher(): void {
   trainer?.resetState();
 }
 
-async function describeEngine(wanted: 'webgpu' | 'cpu'): Promise<BackendInfo> {
+async function describeEngine(wanted: 'auto' | 'webgpu' | 'wasm' | 'cpu'): Promise<BackendInfo> {
   if (wanted === 'cpu') {
     engine = await createEngine({ backend: 'cpu' });
     return { backend: 'cpu', reason: 'the CPU reference was asked for (?backend=cpu)', adapter: null, fellBack: false };
@@ -80,18 +80,20 @@ async function describeEngine(wanted: 'webgpu' | 'cpu'): Promise<BackendInfo> {
   let fellBack = false;
   let why = '';
   try {
-    engine = await createEngine({ backend: 'webgpu' });
+    engine = await createEngine({ backend: wanted });
   } catch (e) {
+    // 'webgpu' asked for where there is none: 'auto' (WebAssembly on a machine without a GPU)
     fellBack = true;
-    why = errorMessage(e);
-    engine = await createEngine({ backend: 'cpu' });
+    why = `WebGPU unavailable (${errorMessage(e)}); `;
+    engine = await createEngine({ backend: 'auto' });
   }
+  // 'auto' without a usable (hardware) adapter runs in WebAssembly: that is a fallback too
+  if (wanted === 'auto' && engine.backend !== 'webgpu') fellBack = true;
   const a = engine.adapter;
   const adapter = a
     ? [a.vendor, a.architecture, a.device, a.description].filter((s) => s).join(' / ') + (a.isFallbackAdapter ? ' (software fallback adapter)' : '')
     : null;
-  const reason = fellBack ? `WebGPU unavailable (${why}); training on the CPU reference` : engine.backendReason;
-  return { backend: engine.backend, reason, adapter, fellBack };
+  return { backend: engine.backend, reason: `${why}${engine.backendReason}`, adapter, fellBack };
 }
 
 /** The trainer for the current config; keeps the current weights when the model shape is unchanged. */

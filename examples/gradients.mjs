@@ -1,5 +1,7 @@
 // Computes and prints the gradients of a small tanh RNN on a few token ids,
-// with the WebGPU engine where an adapter exists, else the CPU reference.
+// with 'auto': WebGPU on a hardware adapter, else the WebAssembly engine (the
+// CPU reference only where WebAssembly SIMD is missing); it prints which and why.
+// `node examples/gradients.mjs wasm` (or webgpu, cpu) asks for one.
 import { createEngine, makeRng, uniformArray } from 'webgpu-bptt';
 
 const T = 6, B = 2, d = 5, h = 4, q = 5;

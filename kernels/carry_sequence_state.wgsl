@@ -1,17 +1,32 @@
 // carry_sequence_state: a trainer's carried states (h and, for lstm, c) of
 // every layer-direction, advanced only by a step that was applied
 //
-//   state[0, k, b, j] <- Y[l, slot_k, b, dir*h + j]   (hT: slot T for the forward
-//                                                     direction, slot 1 for the reverse one)
-//   state[1, k, b, j] <- C[k, slot_k, b, j]           (cT, lstm: hasC = 1)
-//   when stats[3] = 0; a skipped step leaves the state as it was
+//   state[0, k, b, j] <- Hs[k, slot_k, b, j]   (hT: slot T for the forward direction,
+//                                              slot 1 for the reverse one; with lengths
+//                                              the forward state at n_b was carried to T)
+//   state[1, k, b, j] <- C[k, slot_k, b, j]    (cT, lstm: hasC = 1)
+//   when stats.nonFinite = 0; a skipped step leaves the state as it was
 //
-//   Y      [L, T+2, B, dirs*h]   layer outputs with border slots (cell_forward_step.wgsl)
-//   saved  C [K, T+2, B, h] at offset 0 (lstm)
-//   stats               from finalize.wgsl (stats[3]: not finite)
+//   saved  Hs [K, T+2, B, h] at offHs, C [K, T+2, B, h] at offC (cell_forward_step.wgsl)
+//   stats               from finalize.wgsl
 //   state  [2, K, B, h]  laid out as a batch's h0 then c0, so the next step copies it whole
 //
 // One invocation per element of state, 256 per workgroup, over x and y.
+
+// The scalars of a gradient call, written by finalize.wgsl; the host reads
+// them by member name through reflection (src/gpu/stats.ts), and every kernel
+// that reads them declares this same struct (test/gpu-stats-struct.test.ts).
+struct Stats {
+  loss: f32, // L
+  gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
+  clipScale: f32, // min(1, clipNorm / ||g||) = clipScale * clipScale2 * clipScale3, applied one factor after the other
+  nonFinite: f32, // 1 when ||g|| is NaN or infinite
+  clipped: f32, // 1 when clipped
+  step: f32, // updates applied so far: Adam's t
+  clipScale2: f32, // the clip scale's second factor
+  clipScale3: f32, // and its third
+  perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
+}
 
 struct Params {
   T: u32,
@@ -20,13 +35,14 @@ struct Params {
   dirs: u32,
   K: u32,
   hasC: u32,
+  offHs: u32,
+  offC: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> Y: array<f32>;
-@group(0) @binding(2) var<storage, read> saved: array<f32>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> state: array<f32>;
+@group(0) @binding(1) var<storage, read> saved: array<f32>;
+@group(0) @binding(2) var<storage, read> stats: Stats;
+@group(0) @binding(3) var<storage, read_write> state: array<f32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -35,17 +51,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let h = params.h;
   let T = params.T;
   let n = params.K * B * h;
-  if (i >= (1u + params.hasC) * n || stats[3] != 0.0) { return; }
+  if (i >= (1u + params.hasC) * n || stats.nonFinite != 0.0) { return; }
   let e = i % n;
   let k = e / (B * h);
   let b = (e / h) % B;
   let j = e % h;
   let dir = k % params.dirs;
-  let l = k / params.dirs;
   let slot = select(T, 1u, dir == 1u);
+  let at = (k * (T + 2u) + slot) * B * h + b * h + j;
   if (i < n) {
-    state[i] = Y[((l * (T + 2u) + slot) * B + b) * params.dirs * h + dir * h + j];
+    state[i] = saved[params.offHs + at];
   } else {
-    state[i] = saved[(k * (T + 2u) + slot) * B * h + b * h + j];
+    state[i] = saved[params.offC + at];
   }
 }

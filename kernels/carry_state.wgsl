@@ -1,13 +1,28 @@
 // carry_state: the trainer's carried hidden state, advanced only by a step that was applied
 //
-//   state[i] <- H[offHT + i]   when stats[3] = 0 (the step's gradients were finite)
+//   state[i] <- H[offHT + i]   when stats.nonFinite = 0 (the step's gradients were finite)
 //   state unchanged            otherwise: a skipped step leaves the trainer as it was
 //
 //   H      [(T+1), B, h]  h_T at offHT
-//   stats               from finalize.wgsl (stats[3]: not finite)
+//   stats               from finalize.wgsl
 //   state  [B, h]
 //
 // One invocation per element, 256 per workgroup, over x and y.
+
+// The scalars of a gradient call, written by finalize.wgsl; the host reads
+// them by member name through reflection (src/gpu/stats.ts), and every kernel
+// that reads them declares this same struct (test/gpu-stats-struct.test.ts).
+struct Stats {
+  loss: f32, // L
+  gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
+  clipScale: f32, // min(1, clipNorm / ||g||) = clipScale * clipScale2 * clipScale3, applied one factor after the other
+  nonFinite: f32, // 1 when ||g|| is NaN or infinite
+  clipped: f32, // 1 when clipped
+  step: f32, // updates applied so far: Adam's t
+  clipScale2: f32, // the clip scale's second factor
+  clipScale3: f32, // and its third
+  perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
+}
 
 struct Params {
   n: u32,
@@ -16,12 +31,12 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> H: array<f32>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(2) var<storage, read> stats: Stats;
 @group(0) @binding(3) var<storage, read_write> state: array<f32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.y * nwg.x * 256u + gid.x;
-  if (i >= params.n || stats[3] != 0.0) { return; }
+  if (i >= params.n || stats.nonFinite != 0.0) { return; }
   state[i] = H[params.offHT + i];
 }

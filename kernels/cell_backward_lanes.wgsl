@@ -13,7 +13,8 @@
 // lane 0 finishes the step. So LANES times as many workgroups as
 // cell_backward_step, each with a LANES times shorter loop: at B = 32, h = 256,
 // 512 workgroups (LANES = 4). The norm partial ||dh_t||^2 is one per
-// workgroup: normPartials gets ceil(B*h / OUT) of them per (k, t).
+// workgroup (tileNorm, as cell_backward_step): normPartials gets ceil(B*h / OUT)
+// of them per (k, t). With lengths: as cell_backward_step.
 
 struct Params {
   B: u32,
@@ -24,6 +25,7 @@ struct Params {
   offWh: u32,
   strideK: u32,
   offY: u32,
+  offHs: u32,
   offC: u32,
   offS: u32,
   offDY: u32,
@@ -46,12 +48,54 @@ override LANES: u32 = 4u; // 1, 2, 4, ..., 64
 @group(0) @binding(2) var<storage, read> Y: array<f32>;
 @group(0) @binding(3) var<storage, read> saved: array<f32>;
 @group(0) @binding(4) var<storage, read> dY: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dG: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dState: array<f32>;
-@group(0) @binding(7) var<storage, read_write> normPartials: array<f32>;
+@group(0) @binding(5) var<storage, read> lengths: array<u32>;
+@group(0) @binding(6) var<storage, read_write> dG: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dState: array<f32>;
+@group(0) @binding(8) var<storage, read_write> normPartials: array<f32>;
 
 var<workgroup> partial: array<f32, 64>;
 var<workgroup> red: array<f32, 64>;
+
+fn isFiniteF(x: f32) -> bool {
+  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/**
+ * ||dh|| over this workgroup's 64 elements (v: this invocation's, 0 outside):
+ * sqrt(sum (v k)^2) / k with k about 1 / M, M the largest |v|, in two
+ * power-of-two factors, each a normal f32 (as rnn_backward_step.wgsl's
+ * tileNorm: no square overflows, no reciprocal is flushed). +Infinity when an
+ * element is NaN or infinite. Every invocation of the workgroup calls it.
+ */
+fn tileNorm(li: u32, v: f32) -> f32 {
+  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
+  let inf = bitcast<f32>(infBits);
+  partial[li] = select(inf, abs(v), isFiniteF(v));
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
+    workgroupBarrier();
+  }
+  let M = partial[0];
+  workgroupBarrier();
+  var q = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
+  if (M > 0.0 && isFiniteF(M)) {
+    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
+    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
+    let r = (v * k.x) * k.y;
+    q = r * r;
+  }
+  partial[li] = q;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] += partial[li + s]; }
+    workgroupBarrier();
+  }
+  if (!isFiniteF(M)) { return inf; }
+  return sqrt(partial[0]) / k.y / k.x;
+}
 
 fn gateCount() -> u32 {
   if (CELL == 0u) { return 1u; }
@@ -65,13 +109,14 @@ fn phiGrad(hv: f32) -> f32 {
   return 1.0;
 }
 
-/** The step for output (b, j) of direction dir given its carry's dot product; returns dh^2 (0 at s = T + 1). */
+/** The step for output (b, j) of direction dir given its carry's dot product; returns dh (0 at padded rows and at s = T + 1). */
 fn step(e: u32, dir: u32, dot: f32) -> f32 {
   let B = params.B;
   let h = params.h;
   let T = params.T;
   let b = e / h;
   let j = e % h;
+  let n = lengths[b];
   let G = gateCount();
   let gh = G * h;
   let bh = B * h;
@@ -79,13 +124,13 @@ fn step(e: u32, dir: u32, dot: f32) -> f32 {
   // t: the step processed now (0 at the tail: the initial state); src: the one processed before.
   var t = T + 1u - params.s;
   var src = t + 1u;
-  var prev = t - 1u; // h_prev's slot in Y
+  var prev = t - 1u; // h_prev's slot
   var xi = params.xi0;
   if (dir == 1u) {
     t = select(params.s, 0u, tail);
     src = select(t - 1u, T, tail);
     prev = t + 1u;
-    xi = params.xi1;
+    xi = select(params.xi1, 1.0, src == n); // out of n_b: into the initial state, unscaled
   }
   let dh0 = params.offDH + dir * (T + 2u) * bh; // this direction's dH block
   let dc0 = params.offDC + dir * (T + 2u) * bh;
@@ -95,6 +140,10 @@ fn step(e: u32, dir: u32, dot: f32) -> f32 {
   if (params.s == 1u) {
     dhc = dState[dh0 + (T + 1u) * bh + e];
     if (CELL == 2u) { dcc = dState[dc0 + (T + 1u) * bh + e]; }
+  } else if (src > n) {
+    // the step before was a padded row: its carry passes through unscaled
+    dhc = dState[dh0 + src * bh + e];
+    if (CELL == 2u) { dcc = dState[dc0 + src * bh + e]; }
   } else {
     let sBase = params.offS + dir * T * B * 4u * h + ((src - 1u) * B + b) * 4u * h;
     var acc = 0.0;
@@ -110,11 +159,20 @@ fn step(e: u32, dir: u32, dot: f32) -> f32 {
     if (CELL == 2u) { dState[dc0 + e] = dcc; }
     return 0.0;
   }
+  let gx = params.offDGx + gBase + ((t - 1u) * B + b) * gh + j; // column j of block 0
+  let gg = params.offDGh + gBase + ((t - 1u) * B + b) * gh + j;
+  if (t > n) {
+    dState[dh0 + t * bh + e] = dhc;
+    if (CELL == 2u) { dState[dc0 + t * bh + e] = dcc; }
+    for (var q = 0u; q < G; q++) {
+      dG[gx + q * h] = 0.0;
+      dG[gg + q * h] = 0.0;
+    }
+    return 0.0;
+  }
   let row = params.dirs * h;
   let dh = dY[params.offDY + ((t - 1u) * B + b) * row + dir * h + j] + dhc;
   dState[dh0 + t * bh + e] = dh;
-  let gx = params.offDGx + gBase + ((t - 1u) * B + b) * gh + j; // column j of block 0
-  let gg = params.offDGh + gBase + ((t - 1u) * B + b) * gh + j;
   let sBase = params.offS + dir * T * B * 4u * h + ((t - 1u) * B + b) * 4u * h + j;
   if (CELL == 0u) {
     let da = dh * phiGrad(Y[params.offY + (t * B + b) * row + dir * h + j]);
@@ -123,11 +181,11 @@ fn step(e: u32, dir: u32, dot: f32) -> f32 {
   } else if (CELL == 1u) {
     let r = saved[sBase];
     let z = saved[sBase + h];
-    let n = saved[sBase + 2u * h];
+    let nn = saved[sBase + 2u * h];
     let ghn = saved[sBase + 3u * h];
-    let hPrev = Y[params.offY + (prev * B + b) * row + dir * h + j];
-    let dan = dh * (1.0 - z) * (1.0 - n * n);
-    let daz = dh * (hPrev - n) * z * (1.0 - z);
+    let hPrev = saved[params.offHs + dir * (T + 2u) * bh + prev * bh + e];
+    let dan = dh * (1.0 - z) * (1.0 - nn * nn);
+    let daz = dh * (hPrev - nn) * z * (1.0 - z);
     let dar = dan * ghn * r * (1.0 - r);
     dG[gx] = dar;
     dG[gx + h] = daz;
@@ -159,7 +217,7 @@ fn step(e: u32, dir: u32, dot: f32) -> f32 {
     dG[gg + 2u * h] = dag;
     dG[gg + 3u * h] = dao;
   }
-  return dh * dh;
+  return dh;
 }
 
 @compute @workgroup_size(64)
@@ -177,15 +235,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let b = ec / h;
   let j = ec % h;
   let gh = gateCount() * h;
-  // the carry's source step: as in step()
+  // the carry's source step and scale: as in step()
+  let n = lengths[b];
   var src = T + 2u - params.s;
   var xi = params.xi0;
   if (dir == 1u) {
     src = select(params.s - 1u, T, params.s == T + 1u);
-    xi = params.xi1;
+    xi = select(params.xi1, 1.0, src == n);
   }
   var dot = 0.0;
-  if (valid && params.s > 1u && xi != 0.0) {
+  if (valid && params.s > 1u && src <= n && xi != 0.0) {
     let g0 = params.offDGh + dir * T * B * gh + ((src - 1u) * B + b) * gh;
     let pw = params.offWh + dir * params.strideK + j;
     for (var i = lane; i < gh; i += LANES) { dot += dG[g0 + i] * W[pw + i * h]; }
@@ -196,16 +255,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (lane < off) { red[li] += red[li + off * OUT]; }
     workgroupBarrier();
   }
-  var sumSq = 0.0;
-  if (valid && lane == 0u) { sumSq = step(e, dir, red[li]); }
+  var dhHere = 0.0; // this output's dh (lane 0; 0 elsewhere and outside the matrix)
+  if (valid && lane == 0u) { dhHere = step(e, dir, red[li]); }
   let base = select(params.normBase0, params.normBase1, dir == 1u);
   if (params.normBase0 != 0xffffffffu) {
-    partial[li] = sumSq;
-    workgroupBarrier();
-    for (var s = 32u; s > 0u; s >>= 1u) {
-      if (li < s) { partial[li] += partial[li + s]; }
-      workgroupBarrier();
-    }
-    if (li == 0u) { normPartials[base + wg.x] = partial[0]; }
+    let norm = tileNorm(li, dhHere);
+    if (li == 0u) { normPartials[base + wg.x] = norm; }
   }
 }

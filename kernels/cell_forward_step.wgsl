@@ -10,17 +10,24 @@
 //                        c_t = f * c_prev + i * g, h_t = o * tanh(c_t)
 // The forward direction (dir 0) is at t = s, its h_prev the state at t - 1;
 // the reverse one (dir 1) at t = T + 1 - s, its h_prev the state at t + 1.
+// Sequence b has n_b = lengths[b] valid steps (MATH.md, packed sequences): the
+// forward direction runs t = 1..n_b, the reverse one starts at t = n_b from its
+// initial state. A padded row (t > n_b) costs no product: its output is 0 and
+// its state slot holds the state that row carries through (the forward
+// direction's state at n_b, or the reverse direction's initial state), so that
+// hT is always slot T (forward) or slot 1 (reverse) and h_prev always a slot.
 //
 //   W   the parameter buffer: Wh [G*h, h] at offWh + dir*strideK, bh [G*h] at offBh + dir*strideK
 //   Gx  [K, T, B, G*h]      gx, layer-direction k at offGx + dir*T*B*G*h, step t at (t-1)*B*G*h
 //   state0  h0 [K, B, h] at offH0, c0 [K, B, h] at offC0: the initial states, read at s = 1
-//   Y   [L, T+2, B, dirs*h] the layer outputs with a border slot at each end: slot t
-//                           (1..T) holds h_t at columns dir*h..dir*h+h-1; slot 0
-//                           (forward) and slot T+1 (reverse) receive h0 at s = 1,
-//                           so h_prev is always a slot of Y (and so is the
-//                           weight gradient's H_prev, one strided product)
-//   saved   C [K, T+2, B, h] at offC (lstm): c_t, with c0 copied to the border slot likewise;
-//           S [K, T, B, 4*h] at offS: what the backward needs, gru r, z, n, gh_n; lstm i, f, g, o
+//   Y   [L, T+2, B, dirs*h] the layer outputs: slot t (1..T) holds h_t at columns
+//                           dir*h..dir*h+h-1 (0 at padded rows); slots 0, T+1 unused
+//   saved   Hs [K, T+2, B, h] at offHs: the states, slot t = h_t, with h0 in the border
+//           slot (0 forward, T+1 reverse) written at the first step, so the weight
+//           gradient's H_prev is one dense product; C [K, T+2, B, h] at offC (lstm)
+//           likewise for c; S [K, T, B, 4*h] at offS: what the backward needs,
+//           gru r, z, n, gh_n; lstm i, f, g, o
+//   lengths [B] u32         n_b (T for every b without lengths)
 //
 // One dispatch per step per layer. Work split: one invocation per (b, j), 64
 // per workgroup over x, flattened e = b*h + j; workgroup y = dir. Each
@@ -39,8 +46,9 @@ struct Params {
   hasBias: u32,
   offGx: u32, // dir 0's block in Gx
   offY: u32, // this layer's block in Y
-  offC: u32, // dir 0's block in C
-  offS: u32, // dir 0's block in S
+  offHs: u32, // dir 0's block of Hs in saved
+  offC: u32, // dir 0's block of C in saved
+  offS: u32, // dir 0's block of S in saved
   offH0: u32, // dir 0's block in state0: h0
   offC0: u32, // and c0
 }
@@ -52,8 +60,9 @@ override ACTIVATION: u32 = 1u; // rnn only: 0 identity, 1 tanh, 2 relu
 @group(0) @binding(1) var<storage, read> W: array<f32>;
 @group(0) @binding(2) var<storage, read> Gx: array<f32>;
 @group(0) @binding(3) var<storage, read> state0: array<f32>;
-@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> saved: array<f32>;
+@group(0) @binding(4) var<storage, read> lengths: array<u32>;
+@group(0) @binding(5) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(6) var<storage, read_write> saved: array<f32>;
 
 fn sigmoid(a: f32) -> f32 {
   return 1.0 / (1.0 + exp(-a));
@@ -81,25 +90,42 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (e >= B * h) { return; }
   let b = e / h;
   let j = e % h;
+  let n = lengths[b];
   let G = gateCount();
   let gh = G * h;
-  let row = params.dirs * h; // one time slot of Y: B rows of dirs*h
+  let bh = B * h;
   var t = params.s;
   var prev = t - 1u;
-  if (dir == 1u) { t = T + 1u - params.s; prev = t + 1u; }
+  var first = t == 1u;
+  if (dir == 1u) { t = T + 1u - params.s; prev = t + 1u; first = t == n; }
+  let hsBase = params.offHs + dir * (T + 2u) * bh; // this direction's Hs block
+  let cBase = params.offC + dir * (T + 2u) * bh;
+  let k0 = dir * bh; // this direction's block in h0, c0
+  let yCur = params.offY + (t * B + b) * params.dirs * h + dir * h + j;
+  if (t > n) {
+    // padded row: no output, the carried state passes through
+    Y[yCur] = 0.0;
+    if (dir == 0u) {
+      saved[hsBase + t * bh + e] = saved[hsBase + prev * bh + e];
+      if (CELL == 2u) { saved[cBase + t * bh + e] = saved[cBase + prev * bh + e]; }
+    } else {
+      saved[hsBase + t * bh + e] = state0[params.offH0 + k0 + e];
+      if (CELL == 2u) { saved[cBase + t * bh + e] = state0[params.offC0 + k0 + e]; }
+    }
+    return;
+  }
   let pw = params.offWh + dir * params.strideK;
   let pb = params.offBh + dir * params.strideK;
-  let k0 = dir * B * h; // this direction's block in h0, c0
-  let yPrev = params.offY + (prev * B + b) * row + dir * h; // row b of h_prev
-  let yCur = params.offY + (t * B + b) * row + dir * h;
-  let cBase = params.offC + dir * (T + 2u) * B * h;
+  // h_prev: h0 at the direction's first step of this sequence, else the previous slot
+  var hRow = hsBase + prev * bh + b * h;
+  var hBuf = 0u; // 0: saved, 1: state0
+  if (first) { hRow = params.offH0 + k0 + b * h; hBuf = 1u; }
 
   // gh_g = Wh[g*h + j, :] . h_prev + bh[g*h + j], the G blocks in one pass over h_prev.
   var acc = vec4<f32>(0.0);
-  let first = params.s == 1u;
   for (var k = 0u; k < h; k++) {
     var hp: f32;
-    if (first) { hp = state0[params.offH0 + k0 + b * h + k]; } else { hp = Y[yPrev + k]; }
+    if (hBuf == 1u) { hp = state0[hRow + k]; } else { hp = saved[hRow + k]; }
     acc.x += W[pw + j * h + k] * hp;
     if (G > 1u) {
       acc.y += W[pw + (h + j) * h + k] * hp;
@@ -119,9 +145,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var hPrevJ: f32;
   if (first) {
     hPrevJ = state0[params.offH0 + k0 + e];
-    Y[yPrev + j] = hPrevJ; // the border slot, for the backward and the weight gradient
+    saved[hsBase + prev * bh + e] = hPrevJ; // the border slot (or a padded one holding h0 already)
   } else {
-    hPrevJ = Y[yPrev + j];
+    hPrevJ = saved[hsBase + prev * bh + e];
   }
   let sBase = params.offS + dir * T * B * 4u * h + ((t - 1u) * B + b) * 4u * h;
   var hNew: f32;
@@ -130,11 +156,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   } else if (CELL == 1u) {
     let r = sigmoid(Gx[gxBase + j] + acc.x);
     let z = sigmoid(Gx[gxBase + h + j] + acc.y);
-    let n = tanh(Gx[gxBase + 2u * h + j] + r * acc.z);
-    hNew = (1.0 - z) * n + z * hPrevJ;
+    let nn = tanh(Gx[gxBase + 2u * h + j] + r * acc.z);
+    hNew = (1.0 - z) * nn + z * hPrevJ;
     saved[sBase + j] = r;
     saved[sBase + h + j] = z;
-    saved[sBase + 2u * h + j] = n;
+    saved[sBase + 2u * h + j] = nn;
     saved[sBase + 3u * h + j] = acc.z;
   } else {
     let i = sigmoid(Gx[gxBase + j] + acc.x);
@@ -144,17 +170,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var cPrev: f32;
     if (first) {
       cPrev = state0[params.offC0 + k0 + e];
-      saved[cBase + prev * B * h + e] = cPrev;
+      saved[cBase + prev * bh + e] = cPrev;
     } else {
-      cPrev = saved[cBase + prev * B * h + e];
+      cPrev = saved[cBase + prev * bh + e];
     }
     let c = f * cPrev + i * g;
-    saved[cBase + t * B * h + e] = c;
+    saved[cBase + t * bh + e] = c;
     hNew = o * tanh(c);
     saved[sBase + j] = i;
     saved[sBase + h + j] = f;
     saved[sBase + 2u * h + j] = g;
     saved[sBase + 3u * h + j] = o;
   }
-  Y[yCur + j] = hNew;
+  Y[yCur] = hNew;
+  saved[hsBase + t * bh + e] = hNew;
 }

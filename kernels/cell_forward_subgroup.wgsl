@@ -30,6 +30,7 @@ struct Params {
   inline0: u32, // 1: layer z = 0 computes gx inline; 0: reads Gx
   offGx: u32,
   offY: u32,
+  offHs: u32,
   offC: u32,
   offS: u32,
   offH0: u32,
@@ -42,6 +43,7 @@ struct Params {
   strideL: u32,
   // per layer strides of Y, C, S and h0/c0 (elements)
   layerY: u32,
+  layerHs: u32,
   layerC: u32,
   layerS: u32,
   layerH0: u32,
@@ -58,8 +60,9 @@ override HS_CAP: u32 = 1u; // persistent: floats of h_prev staged per step (>= B
 @group(0) @binding(1) var<storage, read> W: array<f32>;
 @group(0) @binding(2) var<storage, read> Gx: array<f32>;
 @group(0) @binding(3) var<storage, read> state0: array<f32>;
-@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> saved: array<f32>;
+@group(0) @binding(4) var<storage, read> lengths: array<u32>;
+@group(0) @binding(5) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(6) var<storage, read_write> saved: array<f32>;
 
 var<workgroup> hs: array<f32, HS_CAP>;
 
@@ -86,6 +89,7 @@ struct Layer {
   bx: u32,
   inlineX: bool,
   y: u32,
+  hs: u32,
   c: u32,
   sv: u32,
   h0: u32,
@@ -110,6 +114,7 @@ fn layerOf(z: u32, dir: u32) -> Layer {
     L.inlineX = true;
   }
   L.y = params.offY + z * params.layerY;
+  L.hs = params.offHs + z * params.layerHs + dir * (params.T + 2u) * params.B * params.h;
   L.c = params.offC + z * params.layerC + dir * (params.T + 2u) * params.B * params.h;
   L.sv = params.offS + z * params.layerS + dir * params.T * params.B * 4u * params.h;
   L.h0 = params.offH0 + z * params.layerH0 + dir * params.B * params.h;
@@ -117,11 +122,17 @@ fn layerOf(z: u32, dir: u32) -> Layer {
   return L;
 }
 
-/** h_prev[b, k] of this layer-direction at step s (first: the initial state). */
-fn hPrev(L: Layer, first: bool, yPrevRow: u32, b: u32, k: u32) -> f32 {
+/** h_prev[b, k] of this layer-direction (first: the direction's first step of sequence b: the initial state). */
+fn hPrev(L: Layer, first: bool, prev: u32, b: u32, k: u32) -> f32 {
   if (PERSISTENT) { return hs[b * params.h + k]; }
   if (first) { return state0[L.h0 + b * params.h + k]; }
-  return Y[yPrevRow + k];
+  return saved[L.hs + (prev * params.B + b) * params.h + k];
+}
+
+/** Whether step `step` of direction dir starts sequence b (the reverse direction starts at t = n_b). */
+fn isFirst(dir: u32, step: u32, b: u32) -> bool {
+  if (dir == 1u) { return params.T + 1u - step == lengths[b]; }
+  return step == 1u;
 }
 
 /** The cell's state update for output e = b*h + j, given the reduced gh and (inline) gx. */
@@ -133,12 +144,24 @@ fn finish(L: Layer, dir: u32, step: u32, e: u32, ghIn: vec4<f32>, gxIn: vec4<f32
   let j = e % h;
   let G = gateCount();
   let row = params.dirs * h;
+  let bh = B * h;
   var t = step;
   var prev = t - 1u;
   if (dir == 1u) { t = T + 1u - step; prev = t + 1u; }
-  let first = step == 1u;
-  let yPrev = L.y + (prev * B + b) * row + dir * h;
+  let first = isFirst(dir, step, b);
   let yCur = L.y + (t * B + b) * row + dir * h;
+  if (t > lengths[b]) {
+    // padded row: no output, the carried state passes through
+    Y[yCur + j] = 0.0;
+    if (dir == 0u) {
+      saved[L.hs + t * bh + e] = saved[L.hs + prev * bh + e];
+      if (CELL == 2u) { saved[L.c + t * bh + e] = saved[L.c + prev * bh + e]; }
+    } else {
+      saved[L.hs + t * bh + e] = state0[L.h0 + e];
+      if (CELL == 2u) { saved[L.c + t * bh + e] = state0[L.c0 + e]; }
+    }
+    return;
+  }
   var acc = ghIn;
   if (params.hasBias != 0u) {
     acc.x += W[L.bh + j];
@@ -171,9 +194,9 @@ fn finish(L: Layer, dir: u32, step: u32, e: u32, ghIn: vec4<f32>, gxIn: vec4<f32
   var hPrevJ: f32;
   if (first) {
     hPrevJ = state0[L.h0 + e];
-    Y[yPrev + j] = hPrevJ; // the border slot, for the backward and the weight gradient
+    saved[L.hs + prev * bh + e] = hPrevJ; // the border slot (or a padded one holding h0 already)
   } else {
-    hPrevJ = Y[yPrev + j];
+    hPrevJ = saved[L.hs + prev * bh + e];
   }
   let sBase = L.sv + ((t - 1u) * B + b) * 4u * h;
   var hNew: f32;
@@ -209,6 +232,7 @@ fn finish(L: Layer, dir: u32, step: u32, e: u32, ghIn: vec4<f32>, gxIn: vec4<f32
     saved[sBase + 3u * h + j] = o;
   }
   Y[yCur + j] = hNew;
+  saved[L.hs + t * bh + e] = hNew;
 }
 
 @compute @workgroup_size(WG)
@@ -230,13 +254,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var chunks = 1u;
   if (PERSISTENT) { chunks = (n + OUT - 1u) / OUT; }
   for (var step = params.s - z; step <= params.sLast - z; step++) {
-    let first = step == 1u;
     var t = step;
     var prev = t - 1u;
     if (dir == 1u) { t = T + 1u - step; prev = t + 1u; }
     if (PERSISTENT) {
       for (var i = li; i < n; i += WG) {
-        if (first) { hs[i] = state0[L.h0 + i]; } else { hs[i] = Y[L.y + (prev * B + i / h) * row + dir * h + i % h]; }
+        if (isFirst(dir, step, i / h)) { hs[i] = state0[L.h0 + i]; } else { hs[i] = saved[L.hs + prev * B * h + i]; }
       }
       workgroupBarrier();
     }
@@ -249,10 +272,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let j = min(e, n - 1u) % h;
       var accH = vec4<f32>(0.0);
       var accX = vec4<f32>(0.0);
-      if (valid) {
-        let yPrevRow = L.y + (prev * B + b) * row + dir * h;
+      if (valid && t <= lengths[b]) {
+        let first = isFirst(dir, step, b);
         for (var k = lane; k < h; k += LANES) {
-          let hp = hPrev(L, first, yPrevRow, b, k);
+          let hp = hPrev(L, first, prev, b, k);
           accH.x += W[L.wh + j * h + k] * hp;
           if (G > 1u) {
             accH.y += W[L.wh + (h + j) * h + k] * hp;

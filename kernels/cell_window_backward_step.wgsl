@@ -14,14 +14,14 @@
 // One direction only (window with bidirectional is refused).
 //
 //   W       Wh [G*h, h] at offWh
-//   Y, saved, as cell_backward_step.wgsl
+//   Y, saved (Hs, C, S), as cell_backward_step.wgsl (no lengths: window takes none on the GPU)
 //   dY      [tau, T, B, h] this layer's output gradient per age, at offDY
 //   dG      dGx, dGh [K, T, B, G*h] (sums over ages, for the weight gradients and dx)
 //           at offDGx, offDGh; per age dGx^(a) [tau, T, B, G*h] at offDGa
 //           (the gradient to the layer below is one product over tau*T*B rows)
 //   dState  dH, dC [K, T+2, B, h] at offDH, offDC: slot T+1 holds dhT, dcT; slot 0
 //           receives dh0, dc0; per age dh^(a), dc^(a) [tau, T, B, h] at offDHa, offDCa
-//   normPartials  ||sum_a dh^(a)||^2 per workgroup at normBase + workgroup index
+//   normPartials  ||sum_a dh^(a)|| over each workgroup's elements at normBase + workgroup index
 //
 // One dispatch per step per layer. Work split: one invocation per (b, j), 64
 // per workgroup (e = b*h + j), looping over the tau ages, each carry a dot
@@ -35,6 +35,7 @@ struct Params {
   s: u32, // 1..T+1
   offWh: u32,
   offY: u32,
+  offHs: u32,
   offC: u32,
   offS: u32,
   offDY: u32,
@@ -61,6 +62,47 @@ override ACTIVATION: u32 = 1u;
 @group(0) @binding(7) var<storage, read_write> normPartials: array<f32>;
 
 var<workgroup> partial: array<f32, 64>;
+
+fn isFiniteF(x: f32) -> bool {
+  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/**
+ * ||dh|| over this workgroup's 64 elements (v: this invocation's, 0 outside):
+ * sqrt(sum (v k)^2) / k with k about 1 / M, M the largest |v|, in two
+ * power-of-two factors, each a normal f32 (as rnn_backward_step.wgsl's
+ * tileNorm: no square overflows, no reciprocal is flushed). +Infinity when an
+ * element is NaN or infinite. Every invocation of the workgroup calls it.
+ */
+fn tileNorm(li: u32, v: f32) -> f32 {
+  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
+  let inf = bitcast<f32>(infBits);
+  partial[li] = select(inf, abs(v), isFiniteF(v));
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
+    workgroupBarrier();
+  }
+  let M = partial[0];
+  workgroupBarrier();
+  var q = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
+  if (M > 0.0 && isFiniteF(M)) {
+    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
+    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
+    let r = (v * k.x) * k.y;
+    q = r * r;
+  }
+  partial[li] = q;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] += partial[li + s]; }
+    workgroupBarrier();
+  }
+  if (!isFiniteF(M)) { return inf; }
+  return sqrt(partial[0]) / k.y / k.x;
+}
 
 fn gateCount() -> u32 {
   if (CELL == 0u) { return 1u; }
@@ -144,7 +186,7 @@ fn step(e: u32) -> f32 {
       let z = saved[sBase + h];
       let n = saved[sBase + 2u * h];
       let ghn = saved[sBase + 3u * h];
-      let hPrev = Y[params.offY + ((t - 1u) * B + b) * h + j];
+      let hPrev = saved[params.offHs + (t - 1u) * bh + e];
       let dan = dh * (1.0 - z) * (1.0 - n * n);
       let daz = dh * (hPrev - n) * z * (1.0 - z);
       let dar = dan * ghn * r * (1.0 - r);
@@ -172,7 +214,7 @@ fn step(e: u32) -> f32 {
     dG[gx + q * h] = sumX[q];
     dG[gg + q * h] = sumH[q];
   }
-  return dhSum * dhSum;
+  return dhSum;
 }
 
 @compute @workgroup_size(64)
@@ -181,15 +223,10 @@ fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(local_invocation_index) li: u32,
 ) {
-  var sumSq = 0.0;
-  if (gid.x < params.B * params.h) { sumSq = step(gid.x); }
+  var dhHere = 0.0; // this invocation's dh (0 outside the matrix)
+  if (gid.x < params.B * params.h) { dhHere = step(gid.x); }
   if (params.normBase != 0xffffffffu) {
-    partial[li] = sumSq;
-    workgroupBarrier();
-    for (var s = 32u; s > 0u; s >>= 1u) {
-      if (li < s) { partial[li] += partial[li + s]; }
-      workgroupBarrier();
-    }
-    if (li == 0u) { normPartials[params.normBase + wg.x] = partial[0]; }
+    let norm = tileNorm(li, dhHere);
+    if (li == 0u) { normPartials[params.normBase + wg.x] = norm; }
   }
 }

@@ -1,15 +1,35 @@
 // finalize: the few scalars of a gradient call, in one workgroup
 //
-//   stats[0] = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
-//   stats[1] = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
-//   stats[2] = clip scale = min(1, clipNorm / ||g||)       (1 when clipNorm = 0 or not finite)
-//   stats[3] = 1 when ||g|| is NaN or infinite, else 0
-//   stats[4] = 1 when clipped, else 0
-//   stats[5] = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
-//   stats[8 + t - 1] = ||dH_t|| = sqrt(sum of the T step's norm partials), t = 1..T
+//   stats.loss = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
+//   stats.gradNorm = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
+//   stats.clipScale * stats.clipScale2 * stats.clipScale3 = clip scale = min(1, clipNorm / ||g||)   (1 when clipNorm = 0
+//                      or not finite), in three factors of about equal size, applied one after
+//                      the other, ((g * stats.clipScale) * stats.clipScale2) * stats.clipScale3: clipNorm / ||g|| itself
+//                      is below float32's normal range (flushed to zero by GPUs) once ||g|| is
+//                      above about 8.5e37 times clipNorm, down to 2^-270
+//   stats.nonFinite = 1 when ||g|| is NaN or infinite, else 0
+//   stats.clipped = 1 when clipped, else 0
+//   stats.step = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
+//   stats.perStep[t - 1] = ||dH_t|| = sqrt(sum_p n_p^2) over the step's per-tile norms n_p, t = 1..T
+//                      (as M * sqrt(sum (n_p / M)^2), M = max n_p: finite up to the largest f32)
 //
 // One workgroup of 256 invocations: strided sums then tree reductions in
 // workgroup memory, always in the same order (bit-identical run after run).
+
+// The scalars of a gradient call, written by finalize.wgsl; the host reads
+// them by member name through reflection (src/gpu/stats.ts), and every kernel
+// that reads them declares this same struct (test/gpu-stats-struct.test.ts).
+struct Stats {
+  loss: f32, // L
+  gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
+  clipScale: f32, // min(1, clipNorm / ||g||) = clipScale * clipScale2 * clipScale3, applied one factor after the other
+  nonFinite: f32, // 1 when ||g|| is NaN or infinite
+  clipped: f32, // 1 when clipped
+  step: f32, // updates applied so far: Adam's t
+  clipScale2: f32, // the clip scale's second factor
+  clipScale3: f32, // and its third
+  perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
+}
 
 struct Params {
   R: u32,
@@ -26,7 +46,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> rowLoss: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read> stepPartials: array<f32>;
-@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: Stats;
 
 var<workgroup> red: array<f32, 256>;
 
@@ -54,6 +74,18 @@ fn reduceMax(li: u32, v: f32) -> f32 {
   return total;
 }
 
+/**
+ * Two powers of two whose product k is about 1 / x (x > 0, finite), each a
+ * normal f32 (2^-65 or more): v * k1 * k2 brings every |v| <= x to at most 1
+ * without ever forming 1 / x, which is below the normal range for x above
+ * about 8.5e37 and which GPUs flush to zero.
+ */
+fn inverseFactors(x: f32) -> vec2<f32> {
+  let e = frexp(x).exp; // x = f * 2^e, f in [0.5, 1)
+  let e1 = e / 2;
+  return vec2<f32>(exp2(f32(-e1)), exp2(f32(e1 - e)));
+}
+
 fn isFinite(x: f32) -> bool {
   // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
   return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
@@ -66,9 +98,10 @@ fn main(@builtin(local_invocation_index) li: u32) {
     for (var r = li; r < params.R; r += 256u) { l += rowLoss[r]; }
   }
   let loss = reduce(li, l);
-  // ||g|| = m * sqrt(sum (g_i / m)^2), m = max |g_i|: no overflow of the sum of
-  // squares for gradients up to the largest f32 (the CPU reference works in
-  // float64). Any NaN or infinite element makes the norm non-finite.
+  // ||g|| = sqrt(sum (g_i k)^2) / k, k about 1 / max |g_i| (two factors, see
+  // inverseFactors): no overflow of the sum of squares, no flushed reciprocal,
+  // for gradients up to the largest f32 (the CPU reference works in float64).
+  // Any NaN or infinite element makes the norm non-finite.
   var m = 0.0;
   var bad = 0.0;
   for (var i = li; i < params.n; i += 256u) {
@@ -78,38 +111,58 @@ fn main(@builtin(local_invocation_index) li: u32) {
   m = reduceMax(li, m);
   bad = reduceMax(li, bad);
   var n = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
   if (m > 0.0) {
-    let inv = 1.0 / m;
+    k = inverseFactors(m);
     for (var i = li; i < params.n; i += 256u) {
-      let r = grad[i] * inv;
+      let r = (grad[i] * k.x) * k.y;
       n += r * r;
     }
   }
-  var norm = m * sqrt(reduce(li, n));
+  let scaledNorm = sqrt(reduce(li, n)); // ||g|| k, in [1, sqrt(n)] when m > 0
+  var norm = scaledNorm / k.y / k.x; // infinite only when ||g|| is beyond float32
   if (bad != 0.0) {
     var nanBits = 0x7fc00000u; // a var: a NaN constant would be rejected when the shader is compiled
     norm = bitcast<f32>(nanBits);
   }
 
   for (var t = li; t < params.T * min(params.stepParts, 1u); t += 256u) {
+    var M = 0.0;
+    for (var p = 0u; p < params.stepParts; p++) { M = max(M, stepPartials[t * params.stepParts + p]); }
     var s = 0.0;
-    for (var p = 0u; p < params.stepParts; p++) { s += stepPartials[t * params.stepParts + p]; }
-    stats[8u + t] = sqrt(s);
+    var kt = vec2<f32>(1.0, 1.0);
+    if (M > 0.0 && isFinite(M)) {
+      kt = inverseFactors(M);
+      for (var p = 0u; p < params.stepParts; p++) {
+        let r = (stepPartials[t * params.stepParts + p] * kt.x) * kt.y;
+        s += r * r;
+      }
+    }
+    stats.perStep[t] = select(M, sqrt(s) / kt.y / kt.x, isFinite(M)); // an infinite tile norm stays infinite
   }
 
   if (li == 0u) {
     let finite = isFinite(norm);
-    var scale = 1.0;
+    var scale = vec3<f32>(1.0, 1.0, 1.0);
     var clipped = 0.0;
     if (finite && params.clipNorm > 0.0 && norm > params.clipNorm) {
-      scale = params.clipNorm / norm;
+      // clipNorm / ||g|| = (fc / fs) 2^E with clipNorm = fc 2^ec, ||g|| k = fs 2^es, k = 2^-em:
+      // E = ec - es - em, split in three (each factor 2^-91 or more: a normal f32)
+      let c = frexp(params.clipNorm);
+      let sn = frexp(scaledNorm);
+      let E = c.exp - sn.exp - frexp(m).exp;
+      let E1 = E / 3;
+      let E2 = (E - E1) / 2;
+      scale = vec3<f32>((c.fract / sn.fract) * exp2(f32(E1)), exp2(f32(E2)), exp2(f32(E - E1 - E2)));
       clipped = 1.0;
     }
-    stats[0] = select(0.0, loss * params.lossScale, params.hasLoss != 0u);
-    stats[1] = norm;
-    stats[2] = scale;
-    stats[3] = select(1.0, 0.0, finite);
-    stats[4] = clipped;
-    if (params.countStep != 0u && finite) { stats[5] = stats[5] + 1.0; }
+    stats.loss = select(0.0, loss * params.lossScale, params.hasLoss != 0u);
+    stats.gradNorm = norm;
+    stats.clipScale = scale.x;
+    stats.clipScale2 = scale.y;
+    stats.clipScale3 = scale.z;
+    stats.nonFinite = select(1.0, 0.0, finite);
+    stats.clipped = clipped;
+    if (params.countStep != 0u && finite) { stats.step = stats.step + 1.0; }
   }
 }

@@ -10,8 +10,8 @@
 //   H   [(T+1), B, h]  h_t at offH, for phi'
 //   dhT [B, h]         the gradient arriving at h_T (read when useCarry = 0)
 //   Whh [h, h]         at offWhh in the parameter buffer
-//   normPartials       ||dH_t||^2 per workgroup at normBase + workgroup index
-//                      (summed in finalize.wgsl into gradNormPerStep)
+//   normPartials       ||dH_t|| over each workgroup's tile, at normBase + workgroup
+//                      index (combined in finalize.wgsl into gradNormPerStep)
 //
 // One dispatch per step. Work split as in rnn_forward_step.wgsl: 8x8
 // invocations per workgroup cover a 32x32 tile (rows b, columns j), 4x4 per
@@ -53,11 +53,11 @@ fn phiGrad(hv: f32) -> f32 {
   return 1.0;
 }
 
-/** Writes dA_t for row b, columns j0..j0+3; returns the row's sum of dH^2. */
-fn store(b: u32, j0: u32, carry: vec4<f32>) -> f32 {
+/** Writes dA_t for row b, columns j0..j0+3; returns dH there (zeros outside the matrix). */
+fn store(b: u32, j0: u32, carry: vec4<f32>) -> vec4<f32> {
   let h = params.h;
-  if (b >= params.B) { return 0.0; }
-  var sumSq = 0.0;
+  var out = vec4<f32>(0.0);
+  if (b >= params.B) { return out; }
   for (var jj = 0u; jj < 4u; jj++) {
     let j = j0 + jj;
     if (j >= h) { break; }
@@ -65,13 +65,67 @@ fn store(b: u32, j0: u32, carry: vec4<f32>) -> f32 {
     var dh = params.xi * carry[jj];
     if (params.useCarry == 0u) { dh = dhT[e]; }
     if (params.useG != 0u) { dh += G[params.offG + e]; }
-    sumSq += dh * dh;
+    out[jj] = dh;
     var v = dh;
     if (params.applyAct != 0u) { v = dh * phiGrad(H[params.offH + e]); }
     dA[params.offOut + e] = v;
   }
-  return sumSq;
+  return out;
 }
+
+fn isFiniteF(x: f32) -> bool {
+  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/**
+ * ||dH|| over this workgroup's tile of rows v0..v3 (zeros outside the matrix):
+ * sqrt(sum (v k)^2) / k with k about 1 / M, M the tile's largest |v|, so that
+ * no square overflows (a plain sum of squares read Infinity from |dH| of
+ * about 1.8e19, the exploding gradients the per-step norms exist to show);
+ * k in two power-of-two factors, each a normal f32 (1 / M is flushed to zero
+ * for M above about 8.5e37). +Infinity when an element is NaN or infinite.
+ * Every invocation of the workgroup calls it.
+ */
+fn tileNorm(li: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) -> f32 {
+  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
+  let inf = bitcast<f32>(infBits);
+  var m = 0.0;
+  for (var k = 0u; k < 4u; k++) {
+    let a = vec4<f32>(v0[k], v1[k], v2[k], v3[k]);
+    for (var c = 0u; c < 4u; c++) {
+      if (isFiniteF(a[c])) { m = max(m, abs(a[c])); } else { m = inf; }
+    }
+  }
+  partial[li] = m;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
+    workgroupBarrier();
+  }
+  let M = partial[0];
+  workgroupBarrier();
+  var q = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
+  if (M > 0.0 && isFiniteF(M)) {
+    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
+    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
+    let s0 = (v0 * k.x) * k.y;
+    let s1 = (v1 * k.x) * k.y;
+    let s2 = (v2 * k.x) * k.y;
+    let s3 = (v3 * k.x) * k.y;
+    q = dot(s0, s0) + dot(s1, s1) + dot(s2, s2) + dot(s3, s3);
+  }
+  partial[li] = q;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] += partial[li + s]; }
+    workgroupBarrier();
+  }
+  if (!isFiniteF(M)) { return inf; }
+  return sqrt(partial[0]) / k.y / k.x;
+}
+
 
 @compute @workgroup_size(8, 8)
 fn main(
@@ -109,15 +163,13 @@ fn main(
       acc3 += dA[r3 + i] * w;
     }
   }
-  let sumSq = store(b0, j0, acc0) + store(b0 + 1u, j0, acc1) + store(b0 + 2u, j0, acc2) + store(b0 + 3u, j0, acc3);
+  let d0 = store(b0, j0, acc0);
+  let d1 = store(b0 + 1u, j0, acc1);
+  let d2 = store(b0 + 2u, j0, acc2);
+  let d3 = store(b0 + 3u, j0, acc3);
 
   if (params.normBase != 0xffffffffu) {
-    partial[li] = sumSq;
-    workgroupBarrier();
-    for (var s = 32u; s > 0u; s >>= 1u) {
-      if (li < s) { partial[li] += partial[li + s]; }
-      workgroupBarrier();
-    }
-    if (li == 0u) { normPartials[params.normBase + wg.y * nwg.x + wg.x] = partial[0]; }
+    let norm = tileNorm(li, d0, d1, d2, d3);
+    if (li == 0u) { normPartials[params.normBase + wg.y * nwg.x + wg.x] = norm; }
   }
 }

@@ -12,7 +12,7 @@
 //   slots [2, tau, B, h]  ping-pong: reads the slots of step t+1 at offOld,
 //                         writes those of step t at offNew
 //   G [T, B, h], H [(T+1), B, h], dA [(T+1), B, h], dhT [B, h], Whh at offWhh
-//   normPartials          ||dH_t||^2 per workgroup at normBase + workgroup index
+//   normPartials          ||dH_t|| over each workgroup's tile at normBase + workgroup index
 //
 // One dispatch per step. Work split as in rnn_backward_step.wgsl: 8x8
 // invocations per workgroup cover a 32x32 tile of (b, j), 4x4 per invocation;
@@ -108,18 +108,69 @@ fn age(k: u32, b: u32, j0: u32, c: vec4<f32>) -> mat2x4<f32> {
   return mat2x4<f32>(a, dh);
 }
 
-fn finish(b: u32, j0: u32, a: vec4<f32>, dh: vec4<f32>) -> f32 {
+fn finish(b: u32, j0: u32, a: vec4<f32>) {
   let h = params.h;
-  if (b >= params.B) { return 0.0; }
-  var sumSq = 0.0;
+  if (b >= params.B) { return; }
   for (var jj = 0u; jj < 4u; jj++) {
     let j = j0 + jj;
     if (j >= h) { break; }
     dA[params.offOut + b * h + j] = a[jj];
-    sumSq += dh[jj] * dh[jj];
   }
-  return sumSq;
 }
+
+fn isFiniteF(x: f32) -> bool {
+  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/**
+ * ||dH|| over this workgroup's tile of rows v0..v3 (zeros outside the matrix):
+ * sqrt(sum (v k)^2) / k with k about 1 / M, M the tile's largest |v|, so that
+ * no square overflows (a plain sum of squares read Infinity from |dH| of
+ * about 1.8e19, the exploding gradients the per-step norms exist to show);
+ * k in two power-of-two factors, each a normal f32 (1 / M is flushed to zero
+ * for M above about 8.5e37). +Infinity when an element is NaN or infinite.
+ * Every invocation of the workgroup calls it.
+ */
+fn tileNorm(li: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) -> f32 {
+  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
+  let inf = bitcast<f32>(infBits);
+  var m = 0.0;
+  for (var k = 0u; k < 4u; k++) {
+    let a = vec4<f32>(v0[k], v1[k], v2[k], v3[k]);
+    for (var c = 0u; c < 4u; c++) {
+      if (isFiniteF(a[c])) { m = max(m, abs(a[c])); } else { m = inf; }
+    }
+  }
+  partial[li] = m;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
+    workgroupBarrier();
+  }
+  let M = partial[0];
+  workgroupBarrier();
+  var q = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
+  if (M > 0.0 && isFiniteF(M)) {
+    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
+    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
+    let s0 = (v0 * k.x) * k.y;
+    let s1 = (v1 * k.x) * k.y;
+    let s2 = (v2 * k.x) * k.y;
+    let s3 = (v3 * k.x) * k.y;
+    q = dot(s0, s0) + dot(s1, s1) + dot(s2, s2) + dot(s3, s3);
+  }
+  partial[li] = q;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] += partial[li + s]; }
+    workgroupBarrier();
+  }
+  if (!isFiniteF(M)) { return inf; }
+  return sqrt(partial[0]) / k.y / k.x;
+}
+
 
 @compute @workgroup_size(8, 8)
 fn main(
@@ -143,16 +194,14 @@ fn main(
     sum2 += age(k, b0 + 2u, j0, c.r2);
     sum3 += age(k, b0 + 3u, j0, c.r3);
   }
-  let sumSq = finish(b0, j0, sum0[0], sum0[1]) + finish(b0 + 1u, j0, sum1[0], sum1[1])
-    + finish(b0 + 2u, j0, sum2[0], sum2[1]) + finish(b0 + 3u, j0, sum3[0], sum3[1]);
+  finish(b0, j0, sum0[0]);
+  finish(b0 + 1u, j0, sum1[0]);
+  finish(b0 + 2u, j0, sum2[0]);
+  finish(b0 + 3u, j0, sum3[0]);
 
   if (params.normBase != 0xffffffffu) {
-    partial[li] = sumSq;
-    workgroupBarrier();
-    for (var s = 32u; s > 0u; s >>= 1u) {
-      if (li < s) { partial[li] += partial[li + s]; }
-      workgroupBarrier();
-    }
-    if (li == 0u) { normPartials[params.normBase + wg.y * nwg.x + wg.x] = partial[0]; }
+    // sum_k dH^(k) is zero outside the matrix (age() returns zeros there)
+    let norm = tileNorm(li, sum0[1], sum1[1], sum2[1], sum3[1]);
+    if (li == 0u) { normPartials[params.normBase + wg.y * nwg.x + wg.x] = norm; }
   }
 }

@@ -1,33 +1,45 @@
 // createEngine: picks a backend and exposes the public contract of API.md.
-import type { AnyModel, Batch, EngineOptions, EngineStats, GradientOptions, GradientResult, RnnModel, SequenceGradients, SequenceModel, Trainer, TrainerOptions, BackendName } from './types.js';
-import { isSequenceModel, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import type {
+  AnyModel,
+  Batch,
+  ForwardOptions,
+  ForwardResult,
+  GenerateOptions,
+  EngineOptions,
+  EngineStats,
+  GradientOptions,
+  GradientResult,
+  RnnModel,
+  SequenceGradients,
+  SequenceModel,
+  Trainer,
+  TrainerOptions,
+  BackendName,
+  AdapterSummary,
+  SelfCheckResult,
+} from './types.js';
 import { BpttDeviceError, BpttInputError, describe } from './errors.js';
-import { validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
-import { cpuGradients } from './cpu/gradients.js';
+import { checkOptionalBoolean, checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
+import { cpuRnnGradients } from './cpu/rnn-gradients.js';
+import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
+import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
+import { type SequenceProblem, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
+import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
+import { gpuProviderNote } from './gpu/provider.js';
 import type { DeviceApi } from './gpu/device-api.js';
 import type { GemmTiming } from './gpu/bench-gemm.js';
 import { type KernelChoice, type TuningTable, DEFAULT_CHOICE } from './tuning-types.js';
 import { validateTuningOption } from './gpu/tuning.js';
+import { createWasmEngine } from './wasm/engine.js';
 
-export interface AdapterSummary {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isFallbackAdapter: boolean;
-}
-
-export interface SelfCheckResult {
-  ok: boolean;
-  worstError: number; // largest |gpu - cpu| / (atol + rtol*|cpu|) over every output; <= 1 passes
-  milliseconds: number;
-}
+export type { AdapterSummary, SelfCheckResult } from './types.js';
 
 export interface Engine {
-  /** What 'auto' chose ('webgpu' or 'cpu'). */
+  /** What 'auto' chose ('webgpu', 'wasm' or 'cpu'). */
   readonly backend: BackendName;
   /** Why that backend was chosen, in words. */
   readonly backendReason: string;
@@ -37,10 +49,18 @@ export interface Engine {
   readonly device: GPUDevice | null;
   /** The layer on GPUBuffers (forward, backward), for the WebGPU backend; throws on the CPU one. */
   readonly gpu: DeviceApi;
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
+  /** The model's outputs without gradients: the loss with batch.y, O and/or Y when asked, hT (cT). */
+  forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult>;
+  /** Token ids generated after a prefix, greedy or sampled (API.md "Forward only"). */
+  generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array>;
   /** Dispatch and submit counts of the last call, and the device memory held. */
   stats(): EngineStats;
   /** A small gradient call compared with the CPU reference. */
@@ -62,20 +82,31 @@ class CpuEngine implements Engine {
   get gpu(): DeviceApi {
     throw new BpttDeviceError(`engine.gpu needs the 'webgpu' backend; this engine uses the CPU (${this.backendReason})`);
   }
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) throw new BpttDeviceError('a SequenceModel on the CPU engine is not available in this build');
+    if (isSequenceModel(model)) return cpuSequenceGradients(model, batch, validateSequenceCall(model, batch, options));
     const problem = validateGradientCall(model, batch, options);
-    return cpuGradients(model, batch, problem);
+    return cpuRnnGradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) throw new BpttDeviceError('a SequenceModel on the CPU engine is not available in this build');
-    return createCpuTrainer(model, options);
+    if (isSequenceModel(model)) return withInference(createCpuSequenceTrainer(model, options));
+    return withInference(createCpuTrainer(model, options));
+  }
+  async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+    assertUsable(this, 'engine');
+    return forwardOnCpu(model, batch, options);
+  }
+  async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
+    assertUsable(this, 'engine');
+    return generateOnCpu(model, options);
   }
   stats(): EngineStats {
     return { dispatches: 0, submits: 0, liveBuffers: 0, liveBytes: 0, peakBytes: 0 };
@@ -112,20 +143,41 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     return this.impl.gpu;
   }
+  // The RnnModel signature comes first and last: an untyped model resolves to the first,
+  // ReturnType<Engine['gradients']> reads the last, and both stay GradientResult as before.
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   gradients(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<SequenceGradients>;
+  gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, validateSequenceCall(model, batch, options));
+    if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
     const problem = validateGradientCall(model, batch, options);
+    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
     return this.impl.gradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
-    return this.impl.trainer(model, validateTrainerOptions(model, options));
+    if (isSequenceModel(model)) return withInference(this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options)));
+    const trainer = withInference(this.impl.trainer(model, validateTrainerOptions(model, options)));
+    const step = trainer.step;
+    trainer.step = async (batch, stepOptions) => {
+      if (typeof batch === 'object' && batch !== null && batch.lengths !== undefined) {
+        throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+      }
+      return step(batch, stepOptions);
+    };
+    return trainer;
+  }
+  // Until the WebGPU forward kernels land (branch i10gpu): the CPU reference on the same parameters.
+  async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+    assertUsable(this, 'engine');
+    return forwardOnCpu(model, batch, options);
+  }
+  async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
+    assertUsable(this, 'engine');
+    return generateOnCpu(model, options);
   }
   stats(): EngineStats {
     return this.impl.stats();
@@ -153,6 +205,14 @@ class GpuEngine implements Engine {
   }
 }
 
+/** Different lengths with window truncation are not on the WebGPU engine: refused, naming batch.lengths, before any work. */
+function refuseLengths(p: SequenceProblem): SequenceProblem {
+  if (p.lengths && p.truncation.kind === 'window') {
+    throw new BpttInputError('batch.lengths', "undefined with window truncation on the 'webgpu' backend (use full, chunked or randomized truncation, or backend 'cpu')", 'an Int32Array');
+  }
+  return p;
+}
+
 function markDisposedOnce(owner: object): boolean {
   try {
     assertUsable(owner, 'engine');
@@ -165,30 +225,41 @@ function markDisposedOnce(owner: object): boolean {
 
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   if (typeof options !== 'object' || options === null) {
-    throw new BpttInputError('options', "an EngineOptions object ({ backend?: 'auto' | 'webgpu' | 'cpu', device? })", describe(options));
+    throw new BpttInputError('options', "an EngineOptions object ({ backend?: 'auto' | 'webgpu' | 'wasm' | 'cpu', device? })", describe(options));
   }
   const backend = options.backend ?? 'auto';
-  if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'cpu') {
-    throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'cpu'", describe(backend));
+  if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'wasm' && backend !== 'cpu') {
+    throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'wasm', 'cpu'", describe(backend));
   }
   validateEngineLimits(options.limits);
   validateTuningOption(options.tuning);
+  checkOptionalBoolean('options.allowSoftwareAdapter', options.allowSoftwareAdapter);
+  checkOptionalBoolean('options.skipSelfCheck', options.skipSelfCheck);
+  if (options.threads !== undefined) checkPositiveInt('options.threads', options.threads);
+  const sources = options.kernelSources as unknown;
+  if (sources !== undefined && (typeof sources !== 'object' || sources === null || Object.values(sources).some((v) => typeof v !== 'string'))) {
+    throw new BpttInputError('options.kernelSources', 'a record of WGSL source strings by kernel name', describe(sources));
+  }
   const device = options.device as Partial<GPUDevice> | undefined;
   if (device !== undefined && (typeof device !== 'object' || device === null || typeof device.createBuffer !== 'function' || typeof device.queue?.submit !== 'function')) {
     throw new BpttInputError('options.device', 'a GPUDevice (or undefined)', describe(options.device));
   }
   if (backend === 'cpu') return new CpuEngine("backend: 'cpu' was asked for");
+  if (backend === 'wasm') return createWasmEngine(options.threads, "backend: 'wasm' was asked for");
+  // What the GPU provider found on its way (Node: which Vulkan drivers), said rather than printed.
+  const found = () => (gpuProviderNote() ? `; ${gpuProviderNote()}` : '');
   const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources, tuning: options.tuning };
   if (backend === 'webgpu') {
     const impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: true });
-    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}`, impl);
+    return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}${found()}`, impl);
   }
-  // auto: a real (non-fallback) adapter whose self-check passes, else the CPU reference
+  // auto: a real (non-fallback) adapter whose self-check passes, else WebAssembly, else the CPU reference
+  const fallback = (why: string) => withoutGpu(why, options.threads);
   let impl: GpuBackend;
   try {
     impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: options.allowSoftwareAdapter === true });
   } catch (e) {
-    return new CpuEngine(`no usable WebGPU adapter (${(e as Error).message}); using the CPU reference`);
+    return fallback(`no usable WebGPU adapter (${(e as Error).message}${found()})`);
   }
   if (options.skipSelfCheck) return new GpuEngine(`WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} (self-check skipped)`, impl);
   let check: SelfCheckResult;
@@ -196,18 +267,27 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     check = await impl.selfCheck();
   } catch (e) {
     impl.dispose();
-    return new CpuEngine(`the WebGPU self-check could not run on ${impl.adapter.vendor} ${impl.adapter.architecture} (${(e as Error).message}); using the CPU reference`);
+    return fallback(`the WebGPU self-check could not run on ${impl.adapter.vendor} ${impl.adapter.architecture} (${(e as Error).message})`);
   }
   if (!check.ok) {
     impl.dispose();
-    return new CpuEngine(
-      `the WebGPU self-check failed on ${impl.adapter.vendor} ${impl.adapter.architecture} (worst error ${check.worstError.toPrecision(3)} > 1, in units of its tolerance); using the CPU reference`,
+    return fallback(
+      `the WebGPU self-check failed on ${impl.adapter.vendor} ${impl.adapter.architecture} (worst error ${check.worstError.toPrecision(3)} > 1, in units of its tolerance)`,
     );
   }
   return new GpuEngine(
     `WebGPU adapter ${impl.adapter.vendor} ${impl.adapter.architecture} passed the self-check (worst error ${check.worstError.toPrecision(3)} of tolerance, ${check.milliseconds.toFixed(0)} ms)`,
     impl,
   );
+}
+
+/** Without a usable GPU: the WebAssembly engine, or the CPU reference where WebAssembly SIMD is missing. */
+async function withoutGpu(why: string, threads: number | undefined): Promise<Engine> {
+  try {
+    return await createWasmEngine(threads, `${why}; using WebAssembly`);
+  } catch (e) {
+    return new CpuEngine(`${why}; WebAssembly SIMD is not available either (${(e as Error).message}); using the CPU reference`);
+  }
 }
 
 export { BpttDeviceError };

@@ -36,3 +36,4 @@ export { BpttInputError, BpttDeviceError } from './errors.js';
 export { makeRng, uniformArray } from './rng.js';
 export { truncationXi } from './truncation.js';
 export { packParams, unpackParams, paramLayout } from './params.js';
+export { fromTorch, toTorch, type TorchOptions } from './torch.js';

@@ -2,7 +2,10 @@
 // package) as the GPU provider, with SwiftShader's Vulkan driver from Debian's
 // Chromium when the system's drivers give no adapter (shared/WEBGPU-HERE.md).
 import { existsSync } from 'node:fs';
-import { setGpuProvider } from './gpu/provider.js';
+import { setGpuProvider, setGpuProviderNote } from './gpu/provider.js';
+import { probeSystemDrivers } from './node-probe.js';
+import { setWasmPlatform } from './wasm/platform.js';
+import { nodeWasmPlatform } from './wasm/node-platform.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -35,12 +38,22 @@ async function findDawn(): Promise<GPU> {
   };
   // The system's own Vulkan drivers first (a real GPU); SwiftShader only when
   // they give no adapter and the caller has not chosen drivers (VK_ICD_FILENAMES).
-  const system = make();
-  if (process.env.VK_ICD_FILENAMES !== undefined || !existsSync(SWIFTSHADER_ICD) || (await system.requestAdapter())) return system;
+  // The system's drivers are asked in a child process first: Dawn prints its
+  // warnings about drivers it cannot use to our stderr otherwise.
+  if (process.env.VK_ICD_FILENAMES !== undefined || !existsSync(SWIFTSHADER_ICD)) return make();
+  const probe = await probeSystemDrivers(process.env);
+  if (probe.adapter) {
+    const said = probe.messages.length > 0 ? `; Dawn also said: ${probe.messages.join('; ')}` : '';
+    setGpuProviderNote(`the system's Vulkan drivers give ${probe.adapter}${said}`);
+    return make();
+  }
+  const said = probe.messages.length > 0 ? ` (Dawn: ${probe.messages.join('; ')})` : '';
+  setGpuProviderNote(`the system's Vulkan drivers give no adapter${said}; SwiftShader from ${SWIFTSHADER_ICD} is used`);
   process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD; // read by the Vulkan loader when the next instance is made
   return make();
 }
 
 setGpuProvider(dawnGpu);
+setWasmPlatform(nodeWasmPlatform);
 
 export * from './index.js';

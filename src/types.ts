@@ -169,8 +169,15 @@ export interface Trainer<M extends AnyModel = RnnModel> {
   read(): Promise<M>;
   /** Forget the carried hidden state (carryState) so the next step starts from batch.h0 or zeros. */
   resetState(): void;
+  /** engine.forward on the trainer's current parameters. */
+  forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult>;
+  /** engine.generate on the trainer's current parameters. */
+  generate(options: GenerateOptions): Promise<Int32Array>;
   dispose(): void;
 }
+
+/** A trainer as a backend builds it: the steps; the engine adds forward and generate. */
+export type StepTrainer<M extends AnyModel = RnnModel> = Omit<Trainer<M>, 'forward' | 'generate'>;
 
 export interface EngineOptions {
   backend?: 'auto' | 'webgpu' | 'wasm' | 'cpu';
@@ -207,4 +214,20 @@ export interface EngineStats {
   tuningMs?: number;
   /** Candidate calls the tuner has timed, over the engine's life. */
   tuningRuns?: number;
+}
+
+// What the engine says about its adapter and self-check (declared here so that
+// engine.ts and src/gpu/ share them without importing each other).
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+export interface SelfCheckResult {
+  ok: boolean;
+  worstError: number; // largest |gpu - cpu| / (atol + rtol*|cpu|) over every output; <= 1 passes
+  milliseconds: number;
 }

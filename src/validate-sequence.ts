@@ -1,14 +1,42 @@
-// Validation of SequenceModel calls (MATH.md part 2, API.md): every shape of
-// the model and the batch is checked before any work, naming the argument.
-// (Provisional for the WebGPU engine; the CPU engine's branch brings the full
-// checks of issue 10, which replace these when the branches meet.)
+// Validation of a SequenceModel, its batch and its options (API.md "Gated cells,
+// stacks, both directions, different lengths"): every field is checked before
+// any work, and a refusal names the argument, the expected shape and the received one.
 import { BpttInputError, describe } from './errors.js';
-import type { Batch, GradientOptions, LossKind, SequenceModel, TrainerOptions, Truncation } from './types.js';
-import { GATE_COUNT, type SequenceDims, sequenceDims } from './sequence-layout.js';
-import { checkFiniteArray, checkFloat32, checkIds, checkPositiveInt, fail, validateClipNorm, validateLoss, validateOptimizer, validateTruncation } from './validate.js';
+import { CELLS, stackShape } from './sequence-model.js';
+import type { Activation, Batch, CellKind, GradientOptions, LossKind, SequenceModel, TrainerOptions, Truncation } from './types.js';
+import {
+  ACTIVATIONS,
+  checkFiniteArray,
+  checkFloat32,
+  checkIds,
+  checkLengths,
+  checkOptionalBoolean,
+  snapshotTrainerOptions,
+  checkPositiveInt,
+  fail,
+  validateClipNorm,
+  validateLoss,
+  validateTruncation,
+  type Problem,
+} from './validate.js';
 
-export interface SequenceProblem {
-  dims: SequenceDims;
+/** Sizes of a checked SequenceModel. q = 0 without a head. */
+export interface SequenceDims {
+  cell: CellKind;
+  activation: Activation; // 'tanh' for gated cells (unused there)
+  d: number;
+  h: number;
+  q: number;
+  L: number;
+  dirs: number;
+  G: number;
+  hasBias: boolean; // layer biases bx, bh
+  hasHead: boolean;
+  hasHeadBias: boolean;
+}
+
+/** A checked SequenceModel call: what the CPU reference and the GPU host branch on. */
+export interface SequenceProblem extends SequenceDims {
   T: number;
   B: number;
   tokens: boolean;
@@ -17,124 +45,207 @@ export interface SequenceProblem {
   clipNorm: number | undefined;
   inputGradient: boolean;
   gradNormPerStep: boolean;
-}
-
-export function isSequenceModel(model: unknown): model is SequenceModel {
-  return typeof model === 'object' && model !== null && 'cell' in model;
+  lengths: Int32Array | null; // [B], each in 1..T
 }
 
 export function validateSequenceModel(model: SequenceModel, checkFinite = false): SequenceDims {
-  if (typeof model !== 'object' || model === null) fail('model', 'a SequenceModel object', model);
-  if (!(model.cell in GATE_COUNT)) fail('model.cell', "one of 'rnn', 'gru', 'lstm'", model.cell);
+  if (typeof model !== 'object' || model === null) fail('model', 'an RnnModel or SequenceModel object', model);
+  if (!CELLS.includes(model.cell)) fail('model.cell', `one of ${CELLS.map((c) => `"${c}"`).join(', ')}`, model.cell);
   const d = checkPositiveInt('model.inputSize', model.inputSize);
   const h = checkPositiveInt('model.hiddenSize', model.hiddenSize);
-  const L = model.numLayers === undefined ? 1 : checkPositiveInt('model.numLayers', model.numLayers);
-  if (L > 8) fail('model.numLayers', 'an integer in 1..8', L);
-  if (model.bidirectional !== undefined && typeof model.bidirectional !== 'boolean') fail('model.bidirectional', 'true or false', model.bidirectional);
-  if (model.activation !== undefined) {
-    if (model.cell !== 'rnn') fail('model.activation', `no activation for cell '${model.cell}' (only 'rnn' takes one)`, model.activation);
-    if (!['identity', 'tanh', 'relu'].includes(model.activation)) fail('model.activation', 'one of identity, tanh, relu', model.activation);
+  if (model.numLayers !== undefined) {
+    const L = model.numLayers;
+    if (typeof L !== 'number' || !Number.isInteger(L) || L < 1 || L > 8) fail('model.numLayers', 'an integer in 1..8', L);
   }
-  const dirs = model.bidirectional ? 2 : 1;
-  const G = GATE_COUNT[model.cell];
-  if (!Array.isArray(model.layers) || model.layers.length !== L * dirs) fail('model.layers', `an array of L*dirs = ${L * dirs} layer-directions`, model.layers);
-  const hasBias = model.layers[0]?.bx !== undefined;
-  model.layers.forEach((layer, k) => {
-    const nIn = k < dirs ? d : dirs * h;
+  if (model.bidirectional !== undefined && typeof model.bidirectional !== 'boolean') fail('model.bidirectional', 'a boolean', model.bidirectional);
+  let activation: Activation = 'tanh';
+  if (model.cell === 'rnn') {
+    if (model.activation !== undefined) {
+      if (!ACTIVATIONS.includes(model.activation)) fail('model.activation', `one of ${ACTIVATIONS.join(', ')}`, model.activation);
+      activation = model.activation;
+    }
+  } else if (model.activation !== undefined) {
+    fail('model.activation', `no activation for a ${model.cell} cell (its gates fix sigma and tanh)`, model.activation);
+  }
+  const { L, dirs, G, inputWidth } = stackShape(model);
+  if (!Array.isArray(model.layers) || model.layers.length !== L * dirs) {
+    fail('model.layers', `an Array of L*dirs = ${L * dirs} layers (numLayers ${L}, ${dirs === 2 ? 'bidirectional' : 'one direction'})`, model.layers);
+  }
+  const hasBias = typeof model.layers[0] === 'object' && model.layers[0] !== null && model.layers[0].bx !== undefined;
+  for (let k = 0; k < L * dirs; k++) {
+    const layer = model.layers[k];
     const name = `model.layers[${k}]`;
     if (typeof layer !== 'object' || layer === null) fail(name, '{ Wx, Wh, bx?, bh? }', layer);
+    const nIn = inputWidth(Math.floor(k / dirs));
     checkFloat32(`${name}.Wx`, layer.Wx, G * h * nIn, `[G*h, n_in] = [${G * h}, ${nIn}]`);
     checkFloat32(`${name}.Wh`, layer.Wh, G * h * h, `[G*h, h] = [${G * h}, ${h}]`);
     for (const key of ['bx', 'bh'] as const) {
-      const v = layer[key];
-      if ((v !== undefined) !== hasBias) {
-        throw new BpttInputError(`${name}.${key}`, hasBias ? `a bias [G*h] = [${G * h}] (every layer has both biases, or none)` : 'no bias (layer 0 has none: every layer has both, or none)', describe(v));
+      const given = layer[key] !== undefined;
+      if (given !== hasBias) {
+        const why = hasBias ? 'model.layers[0].bx is given' : 'model.layers[0].bx is absent';
+        throw new BpttInputError(`${name}.${key}`, `both biases in every layer, or neither (${why})`, describe(layer[key]));
       }
-      if (v !== undefined) checkFloat32(`${name}.${key}`, v, G * h, `[G*h] = [${G * h}]`);
+      if (given) checkFloat32(`${name}.${key}`, layer[key], G * h, `[G*h] = [${G * h}]`);
     }
-    if (checkFinite) for (const key of ['Wx', 'Wh', 'bx', 'bh'] as const) if (layer[key]) checkFiniteArray(`${name}.${key}`, layer[key]!);
-  });
-  if (model.head !== undefined) {
-    const head = model.head;
-    if (typeof head !== 'object' || head === null) fail('model.head', '{ outputSize, W, b? }', head);
-    const q = checkPositiveInt('model.head.outputSize', head.outputSize);
+    if (checkFinite) {
+      checkFiniteArray(`${name}.Wx`, layer.Wx);
+      checkFiniteArray(`${name}.Wh`, layer.Wh);
+      if (hasBias) {
+        checkFiniteArray(`${name}.bx`, layer.bx!);
+        checkFiniteArray(`${name}.bh`, layer.bh!);
+      }
+    }
+  }
+  let q = 0;
+  let hasHeadBias = false;
+  const head = model.head;
+  if (head !== undefined) {
+    if (typeof head !== 'object' || head === null) fail('model.head', '{ outputSize, W, b? } or undefined', head);
+    q = checkPositiveInt('model.head.outputSize', head.outputSize);
     checkFloat32('model.head.W', head.W, q * dirs * h, `[q, dirs*h] = [${q}, ${dirs * h}]`);
-    if (head.b !== undefined) checkFloat32('model.head.b', head.b, q, `[q] = [${q}]`);
-    if (checkFinite) checkFiniteArray('model.head.W', head.W);
+    if (head.b !== undefined) {
+      checkFloat32('model.head.b', head.b, q, `[q] = [${q}]`);
+      hasHeadBias = true;
+    }
+    if (checkFinite) {
+      checkFiniteArray('model.head.W', head.W);
+      if (head.b) checkFiniteArray('model.head.b', head.b);
+    }
   }
-  return sequenceDims(model);
+  return { cell: model.cell, activation, d, h, q, L, dirs, G, hasBias, hasHead: head !== undefined, hasHeadBias };
 }
 
-function checkStates(batch: Batch, s: SequenceDims, B: number, checkFinite: boolean): void {
-  const K = s.L * s.dirs;
-  for (const key of ['h0', 'dhT', 'c0', 'dcT'] as const) {
-    const v = batch[key];
-    if (v === undefined) continue;
-    if ((key === 'c0' || key === 'dcT') && s.cell !== 'lstm') fail(`batch.${key}`, `no ${key} (only an lstm has a cell state)`, v);
-    checkFloat32(`batch.${key}`, v, K * B * s.h, `[L*dirs, B, h] = [${K}, ${B}, ${s.h}]`);
-    if (checkFinite) checkFiniteArray(`batch.${key}`, v);
-  }
+/** A model whose layers are the loss: the loss kind its head (or lack of one) allows. */
+function checkLossForHead(loss: LossKind, dims: SequenceDims, argument: string): void {
+  if (!dims.hasHead && loss !== 'none') fail(argument, '"none" for a model without head (give batch.dY)', loss);
 }
 
-export function validateSequenceBatch(batch: Batch, s: SequenceDims, loss: LossKind, checkFinite = false): { T: number; B: number; tokens: boolean } {
+/** Checks a batch against a SequenceModel's sizes; returns T, B, whether x holds token ids, and the lengths. */
+export function validateSequenceBatch(
+  batch: Batch,
+  dims: SequenceDims,
+  loss: LossKind | null, // null: a forward-only call, which needs no y, dO or dY
+  checkFinite = false,
+): { T: number; B: number; tokens: boolean; lengths: Int32Array | null } {
   if (typeof batch !== 'object' || batch === null) fail('batch', 'a Batch object', batch);
   const T = checkPositiveInt('batch.steps', batch.steps);
   const B = checkPositiveInt('batch.batchSize', batch.batchSize);
+  const { d, h, q, L, dirs } = dims;
   const x = batch.x;
   let tokens = false;
   if (x instanceof Int32Array) {
     if (x.length !== T * B) fail('batch.x', `Int32Array of length T*B = ${T * B} ([T, B] = [${T}, ${B}] token ids)`, x);
-    checkIds('batch.x', x, s.d, 'token ids');
+    checkIds('batch.x', x, d, 'token ids');
     tokens = true;
   } else if (x instanceof Float32Array) {
-    if (x.length !== T * B * s.d) fail('batch.x', `Float32Array of length T*B*d = ${T * B * s.d} ([T, B, d] = [${T}, ${B}, ${s.d}])`, x);
+    if (x.length !== T * B * d) fail('batch.x', `Float32Array of length T*B*d = ${T * B * d} ([T, B, d] = [${T}, ${B}, ${d}])`, x);
     if (checkFinite) checkFiniteArray('batch.x', x);
   } else {
-    fail('batch.x', `Float32Array [T, B, d] = [${T}, ${B}, ${s.d}] or Int32Array [T, B] = [${T}, ${B}] of token ids`, x);
+    fail('batch.x', `Float32Array [T, B, d] = [${T}, ${B}, ${d}] or Int32Array [T, B] = [${T}, ${B}] of token ids`, x);
   }
-  const q = s.q;
-  const top = s.dirs * s.h;
-  if (q === 0) {
-    if (loss !== 'none') fail('options.loss', `"none" (the model has no head: the gradient comes as batch.dY)`, loss);
-    checkFloat32('batch.dY', batch.dY, T * B * top, `[T, B, dirs*h] = [${T}, ${B}, ${top}] upstream gradient on the top layer's output`);
-  } else {
-    if (batch.dY !== undefined) fail('batch.dY', 'no dY (the model has a head: give y, or dO with loss "none")', batch.dY);
+  if (loss === null) {
+    // forward only: nothing upstream to check
+  } else if (dims.hasHead) {
+    if (batch.dY !== undefined) fail('batch.dY', 'undefined for a model with a head (give y, or dO with loss "none")', batch.dY);
     if (loss === 'cross-entropy') {
       if (!(batch.y instanceof Int32Array) || batch.y.length !== T * B) fail('batch.y', `Int32Array of length T*B = ${T * B} ([T, B] class ids, for cross-entropy)`, batch.y);
-      checkIds('batch.y', batch.y as Int32Array, q, 'class ids');
+      checkIds('batch.y', batch.y, q, 'class ids');
     } else if (loss === 'mse') {
       checkFloat32('batch.y', batch.y, T * B * q, `[T, B, q] = [${T}, ${B}, ${q}] targets, for mse`);
-    } else {
+      if (checkFinite) checkFiniteArray('batch.y', batch.y as Float32Array);
+    } else if (loss === 'none') {
       checkFloat32('batch.dO', batch.dO, T * B * q, `[T, B, q] = [${T}, ${B}, ${q}] upstream gradient, for loss "none"`);
+      if (checkFinite) checkFiniteArray('batch.dO', batch.dO!);
     }
+  } else {
+    if (batch.dO !== undefined) fail('batch.dO', 'undefined for a model without head (give dY on the top layer output)', batch.dO);
+    checkFloat32('batch.dY', batch.dY, T * B * dirs * h, `[T, B, dirs*h] = [${T}, ${B}, ${dirs * h}] upstream gradient on the top layer output`);
+    if (checkFinite) checkFiniteArray('batch.dY', batch.dY!);
   }
-  if (batch.lengths !== undefined) fail('batch.lengths', 'no lengths (different lengths are not supported by this engine yet)', batch.lengths);
-  checkStates(batch, s, B, checkFinite);
-  return { T, B, tokens };
+  const stateShape = `[L*dirs, B, h] = [${L * dirs}, ${B}, ${h}]`;
+  for (const key of ['h0', 'dhT', 'c0', 'dcT'] as const) {
+    const v = batch[key];
+    if (v === undefined) continue;
+    if ((key === 'c0' || key === 'dcT') && dims.cell !== 'lstm') fail(`batch.${key}`, `undefined for a ${dims.cell} cell (a cell state is lstm only)`, v);
+    checkFloat32(`batch.${key}`, v, L * dirs * B * h, stateShape);
+    if (checkFinite) checkFiniteArray(`batch.${key}`, v);
+  }
+  const lengths = checkLengths(batch.lengths, T, B);
+  return { T, B, tokens, lengths };
+}
+
+/** window(tau) is defined for one direction only (MATH.md). */
+function checkTruncationForStack(truncation: Truncation | undefined, dims: SequenceDims, argument: string): void {
+  if (truncation?.kind === 'window' && dims.dirs === 2) {
+    fail(argument, 'full, chunked or randomized truncation for a bidirectional model (window is one-directional)', 'window');
+  }
 }
 
 export function validateSequenceCall(model: SequenceModel, batch: Batch, options: GradientOptions): SequenceProblem {
   if (typeof options !== 'object' || options === null) fail('options', 'a GradientOptions object with a loss', options);
   const loss = validateLoss(options.loss);
-  const checkFinite = options.checkFinite === true;
+  const checkFinite = checkOptionalBoolean('options.checkFinite', options.checkFinite);
   const dims = validateSequenceModel(model, checkFinite);
-  const { T, B, tokens } = validateSequenceBatch(batch, dims, loss, checkFinite);
+  checkLossForHead(loss, dims, 'options.loss');
+  const { T, B, tokens, lengths } = validateSequenceBatch(batch, dims, loss, checkFinite);
+  checkTruncationForStack(options.truncation, dims, 'options.truncation');
   const truncation = validateTruncation(options.truncation, T);
-  if (truncation.kind === 'window' && dims.dirs === 2) fail('options.truncation', 'full, chunked or randomized truncation (window is defined for one direction only)', 'window with bidirectional');
-  const inputGradient = options.inputGradient === true;
+  const clipNorm = validateClipNorm(options.clipNorm);
+  const inputGradient = checkOptionalBoolean('options.inputGradient', options.inputGradient);
+  const gradNormPerStep = checkOptionalBoolean('options.gradNormPerStep', options.gradNormPerStep);
   if (inputGradient && tokens) throw new BpttInputError('options.inputGradient', 'value inputs (Float32Array x) for dx', 'token ids (Int32Array x)');
-  return { dims, T, B, tokens, loss, truncation, clipNorm: validateClipNorm(options.clipNorm), inputGradient, gradNormPerStep: options.gradNormPerStep === true };
+  return { ...dims, T, B, tokens, loss, truncation, clipNorm, inputGradient, gradNormPerStep, lengths };
 }
 
-/** Trainer options for a SequenceModel: the model, optimizer, loss, clipping and truncation (window refused with both directions). */
-export function validateSequenceTrainerOptions(model: SequenceModel, options: TrainerOptions): TrainerOptions {
+export function validateSequenceTrainerOptions(model: SequenceModel, options: TrainerOptions): TrainerOptions & { dims: SequenceDims } {
   if (typeof options !== 'object' || options === null) fail('options', 'a TrainerOptions object with optimizer and loss', options);
-  const dims = validateSequenceModel(model, options.checkFinite === true);
-  const optimizer = validateOptimizer(options.optimizer);
-  const loss = validateLoss(options.loss);
-  const clipNorm = validateClipNorm(options.clipNorm);
-  if (!(options.truncation?.kind === 'randomized' && 'xi' in options.truncation)) validateTruncation(options.truncation, 1);
-  if (options.truncation?.kind === 'window' && dims.dirs === 2) fail('options.truncation', 'full, chunked or randomized truncation (window is defined for one direction only)', 'window with bidirectional');
-  if (dims.q === 0 && loss !== 'none') fail('options.loss', '"none" (the model has no head: the gradient comes as batch.dY)', loss);
-  return { ...options, optimizer, loss, clipNorm };
+  const dims = validateSequenceModel(model, checkOptionalBoolean('options.checkFinite', options.checkFinite));
+  checkTruncationForStack(options.truncation, dims, 'options.truncation');
+  const snapshot = snapshotTrainerOptions(options);
+  checkLossForHead(snapshot.loss, dims, 'options.loss');
+  return { ...snapshot, dims };
+}
+
+/** A SequenceModel call's sizes with T and B, for problems built by the library itself (trainers). */
+export function sequenceProblem(
+  dims: SequenceDims,
+  shape: { T: number; B: number; tokens: boolean; lengths: Int32Array | null },
+  rest: { loss: LossKind; truncation: Truncation; clipNorm?: number; inputGradient?: boolean; gradNormPerStep?: boolean },
+): SequenceProblem {
+  return {
+    ...dims,
+    ...shape,
+    loss: rest.loss,
+    truncation: rest.truncation,
+    clipNorm: rest.clipNorm,
+    inputGradient: rest.inputGradient === true,
+    gradNormPerStep: rest.gradNormPerStep === true,
+  };
+}
+
+/** The SequenceProblem of a checked RnnModel call (rnnAsSequence's model: one rnn layer, bias bx only, a head). */
+export function sequenceProblemOfRnn(activation: Activation, p: Problem, lengths: Int32Array | null): SequenceProblem {
+  const { T, B, d, h, q } = p.dims;
+  return {
+    cell: 'rnn',
+    activation,
+    d,
+    h,
+    q,
+    L: 1,
+    dirs: 1,
+    G: 1,
+    hasBias: p.hasBias,
+    hasHead: true,
+    hasHeadBias: p.hasBias,
+    T,
+    B,
+    tokens: p.tokens,
+    loss: p.loss,
+    truncation: p.truncation,
+    clipNorm: p.clipNorm,
+    inputGradient: p.inputGradient,
+    gradNormPerStep: p.gradNormPerStep,
+    lengths,
+  };
 }

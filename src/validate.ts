@@ -2,7 +2,8 @@
 // before any work, and throws a BpttInputError that names the argument, the
 // expected shape and the received one.
 import { BpttInputError, describe } from './errors.js';
-import type { Batch, GradientOptions, LossKind, OptimizerOptions, RnnModel, TrainerOptions, Truncation } from './types.js';
+import { F32_MIN_NORMAL, POSITIVE_F32, UNIT_F32, checkFloat32Number } from './float32.js';
+import type { Batch, GradientOptions, LossKind, OptimizerOptions, RnnModel, StepOptions, TrainerOptions, Truncation } from './types.js';
 
 export interface Dims {
   T: number;
@@ -22,10 +23,17 @@ export interface Problem {
   clipNorm: number | undefined;
   inputGradient: boolean;
   gradNormPerStep: boolean;
+  lengths?: Int32Array | null; // [B], each in 1..T (packed sequences, MATH.md)
 }
 
 export function fail(argument: string, expected: string, value: unknown): never {
   throw new BpttInputError(argument, expected, describe(value));
+}
+
+/** An optional flag: true, false or absent. Every engine reads flags through this, so 'yes' means the same everywhere: refused. */
+export function checkOptionalBoolean(argument: string, value: unknown): boolean {
+  if (value !== undefined && typeof value !== 'boolean') fail(argument, 'true, false or undefined', value);
+  return value === true;
 }
 
 export function checkPositiveInt(argument: string, value: unknown): number {
@@ -58,8 +66,19 @@ export function checkIds(argument: string, ids: Int32Array, bound: number, what:
   }
 }
 
-const ACTIVATIONS = ['identity', 'tanh', 'relu'];
+export const ACTIVATIONS = ['identity', 'tanh', 'relu'];
 const LOSSES = ['cross-entropy', 'mse', 'none'];
+
+/** batch.lengths: absent, or Int32Array [B] with each length in 1..T. */
+export function checkLengths(lengths: unknown, T: number, B: number): Int32Array | null {
+  if (lengths === undefined) return null;
+  if (!(lengths instanceof Int32Array) || lengths.length !== B) fail('batch.lengths', `Int32Array of length B = ${B} (each in 1..T = 1..${T})`, lengths);
+  for (let b = 0; b < B; b++) {
+    const n = lengths[b];
+    if (n < 1 || n > T) throw new BpttInputError('batch.lengths', `each length in 1..T = 1..${T}`, `${n} at index ${b}`);
+  }
+  return lengths;
+}
 
 export function validateModel(model: RnnModel, checkFinite = false): Dims & { hasBias: boolean } {
   if (typeof model !== 'object' || model === null) fail('model', 'an RnnModel object', model);
@@ -111,8 +130,8 @@ export function validateTruncation(truncation: Truncation | undefined, T: number
         return truncation;
       }
       const r = truncation as { keepProbability?: unknown; seed?: unknown };
-      const p = r.keepProbability;
-      if (typeof p !== 'number' || !(p > 0 && p <= 1)) fail(`${argument}.keepProbability`, 'a number in (0, 1]', p);
+      // xi = 1/p is a float32: p must be a normal float32 (1/p then stays finite)
+      checkFloat32Number(`${argument}.keepProbability`, r.keepProbability, { min: F32_MIN_NORMAL, max: 1, text: `a number in (0, 1], at least ${F32_MIN_NORMAL} (float32's smallest normal number)` });
       if (typeof r.seed !== 'number' || !Number.isInteger(r.seed)) fail(`${argument}.seed`, 'an integer', r.seed);
       return truncation;
     }
@@ -123,8 +142,8 @@ export function validateTruncation(truncation: Truncation | undefined, T: number
 
 export function validateClipNorm(clipNorm: unknown, argument = 'options.clipNorm'): number | undefined {
   if (clipNorm === undefined) return undefined;
-  if (typeof clipNorm !== 'number' || !(clipNorm > 0)) fail(argument, 'a positive number', clipNorm);
-  return clipNorm;
+  // below float32's normal range a GPU reads it as 0, "no clipping"; Infinity (or beyond float32) clips nothing, on every engine
+  return checkFloat32Number(argument, clipNorm, { min: F32_MIN_NORMAL, max: Infinity, text: `a positive number, at least ${F32_MIN_NORMAL} (float32's smallest normal number), or Infinity` });
 }
 
 export function validateLoss(loss: unknown, argument = 'options.loss'): LossKind {
@@ -138,7 +157,7 @@ export function validateBatch(
   dims: { d: number; h: number; q: number },
   loss: LossKind,
   checkFinite = false,
-): { T: number; B: number; tokens: boolean } {
+): { T: number; B: number; tokens: boolean; lengths: Int32Array | null } {
   if (typeof batch !== 'object' || batch === null) fail('batch', 'a Batch object', batch);
   const T = checkPositiveInt('batch.steps', batch.steps);
   const B = checkPositiveInt('batch.batchSize', batch.batchSize);
@@ -174,19 +193,20 @@ export function validateBatch(
     checkFloat32('batch.dhT', batch.dhT, B * h, `[B, h] = [${B}, ${h}]`);
     if (checkFinite) checkFiniteArray('batch.dhT', batch.dhT);
   }
-  return { T, B, tokens };
+  return { T, B, tokens, lengths: checkLengths(batch.lengths, T, B) };
 }
 
 /** Checks one gradient call and returns the normalised problem. Throws before any work. */
 export function validateGradientCall(model: RnnModel, batch: Batch, options: GradientOptions): Problem {
   if (typeof options !== 'object' || options === null) fail('options', 'a GradientOptions object with a loss', options);
   const loss = validateLoss(options.loss);
-  const checkFinite = options.checkFinite === true;
+  const checkFinite = checkOptionalBoolean('options.checkFinite', options.checkFinite);
   const m = validateModel(model, checkFinite);
-  const { T, B, tokens } = validateBatch(batch, m, loss, checkFinite);
+  const { T, B, tokens, lengths } = validateBatch(batch, m, loss, checkFinite);
   const truncation = validateTruncation(options.truncation, T);
   const clipNorm = validateClipNorm(options.clipNorm);
-  const inputGradient = options.inputGradient === true;
+  const inputGradient = checkOptionalBoolean('options.inputGradient', options.inputGradient);
+  const gradNormPerStep = checkOptionalBoolean('options.gradNormPerStep', options.gradNormPerStep);
   if (inputGradient && tokens) {
     throw new BpttInputError('options.inputGradient', 'value inputs (Float32Array x) for dx', 'token ids (Int32Array x)');
   }
@@ -198,45 +218,70 @@ export function validateGradientCall(model: RnnModel, batch: Batch, options: Gra
     truncation,
     clipNorm,
     inputGradient,
-    gradNormPerStep: options.gradNormPerStep === true,
+    gradNormPerStep,
+    lengths,
   };
 }
 
 export function validateOptimizer(optimizer: OptimizerOptions): OptimizerOptions {
   if (typeof optimizer !== 'object' || optimizer === null) fail('options.optimizer', '{ kind: "sgd" | "adam", learningRate }', optimizer);
   if (optimizer.kind !== 'sgd' && optimizer.kind !== 'adam') fail('options.optimizer.kind', 'one of "sgd", "adam"', (optimizer as { kind?: unknown }).kind);
-  const lr = optimizer.learningRate;
-  if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) fail('options.optimizer.learningRate', 'a positive finite number', lr);
+  const lr = checkFloat32Number('options.optimizer.learningRate', optimizer.learningRate, POSITIVE_F32);
   if (optimizer.kind === 'adam') {
     const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = optimizer;
-    if (typeof beta1 !== 'number' || !(beta1 >= 0 && beta1 < 1)) fail('options.optimizer.beta1', 'a number in [0, 1)', beta1);
-    if (typeof beta2 !== 'number' || !(beta2 >= 0 && beta2 < 1)) fail('options.optimizer.beta2', 'a number in [0, 1)', beta2);
-    if (typeof epsilon !== 'number' || !(epsilon > 0)) fail('options.optimizer.epsilon', 'a positive number', epsilon);
+    checkFloat32Number('options.optimizer.beta1', beta1, UNIT_F32); // 1 in float32: 1 - beta^t = 0, a division by zero
+    checkFloat32Number('options.optimizer.beta2', beta2, UNIT_F32);
+    checkFloat32Number('options.optimizer.epsilon', epsilon, POSITIVE_F32); // flushed to zero: 0/0 where v = 0
     return { kind: 'adam', learningRate: lr, beta1, beta2, epsilon };
   }
   return { kind: 'sgd', learningRate: lr };
 }
 
+/**
+ * Checks a trainer's options and returns a snapshot of them: plain values and
+ * copies, so that a caller who changes (or freezes, or wraps in getters) the
+ * object later changes nothing in the trainer.
+ */
 export function validateTrainerOptions(model: RnnModel, options: TrainerOptions): TrainerOptions {
   if (typeof options !== 'object' || options === null) fail('options', 'a TrainerOptions object with optimizer and loss', options);
-  validateModel(model, options.checkFinite === true);
+  validateModel(model, checkOptionalBoolean('options.checkFinite', options.checkFinite));
+  return snapshotTrainerOptions(options);
+}
+
+/** The model-independent part of validateTrainerOptions (SequenceModel trainers use it too): checked, and snapshotted. */
+export function snapshotTrainerOptions(options: TrainerOptions): TrainerOptions {
+  if (typeof options !== 'object' || options === null) fail('options', 'a TrainerOptions object with optimizer and loss', options);
+  const checkFinite = checkOptionalBoolean('options.checkFinite', options.checkFinite);
+  const carryState = checkOptionalBoolean('options.carryState', options.carryState);
   const optimizer = validateOptimizer(options.optimizer);
   const loss = validateLoss(options.loss);
   const clipNorm = validateClipNorm(options.clipNorm);
-  if (options.truncation !== undefined && options.truncation.kind === 'randomized' && 'xi' in options.truncation) {
-    // An explicit xi fixes T; it is checked against each batch in step().
+  const given = options.truncation;
+  let truncation: Truncation | undefined;
+  if (given !== undefined && typeof given === 'object' && given !== null && given.kind === 'randomized' && 'xi' in given && given.xi !== undefined) {
+    // An explicit xi fixes T; it is checked against each batch in step(), on a copy taken now.
+    const xi = given.xi;
+    truncation = { kind: 'randomized', xi: xi instanceof Float32Array ? Float32Array.from(xi) : xi };
   } else {
-    validateTruncation(options.truncation, 1);
+    const t = validateTruncation(given, 1);
+    truncation = t.kind === 'randomized' ? { kind: 'randomized', keepProbability: (t as { keepProbability: number }).keepProbability, seed: (t as { seed: number }).seed } : { ...t };
   }
-  return { ...options, optimizer, loss, clipNorm };
+  return { optimizer, loss, clipNorm, truncation, carryState, checkFinite };
+}
+
+/** StepOptions: absent, or an object whose flags are booleans. */
+export function validateStepOptions(options: unknown): Required<StepOptions> {
+  if (options === undefined) return { readGradNorm: false };
+  if (typeof options !== 'object' || options === null) fail('options', 'a StepOptions object ({ readGradNorm? }) or undefined', options);
+  return { readGradNorm: checkOptionalBoolean('options.readGradNorm', (options as StepOptions).readGradNorm) };
 }
 
 /** EngineOptions.limits: absent, or an object of positive byte counts. */
 export function validateEngineLimits(limits: unknown): void {
   if (limits === undefined) return;
-  if (typeof limits !== 'object' || limits === null) fail('options.limits', '{ maxStorageBufferBindingSize?, maxBufferSize? } in bytes', limits);
-  for (const key of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
+  if (typeof limits !== 'object' || limits === null) fail('options.limits', '{ maxStorageBufferBindingSize?, maxBufferSize?, maxComputeWorkgroupsPerDimension? }', limits);
+  for (const key of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupsPerDimension'] as const) {
     const v = (limits as Record<string, unknown>)[key];
-    if (v !== undefined && (typeof v !== 'number' || !(v > 0))) fail(`options.limits.${key}`, 'a positive number of bytes', v);
+    if (v !== undefined && (typeof v !== 'number' || !(v > 0))) fail(`options.limits.${key}`, key === 'maxComputeWorkgroupsPerDimension' ? 'a positive integer' : 'a positive number of bytes', v);
   }
 }

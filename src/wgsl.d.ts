@@ -9,3 +9,9 @@ declare module '*.wgsl' {
 declare module 'wgsl_reflect/wgsl_reflect.module.js' {
   export * from 'wgsl_reflect';
 }
+
+// The WebAssembly kernels are embedded as bytes (esbuild's binary loader; a vitest plugin in tests).
+declare module '*.wasm' {
+  const bytes: Uint8Array<ArrayBuffer>;
+  export default bytes;
+}

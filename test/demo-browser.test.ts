@@ -155,13 +155,16 @@ describe('demo in headless Chromium', () => {
     expect(s.truncation!.strategies.map((x) => x.name)).toEqual(['chunked', 'window', 'randomized']);
     expect(await page.$$eval('#segments .seg', (e) => e.length)).toBeGreaterThan(3);
 
-    // WebGPU wherever the browser has an adapter (SwiftShader counts): the CPU only as the fallback
-    const hasAdapter = await page.evaluate(async () => Boolean(navigator.gpu && (await navigator.gpu.requestAdapter())));
-    expect(s.backend, hasAdapter ? 'the browser has a WebGPU adapter: the demo must train on it' : 'no adapter: the CPU fallback').toBe(hasAdapter ? 'webgpu' : 'cpu');
+    // 'auto': WebGPU on a hardware adapter, WebAssembly otherwise (no adapter, or only a software one such as SwiftShader)
+    const hardware = await page.evaluate(async () => {
+      const a = await navigator.gpu?.requestAdapter();
+      return Boolean(a && !(a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter && a.info.architecture !== 'swiftshader');
+    });
+    expect(s.backend, hardware ? 'a hardware adapter: the demo must train on it' : 'no hardware adapter: WebAssembly').toBe(hardware ? 'webgpu' : 'wasm');
 
     // the badge names the backend in use
     const badge = await page.$eval('#backend', (e) => e.textContent ?? '');
-    expect(badge).toContain(s.backend === 'webgpu' ? 'WebGPU' : 'CPU');
+    expect(badge).toContain(s.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly');
 
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: `${artifacts}demo.png`, fullPage: true });
@@ -208,7 +211,7 @@ describe('demo in headless Chromium', () => {
     expect(problems).toEqual([]);
   }, 170_000);
 
-  it('falls back to the CPU reference where the browser has no WebGPU, and says so', async () => {
+  it('falls back to WebAssembly where the browser has no WebGPU, and says so', async () => {
     const cpuPage = await browser.newPage();
     cpuPage.on('pageerror', (e) => problems.push(`pageerror: ${(e as Error).message ?? e}`));
     cpuPage.on('console', (m) => {
@@ -217,13 +220,13 @@ describe('demo in headless Chromium', () => {
     await cpuPage.goto(`${server.url}?webgpu=off`, { waitUntil: 'load' });
     await cpuPage.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.ready, { timeout: 60_000 });
     const badge = await cpuPage.$eval('#backend', (e) => e.textContent ?? '');
-    expect(badge).toContain('Training on the CPU (no WebGPU)');
-    expect(badge).toContain('WebGPU unavailable');
+    expect(badge).toContain('Training on the CPU in WebAssembly (no usable WebGPU)');
+    expect(badge).toContain('no usable WebGPU adapter');
     await cpuPage.click('#start');
     await cpuPage.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.step >= 8, { timeout: 60_000, polling: 100 });
     await cpuPage.click('#pause');
     const s = await cpuPage.evaluate(() => (window as unknown as { demoState: DemoState }).demoState);
-    expect(s.backend).toBe('cpu');
+    expect(s.backend).toBe('wasm');
     expect(s.adapter).toBeNull();
     expect(s.errors).toEqual([]);
     expect(s.losses[s.losses.length - 1][1]).toBeLessThan(s.losses[0][1]);

@@ -1,13 +1,12 @@
-// The SequenceModel GPU tables shared by the test files that run them (the
-// default kernels in gpu-sequence.test.ts, every variant in
-// gpu-variants.test.ts), and the comparison of one call with the float64
-// reference, per element.
+// The SequenceModel GPU tables of gpu-sequence.test.ts (odd sizes, every
+// truncation), as gpu-variants.test.ts runs them for every kernel variant, and
+// the comparison of one call with the CPU engine, per element. (The same rows
+// as in gpu-sequence.test.ts: that file should import them from here.)
 import { expect } from 'vitest';
-import type { Engine } from '../src/index.js';
+import { createEngine, type Engine } from '../src/index.js';
 import type { GradientOptions, SequenceGradients, Truncation } from '../src/types.js';
-import { truncationXi } from '../src/truncation.js';
 import { expectCloseToCpu, GPU_TOL } from './gpu-setup.js';
-import { randomSequenceProblem, referenceSequenceGradients, referenceWindowGradients, type SeqSpec } from './sequence-reference.js';
+import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
 
 export function expectSequenceClose(where: string, got: SequenceGradients, want: SequenceGradients, tol = GPU_TOL): void {
   expect(got.layers.length).toBe(want.layers.length);
@@ -34,24 +33,21 @@ export function expectSequenceClose(where: string, got: SequenceGradients, want:
   expect(got.nonFinite).toBe(false);
 }
 
-/** One gradient call on `gpu` against the reference, every output per element, and one submit. */
-export async function checkSequence(gpu: Engine, spec: SeqSpec, truncation: Truncation, extra: Partial<GradientOptions> = {}): Promise<void> {
+/** One gradient call on `gpu` against the CPU engine (the float64 reference), every output per element, and one submit. */
+export async function checkSequence(gpu: Engine, spec: SeqSpec, truncation: Truncation, extra: Partial<GradientOptions> = {}, lengths?: Int32Array): Promise<void> {
   const { model, batch } = randomSequenceProblem(spec);
+  if (lengths) batch.lengths = lengths;
   const loss = spec.loss ?? (spec.q > 0 ? 'cross-entropy' : 'none');
   const options: GradientOptions = { loss, truncation, gradNormPerStep: true, inputGradient: !spec.tokens, ...extra };
   const got = await gpu.gradients(model, batch, options);
-  const xi = truncationXi(truncation, spec.T)!;
-  const want =
-    truncation.kind === 'window'
-      ? referenceWindowGradients(model, batch, { loss, tau: truncation.steps, inputGradient: options.inputGradient, clipNorm: options.clipNorm })
-      : referenceSequenceGradients(model, batch, { loss, xi, inputGradient: options.inputGradient, clipNorm: options.clipNorm });
-  if (!options.gradNormPerStep) delete want.gradNormPerStep;
-  if (truncation.kind === 'randomized') want.xi = xi;
-  const where = `${spec.cell} L=${spec.L} ${spec.bi ? 'bi' : 'uni'} T=${spec.T} B=${spec.B} h=${spec.h} ${truncation.kind}`;
+  cpu ??= await createEngine({ backend: 'cpu' });
+  const want = await cpu.gradients(model, batch, options);
+  const where = `${spec.cell} L=${spec.L} ${spec.bi ? 'bi' : 'uni'} T=${spec.T} B=${spec.B} h=${spec.h} ${truncation.kind}${lengths ? ' lengths' : ''}`;
   expectSequenceClose(where, got, want);
   expect(got.xi).toEqual(want.xi);
   expect(gpu.stats().submits).toBe(1);
 }
+let cpu: Engine | undefined;
 
 // A covering table: every cell, 1 and 2 layers, both directions, every xi
 // truncation, biases or not, head or not (dY), tokens and values, each loss,

@@ -4,9 +4,9 @@
 // hT and cT as h0 and c0); one submit per step; training lowers the loss;
 // read() returns a SequenceModel of the same shape.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Engine } from '../src/index.js';
+import { createEngine, type Engine } from '../src/index.js';
 import type { Batch, OptimizerOptions, SequenceGradients, SequenceModel, Truncation } from '../src/types.js';
-import { packSequence, sequenceDims, sequenceLayout, unpackSequence } from '../src/sequence-layout.js';
+import { packSequence, sequenceLayout, unpackSequence } from '../src/sequence-params.js';
 import { applyUpdate, makeOptimizerState } from '../src/cpu/optimizer.js';
 import { truncationXi } from '../src/truncation.js';
 import { gpuEngine, expectCloseToCpu, printWorst } from './gpu-setup.js';
@@ -23,7 +23,7 @@ afterAll(() => {
 
 /** The flat gradient of the reference, in the layout of the parameter vector. */
 function flatGradient(model: SequenceModel, g: SequenceGradients): Float64Array {
-  const lay = sequenceLayout(sequenceDims(model));
+  const lay = sequenceLayout(model);
   const out = new Float64Array(lay.total);
   g.layers.forEach((l, k) => {
     const o = lay.layers[k];
@@ -34,9 +34,9 @@ function flatGradient(model: SequenceModel, g: SequenceGradients): Float64Array 
       out.set(l.dbh, o.bh);
     }
   });
-  if (g.head) {
-    out.set(g.head.dW, lay.headW);
-    if (g.head.db) out.set(g.head.db, lay.headB);
+  if (g.head && lay.head) {
+    out.set(g.head.dW, lay.head.W);
+    if (g.head.db) out.set(g.head.db, lay.head.b);
   }
   return out;
 }
@@ -108,6 +108,27 @@ describe('carryState', () => {
     await fresh.step(second);
     expect(packSequence(await fresh.read())).not.toEqual(packSequence(await carried.read()));
     for (const t of [carried, explicit, fresh]) t.dispose();
+  });
+});
+
+describe('carryState with lengths', () => {
+  it('gru L=2 bi: each sequence carries its own state from its own end', async () => {
+    const spec: SeqSpec = { cell: 'gru', L: 2, bi: true, T: 5, B: 4, d: 4, h: 6, q: 4, tokens: true, seed: 83 };
+    const { model, batch } = randomSequenceProblem(spec);
+    batch.lengths = Int32Array.from([5, 1, 3, 4]);
+    const second = randomSequenceProblem({ ...spec, seed: 84 }).batch;
+    const optimizer: OptimizerOptions = { kind: 'sgd', learningRate: 0.3 };
+    const carried = gpu.trainer(model, { optimizer, loss: 'cross-entropy', carryState: true });
+    await carried.step(batch);
+    await carried.step(second);
+    const cpu = await createEngine({ backend: 'cpu' });
+    const first = await cpu.gradients(model, batch, { loss: 'cross-entropy' });
+    cpu.dispose();
+    const explicit = gpu.trainer(model, { optimizer, loss: 'cross-entropy' });
+    await explicit.step(batch);
+    await explicit.step({ ...second, h0: first.hT });
+    expectModelsClose('carryState with lengths', await carried.read(), await explicit.read());
+    for (const t of [carried, explicit]) t.dispose();
   });
 });
 

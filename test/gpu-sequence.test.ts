@@ -1,29 +1,67 @@
-// SequenceModel gradients on the WebGPU engine against the float64 reference:
+// SequenceModel gradients on the WebGPU engine against the float64 CPU reference (engine 'cpu'):
 // rnn, gru, lstm x (1, 2 layers) x (one, both directions) x truncations, with
 // and without biases and head, tokens and values, at odd sizes, and one case
 // at the benchmark's h = 256, B = 32; the dispatch count of the formula in
 // src/gpu/sequence-encode.ts, and one submit per call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Engine } from '../src/index.js';
-import { sequenceDims, sequenceLayout } from '../src/sequence-layout.js';
+import { createEngine, type Engine } from '../src/index.js';
+import { sequenceLayout } from '../src/sequence-params.js';
+import { validateSequenceModel } from '../src/validate-sequence.js';
 import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
-import type { GradientOptions, Truncation } from '../src/types.js';
-import { gpuEngine, printWorst } from './gpu-setup.js';
+import type { GradientOptions, SequenceGradients, Truncation } from '../src/types.js';
+import { gpuEngine, expectCloseToCpu, printWorst, GPU_TOL } from './gpu-setup.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
-import { COVERING_TABLE, WINDOW_ROWS, checkSequence, full } from './gpu-sequence-cases.js';
 import { BpttInputError } from '../src/errors.js';
 
 let gpu: Engine;
+let cpu: Engine;
 beforeAll(async () => {
   gpu = await gpuEngine();
+  cpu = await createEngine({ backend: 'cpu' });
 });
 afterAll(() => {
   gpu?.dispose();
+  cpu?.dispose();
   printWorst('gpu-sequence.test.ts');
 });
 
-const check = (spec: SeqSpec, truncation: Truncation, extra: Partial<GradientOptions> = {}) => checkSequence(gpu, spec, truncation, extra);
-const table = COVERING_TABLE;
+function expectSequenceClose(where: string, got: SequenceGradients, want: SequenceGradients, tol = GPU_TOL): void {
+  expect(got.layers.length).toBe(want.layers.length);
+  got.layers.forEach((g, k) => {
+    for (const key of ['dWx', 'dWh', 'dbx', 'dbh'] as const) {
+      expect(g[key] === undefined, `${where}: layers[${k}].${key} present on one side only`).toBe(want.layers[k][key] === undefined);
+      if (want.layers[k][key]) expectCloseToCpu(where, `layers[${k}].${key}`, g[key]!, want.layers[k][key]!, tol);
+    }
+  });
+  expect(got.head === undefined).toBe(want.head === undefined);
+  if (want.head) {
+    expectCloseToCpu(where, 'head.dW', got.head!.dW, want.head.dW, tol);
+    expect(got.head!.db === undefined).toBe(want.head.db === undefined);
+    if (want.head.db) expectCloseToCpu(where, 'head.db', got.head!.db!, want.head.db, tol);
+  }
+  for (const key of ['dh0', 'hT', 'dc0', 'cT', 'dx', 'gradNormPerStep'] as const) {
+    expect(got[key] === undefined, `${where}: ${key} present on one side only`).toBe(want[key] === undefined);
+    if (want[key]) expectCloseToCpu(where, key, got[key]!, want[key]!, tol);
+  }
+  if (Number.isNaN(want.loss)) expect(got.loss).toBeNaN();
+  else expectCloseToCpu(where, 'loss', [got.loss], [want.loss], { rtol: tol.rtol, atolRel: 0 });
+  expectCloseToCpu(where, 'gradNorm', [got.gradNorm], [want.gradNorm], { rtol: tol.rtol, atolRel: 0 });
+  expect(got.clipped, `${where}: clipped`).toBe(want.clipped);
+  expect(got.nonFinite).toBe(false);
+}
+
+async function check(spec: SeqSpec, truncation: Truncation, extra: Partial<GradientOptions> = {}, lengths?: Int32Array): Promise<void> {
+  const { model, batch } = randomSequenceProblem(spec);
+  if (lengths) batch.lengths = lengths;
+  const loss = spec.loss ?? (spec.q > 0 ? 'cross-entropy' : 'none');
+  const options: GradientOptions = { loss, truncation, gradNormPerStep: true, inputGradient: !spec.tokens, ...extra };
+  const got = await gpu.gradients(model, batch, options);
+  const want = await cpu.gradients(model, batch, options);
+  const where = `${spec.cell} L=${spec.L} ${spec.bi ? 'bi' : 'uni'} T=${spec.T} B=${spec.B} h=${spec.h} ${truncation.kind}`;
+  expectSequenceClose(where, got, want);
+  expect(got.xi).toEqual(want.xi);
+  expect(gpu.stats().submits).toBe(1);
+}
 
 describe('small cases', () => {
   for (const cell of ['rnn', 'gru', 'lstm'] as const) {
@@ -36,6 +74,29 @@ describe('small cases', () => {
   }
 });
 
+// A covering table: every cell, 1 and 2 layers, both directions, every xi
+// truncation, biases or not, head or not (dY), tokens and values, each loss,
+// clipping; odd sizes h = 33, B = 35.
+const chunked: Truncation = { kind: 'chunked', steps: 2 };
+const randomized: Truncation = { kind: 'randomized', keepProbability: 0.6, seed: 5 };
+const explicitXi: Truncation = { kind: 'randomized', xi: Float32Array.from([1, 0.5, 0, 2, 1]) };
+const full: Truncation = { kind: 'full' };
+const odd = { T: 5, B: 35, d: 7, h: 33 };
+const table: Array<[SeqSpec, Truncation, Partial<GradientOptions>]> = [
+  [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 21 }, full, {}],
+  [{ cell: 'lstm', L: 2, bi: true, ...odd, q: 9, states: true, seed: 22 }, chunked, {}],
+  [{ cell: 'lstm', L: 2, bi: false, ...odd, q: 0, bias: false, states: true, seed: 23 }, randomized, {}],
+  [{ cell: 'lstm', L: 1, bi: true, ...odd, q: 6, loss: 'mse', tokens: true, seed: 24 }, explicitXi, { clipNorm: 0.01 }],
+  [{ cell: 'gru', L: 1, bi: false, ...odd, q: 9, bias: false, states: true, seed: 31 }, chunked, {}],
+  [{ cell: 'gru', L: 2, bi: true, ...odd, q: 9, tokens: true, seed: 32 }, full, {}],
+  [{ cell: 'gru', L: 2, bi: false, ...odd, q: 4, loss: 'none', states: true, seed: 33 }, explicitXi, {}],
+  [{ cell: 'gru', L: 1, bi: true, ...odd, q: 0, seed: 34 }, randomized, { clipNorm: 0.01 }],
+  [{ cell: 'rnn', L: 2, bi: true, ...odd, q: 9, activation: 'relu', states: true, seed: 41 }, randomized, {}],
+  [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 5, loss: 'mse', bias: false, seed: 42 }, chunked, {}],
+  [{ cell: 'rnn', L: 2, bi: false, ...odd, q: 9, tokens: true, activation: 'identity', seed: 43 }, full, { clipNorm: 0.01 }],
+  [{ cell: 'rnn', L: 1, bi: true, ...odd, q: 0, bias: false, states: true, seed: 44 }, explicitXi, {}],
+];
+
 describe('odd sizes (h = 33, B = 35): a covering table', () => {
   it.each(table.map((row, i) => [i, `${row[0].cell} L=${row[0].L} ${row[0].bi ? 'bi' : 'uni'} ${row[1].kind}${'xi' in row[1] ? ' (xi)' : ''} ${row[0].q ? (row[0].loss ?? 'cross-entropy') : 'dY'}${row[0].tokens ? ' tokens' : ''}${row[0].bias === false ? ' no bias' : ''}${row[2].clipNorm ? ' clipped' : ''}`] as const))(
     '%i: %s',
@@ -47,7 +108,14 @@ describe('odd sizes (h = 33, B = 35): a covering table', () => {
 });
 
 describe('window(tau): one direction, slots that keep their age down the stack', () => {
-  const rows = WINDOW_ROWS;
+  const rows: Array<[SeqSpec, number, Partial<GradientOptions>]> = [
+    [{ cell: 'lstm', L: 2, bi: false, ...odd, q: 9, states: true, seed: 25 }, 2, {}],
+    [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 0, bias: false, states: true, seed: 26 }, 3, { clipNorm: 0.01 }],
+    [{ cell: 'gru', L: 2, bi: false, ...odd, q: 9, tokens: true, states: true, seed: 35 }, 3, {}],
+    [{ cell: 'gru', L: 1, bi: false, ...odd, q: 4, loss: 'mse', seed: 36 }, 1, {}],
+    [{ cell: 'rnn', L: 2, bi: false, ...odd, q: 0, states: true, seed: 45 }, 2, {}],
+    [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 46 }, 9, {}], // tau > T: full
+  ];
   it.each(rows.map((r, i) => [i, `${r[0].cell} L=${r[0].L} tau=${r[1]}`] as const))('%i: %s', async (i) => {
     const [spec, tau, extra] = rows[i];
     await check(spec, { kind: 'window', steps: tau }, extra);
@@ -59,6 +127,29 @@ describe('window(tau): one direction, slots that keep their age down the stack',
     await expect(call).rejects.toThrow(BpttInputError);
     await expect(call).rejects.toMatchObject({ argument: 'options.truncation' });
     await check(spec, { kind: 'full' });
+  });
+});
+
+describe('sequences of different lengths (packed-sequence semantics)', () => {
+  const n = (B: number, T: number, seed: number) => Int32Array.from({ length: B }, (_, b) => (b === 0 ? T : b === 1 ? 1 : 1 + ((b * 7 + seed) % T)));
+  const rows: Array<[SeqSpec, Truncation, Partial<GradientOptions>]> = [
+    [{ cell: 'lstm', L: 2, bi: true, ...odd, q: 9, states: true, seed: 61 }, chunked, {}],
+    [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 0, states: true, seed: 62 }, explicitXi, { clipNorm: 0.01 }],
+    [{ cell: 'gru', L: 2, bi: true, ...odd, q: 4, loss: 'mse', tokens: true, states: true, seed: 63 }, randomized, {}],
+    [{ cell: 'gru', L: 1, bi: false, ...odd, q: 5, loss: 'none', seed: 64 }, full, {}],
+    [{ cell: 'rnn', L: 2, bi: true, ...odd, q: 0, states: true, seed: 65 }, explicitXi, {}],
+    [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 9, tokens: true, activation: 'relu', seed: 66 }, full, {}],
+  ];
+  it.each(rows.map((r, i) => [i, `${r[0].cell} L=${r[0].L} ${r[0].bi ? 'bi' : 'uni'} ${r[1].kind} ${r[0].q ? (r[0].loss ?? 'cross-entropy') : 'dY'}`] as const))('%i: %s', async (i) => {
+    const [spec, truncation, extra] = rows[i];
+    await check(spec, truncation, extra, n(spec.B, spec.T, i));
+  });
+  it('with window truncation it is refused, naming batch.lengths, and the engine stays usable', async () => {
+    const spec: SeqSpec = { cell: 'gru', L: 1, bi: false, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 67 };
+    const { model, batch } = randomSequenceProblem(spec);
+    batch.lengths = Int32Array.from([3, 2]);
+    await expect(gpu.gradients(model, batch, { loss: 'cross-entropy', truncation: { kind: 'window', steps: 2 } })).rejects.toMatchObject({ argument: 'batch.lengths' });
+    await check(spec, { kind: 'full' }, {}, Int32Array.from([3, 2]));
   });
 });
 
@@ -85,7 +176,7 @@ describe('dispatches and submits', () => {
           const K = L * dirs;
           const head = q ? 3 + 1 + (bias ? 1 : 0) : 0;
           const formula = 2 * L * T + L + K * (3 + 2 * (bias ? 1 : 0)) + (L - 1) * dirs + head + 2 + (clip ? 1 : 0) + (tokens ? 0 : dirs);
-          const shape = planSequence(sequenceDims(model), { T, B: 3, activation: 'tanh', tokens, loss: options.loss, xi: new Float32Array(T) }, sequenceLayout(sequenceDims(model)));
+          const shape = planSequence(validateSequenceModel(model), { T, B: 3, activation: 'tanh', tokens, loss: options.loss, xi: new Float32Array(T) }, sequenceLayout(model));
           expect(sequenceDispatches(shape, { dx: !tokens, clip })).toBe(formula);
           seen.push(`  ${cell} L=${L} ${bi ? 'bi ' : 'uni'} T=${String(T).padStart(2)} ${q ? 'head' : 'dY  '} ${truncation.kind.padEnd(7)}: ${dispatches} dispatches, ${submits} submit`);
           expect(dispatches).toBe(formula);
@@ -94,5 +185,17 @@ describe('dispatches and submits', () => {
       }
     }
     console.log(`dispatches per SequenceModel gradient call:\n${seen.join('\n')}`);
+  });
+
+  it('with lengths: + 2 masks with a loss (O and the row losses), + 1 without (the given dO or dY)', async () => {
+    for (const q of [5, 0]) {
+      const spec: SeqSpec = { cell: 'lstm', L: 2, bi: true, T: 6, B: 3, d: 4, h: 5, q, seed: 70 };
+      const { model, batch } = randomSequenceProblem(spec);
+      batch.lengths = Int32Array.from([6, 2, 4]);
+      await gpu.gradients(model, batch, { loss: q ? 'cross-entropy' : 'none' });
+      const base = 2 * 2 * 6 + 2 + 4 * 5 + 2 + (q ? 5 : 0) + 2;
+      expect(gpu.stats().dispatches).toBe(base + (q ? 2 : 1));
+      expect(gpu.stats().submits).toBe(1);
+    }
   });
 });

@@ -11,12 +11,13 @@ import { createEngine, type Engine } from '../src/index.js';
 import type { GradientOptions, SequenceGradients } from '../src/types.js';
 import type { KernelChoice, TuningOption } from '../src/tuning-types.js';
 import { BpttInputError } from '../src/errors.js';
-import { sequenceDims, sequenceLayout } from '../src/sequence-layout.js';
+import { sequenceLayout } from '../src/sequence-params.js';
+import { validateSequenceModel } from '../src/validate-sequence.js';
 import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
 import { backwardStepKernel, forwardStepGroups, shapeClass, unfitReason, withChoice } from '../src/gpu/variants.js';
 import { gpuEngine, printWorst } from './gpu-setup.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
-import { COVERING_TABLE, WINDOW_ROWS, checkSequence, full } from './gpu-sequence-cases.js';
+import { COVERING_TABLE, WINDOW_ROWS, checkSequence, chunked, full } from './gpu-sequence-cases.js';
 
 // Every engine here shares one device (and so its pipeline cache: SwiftShader
 // compiles slowly); the first one owns it, with the 'subgroups' feature and
@@ -56,6 +57,11 @@ for (const [name, fixed] of SETS) {
       const [spec, truncation, extra] = COVERING_TABLE[i];
       await checkSequence(gpu, spec, truncation, extra);
     });
+    it('sequences of different lengths', async () => {
+      gpu ??= await engineWith({ fixed });
+      await checkSequence(gpu, { cell: 'lstm', L: 2, bi: false, T: 6, B: 4, d: 3, h: 9, q: 4, states: true, seed: 95 }, full, {}, Int32Array.from([6, 2, 4, 1]));
+      await checkSequence(gpu, { cell: 'gru', L: 1, bi: true, T: 5, B: 3, d: 3, h: 7, q: 0, seed: 96 }, chunked, {}, Int32Array.from([1, 5, 3]));
+    });
     it('window(tau) rows', async () => {
       gpu ??= await engineWith({ fixed });
       for (const [spec, tau, extra] of WINDOW_ROWS.slice(0, 3)) await checkSequence(gpu, spec, { kind: 'window', steps: tau }, extra);
@@ -65,8 +71,8 @@ for (const [name, fixed] of SETS) {
 
 describe("the benchmark's shape (B = 32, h = 256)", () => {
   it('lanes and subgroup variants launch >= 128 workgroups per step, forward and backward', () => {
-    const dims = sequenceDims(randomSequenceProblem({ cell: 'lstm', L: 1, bi: false, T: 2, B: 32, d: 28, h: 256, q: 28, tokens: true }).model);
-    const s = planSequence(dims, { T: 35, B: 32, activation: 'tanh', tokens: true, loss: 'cross-entropy', xi: null }, sequenceLayout(dims));
+    const { model } = randomSequenceProblem({ cell: 'lstm', L: 1, bi: false, T: 2, B: 32, d: 28, h: 256, q: 28, tokens: true });
+    const s = planSequence(validateSequenceModel(model), { T: 35, B: 32, activation: 'tanh', tokens: true, loss: 'cross-entropy', xi: null }, sequenceLayout(model));
     const pick = (c: Partial<KernelChoice>) => withChoice(s, { forwardStep: 'direct', backwardStep: 'direct', matmul: 'tile32', wavefront: false, ...c });
     for (const backwardStep of ['lanes4', 'lanes16'] as const) expect(backwardStepKernel(pick({ backwardStep })).groups).toBeGreaterThanOrEqual(128);
     for (const forwardStep of ['lanes4', 'lanes16', 'subgroup4'] as const) expect(forwardStepGroups(pick({ forwardStep }))).toBeGreaterThanOrEqual(128);
@@ -109,7 +115,7 @@ describe('dispatch counts: persistent and wavefront', () => {
     expect(gpu.stats().dispatches).toBe(expected);
     expect(expected).toBe(64); // layer by layer 82 = 2*3*9 + 3 + 3*5 + 2 + 5 + 2 + 1; here 82 - 27 + (9 + 3 - 1) - 2
     const { model } = randomSequenceProblem(spec);
-    const s = withChoice(planSequence(sequenceDims(model), { T, B: 3, activation: 'tanh', tokens: false, loss: 'cross-entropy', xi: null }, sequenceLayout(sequenceDims(model))), { forwardStep: 'direct', backwardStep: 'direct', matmul: 'tile32', wavefront: true });
+    const s = withChoice(planSequence(validateSequenceModel(model), { T, B: 3, activation: 'tanh', tokens: false, loss: 'cross-entropy', xi: null }, sequenceLayout(model)), { forwardStep: 'direct', backwardStep: 'direct', matmul: 'tile32', wavefront: true });
     expect(sequenceDispatches(s, { dx: true, clip: false })).toBe(expected);
   });
   it('persistent: one forward dispatch per layer, whatever T', async () => {
@@ -139,8 +145,8 @@ describe('the persistent variant where the limits do not fit', () => {
   });
   it('tuned: never a candidate there (unfitReason names the bytes needed and allowed)', async () => {
     const gpu = await engineWith('off');
-    const dims = sequenceDims(randomSequenceProblem(big).model);
-    const s = planSequence(dims, { T: 2, B: 64, activation: 'tanh', tokens: false, loss: 'cross-entropy', xi: null }, sequenceLayout(dims));
+    const { model } = randomSequenceProblem(big);
+    const s = planSequence(validateSequenceModel(model), { T: 2, B: 64, activation: 'tanh', tokens: false, loss: 'cross-entropy', xi: null }, sequenceLayout(model));
     const why = unfitReason(gpu.device!, s, { forwardStep: 'persistent', backwardStep: 'direct', matmul: 'tile32', wavefront: false });
     expect(why?.reason).toMatch(/needs \d+ bytes of workgroup memory .* allows \d+/);
     expect(unfitReason(gpu.device!, { ...s, B: 3 }, { forwardStep: 'persistent', backwardStep: 'direct', matmul: 'tile32', wavefront: false })).toBeNull();

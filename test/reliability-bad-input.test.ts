@@ -19,12 +19,12 @@ import { bufferSizes } from '../src/gpu/encode.js';
 import { shapeOf } from '../src/gpu/gradients.js';
 import { layoutOf } from '../src/params.js';
 
-type EngineKind = 'cpu' | 'webgpu';
+type EngineKind = 'cpu' | 'webgpu' | 'wasm';
 
 // T=4 B=3 d=5 h=6 q=4 throughout
 const SIZES = { T: 4, B: 3, d: 5, h: 6, q: 4 };
 const LR = 0.25;
-const TOL: Record<EngineKind, Tolerance> = { cpu: { rtol: 1e-6, atol: 1e-7 }, webgpu: { rtol: 2e-3, atol: 1e-5 } };
+const TOL: Record<EngineKind, Tolerance> = { cpu: { rtol: 1e-6, atol: 1e-7 }, webgpu: { rtol: 2e-3, atol: 1e-5 }, wasm: { rtol: 2e-3, atol: 1e-5 } };
 
 interface Call {
   model: RnnModel;
@@ -60,7 +60,7 @@ interface Ctx {
 interface BadCall {
   name: string;
   api: 'gradients' | 'trainer' | 'step' | 'read' | 'createEngine' | 'engine' | 'device-api';
-  only?: EngineKind; // rows that apply to one engine kind
+  only?: EngineKind | EngineKind[]; // rows that apply to some engine kinds only
   /** Makes the bad call, which must throw. */
   run(ctx: Ctx): Promise<unknown>;
   /** BpttInputError with this argument, or BpttDeviceError with this text in its message. */
@@ -304,7 +304,7 @@ const BAD_CALLS: BadCall[] = [
   {
     name: 'step of a trainer whose engine was disposed',
     api: 'engine',
-    only: 'webgpu', // the CPU trainer holds no engine resources; it keeps working
+    only: ['webgpu', 'wasm'], // the CPU trainer holds no engine resources; it keeps working
     error: { device: /trainer: this trainer was disposed/ },
     async run(ctx) {
       const spare = await ctx.spareEngine();
@@ -315,6 +315,16 @@ const BAD_CALLS: BadCall[] = [
   },
 
   // ---- createEngine options ----
+  ...([0, 2.5, -1, '2', null] as unknown[]).map(
+    (threads): BadCall => ({
+      name: `createEngine threads ${JSON.stringify(threads)}`,
+      api: 'createEngine',
+      error: { input: 'options.threads' },
+      async run() {
+        await createEngine({ backend: 'wasm', threads: threads as number });
+      },
+    }),
+  ),
   {
     name: "createEngine backend 'gpu'",
     api: 'createEngine',
@@ -518,12 +528,14 @@ describe('bad input battery', () => {
     reference = { result, updated: Float32Array.from(p, (v, i) => v - LR * g[i]) };
     engines.cpu = cpu;
     engines.webgpu = await gpuEngine();
+    engines.wasm = await createEngine({ backend: 'wasm', threads: 2 });
   });
 
   afterAll(() => {
     for (const e of made) e.dispose();
     engines.cpu?.dispose();
     engines.webgpu?.dispose();
+    engines.wasm?.dispose();
   });
 
   it('has at least 40 distinct bad calls, each with a unique name', () => {
@@ -531,7 +543,7 @@ describe('bad input battery', () => {
     expect(BAD_CALLS.length).toBeGreaterThanOrEqual(40);
   });
 
-  for (const kind of ['cpu', 'webgpu'] as const) {
+  for (const kind of ['cpu', 'webgpu', 'wasm'] as const) {
     describe(`${kind} engine`, () => {
       const ctx = (): Ctx => {
         const engine = engines[kind]!;
@@ -539,7 +551,7 @@ describe('bad input battery', () => {
           kind,
           engine,
           async spareEngine() {
-            const e = kind === 'cpu' ? await createEngine({ backend: 'cpu' }) : await createEngine({ backend: 'webgpu', device: engine.device! });
+            const e = kind === 'webgpu' ? await createEngine({ backend: 'webgpu', device: engine.device! }) : await createEngine({ backend: kind, threads: kind === 'wasm' ? 2 : undefined });
             made.push(e);
             return e;
           },
@@ -560,7 +572,7 @@ describe('bad input battery', () => {
       };
 
       for (const row of BAD_CALLS) {
-        if (row.only && row.only !== kind) continue;
+        if (row.only && ![row.only].flat().includes(kind)) continue;
         it(`${row.api}: ${row.name}`, async () => {
           const c = ctx();
           let caught: unknown = null;
@@ -592,8 +604,8 @@ describe('bad input battery', () => {
       const problem = validateGradientCall(c.model, c.batch, c.options);
       const sizes = bufferSizes(shapeOf(c.model, problem), false);
       const binding = 4 * Math.max(...Object.values(sizes));
-      const { B, h, T } = problem.dims;
-      const readback = 4 * (layoutOf(c.model).total + 2 * B * h + 8 + T);
+      const { B, h } = problem.dims;
+      const readback = 4 * (layoutOf(c.model).total + 2 * B * h + sizes.stats); // grad | dh0 | hT | stats
       return { binding, buffer: Math.max(binding, readback) };
     }
 

@@ -1,4 +1,4 @@
-// Reliability, numerics (issue 6), on the CPU and the WebGPU engine:
+// Reliability, numerics (issue 6), on the CPU, the WebGPU and the WebAssembly engine:
 // - exploding gradients: NaN or infinite gradients are reported (nonFinite),
 //   the trainer skips that update and says so (StepResult.skipped), and the
 //   parameters are unchanged (read() bit-equal before and after), the
@@ -13,17 +13,19 @@ import { BpttInputError, createEngine, packParams, type Engine } from '../src/in
 import type { Batch, GradientOptions, GradientResult, LossKind, RnnModel, TrainerOptions } from '../src/types.js';
 import { randomProblem } from './helpers.js';
 
-type Kind = 'cpu' | 'webgpu';
+type Kind = 'cpu' | 'webgpu' | 'wasm';
 const engines: Partial<Record<Kind, Engine>> = {};
 
 beforeAll(async () => {
   engines.cpu = await createEngine({ backend: 'cpu' });
   engines.webgpu = await gpuEngine();
+  engines.wasm = await createEngine({ backend: 'wasm', threads: 2 });
 });
 
 afterAll(() => {
   engines.cpu?.dispose();
   engines.webgpu?.dispose();
+  engines.wasm?.dispose();
 });
 
 /** identity activation, Whh = scale * I: ||dH_t|| grows like scale^(T-t), h_t like scale^t. */
@@ -38,7 +40,7 @@ const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.f
 const nonFiniteCount = (r: GradientResult) =>
   [r.dWhx, r.dWhh, r.dWqh, r.dbh!, r.dbq!].reduce((n, a) => n + a.filter((v) => !Number.isFinite(v)).length, 0);
 
-for (const kind of ['cpu', 'webgpu'] as const) {
+for (const kind of ['cpu', 'webgpu', 'wasm'] as const) {
   describe(`${kind}: exploding gradients`, () => {
     // 1e10^40 overflows float64 too (clipping cannot help); 1e3^20 = 1e60 overflows only float32
     for (const [scale, T, clipNorm] of [[1e10, 40, 1], [1e3, 20, undefined]] as const) {

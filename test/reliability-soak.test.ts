@@ -9,6 +9,7 @@ import { createEngine, makeRng, type Engine } from '../src/index.js';
 import type { GradientResult } from '../src/types.js';
 import { BufferPool, POOL_MIN_FREE_BYTES } from '../src/gpu/buffers.js';
 import { createGpuBackend } from '../src/gpu/backend.js';
+import { GpuContext } from '../src/gpu/context.js';
 import { validateGradientCall } from '../src/validate.js';
 import { expectClose, randomProblem, type ProblemSpec } from './helpers.js';
 
@@ -42,7 +43,8 @@ describe('soak: 2,000 gradient calls of varying shapes on one engine, then a bur
     const rng = makeRng(2026);
     const pick = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
     const start = performance.now();
-    const samples: { call: number; liveBytes: number; liveBuffers: number }[] = [];
+    const samples: { call: number; liveBytes: number; liveBuffers: number; bindGroups: number; rss: number }[] = [];
+    const context = (engine as unknown as { impl: { context: GpuContext } }).impl.context;
     let checked = 0;
     const shapes = new Set<string>();
     for (let call = 0; call < CALLS; call += IN_FLIGHT) {
@@ -67,7 +69,7 @@ describe('soak: 2,000 gradient calls of varying shapes on one engine, then a bur
       }
       await Promise.all(batch);
       const s = engine.stats();
-      samples.push({ call: call + IN_FLIGHT, liveBytes: s.liveBytes, liveBuffers: s.liveBuffers });
+      samples.push({ call: call + IN_FLIGHT, liveBytes: s.liveBytes, liveBuffers: s.liveBuffers, bindGroups: context.cachedBindGroups, rss: process.memoryUsage().rss });
     }
     const seconds = (performance.now() - start) / 1000;
     const end = engine.stats();
@@ -77,8 +79,14 @@ describe('soak: 2,000 gradient calls of varying shapes on one engine, then a bur
       `[soak] ${CALLS} calls, ${shapes.size} distinct shapes, ${IN_FLIGHT} in flight, ${seconds.toFixed(1)} s (${((seconds * 1000) / CALLS).toFixed(1)} ms/call); ` +
         `${checked} checked against the CPU reference; device memory held: ` +
         `after 250 calls ${at(250).liveBytes} B in ${at(250).liveBuffers} buffers, after 1000 ${at(1000).liveBytes} B, ` +
-        `at the end ${end.liveBytes} B in ${end.liveBuffers} buffers, peak ${end.peakBytes} B`,
+        `at the end ${end.liveBytes} B in ${end.liveBuffers} buffers, peak ${end.peakBytes} B; ` +
+        `bind groups cached: at most ${Math.max(...samples.map((s) => s.bindGroups))} (bound ${GpuContext.MAX_BIND_GROUPS}); ` +
+        `process memory after 250 calls ${(at(250).rss / 2 ** 20).toFixed(0)} MiB, at the end ${(samples.at(-1)!.rss / 2 ** 20).toFixed(0)} MiB`,
     );
+    // Every cache is bounded (issue 9: the bind-group cache grew to ~23,000 groups, +60 MB, over this run):
+    // the bound is reached early and never exceeded.
+    expect(Math.max(...samples.map((s) => s.bindGroups))).toBeLessThanOrEqual(GpuContext.MAX_BIND_GROUPS);
+    expect(at(1000).bindGroups, 'the run makes more distinct groups than the bound, so the bound is what holds').toBe(GpuContext.MAX_BIND_GROUPS);
     expect(shapes.size).toBeGreaterThan(1000);
     expect(checked).toBeGreaterThanOrEqual(Math.floor(CALLS / CHECK_EVERY));
     // Bounded: the second half of the run holds about what the first half reached (a few

@@ -79,3 +79,31 @@ describe('the reference on a one-layer rnn equals the RnnModel CPU engine', () =
     engine.dispose();
   });
 });
+
+describe("the reference equals the CPU engine's SequenceModel gradients", () => {
+  const cases: Array<[SeqSpec, Truncation]> = [
+    [{ cell: 'lstm', L: 2, bi: true, T: 4, B: 3, d: 3, h: 4, q: 3, states: true, seed: 3 }, { kind: 'chunked', steps: 2 }],
+    [{ cell: 'gru', L: 2, bi: false, T: 5, B: 2, d: 3, h: 4, q: 0, states: true, seed: 4 }, { kind: 'window', steps: 2 }],
+    [{ cell: 'rnn', L: 2, bi: true, T: 4, B: 2, d: 3, h: 4, q: 3, tokens: true, activation: 'relu', seed: 5 }, { kind: 'randomized', xi: Float32Array.from([1, 0, 2, 0.5]) }],
+  ];
+  it.each(cases.map((c) => [`${c[0].cell} ${c[1].kind}`, ...c] as const))('%s', async (_n, spec, truncation) => {
+    const { model, batch } = randomSequenceProblem(spec);
+    const loss = spec.q ? 'cross-entropy' : 'none';
+    const engine = await createEngine({ backend: 'cpu' });
+    const want = await engine.gradients(model, batch, { loss, truncation, gradNormPerStep: true, inputGradient: !spec.tokens });
+    const got =
+      truncation.kind === 'window'
+        ? referenceWindowGradients(model, batch, { loss, tau: truncation.steps, inputGradient: !spec.tokens })
+        : referenceSequenceGradients(model, batch, { loss, xi: truncationXi(truncation, spec.T)!, inputGradient: !spec.tokens });
+    const tol = { rtol: 1e-5, atol: 1e-7 };
+    got.layers.forEach((g, k) => {
+      expectClose(`layers[${k}].dWx`, g.dWx, want.layers[k].dWx, tol);
+      expectClose(`layers[${k}].dWh`, g.dWh, want.layers[k].dWh, tol);
+    });
+    for (const key of ['dh0', 'hT', 'dc0', 'cT', 'dx', 'gradNormPerStep'] as const) {
+      expect(got[key] === undefined, key).toBe(want[key] === undefined);
+      if (want[key]) expectClose(key, got[key]!, want[key]!, tol);
+    }
+    engine.dispose();
+  });
+});

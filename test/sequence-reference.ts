@@ -4,7 +4,7 @@
 // so that it checks the kernel decomposition instead of repeating it.
 // Also the seeded random SequenceModel problems the GPU tests use.
 import { makeRng, uniformArray } from '../src/rng.js';
-import { GATE_COUNT } from '../src/sequence-layout.js';
+import { GATES as GATE_COUNT } from '../src/sequence-model.js';
 import type { Activation, Batch, CellKind, LossKind, SequenceGradients, SequenceModel } from '../src/types.js';
 
 export interface SeqSpec {

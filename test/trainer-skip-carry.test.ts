@@ -7,12 +7,12 @@ import { randomProblem } from './helpers.js';
 
 let engines: [string, Engine][] = [];
 beforeAll(async () => {
-  engines = [['cpu', await createEngine({ backend: 'cpu' })], ['webgpu', await gpuEngine()]];
+  engines = [['cpu', await createEngine({ backend: 'cpu' })], ['webgpu', await gpuEngine()], ['wasm', await createEngine({ backend: 'wasm', threads: 2 })]];
 });
 afterAll(() => engines.forEach(([, e]) => e.dispose()));
 
 describe('a skipped step under carryState', () => {
-  for (const name of ['cpu', 'webgpu']) {
+  for (const name of ['cpu', 'webgpu', 'wasm']) {
     it(`${name}: the next step is the same as if the bad batch had never come`, async () => {
       const engine = engines.find(([n]) => n === name)![1];
       const { model, batch } = randomProblem({ T: 4, B: 3, d: 5, h: 6, q: 5, tokens: false, seed: 3 });

@@ -2,7 +2,7 @@
 // B, the large GEMM, and the tiny versions of each for --quick. The FLOP count
 // of a case lives here, once, and travels to the report.
 
-export const BACKENDS = ['library-webgpu', 'library-cpu', 'tfjs-webgpu', 'tfjs-wasm', 'tfjs-cpu'];
+export const BACKENDS = ['library-webgpu', 'library-wasm', 'library-cpu', 'tfjs-webgpu', 'tfjs-wasm', 'tfjs-cpu', 'jax-wasm', 'jax-webgpu'];
 export const GEMM_BACKENDS = ['library-webgpu', 'tfjs-webgpu', 'tfjs-wasm', 'tfjs-cpu'];
 
 /**
@@ -85,7 +85,7 @@ export function selectCases(plan, names) {
 }
 
 // Rough rates on SwiftShader (shared/WEBGPU-HERE.md), for the time estimate only.
-const GUESS_GFLOPS = { 'library-webgpu': 0.3, 'library-cpu': 0.4, 'tfjs-webgpu': 0.12, 'tfjs-wasm': 1.0, 'tfjs-cpu': 0.4 };
+const GUESS_GFLOPS = { 'library-webgpu': 0.3, 'library-wasm': 15, 'library-cpu': 0.4, 'tfjs-webgpu': 0.12, 'tfjs-wasm': 1.0, 'tfjs-cpu': 0.4, 'jax-wasm': 5, 'jax-webgpu': 0.3 };
 const GUESS_OVERHEAD_MS = 30;
 
 /** Estimated seconds for one entry of the plan. */
@@ -101,3 +101,13 @@ export function estimateSeconds(entry) {
   const timed = Math.min(perCall * calls * spec.runs, Math.max(spec.budgetMs / 1000, perCall * calls * spec.minRuns));
   return warm + timed;
 }
+
+/**
+ * The cases of issue 12's benchmark (the WebAssembly engine against jax-js, TF.js and PyTorch):
+ * the two named cases above and d2l's char-level RNN (h=32, T=32, B=1024, 28 tokens).
+ */
+export const WASM_CASES = {
+  char: CHAR,
+  dense: DENSE,
+  d2l: { T: 32, B: 1024, d: 28, h: 32, q: 28, tokens: true, loss: 'cross-entropy' },
+};

@@ -1,14 +1,17 @@
-// This library's two backends as bench runners: engine.gradients for the
+// This library's backends as bench runners: engine.gradients for the
 // gradients mode, trainer.step (loss read back only) for the step mode.
+// 'wasm' takes its default thread count: 2 here in a cross-origin-isolated
+// page, 1 in a page that is not (its backendReason says which).
 import type { Engine } from '../../src/index.js';
 import type { Lib } from './lib.js';
 import type { Problem } from './problem.js';
 import type { CaseRunner } from './runner.js';
 
-const engines = new Map<'webgpu' | 'cpu', Promise<Engine>>();
+type LibBackend = 'webgpu' | 'wasm' | 'cpu';
+const engines = new Map<LibBackend, Promise<Engine>>();
 
 /** One engine per backend for the whole page; a failed creation is remembered. */
-export function getEngine(lib: Lib, backend: 'webgpu' | 'cpu'): Promise<Engine> {
+export function getEngine(lib: Lib, backend: LibBackend): Promise<Engine> {
   let engine = engines.get(backend);
   if (!engine) {
     engine = lib.createEngine({ backend });
@@ -17,7 +20,7 @@ export function getEngine(lib: Lib, backend: 'webgpu' | 'cpu'): Promise<Engine> 
   return engine;
 }
 
-export async function libraryRunner(lib: Lib, backend: 'webgpu' | 'cpu', problem: Problem): Promise<CaseRunner> {
+export async function libraryRunner(lib: Lib, backend: LibBackend, problem: Problem): Promise<CaseRunner> {
   const engine = await getEngine(lib, backend);
   const { spec, model, batch } = problem;
   const trainer = spec.modes.includes('step')
@@ -35,6 +38,7 @@ export async function libraryRunner(lib: Lib, backend: 'webgpu' | 'cpu', problem
       await trainer.step(batch);
     },
     stats: backend === 'webgpu' ? () => engine.stats() : undefined,
+    about: backend === 'wasm' ? engine.backendReason : undefined,
     dispose() {
       trainer?.dispose();
     },

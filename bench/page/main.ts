@@ -11,9 +11,10 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { loadLib, type Lib } from './lib.js';
 import { makeProblem } from './problem.js';
-import { compareGrads } from './compare.js';
+import { compareGrads } from '../lib/compare.mjs';
 import { getEngine, libraryGemm, libraryRunner } from './library.js';
 import { tfjsRunner, useTfBackend, type TfBackend } from './tfjs-rnn.js';
+import { jaxDevices, jaxRunner } from './jax-rnn.js';
 import type { CaseRunner, Grads } from './runner.js';
 import type { Problem } from './problem.js';
 import type {
@@ -52,6 +53,8 @@ function tfName(id: BackendId): TfBackend {
 function makeRunner(lib: Lib, id: BackendId, problem: Problem): Promise<CaseRunner> {
   if (id === 'library-webgpu') return libraryRunner(lib, 'webgpu', problem);
   if (id === 'library-cpu') return libraryRunner(lib, 'cpu', problem);
+  if (id === 'library-wasm') return libraryRunner(lib, 'wasm', problem);
+  if (id === 'jax-wasm' || id === 'jax-webgpu') return jaxRunner(id === 'jax-wasm' ? 'wasm' : 'webgpu', problem);
   return tfjsRunner(tfName(id), problem);
 }
 
@@ -89,6 +92,7 @@ async function runCase(spec: RnnCaseSpec): Promise<RnnCaseResult> {
       if (id === 'library-cpu') ref = g;
       else if (ref) r.check = compareGrads(g, ref, spec.tolerance);
       if (runner.stats) r.stats = { gradients: runner.stats() };
+      if (runner.about) r.about = runner.about;
       const verdict = r.check ? (r.check.ok ? `matches the CPU reference (worst ${r.check.worst.toFixed(3)})` : `MISMATCH: ${r.check.mismatches[0]}`) : 'reference';
       progress(`  ${spec.id} ${id}: checked call ${fmt(ms)}, ${verdict}`);
       r.checkedCallMs = ms;
@@ -254,6 +258,12 @@ async function info(): Promise<PageInfo> {
   } catch (e) {
     out.libraryWebgpuError = message(e);
   }
+  try {
+    out.libraryWasm = (await getEngine(lib, 'wasm')).backendReason;
+  } catch (e) {
+    out.libraryWasm = `unavailable: ${message(e)}`;
+  }
+  out.jaxDevices = await jaxDevices().catch((e) => [`init failed: ${message(e)}`]);
   for (const b of ['webgpu', 'wasm', 'cpu'] as const) {
     try {
       await useTfBackend(b);

@@ -1,30 +1,10 @@
-// A seeded model and batch for a case, from the library's own generator so that
-// every backend, and every run, sees the same numbers.
+// A seeded model and batch for a case (bench/lib/problem.mjs, shared with the Node benchmark).
 import type { Batch, RnnModel } from '../../src/index.js';
-import type { Lib } from './lib.js';
 import type { RnnCaseSpec } from './types.js';
+export { makeProblem } from '../lib/problem.mjs';
 
 export interface Problem {
   spec: RnnCaseSpec;
   model: RnnModel;
   batch: Batch;
-}
-
-export function makeProblem(lib: Lib, spec: RnnCaseSpec): Problem {
-  const { T, B, d, h, q } = spec;
-  const rng = lib.makeRng(spec.seed);
-  const model: RnnModel = {
-    inputSize: d,
-    hiddenSize: h,
-    outputSize: q,
-    activation: 'tanh',
-    Whx: lib.uniformArray(rng, h * d, 0.5 / Math.sqrt(d)),
-    Whh: lib.uniformArray(rng, h * h, 0.75 / Math.sqrt(h)),
-    Wqh: lib.uniformArray(rng, q * h, 1 / Math.sqrt(h)),
-    bh: lib.uniformArray(rng, h, 0.1),
-    bq: lib.uniformArray(rng, q, 0.1),
-  };
-  const x = spec.tokens ? Int32Array.from({ length: T * B }, () => Math.floor(rng() * d)) : lib.uniformArray(rng, T * B * d, 1);
-  const y = spec.loss === 'cross-entropy' ? Int32Array.from({ length: T * B }, () => Math.floor(rng() * q)) : lib.uniformArray(rng, T * B * q, 1);
-  return { spec, model, batch: { steps: T, batchSize: B, x, y } };
 }

@@ -20,5 +20,6 @@ export interface CaseRunner {
   /** One SGD training step; only the loss is read back. */
   step(): Promise<void>;
   stats?(): EngineStats;
+  about?: string; // how it runs, for the report
   dispose(): void;
 }

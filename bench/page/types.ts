@@ -2,7 +2,7 @@
 // milliseconds of wall-clock time (performance.now) per call, read-back included.
 import type { EngineStats } from '../../src/index.js';
 
-export type BackendId = 'library-webgpu' | 'library-cpu' | 'tfjs-webgpu' | 'tfjs-wasm' | 'tfjs-cpu';
+export type BackendId = 'library-webgpu' | 'library-wasm' | 'library-cpu' | 'tfjs-webgpu' | 'tfjs-wasm' | 'tfjs-cpu' | 'jax-wasm' | 'jax-webgpu';
 export type Mode = 'gradients' | 'step';
 
 export interface Tolerance {
@@ -47,6 +47,7 @@ export interface BackendCaseResult {
   check?: CheckResult;
   times: Partial<Record<Mode, number[]>>;
   stats?: Partial<Record<Mode, EngineStats>>;
+  about?: string; // how the backend ran (library-wasm: its backendReason, threads)
 }
 
 export interface RnnCaseResult {
@@ -95,4 +96,6 @@ export interface PageInfo {
   tfjsVersion: string;
   tfjsBackends: Partial<Record<BackendId, string>>; // 'ok' or the error
   wasm: { simd: boolean; multithread: boolean; threads: number };
+  libraryWasm?: string; // createEngine({ backend: 'wasm' }).backendReason on this page
+  jaxDevices?: string[]; // what jax-js's init() started
 }

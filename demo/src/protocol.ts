@@ -36,7 +36,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
 };
 
 export type ToTrainer =
-  | { type: 'init'; corpusUrl: string; config: TrainConfig; prefix: string; backend: 'webgpu' | 'cpu'; hideWebGpu: boolean }
+  | { type: 'init'; corpusUrl: string; config: TrainConfig; prefix: string; backend: 'auto' | 'webgpu' | 'wasm' | 'cpu'; hideWebGpu: boolean }
   | { type: 'config'; config: TrainConfig }
   | { type: 'start' }
   | { type: 'pause' }

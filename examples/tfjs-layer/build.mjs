@@ -4,6 +4,7 @@
 //   node examples/tfjs-layer/build.mjs           build
 //   node examples/tfjs-layer/build.mjs --serve   build, serve on 127.0.0.1 and print the URL
 import { build } from 'esbuild';
+import { buildWasm } from '../../scripts/build-wasm.mjs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 
@@ -11,6 +12,7 @@ export const exampleRoot = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(exampleRoot, '../..');
 
 export async function buildExample() {
+  buildWasm(); // the library's WebAssembly kernels, bundled below (rebuilt only when stale)
   await build({
     entryPoints: [join(exampleRoot, 'main.ts')],
     outdir: join(exampleRoot, 'dist'),
@@ -20,7 +22,7 @@ export async function buildExample() {
     target: 'es2022',
     sourcemap: true,
     alias: { 'webgpu-bptt': join(repo, 'src/index.ts') },
-    loader: { '.wgsl': 'text' },
+    loader: { '.wgsl': 'text', '.wasm': 'binary' }, // the library's WGSL kernels as text, its WebAssembly kernels as bytes
     logLevel: 'warning',
   });
   return join(exampleRoot, 'dist');

@@ -1,8 +1,16 @@
 // The CPU reference of one gradient call: forward, loss, reverse sweep, weight
 // gradients, clipping and diagnostics, exactly as MATH.md states them.
+//
+// In float64, with float32's range: every quantity the GPU stores (P, each
+// h_t, O, dO, G, each dA_t and carry (in kernels.ts), the gradients) is brought into
+// float32's range as it is made (beyond it: +-Infinity), so that the float64
+// reference cannot hide an overflow that every float32 engine has (an h_t of
+// 1e39 is Infinity there, whatever later steps do with it). Within the range
+// nothing is rounded: the reference stays exact.
 import type { Batch, GradientResult, RnnModel } from '../types.js';
 import type { Problem } from '../validate.js';
 import { truncationXi } from '../truncation.js';
+import { clampToFloat32Range, toFloat32Range } from '../float32.js';
 import {
   hiddenCarry,
   inputGather,
@@ -30,9 +38,13 @@ export function cpuForward(model: RnnModel, batch: Batch, problem: Problem): { H
   const P = new Float64Array(rows * h);
   if (problem.tokens) inputGather(P, batch.x as Int32Array, Whx, bh, rows, d, h);
   else inputProjection(P, batch.x as Float32Array, Whx, bh, rows, d, h);
+  clampToFloat32Range(P);
   const H = new Float64Array((T + 1) * B * h);
   if (batch.h0) H.set(batch.h0);
-  for (let t = 1; t <= T; t++) rnnForwardStep(H, P, Whh, t, B, h, model.activation);
+  for (let t = 1; t <= T; t++) {
+    rnnForwardStep(H, P, Whh, t, B, h, model.activation);
+    clampToFloat32Range(H, t * B * h, (t + 1) * B * h);
+  }
   return { H, Whh };
 }
 
@@ -53,18 +65,21 @@ export function cpuGradients(model: RnnModel, batch: Batch, problem: Problem): G
   const Wqh = f64(model.Wqh);
   const O = new Float64Array(rows * q);
   outputProjection(O, H, B * h, Wqh, model.bq ? f64(model.bq) : null, rows, h, q);
+  clampToFloat32Range(O);
   let dO: Float64Array;
   let loss = NaN;
   if (problem.loss === 'none') {
     dO = f64(batch.dO!);
   } else {
     dO = new Float64Array(rows * q);
-    loss = lossAndOutputGrad(dO, O, batch.y!, problem.loss, rows, q, 1 / rows);
+    loss = toFloat32Range(lossAndOutputGrad(dO, O, batch.y!, problem.loss, rows, q, 1 / rows));
+    clampToFloat32Range(dO);
   }
 
   // Reverse sweep
   const G = new Float64Array(rows * h);
   outputToHiddenGrad(G, dO, Wqh, rows, q, h);
+  clampToFloat32Range(G);
   const dA = new Float64Array(rows * h);
   const norms = new Float64Array(T);
   const dh0 = new Float64Array(B * h);
@@ -95,9 +110,13 @@ export function cpuGradients(model: RnnModel, batch: Batch, problem: Problem): G
   };
   weightGradients(grads, dA, dO, H, batch.x, problem.tokens, rows, B, d, h, q);
 
-  // Global-norm clipping
+  // Global-norm clipping. The norm is NaN when any gradient element is NaN or
+  // infinite, +Infinity when they are finite but their norm is beyond float32:
+  // either way the gradients are reported non-finite and not applied (MATH.md).
   const all = [grads.dWhx, grads.dWhh, grads.dWqh, grads.dbh, grads.dbq];
-  const gradNorm = globalNorm(all);
+  for (const a of all) if (a) clampToFloat32Range(a);
+  const anyBad = all.some((a) => a !== null && a.some((v) => !Number.isFinite(v)));
+  const gradNorm = anyBad ? NaN : toFloat32Range(globalNorm(all));
   const nonFinite = !Number.isFinite(gradNorm);
   let clipped = false;
   if (problem.clipNorm !== undefined && !nonFinite && gradNorm > problem.clipNorm) {
@@ -121,9 +140,6 @@ export function cpuGradients(model: RnnModel, batch: Batch, problem: Problem): G
     result.dbh = f32(grads.dbh);
     result.dbq = f32(grads.dbq);
   }
-  // A gradient finite in float64 can still overflow float32 (|g| > 3.4e38): what is returned is what counts.
-  const parts = [result.dWhx, result.dWhh, result.dWqh, result.dbh, result.dbq];
-  if (!nonFinite && parts.some((a) => a && a.some((v) => !Number.isFinite(v)))) result.nonFinite = true;
   if (problem.inputGradient) {
     const dx = new Float64Array(rows * d);
     inputGradient(dx, dA, f64(model.Whx), rows, h, d);

@@ -3,11 +3,27 @@
 // readable statement of what the WGSL kernels must produce, and the oracle of
 // every correctness test. Rows are (t, b) pairs, r = t*B + b, time-major.
 import type { Activation } from '../types.js';
+import { clampToFloat32Range, toFloat32Range } from '../float32.js';
 
 type Vec = Float64Array;
 
-/** P[r, :] = Whx x_r + bh.  P is [T*B, h], x is [T*B, d], Whx is [h, d], bh is [h] or null. */
-export function inputProjection(P: Vec, x: Float32Array, Whx: Vec, bh: Vec | null, rows: number, d: number, h: number): void {
+/**
+
+ * True when every element is finite. A zero term is skipped below only when
+ * the operand it multiplies is finite: 0 * NaN and 0 * Infinity are NaN, as on
+ * the GPU, which multiplies every term (a NaN weight or an infinite input
+ * must make the same gradients non-finite on every engine).
+ */
+export function allFinite(a: ArrayLike<number>): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
+}
+
+/**
+ * P[r, :] = Whx x_r + bh.  P is [T*B, h], x is [T*B, d], Whx is [h, d], bh is [h] or null.
+ * A SequenceModel uses it with h -> G*h (all gates at once) and x -> the layer below's output.
+ */
+export function inputProjection(P: Vec, x: ArrayLike<number>, Whx: Vec, bh: Vec | null, rows: number, d: number, h: number): void {
   for (let r = 0; r < rows; r++) {
     const xo = r * d;
     const po = r * h;
@@ -75,10 +91,11 @@ export function outputProjection(O: Vec, H: Vec, hOffset: number, Wqh: Vec, bq: 
 }
 
 /**
- * Loss and dO for each row, scale = 1/(T*B).
+ * Loss and dO for each row, scale = 1/(T*B) (1/N with lengths).
  * cross-entropy: l = logsumexp(o) - o_y, dO = (softmax(o) - onehot(y)) * scale
  * mse:           l = 1/2 ||o - y||^2,    dO = (o - y) * scale
  * Returns the sum of l over rows (times scale: the mean loss L).
+ * With lengths ([B]), rows r = t*B + b with t >= lengths[b] (0-based t) are padding: dO = 0 there and no loss.
  */
 export function lossAndOutputGrad(
   dO: Vec,
@@ -88,10 +105,16 @@ export function lossAndOutputGrad(
   rows: number,
   q: number,
   scale: number,
+  lengths: Int32Array | null = null,
+  B = 1,
 ): number {
   let total = 0;
   for (let r = 0; r < rows; r++) {
     const o = r * q;
+    if (lengths && Math.floor(r / B) >= lengths[r % B]) {
+      dO.fill(0, o, o + q);
+      continue;
+    }
     if (loss === 'cross-entropy') {
       let m = -Infinity;
       for (let c = 0; c < q; c++) m = Math.max(m, O[o + c]);
@@ -116,11 +139,12 @@ export function lossAndOutputGrad(
 /** G[r, :] = Wqh^T dO_r, i.e. G = dO Wqh.  G is [T*B, h]; dO is [T*B, q]; Wqh is [q, h]. */
 export function outputToHiddenGrad(G: Vec, dO: Vec, Wqh: Vec, rows: number, q: number, h: number): void {
   G.fill(0, 0, rows * h);
+  const skipZeros = allFinite(Wqh);
   for (let r = 0; r < rows; r++) {
     const go = r * h;
     for (let c = 0; c < q; c++) {
       const g = dO[r * q + c];
-      if (g === 0) continue;
+      if (g === 0 && skipZeros) continue;
       const wo = c * h;
       for (let j = 0; j < h; j++) G[go + j] += g * Wqh[wo + j];
     }
@@ -152,7 +176,7 @@ export function rnnBackwardStep(
   for (let e = 0; e < B * h; e++) {
     const dh = G[o + e] + carry[e];
     norm2 += dh * dh;
-    dA[o + e] = dh * activationGrad(H[ho + e], activation);
+    dA[o + e] = toFloat32Range(dh * activationGrad(H[ho + e], activation)); // stored as f32 on the GPU
   }
   hiddenCarry(carry, dA, o, Whh, xiT, B, h);
   return norm2;
@@ -161,16 +185,18 @@ export function rnnBackwardStep(
 /** carry[b, :] = xi * sum_i dA[o + b*h + i] Whh[i, :]  (row form of xi * Whh^T dA). */
 export function hiddenCarry(carry: Vec, dA: Vec, o: number, Whh: Vec, xi: number, B: number, h: number): void {
   carry.fill(0, 0, B * h);
-  if (xi === 0) return;
+  if (xi === 0) return; // a cut path carries nothing, NaN or not (the GPU skips the product too)
+  const skipZeros = allFinite(Whh);
   for (let b = 0; b < B; b++) {
     const co = b * h;
     for (let i = 0; i < h; i++) {
       const g = xi * dA[o + b * h + i];
-      if (g === 0) continue;
+      if (g === 0 && skipZeros) continue;
       const wo = i * h;
       for (let j = 0; j < h; j++) carry[co + j] += g * Whh[wo + j];
     }
   }
+  clampToFloat32Range(carry, 0, B * h);
 }
 
 /**
@@ -218,12 +244,12 @@ export function windowBackwardStep(
     for (let k = 0; k < tau; k++) {
       const v = next[k * bh + e];
       sumH += v;
-      const a = v * g;
+      const a = toFloat32Range(v * g);
       slots[k * bh + e] = a;
       sumA += a;
     }
     dH[e] = sumH;
-    dA[o + e] = sumA;
+    dA[o + e] = toFloat32Range(sumA);
   }
   let norm2 = 0;
   for (let e = 0; e < bh; e++) norm2 += dH[e] * dH[e];
@@ -254,6 +280,7 @@ export function weightGradients(
   dWqh.fill(0);
   dbh?.fill(0);
   dbq?.fill(0);
+  const skipZeros = allFinite(H) && (tokens || allFinite(x));
   for (let r = 0; r < rows; r++) {
     const ao = r * h;
     const prev = r * h; // H_prev row r is H[(t-1)*B + b] = row r of H from slot 0
@@ -261,7 +288,7 @@ export function weightGradients(
     for (let i = 0; i < h; i++) {
       const g = dA[ao + i];
       if (dbh) dbh[i] += g;
-      if (g === 0) continue;
+      if (g === 0 && skipZeros) continue;
       if (tokens) {
         dWhx[i * d + (x as Int32Array)[r]] += g;
       } else {
@@ -275,20 +302,24 @@ export function weightGradients(
     for (let c = 0; c < q; c++) {
       const g = dO[r * q + c];
       if (dbq) dbq[c] += g;
-      if (g === 0) continue;
+      if (g === 0 && skipZeros) continue;
       const wo = c * h;
       for (let j = 0; j < h; j++) dWqh[wo + j] += g * H[cur + j];
     }
   }
 }
 
-/** dx[r, :] = Whx^T dA_r, i.e. dx = dA Whx.  dx is [T*B, d]. */
-export function inputGradient(dx: Vec, dA: Vec, Whx: Vec, rows: number, h: number, d: number): void {
-  dx.fill(0);
+/**
+ * dx[r, :] = Whx^T dA_r, i.e. dx = dA Whx.  dx is [T*B, d].
+ * accumulate: dx += dA Whx (a bidirectional layer sends both directions' gradients to the layer below).
+ */
+export function inputGradient(dx: Vec, dA: Vec, Whx: Vec, rows: number, h: number, d: number, accumulate = false): void {
+  if (!accumulate) dx.fill(0);
+  const skipZeros = allFinite(Whx);
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < h; i++) {
       const g = dA[r * h + i];
-      if (g === 0) continue;
+      if (g === 0 && skipZeros) continue;
       const wo = i * d;
       for (let k = 0; k < d; k++) dx[r * d + k] += g * Whx[wo + k];
     }

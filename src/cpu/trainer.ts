@@ -1,15 +1,15 @@
 // The CPU trainer: the parameters live in one flat Float32Array between steps,
 // exactly as they live in one GPU buffer in the WebGPU trainer.
-import type { Batch, RnnModel, StepOptions, StepResult, Trainer, TrainerOptions } from '../types.js';
+import type { Batch, RnnModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
 import { BpttInputError } from '../errors.js';
 import { packParams, unpackParams, layoutOf } from '../params.js';
-import { validateBatch, validateTrainerOptions, validateTruncation, validateModel } from '../validate.js';
+import { validateBatch, validateStepOptions, validateTrainerOptions, validateTruncation, validateModel } from '../validate.js';
 import { truncationForStep } from '../truncation.js';
-import { cpuGradients } from './gradients.js';
+import { cpuRnnGradients } from './rnn-gradients.js';
 import { applyUpdate, makeOptimizerState } from './optimizer.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
 
-export function createCpuTrainer(model: RnnModel, options: TrainerOptions): Trainer {
+export function createCpuTrainer(model: RnnModel, options: TrainerOptions): StepTrainer {
   const opts = validateTrainerOptions(model, options);
   const dims = validateModel(model);
   const shape = unpackParams(model, packParams(model));
@@ -21,9 +21,10 @@ export function createCpuTrainer(model: RnnModel, options: TrainerOptions): Trai
   let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
   const self = {
     backend: 'cpu' as const,
-    async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
+    async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
       assertUsable(self, 'trainer');
-      const { T, B, tokens } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
+      const stepOptions = validateStepOptions(stepOptionsGiven);
+      const { T, B, tokens, lengths } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
       const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
       if (carried && carriedB !== B && batch.h0 === undefined) {
         throw new BpttInputError('batch.batchSize', `${carriedB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
@@ -31,7 +32,7 @@ export function createCpuTrainer(model: RnnModel, options: TrainerOptions): Trai
       const stepTruncation = truncationForStep(truncation, draws++);
       const current = unpackParams(shape, params);
       const h0 = batch.h0 ?? (opts.carryState && carried ? carried : undefined);
-      const result = cpuGradients(current, { ...batch, h0 }, {
+      const result = cpuRnnGradients(current, { ...batch, h0 }, {
         dims: { T, B, d: dims.d, h: dims.h, q: dims.q },
         tokens,
         hasBias: dims.hasBias,
@@ -40,6 +41,7 @@ export function createCpuTrainer(model: RnnModel, options: TrainerOptions): Trai
         clipNorm: opts.clipNorm,
         inputGradient: false,
         gradNormPerStep: false,
+        lengths,
       });
       if (opts.carryState && !result.nonFinite) {
         // Only a step that was applied advances the carried state: a skipped step leaves the trainer as it was.

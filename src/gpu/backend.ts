@@ -1,9 +1,8 @@
 // The WebGPU backend behind createEngine({ backend: 'webgpu' }): owns (or
 // borrows) the device, the per-device context, and the self-check.
-import type { Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, Trainer, TrainerOptions } from '../types.js';
+import type { AdapterSummary, SelfCheckResult, Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, StepTrainer, TrainerOptions } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
 import type { Problem } from '../validate.js';
-import type { AdapterSummary, SelfCheckResult } from '../engine.js';
 import { validateGradientCall } from '../validate.js';
 import { cpuGradients } from '../cpu/gradients.js';
 import { makeRng, uniformArray } from '../rng.js';
@@ -27,8 +26,8 @@ export interface GpuBackend {
   readonly gpu: DeviceApi;
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
-  trainer(model: RnnModel, options: TrainerOptions): Trainer;
-  sequenceTrainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
+  trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
+  sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel>;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
   benchGemm(n: number, runs?: number): Promise<GemmTiming>;
@@ -100,7 +99,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     maxBinding: Math.min(device.limits.maxStorageBufferBindingSize, options.limits?.maxStorageBufferBindingSize ?? Infinity),
     maxBuffer: Math.min(device.limits.maxBufferSize, options.limits?.maxBufferSize ?? Infinity),
   };
-  const trainers = new Set<Trainer | Trainer<SequenceModel>>();
+  const trainers = new Set<StepTrainer | StepTrainer<SequenceModel>>();
   let disposed = false;
   const assertOpen = () => {
     if (disposed) throw new BpttDeviceError('engine: this engine was disposed; create a new one');
@@ -148,6 +147,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     },
     dispose() {
       disposed = true;
+      context.close(); // calls still pending reject with a BpttDeviceError that says so
       for (const t of [...trainers]) t.dispose();
       context.pool.destroyAll();
       context.destroyCaches();

@@ -3,7 +3,6 @@
 // staging buffer, copy its bytes out, give the staging buffer back.
 import { BpttDeviceError } from '../errors.js';
 import type { GpuContext, Recorder } from './context.js';
-import { withErrorScopes } from './gradients.js';
 
 /**
  * Records with `record` (which copies what is to be read into `staging` at
@@ -35,4 +34,24 @@ export async function submitAndRead(
     if (staging.mapState === 'mapped') staging.unmap();
     ctx.pool.release(staging);
   }
+}
+
+/** Runs `record` inside validation and out-of-memory error scopes; resolves to the first error, if any. */
+export function withErrorScopes(device: GPUDevice, record: () => void): Promise<GPUError | null> {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let thrown: unknown = null;
+  try {
+    record();
+  } catch (e) {
+    thrown = e;
+  }
+  const validation = device.popErrorScope();
+  const oom = device.popErrorScope();
+  if (thrown) {
+    validation.catch(() => {});
+    oom.catch(() => {});
+    throw thrown;
+  }
+  return Promise.all([validation, oom]).then(([v, o]) => v ?? o ?? null);
 }

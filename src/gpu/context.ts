@@ -2,7 +2,7 @@
 // variant), bind groups (cached per buffer set), the buffer pool, the
 // dispatch/submit counters, and device-loss tracking. Work is recorded with a
 // Recorder: many dispatches in one compute pass, one submit, one readback.
-import { BpttDeviceError } from '../errors.js';
+import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { BufferPool, bufferId } from './buffers.js';
 import { type KernelInfo, reflectKernel, writeParams } from './reflect.js';
 import type { Tuner } from './tuning.js';
@@ -51,12 +51,32 @@ export class GpuContext {
   }
 
   assertAlive(): void {
-    if (this.lostReason) throw new BpttDeviceError(`${this.lostReason}; create a new engine`);
+    const why = this.closedReason ?? this.lostReason;
+    if (why) throw new BpttDeviceError(`${why}; create a new engine`);
   }
 
-  /** Rejects when the device is lost, so that no awaited GPU promise can hang. */
+  /** Set by the engine's dispose(), before it destroys anything: what pending calls reject with. */
+  closedReason: string | null = null;
+
+  /** Every call still waiting on the GPU rejects with a BpttDeviceError saying the engine was disposed. */
+  close(): void {
+    this.closedReason = 'the engine was disposed while this call was waiting for the GPU';
+    for (const w of this.lostWaiters) w(this.closedReason);
+    this.lostWaiters.clear();
+  }
+
+  /**
+   * Awaits a GPU promise so that the call rejects with a BpttDeviceError saying
+   * what happened, never hangs (a lost device) and never leaks WebGPU's own
+   * errors (an AbortError with an empty message when dispose() destroys a
+   * buffer being mapped).
+   */
   guard<T>(promise: Promise<T>): Promise<T> {
-    if (this.lostReason) return Promise.reject(new BpttDeviceError(`${this.lostReason}; create a new engine`));
+    const why = () => this.closedReason ?? this.lostReason;
+    if (why()) {
+      promise.catch(() => {});
+      return Promise.reject(new BpttDeviceError(`${why()}; create a new engine`));
+    }
     return new Promise<T>((resolve, reject) => {
       const onLost = (reason: string) => reject(new BpttDeviceError(`${reason}; create a new engine`));
       this.lostWaiters.add(onLost);
@@ -67,7 +87,9 @@ export class GpuContext {
         },
         (e) => {
           this.lostWaiters.delete(onLost);
-          reject(this.lostReason ? new BpttDeviceError(`${this.lostReason}; create a new engine`, { cause: e }) : e);
+          if (why()) reject(new BpttDeviceError(`${why()}; create a new engine`, { cause: e }));
+          else if (e instanceof BpttDeviceError || e instanceof BpttInputError) reject(e);
+          else reject(new BpttDeviceError(`WebGPU failed a pending operation (${(e as Error)?.name ?? 'error'}: ${(e as Error)?.message || 'no message'})`, { cause: e }));
         },
       );
     });
@@ -118,11 +140,29 @@ export class GpuContext {
     if (given.size > 0) throw new Error(`kernel ${kernel.name}: has no binding named ${[...given].join(', ')}`);
     const key = parts.join('|');
     let group = this.bindGroups.get(key);
-    if (!group) {
+    if (group) {
+      this.bindGroups.delete(key); // most recently used last: the Map's order is the eviction order
+    } else {
       group = this.device.createBindGroup({ label: kernel.name, layout: entry.layout, entries });
-      this.bindGroups.set(key, group);
+      if (this.bindGroups.size >= GpuContext.MAX_BIND_GROUPS) this.bindGroups.delete(this.bindGroups.keys().next().value!);
     }
+    this.bindGroups.set(key, group);
     return group;
+  }
+
+  /**
+   * Bind groups kept for reuse, least recently used first out. A group keys on
+   * its buffers, so every distinct shape (and every buffer the pool hands out)
+   * makes new ones: without a bound the cache grew with every call of a new
+   * shape while the pool, for small models, never trimmed it. One call of the
+   * largest recording binds about 2T + 24 groups; 1024 keeps every group of
+   * several such calls.
+   */
+  static readonly MAX_BIND_GROUPS = 1024;
+
+  /** Bind groups cached now (at most MAX_BIND_GROUPS). */
+  get cachedBindGroups(): number {
+    return this.bindGroups.size;
   }
 
   /** Starts recording one call. */
@@ -338,7 +378,5 @@ export class Recorder {
   }
 }
 
-/** queue.writeBuffer for any typed array (the DOM types want an ArrayBuffer-backed view). */
-export function upload(device: GPUDevice, buffer: GPUBuffer, offset: number, data: Float32Array | Int32Array | Uint32Array): void {
-  device.queue.writeBuffer(buffer, offset, data as unknown as Float32Array<ArrayBuffer>);
-}
+// Every host array reaches the device through upload.ts (shared and resizable buffers are copied there).
+export { upload } from './upload.js';

@@ -18,13 +18,18 @@
 // BpttInputError naming it: before anything is recorded into your encoder
 // (which stays usable), or after WebGPU refused our own submit.
 import type { Activation, Truncation } from '../types.js';
-import { BpttDeviceError, BpttInputError, describe } from '../errors.js';
+import { BpttInputError, describe } from '../errors.js';
 import { paramLayout } from '../params.js';
 import { truncationXi } from '../truncation.js';
-import { checkPositiveInt, validateTruncation } from '../validate.js';
+import { checkOptionalBoolean, checkPositiveInt, validateTruncation } from '../validate.js';
 import type { GpuContext } from './context.js';
 import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutput } from './encode.js';
-import { acquireBuffers, checkLimits, releaseBuffers, withErrorScopes } from './gradients.js';
+import { acquireBuffers, checkLimits, releaseBuffers } from './gradients.js';
+import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
+import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
+
+const LAYER_NAMES = { rows: 'steps', steps: 'steps', batchSize: 'batchSize', inputSize: 'layer.inputSize', hiddenSize: 'layer.hiddenSize', outputSize: 'layer.outputSize' };
+import { type StackBackwardArgs, type StackBackwardOutputs, type StackForwardArgs, type StackForwardOutputs, createStackDeviceApi } from './stack-device-api.js';
 
 export interface LayerSpec {
   inputSize: number; // d
@@ -85,31 +90,12 @@ export interface BackwardOutputs {
 export interface DeviceApi {
   /** H, O and hT of the layer, as GPUBuffers. */
   forward(args: ForwardArgs): Promise<ForwardOutputs>;
+  /** A stack of any cell (args.stack): the top output Y, O with a head, hT, cT, and the stash for backward (stack-device-api.ts). */
+  forward(args: StackForwardArgs): Promise<StackForwardOutputs>;
   /** Weight gradients, dh0 and (inputGradient) dx, as GPUBuffers. No clipping: that is the caller's optimizer's job. */
   backward(args: BackwardArgs): Promise<BackwardOutputs>;
-}
-
-const USAGE_NAMES: [number, string][] = [
-  [1, 'MAP_READ'], [2, 'MAP_WRITE'], [4, 'COPY_SRC'], [8, 'COPY_DST'], [16, 'INDEX'], [32, 'VERTEX'], [64, 'UNIFORM'], [128, 'STORAGE'], [256, 'INDIRECT'], [512, 'QUERY_RESOLVE'],
-];
-
-function usageText(usage: number): string {
-  return USAGE_NAMES.filter(([bit]) => usage & bit).map(([, n]) => n).join(' | ') || 'none';
-}
-
-function isBuffer(value: unknown): value is GPUBuffer {
-  return typeof value === 'object' && value !== null && typeof (value as GPUBuffer).size === 'number' && typeof (value as GPUBuffer).usage === 'number' && typeof (value as GPUBuffer).destroy === 'function';
-}
-
-/** A buffer of at least `elems` 4-byte elements with the `needed` usage bits. */
-function checkBuffer(argument: string, value: unknown, elems: number, shape: string, needed: number): GPUBuffer {
-  if (!isBuffer(value)) throw new BpttInputError(argument, `a GPUBuffer ${shape}`, describe(value));
-  if (value.size < elems * 4) throw new BpttInputError(argument, `a GPUBuffer of at least ${elems * 4} bytes (${shape}, 4-byte elements)`, `a GPUBuffer of ${value.size} bytes`);
-  if ((value.usage & needed) !== needed) {
-    throw new BpttInputError(argument, `a GPUBuffer with usage ${usageText(needed)}`, `usage ${usageText(value.usage)}`);
-  }
-  if ((value as GPUBuffer & { mapState?: string }).mapState === 'mapped') throw new BpttInputError(argument, 'an unmapped GPUBuffer', 'a mapped GPUBuffer');
-  return value;
+  /** A stack: every parameter's gradient (flat), dh0, dc0, dx. No clipping. */
+  backward(args: StackBackwardArgs): Promise<StackBackwardOutputs>;
 }
 
 function checkLayer(layer: LayerSpec): { d: number; h: number; q: number } {
@@ -122,9 +108,6 @@ function checkLayer(layer: LayerSpec): { d: number; h: number; q: number } {
   return { d, h, q };
 }
 
-/** A caller's buffer, the argument it came in as, and whether we read it or write it. */
-type Named = [argument: string, buffer: GPUBuffer, direction: 'in' | 'out'];
-
 /** Every buffer of the caller in a call: weights, x and `inputs` read, `outputs` the caller passed written. */
 function callerBuffers(args: Common, inputs: Record<string, GPUBuffer | undefined>, outputs: Record<string, GPUBuffer | undefined>): Named[] {
   const named: Named[] = [];
@@ -135,11 +118,10 @@ function callerBuffers(args: Common, inputs: Record<string, GPUBuffer | undefine
   return named;
 }
 
-const SRC = 4; // GPUBufferUsage.COPY_SRC
-const DST = 8; // GPUBufferUsage.COPY_DST
-
 export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, assertUsable: () => void): DeviceApi {
-  const device = ctx.device;
+  const { outputs, run } = deviceCalls(ctx);
+  const stacks = createStackDeviceApi(ctx, limits, assertUsable);
+  const isStack = (args: unknown): args is { stack: unknown } => typeof args === 'object' && args !== null && 'stack' in args;
 
   function checkCommon(args: Common, who: string) {
     assertUsable();
@@ -148,7 +130,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     const { d, h, q } = checkLayer(args.layer);
     const T = checkPositiveInt('steps', args.steps);
     const B = checkPositiveInt('batchSize', args.batchSize);
-    const tokens = args.tokens === true;
+    const tokens = checkOptionalBoolean('tokens', args.tokens);
     const w = args.weights;
     if (typeof w !== 'object' || w === null) throw new BpttInputError('weights', '{ Whx, Whh, Wqh, bh?, bq? } of GPUBuffers', describe(w));
     checkBuffer('weights.Whx', w.Whx, h * d, `[h, d] = [${h}, ${d}]`, SRC);
@@ -179,167 +161,103 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     }
   }
 
-  /**
-   * Zero-byte copies that touch each named buffer, submitted on their own:
-   * WebGPU rejects a buffer of another device (at finish) or a destroyed one
-   * (at submit). Returns the error message, or null when all are usable.
-   */
-  async function probe(named: Named[]): Promise<string | null> {
-    const scratch = ctx.pool.acquire(4, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'probe');
-    try {
-      return await ctx.guard(
-        withErrorScopes(device, () => {
-          const enc = device.createCommandEncoder({ label: 'webgpu-bptt buffer check' });
-          for (const [, b, dir] of named) {
-            if (dir === 'in') enc.copyBufferToBuffer(b, 0, scratch, 0, 0);
-            else enc.copyBufferToBuffer(scratch, 0, b, 0, 0);
-          }
-          device.queue.submit([enc.finish()]);
-        }).then((e) => (e ? e.message.trim() : null)),
-      );
-    } finally {
-      ctx.pool.release(scratch);
-    }
-  }
-
-  /** Throws a BpttInputError naming the first buffer WebGPU rejects (another device's, or destroyed); `message` is the error already seen, if any. */
-  async function checkDevice(who: string, named: Named[], message?: string): Promise<void> {
-    const seen = message ?? (await probe(named));
-    if (seen === null) return;
-    for (const n of named) {
-      const m = await probe([n]);
-      if (m !== null) throw new BpttInputError(n[0], `a live GPUBuffer of this engine's device (${who})`, `a buffer WebGPU rejects: ${m.split('\n')[0]}`);
-    }
-    throw new BpttDeviceError(`${who}: WebGPU rejected the work (${seen}); are all buffers alive and from this engine's device?`);
-  }
-
-  /**
-   * Output buffers: the caller's (checked: size and COPY_DST) or new ones,
-   * recorded in `created` so that they are destroyed if the call fails.
-   */
-  function outputs<K extends string>(given: Partial<Record<K, GPUBuffer>>, created: GPUBuffer[]) {
-    return (key: K, elems: number, shape: string): GPUBuffer => {
-      const mine = given[key];
-      if (mine !== undefined) return checkBuffer(`outputs.${key}`, mine, elems, shape, DST);
-      const b = device.createBuffer({ size: Math.max(4, elems * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: key });
-      created.push(b);
-      return b;
+  async function forward(args: ForwardArgs): Promise<ForwardOutputs> {
+    const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.forward');
+    if (args.h0 !== undefined) checkBuffer('h0', args.h0, B * h, `[B, h] = [${B}, ${h}]`, SRC);
+    const s = planShape({ T, B, d, h, q }, { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: 0, xi: null }, L);
+    const all = bufferSizes(s, false);
+    const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
+    checkLimits(sizes, limits);
+    checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer), LAYER_NAMES);
+    const created: GPUBuffer[] = [];
+    const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
+    const result: ForwardOutputs = {
+      H: make('H', (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}]`),
+      O: make('O', T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`),
+      hT: make('hT', B * h, `[B, h] = [${B}, ${h}]`),
     };
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const allocate = args.encoder ? ctx.heldAllocator(`forward ${JSON.stringify(sizes)}`) : (n: number, u: number, k: string) => ctx.pool.acquire(n, u, k);
+    const bufs = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, allocate(n * 4, usage, k)])) as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O'>;
+    try {
+      const named = callerBuffers(args, { h0: args.h0 }, args.outputs ?? {});
+      await run('engine.gpu.forward', args.encoder, named, created, (rec) => {
+        copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
+        rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
+        if (args.h0) rec.copy(args.h0, 0, bufs.H, 0, B * h * 4);
+        else rec.clear(bufs.H, 0, B * h * 4);
+        recordForward(rec, s, bufs);
+        recordOutput(rec, s, bufs);
+        rec.copy(bufs.H, 0, result.H, 0, (T + 1) * B * h * 4);
+        rec.copy(bufs.O, 0, result.O, 0, T * B * q * 4);
+        rec.copy(bufs.H, T * B * h * 4, result.hT, 0, B * h * 4);
+      }, T + 8);
+    } finally {
+      if (!args.encoder) for (const b of Object.values(bufs)) ctx.pool.release(b);
+    }
+    return result;
   }
 
-  async function run(who: string, encoder: GPUCommandEncoder | undefined, named: Named[], created: GPUBuffer[], record: (rec: ReturnType<GpuContext['record']>) => void, dispatches: number) {
-    let error: GPUError | null;
-    try {
-      // The caller submits its encoder later, where WebGPU's error would name no
-      // argument (and poison the whole encoder): check the buffers first.
-      if (encoder) await checkDevice(who, named);
-      error = await ctx.guard(
-        withErrorScopes(device, () => {
-          const rec = ctx.record(dispatches);
-          record(rec);
-          if (encoder) rec.finishInto(encoder);
-          else rec.finish();
-        }),
-      );
-      if (error) await checkDevice(who, named, error.message.trim());
-    } catch (e) {
-      for (const b of created) b.destroy();
-      throw e;
+  async function backward(args: BackwardArgs): Promise<BackwardOutputs> {
+    const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.backward');
+    checkBuffer('H', args.H, (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}] from forward`, SRC);
+    checkBuffer('dO', args.dO, T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`, SRC);
+    if (args.dhT !== undefined) checkBuffer('dhT', args.dhT, B * h, `[B, h] = [${B}, ${h}]`, SRC);
+    const inputGradient = checkOptionalBoolean('inputGradient', args.inputGradient);
+    if (inputGradient && tokens) throw new BpttInputError('inputGradient', 'value inputs (f32 x) for dx', 'token ids (tokens: true)');
+    const truncation = validateTruncation(args.truncation, T, 'truncation');
+    const s = planShape(
+      { T, B, d, h, q },
+      { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncation, T) },
+      L,
+    );
+    const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
+    checkLimits(sizes, limits);
+    checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer), LAYER_NAMES);
+    const created: GPUBuffer[] = [];
+    const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
+    const result: BackwardOutputs = {
+      dWhx: make('dWhx', h * d, `[h, d] = [${h}, ${d}]`),
+      dWhh: make('dWhh', h * h, `[h, h] = [${h}, ${h}]`),
+      dWqh: make('dWqh', q * h, `[q, h] = [${q}, ${h}]`),
+      dh0: make('dh0', B * h, `[B, h] = [${B}, ${h}]`),
+    };
+    if (args.layer.bias) {
+      result.dbh = make('dbh', h, `[h] = [${h}]`);
+      result.dbq = make('dbq', q, `[q] = [${q}]`);
     }
+    if (inputGradient) result.dx = make('dx', T * B * d, `[T, B, d] = [${T}, ${B}, ${d}]`);
+    // Into a caller's encoder: scratch held until the engine is disposed (see GpuContext.heldAllocator).
+    const bufs = args.encoder ? acquireBuffers(ctx, sizes, {}, ctx.heldAllocator(`backward ${JSON.stringify(sizes)}`)) : acquireBuffers(ctx, sizes);
+    try {
+      const named = callerBuffers(args, { H: args.H, dO: args.dO, dhT: args.dhT }, args.outputs ?? {});
+      await run('engine.gpu.backward', args.encoder, named, created, (rec) => {
+        copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
+        rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
+        rec.copy(args.H, 0, bufs.H, 0, (T + 1) * B * h * 4);
+        rec.copy(args.dO, 0, bufs.O, 0, T * B * q * 4);
+        if (args.dhT) rec.copy(args.dhT, 0, bufs.dhT, 0, B * h * 4);
+        else rec.clear(bufs.dhT, 0, B * h * 4);
+        rec.clear(bufs.stats, 0, sizes.stats * 4);
+        recordBackward(rec, s, bufs, { dh0: true, perStepNorms: false, dx: inputGradient, clipNorm: 0, applyClip: false, countStep: false });
+        rec.copy(bufs.grad, L.Whx * 4, result.dWhx, 0, h * d * 4);
+        rec.copy(bufs.grad, L.Whh * 4, result.dWhh, 0, h * h * 4);
+        rec.copy(bufs.grad, L.Wqh * 4, result.dWqh, 0, q * h * 4);
+        if (result.dbh && result.dbq) {
+          rec.copy(bufs.grad, L.bh * 4, result.dbh, 0, h * 4);
+          rec.copy(bufs.grad, L.bq * 4, result.dbq, 0, q * 4);
+        }
+        rec.copy(bufs.dA, 0, result.dh0, 0, B * h * 4);
+        if (result.dx) rec.copy(bufs.dx!, 0, result.dx, 0, T * B * d * 4);
+      }, maxDispatches(s));
+    } finally {
+      if (!args.encoder) releaseBuffers(ctx, bufs);
+    }
+    return result;
   }
 
   return {
-    async forward(args: ForwardArgs): Promise<ForwardOutputs> {
-      const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.forward');
-      if (args.h0 !== undefined) checkBuffer('h0', args.h0, B * h, `[B, h] = [${B}, ${h}]`, SRC);
-      const s = planShape({ T, B, d, h, q }, { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: 0, xi: null }, L);
-      const all = bufferSizes(s, false);
-      const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
-      checkLimits(sizes, limits);
-      const created: GPUBuffer[] = [];
-      const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
-      const result: ForwardOutputs = {
-        H: make('H', (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}]`),
-        O: make('O', T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`),
-        hT: make('hT', B * h, `[B, h] = [${B}, ${h}]`),
-      };
-      const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-      const allocate = args.encoder ? ctx.heldAllocator(`forward ${JSON.stringify(sizes)}`) : (n: number, u: number, k: string) => ctx.pool.acquire(n, u, k);
-      const bufs = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, allocate(n * 4, usage, k)])) as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O'>;
-      try {
-        const named = callerBuffers(args, { h0: args.h0 }, args.outputs ?? {});
-        await run('engine.gpu.forward', args.encoder, named, created, (rec) => {
-          copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
-          rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
-          if (args.h0) rec.copy(args.h0, 0, bufs.H, 0, B * h * 4);
-          else rec.clear(bufs.H, 0, B * h * 4);
-          recordForward(rec, s, bufs);
-          recordOutput(rec, s, bufs);
-          rec.copy(bufs.H, 0, result.H, 0, (T + 1) * B * h * 4);
-          rec.copy(bufs.O, 0, result.O, 0, T * B * q * 4);
-          rec.copy(bufs.H, T * B * h * 4, result.hT, 0, B * h * 4);
-        }, T + 8);
-      } finally {
-        if (!args.encoder) for (const b of Object.values(bufs)) ctx.pool.release(b);
-      }
-      return result;
-    },
-
-    async backward(args: BackwardArgs): Promise<BackwardOutputs> {
-      const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.backward');
-      checkBuffer('H', args.H, (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}] from forward`, SRC);
-      checkBuffer('dO', args.dO, T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`, SRC);
-      if (args.dhT !== undefined) checkBuffer('dhT', args.dhT, B * h, `[B, h] = [${B}, ${h}]`, SRC);
-      const inputGradient = args.inputGradient === true;
-      if (inputGradient && tokens) throw new BpttInputError('inputGradient', 'value inputs (f32 x) for dx', 'token ids (tokens: true)');
-      const truncation = validateTruncation(args.truncation, T, 'truncation');
-      const s = planShape(
-        { T, B, d, h, q },
-        { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncation, T) },
-        L,
-      );
-      const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
-      checkLimits(sizes, limits);
-      const created: GPUBuffer[] = [];
-      const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
-      const result: BackwardOutputs = {
-        dWhx: make('dWhx', h * d, `[h, d] = [${h}, ${d}]`),
-        dWhh: make('dWhh', h * h, `[h, h] = [${h}, ${h}]`),
-        dWqh: make('dWqh', q * h, `[q, h] = [${q}, ${h}]`),
-        dh0: make('dh0', B * h, `[B, h] = [${B}, ${h}]`),
-      };
-      if (args.layer.bias) {
-        result.dbh = make('dbh', h, `[h] = [${h}]`);
-        result.dbq = make('dbq', q, `[q] = [${q}]`);
-      }
-      if (inputGradient) result.dx = make('dx', T * B * d, `[T, B, d] = [${T}, ${B}, ${d}]`);
-      // Into a caller's encoder: scratch held until the engine is disposed (see GpuContext.heldAllocator).
-      const bufs = args.encoder ? acquireBuffers(ctx, sizes, {}, ctx.heldAllocator(`backward ${JSON.stringify(sizes)}`)) : acquireBuffers(ctx, sizes);
-      try {
-        const named = callerBuffers(args, { H: args.H, dO: args.dO, dhT: args.dhT }, args.outputs ?? {});
-        await run('engine.gpu.backward', args.encoder, named, created, (rec) => {
-          copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
-          rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
-          rec.copy(args.H, 0, bufs.H, 0, (T + 1) * B * h * 4);
-          rec.copy(args.dO, 0, bufs.O, 0, T * B * q * 4);
-          if (args.dhT) rec.copy(args.dhT, 0, bufs.dhT, 0, B * h * 4);
-          else rec.clear(bufs.dhT, 0, B * h * 4);
-          rec.clear(bufs.stats, 0, (8 + T) * 4);
-          recordBackward(rec, s, bufs, { dh0: true, perStepNorms: false, dx: inputGradient, clipNorm: 0, applyClip: false, countStep: false });
-          rec.copy(bufs.grad, L.Whx * 4, result.dWhx, 0, h * d * 4);
-          rec.copy(bufs.grad, L.Whh * 4, result.dWhh, 0, h * h * 4);
-          rec.copy(bufs.grad, L.Wqh * 4, result.dWqh, 0, q * h * 4);
-          if (result.dbh && result.dbq) {
-            rec.copy(bufs.grad, L.bh * 4, result.dbh, 0, h * 4);
-            rec.copy(bufs.grad, L.bq * 4, result.dbq, 0, q * 4);
-          }
-          rec.copy(bufs.dA, 0, result.dh0, 0, B * h * 4);
-          if (result.dx) rec.copy(bufs.dx!, 0, result.dx, 0, T * B * d * 4);
-        }, maxDispatches(s));
-      } finally {
-        if (!args.encoder) releaseBuffers(ctx, bufs);
-      }
-      return result;
-    },
+    forward: ((args: ForwardArgs | StackForwardArgs) => (isStack(args) ? stacks.forward(args) : forward(args))) as DeviceApi['forward'],
+    backward: ((args: BackwardArgs | StackBackwardArgs) => (isStack(args) ? stacks.backward(args) : backward(args))) as DeviceApi['backward'],
   };
 }

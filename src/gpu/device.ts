@@ -1,7 +1,7 @@
 // Getting an adapter and a device, and describing them. The engine owns what
 // it creates here; a caller's own GPUDevice is used as it is and never destroyed.
 import { BpttDeviceError } from '../errors.js';
-import type { AdapterSummary } from '../engine.js';
+import type { AdapterSummary } from '../types.js';
 import { findGpu } from './provider.js';
 
 export interface DeviceHandle {

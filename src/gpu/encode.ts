@@ -6,8 +6,10 @@ import type { Activation, LossKind } from '../types.js';
 import type { ParamLayout } from '../params.js';
 import type { Recorder } from './context.js';
 import { kernel } from './kernels.js';
+import { statsLayout } from './stats.js';
 
-const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
+/** The ACTIVATION override of every kernel with phi: 0 identity, 1 tanh, 2 relu. */
+export const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
 const TILE = 32; // C tile of matmul.wgsl and of the step kernels
 const NO_NORM = 0xffffffff;
 
@@ -67,7 +69,7 @@ export interface GpuBuffers {
   grad: GPUBuffer; // [total]                     dWhx | dWhh | dWqh | dbh | dbq
   stepPartials: GPUBuffer; // [T*stepParts]
   rowLoss: GPUBuffer; // [T*B]
-  stats: GPUBuffer; // [8 + T]                    see kernels/finalize.wgsl
+  stats: GPUBuffer; // Stats of kernels/finalize.wgsl, T per-step norms
   dx: GPUBuffer | null; // [T*B*d]
 }
 
@@ -91,7 +93,7 @@ export function bufferSizes(s: GpuShape, withDx: boolean): Record<keyof GpuBuffe
     grad: s.layout.total,
     stepPartials: s.T * s.stepParts,
     rowLoss: R,
-    stats: 8 + s.T,
+    stats: statsLayout().perStep + s.T,
     dx: withDx ? R * s.d : 0,
   };
 }

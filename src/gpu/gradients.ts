@@ -2,10 +2,13 @@
 // encoder, submit once, read every result back with one map.
 import type { Batch, GradientResult, RnnModel } from '../types.js';
 import type { Problem } from '../validate.js';
-import { BpttDeviceError, BpttInputError } from '../errors.js';
+import { BpttInputError } from '../errors.js';
 import { layoutOf, packParams } from '../params.js';
 import { truncationXi } from '../truncation.js';
 import { type GpuContext, upload } from './context.js';
+import { submitAndRead } from './call.js';
+import { statsLayout } from './stats.js';
+import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type GpuBuffers, type GpuShape, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
 
 export const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -97,26 +100,6 @@ export function uploadBatch(ctx: GpuContext, s: GpuShape, b: GpuBuffers, batch: 
   else upload(ctx.device, b.O, 0, batch.dO!);
 }
 
-/** Runs `record` inside validation and out-of-memory error scopes; resolves to the first error, if any. */
-export function withErrorScopes(device: GPUDevice, record: () => void): Promise<GPUError | null> {
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('validation');
-  let thrown: unknown = null;
-  try {
-    record();
-  } catch (e) {
-    thrown = e;
-  }
-  const validation = device.popErrorScope();
-  const oom = device.popErrorScope();
-  if (thrown) {
-    validation.catch(() => {});
-    oom.catch(() => {});
-    throw thrown;
-  }
-  return Promise.all([validation, oom]).then(([v, o]) => v ?? o ?? null);
-}
-
 export async function gpuGradients(
   ctx: GpuContext,
   limits: { maxBinding: number; maxBuffer: number },
@@ -130,21 +113,20 @@ export async function gpuGradients(
   const R = T * B;
   const sizes = bufferSizes(s, problem.inputGradient);
   // Readback layout, in f32 elements: grad | dh0 | hT | stats | dx
-  const rb = { grad: 0, dh0: L.total, hT: L.total + B * h, stats: L.total + 2 * B * h, dx: L.total + 2 * B * h + 8 + T };
+  const rb = { grad: 0, dh0: L.total, hT: L.total + B * h, stats: L.total + 2 * B * h, dx: L.total + 2 * B * h + sizes.stats };
   const readElems = rb.dx + (problem.inputGradient ? R * d : 0);
   checkLimits(sizes, limits, 'batch', { readback: readElems });
+  checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer));
   const bufs = acquireBuffers(ctx, sizes);
-  const staging = ctx.pool.acquire(readElems * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
   try {
-    const errors = withErrorScopes(ctx.device, () => {
+    const data = await submitAndRead(ctx, 'a gradient call', maxDispatches(s), readElems, (rec, staging) => {
       upload(ctx.device, bufs.params, 0, packParams(model));
       uploadBatch(ctx, s, bufs, batch);
       if (batch.h0) upload(ctx.device, bufs.H, 0, batch.h0);
       if (batch.dhT) upload(ctx.device, bufs.dhT, 0, batch.dhT);
-      const rec = ctx.record(maxDispatches(s));
       if (!batch.h0) rec.clear(bufs.H, 0, B * h * 4);
       if (!batch.dhT) rec.clear(bufs.dhT, 0, B * h * 4);
-      rec.clear(bufs.stats, 0, (8 + T) * 4);
+      rec.clear(bufs.stats, 0, sizes.stats * 4);
       recordForward(rec, s, bufs);
       recordOutputAndLoss(rec, s, bufs);
       recordBackward(rec, s, bufs, {
@@ -158,19 +140,11 @@ export async function gpuGradients(
       rec.copy(bufs.grad, 0, staging, rb.grad * 4, L.total * 4);
       rec.copy(bufs.dA, 0, staging, rb.dh0 * 4, B * h * 4);
       rec.copy(bufs.H, T * B * h * 4, staging, rb.hT * 4, B * h * 4);
-      rec.copy(bufs.stats, 0, staging, rb.stats * 4, (8 + T) * 4);
+      rec.copy(bufs.stats, 0, staging, rb.stats * 4, sizes.stats * 4);
       if (problem.inputGradient) rec.copy(bufs.dx!, 0, staging, rb.dx * 4, R * d * 4);
-      rec.finish();
     });
-    const error = await ctx.guard(errors);
-    if (error) throw new BpttDeviceError(`WebGPU ${error.constructor?.name ?? 'error'} in a gradient call: ${error.message}`);
-    await ctx.guard(staging.mapAsync(GPUMapMode.READ, 0, readElems * 4));
-    const data = new Float32Array(staging.getMappedRange(0, readElems * 4).slice(0));
-    staging.unmap();
     return unpackResult(data, rb, s, problem);
   } finally {
-    if (staging.mapState === 'mapped') staging.unmap();
-    ctx.pool.release(staging);
     releaseBuffers(ctx, bufs);
     ctx.pool.settle(); // the work is done (or failed): free memory beyond what the next calls need
   }
@@ -178,24 +152,25 @@ export async function gpuGradients(
 
 function unpackResult(data: Float32Array, rb: Record<string, number>, s: GpuShape, problem: Problem): GradientResult {
   const { T, B, d, h, layout: L } = s;
-  const stats = data.subarray(rb.stats, rb.stats + 8 + T);
+  const S = statsLayout();
+  const stats = data.subarray(rb.stats, rb.stats + S.perStep + T);
   const result: GradientResult = {
-    loss: problem.loss === 'none' ? NaN : stats[0],
+    loss: problem.loss === 'none' ? NaN : stats[S.loss],
     dWhx: data.slice(L.Whx, L.Whh),
     dWhh: data.slice(L.Whh, L.Wqh),
     dWqh: data.slice(L.Wqh, L.bh),
     dh0: data.slice(rb.dh0, rb.dh0 + B * h),
     hT: data.slice(rb.hT, rb.hT + B * h),
-    gradNorm: stats[1],
-    clipped: stats[4] !== 0,
-    nonFinite: stats[3] !== 0,
+    gradNorm: stats[S.gradNorm],
+    clipped: stats[S.clipped] !== 0,
+    nonFinite: stats[S.nonFinite] !== 0,
   };
   if (s.hasBias) {
     result.dbh = data.slice(L.bh, L.bq);
     result.dbq = data.slice(L.bq, L.total);
   }
   if (problem.inputGradient) result.dx = data.slice(rb.dx, rb.dx + T * B * d);
-  if (problem.gradNormPerStep) result.gradNormPerStep = stats.slice(8, 8 + T);
+  if (problem.gradNormPerStep) result.gradNormPerStep = stats.slice(S.perStep, S.perStep + T);
   if (problem.truncation.kind === 'randomized' && s.xi) result.xi = Float32Array.from(s.xi);
   return result;
 }

@@ -11,6 +11,7 @@ import cellWindowBackwardStep from '../../kernels/cell_window_backward_step.wgsl
 import columnSums from '../../kernels/column_sums.wgsl';
 import finalize from '../../kernels/finalize.wgsl';
 import gatherColumns from '../../kernels/gather_columns.wgsl';
+import maskRows from '../../kernels/mask_rows.wgsl';
 import matmul from '../../kernels/matmul.wgsl';
 import outputLoss from '../../kernels/output_loss.wgsl';
 import reduceSplits from '../../kernels/reduce_splits.wgsl';
@@ -35,6 +36,7 @@ const SOURCES = {
   column_sums: columnSums,
   finalize,
   gather_columns: gatherColumns,
+  mask_rows: maskRows,
   matmul,
   output_loss: outputLoss,
   reduce_splits: reduceSplits,

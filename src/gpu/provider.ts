@@ -5,6 +5,16 @@
 export type GpuProvider = () => Promise<GPU | null>;
 
 let nodeProvider: GpuProvider | null = null;
+let providerNote = '';
+
+/** What the provider found while looking for a GPU (said in engine.backendReason). */
+export function setGpuProviderNote(note: string): void {
+  providerNote = note;
+}
+
+export function gpuProviderNote(): string {
+  return providerNote;
+}
 
 export function setGpuProvider(provider: GpuProvider): void {
   nodeProvider = provider;

@@ -24,6 +24,8 @@ export interface KernelInfo {
   workgroupSize: [number, number, number];
   bindings: KernelBinding[]; // sorted by binding number
   params: { size: number; members: Map<string, UniformMember> } | null;
+  /** Byte offsets of the members of storage bindings declared as structs (e.g. finalize's `stats`), by binding name. */
+  structs: Map<string, Map<string, number>>;
 }
 
 export function reflectKernel(name: string, source: string): KernelInfo {
@@ -34,6 +36,7 @@ export function reflectKernel(name: string, source: string): KernelInfo {
   }
   const bindings: KernelBinding[] = [];
   let params: KernelInfo['params'] = null;
+  const structs = new Map<string, Map<string, number>>();
   for (const v of entry.resources) {
     if (v.group !== 0) throw new Error(`kernel ${name}: ${v.name} is in @group(${v.group}); every binding must be in group 0`);
     if (v.resourceType === 0) {
@@ -47,6 +50,7 @@ export function reflectKernel(name: string, source: string): KernelInfo {
       params = { size: v.size, members };
       bindings.push({ name: v.name, binding: v.binding, kind: 'uniform' });
     } else if (v.resourceType === 1) {
+      if (v.members) structs.set(v.name, new Map(v.members.map((m) => [m.name, m.offset])));
       bindings.push({ name: v.name, binding: v.binding, kind: v.access === 'read' ? 'read-only-storage' : 'storage' });
     } else {
       throw new Error(`kernel ${name}: resource ${v.name} is neither a uniform nor a storage buffer`);
@@ -54,7 +58,7 @@ export function reflectKernel(name: string, source: string): KernelInfo {
   }
   bindings.sort((a, b) => a.binding - b.binding);
   const ws = entry.workgroupSize ?? [1, 1, 1];
-  return { name, source, entryPoint: entry.name, workgroupSize: [ws[0] ?? 1, ws[1] ?? 1, ws[2] ?? 1], bindings, params };
+  return { name, source, entryPoint: entry.name, workgroupSize: [ws[0] ?? 1, ws[1] ?? 1, ws[2] ?? 1], bindings, params, structs };
 }
 
 /** Writes `values` into `view` at the reflected offsets; every member must be given, and no other. */

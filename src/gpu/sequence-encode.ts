@@ -12,17 +12,21 @@
 //                (+ dirs for dx)
 //   weights      per k dWx, dWh (+ dbx, dbh): K*(2 + 2*bias); head dW (+ db)
 //   reduce_splits, finalize (+ scale_gradients when clipping)
-// so 2*L*T + L + K*(3 + 2*bias) + (L-1)*dirs + head + 2 (+1 clip) (+dirs dx): see sequenceDispatches.
+//   lengths: the padded rows of O and the row losses (or of the caller's dO, dY) masked: +2 (+1)
+// so 2*L*T + L + K*(3 + 2*bias) + (L-1)*dirs + head + 2 (+1 clip) (+dirs dx) (+masks): see sequenceDispatches.
+// With lengths, a padded row costs no product in the step kernels (it only
+// passes its state, or its carry, through); the grid stays the same.
 import type { Activation, LossKind } from '../types.js';
-import type { SequenceDims, SequenceLayout } from '../sequence-layout.js';
+import type { SequenceDims } from '../validate-sequence.js';
+import type { SequenceLayout } from '../sequence-params.js';
 import type { Recorder } from './context.js';
-import { elementwise, recordMatmul } from './encode.js';
+import { ACTIVATION_CODE, elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
 import type { KernelChoice } from '../tuning-types.js';
 import { backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, matmulWG, recordForwardVariant } from './variants.js';
+import { statsLayout } from './stats.js';
 
 const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
-const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
 const NO_NORM = 0xffffffff;
 const STEP_WG = 64; // invocations per workgroup of the step kernels
 
@@ -36,6 +40,8 @@ export interface SeqShape extends SequenceDims {
   loss: LossKind;
   xi: Float32Array; // xi_1..xi_T (all 1 under window)
   window: number; // tau of window(tau) (at most T), else 0
+  lengths: Int32Array | null; // [B] n_b, or null (every sequence T steps)
+  N: number; // valid rows: the loss is their mean
   layout: SequenceLayout;
   splits: number;
   kPerSplit: number;
@@ -45,7 +51,7 @@ export interface SeqShape extends SequenceDims {
 
 export function planSequence(
   dims: SequenceDims,
-  run: { T: number; B: number; activation: Activation; tokens: boolean; loss: LossKind; xi: Float32Array | null; window?: number },
+  run: { T: number; B: number; activation: Activation; tokens: boolean; loss: LossKind; xi: Float32Array | null; window?: number; lengths?: Int32Array | null },
   layout: SequenceLayout,
 ): SeqShape {
   const R = run.T * run.B;
@@ -56,7 +62,9 @@ export function planSequence(
   // window(tau) with tau >= T is full BPTT; more slots than steps would only hold zeros.
   const window = run.window ? Math.min(run.window, run.T) : 0;
   const xi = run.xi ?? new Float32Array(run.T).fill(1);
-  return { ...dims, ...run, xi, window, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: Math.ceil((run.B * dims.h) / STEP_WG) };
+  const lengths = run.lengths ?? null;
+  const N = lengths ? lengths.reduce((a, n) => a + n, 0) : R;
+  return { ...dims, ...run, xi, window, lengths, N, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: Math.ceil((run.B * dims.h) / STEP_WG) };
 }
 
 /** Element offsets of every tensor inside the shared buffers (see the kernel headers). */
@@ -74,7 +82,8 @@ export function seqOffsets(s: SeqShape) {
     Gx: (k: number) => k * gBlock,
     Y: (l: number) => l * yBlock,
     C: (k: number) => k * cBlock,
-    S: (k: number) => cSize + k * sBlock,
+    Hs: (k: number) => cSize + k * cBlock,
+    S: (k: number) => cSize + K * cBlock + k * sBlock,
     h0: (k: number) => k * B * h,
     c0: (k: number) => (K + k) * B * h,
     dY: (l: number) => l * dyBlock,
@@ -85,7 +94,7 @@ export function seqOffsets(s: SeqShape) {
     dGa: 2 * K * gBlock, // window: dGx per age [tau, T, B, G*h], in dG
     dHa: 2 * K * cBlock, // window: dh, dc per age [tau, T, B, h], in dState
     dCa: 2 * K * cBlock + tau * T * B * h,
-    savedSize: cSize + (G > 1 ? K * sBlock : 0),
+    savedSize: cSize + K * cBlock + (G > 1 ? K * sBlock : 0),
   };
 }
 
@@ -98,7 +107,8 @@ export interface SeqBuffers {
   targets: GPUBuffer;
   Gx: GPUBuffer; // [K, T, B, G*h]
   Y: GPUBuffer; // [L, T+2, B, dirs*h]
-  saved: GPUBuffer; // C [K, T+2, B, h] (lstm), S [K, T, B, 4h] (gru, lstm)
+  saved: GPUBuffer; // C [K, T+2, B, h] (lstm), Hs [K, T+2, B, h], S [K, T, B, 4h] (gru, lstm)
+  lengths: GPUBuffer; // u32 [B] n_b (T each without lengths)
   state0: GPUBuffer; // h0 [K, B, h], c0 [K, B, h]
   O: GPUBuffer; // [T*B, q]: o, then dO
   dY: GPUBuffer; // [L, T, B, dirs*h]
@@ -108,7 +118,7 @@ export interface SeqBuffers {
   grad: GPUBuffer; // [total]
   stepPartials: GPUBuffer; // [K*T*stepParts]
   rowLoss: GPUBuffer; // [T*B]
-  stats: GPUBuffer; // [8 + K*T]
+  stats: GPUBuffer; // Stats of kernels/finalize.wgsl, K*T per-step norms
   dx: GPUBuffer | null; // [T, B, d]
 }
 
@@ -126,6 +136,7 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
     Y: L * o.yBlock,
     saved: Math.max(1, o.savedSize),
     state0: 2 * K * B * h,
+    lengths: B,
     O: Math.max(1, R * q),
     dY: L * o.dyBlock,
     dG: (2 * K + s.window) * o.gBlock,
@@ -134,21 +145,27 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
     grad: s.layout.total,
     stepPartials: K * T * s.stepParts,
     rowLoss: R,
-    stats: 8 + K * T,
+    stats: statsLayout().perStep + K * T,
     dx: withDx ? R * d : 0,
   };
 }
 
 /** The dispatches of one gradient call, as the formula in the header. */
 export function sequenceDispatches(s: SeqShape, o: { dx: boolean; clip: boolean }): number {
-  const head = s.q === 0 ? 0 : (s.loss === 'none' ? 1 : 3) + 1 + (s.headBias ? 1 : 0);
+  const head = s.q === 0 ? 0 : (s.loss === 'none' ? 1 : 3) + 1 + (s.hasHeadBias ? 1 : 0);
   const bias = s.hasBias ? 1 : 0;
+  const masks = !s.lengths ? 0 : s.q > 0 && s.loss !== 'none' ? 2 : 1;
   // minus what a persistent or wavefront forward saves (src/gpu/variants.ts)
-  return 2 * s.L * s.T + s.L + s.K * (3 + 2 * bias) + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) - forwardDispatchesSaved(s);
+  return 2 * s.L * s.T + s.L + s.K * (3 + 2 * bias) + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s);
+}
+
+/** Elements between the parameters of a layer's two directions (the step kernels address dir 1 from dir 0's offsets). */
+export function strideK(s: SeqShape, k0: number): number {
+  return s.dirs === 2 ? s.layout.layers[k0 + 1].Wx - s.layout.layers[k0].Wx : 0;
 }
 
 /** Gx_k = X_l Wx_k^T + bx_k for every k, then the steps of each layer, bottom up. */
-export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0'>): void {
+export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>): void {
   const o = seqOffsets(s);
   const { T, B, R, h, G, dirs, layout } = s;
   const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
@@ -163,14 +180,14 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
           kernel('gather_columns'),
           {},
           { ids: b.x, W: b.params, P: b.Gx },
-          { R, d: s.d, h: G * h, offWhx: p.Wx, offBias: p.bx, hasBias: s.hasBias ? 1 : 0, offP: o.Gx(k) },
+          { R, d: s.d, h: G * h, offWhx: p.Wx, offBias: Math.max(0, p.bx), hasBias: s.hasBias ? 1 : 0, offP: o.Gx(k) },
           elementwise(R * G * h),
         );
       } else {
         // X_0 = x; X_l = Y_{l-1} from its slot 1 (h_1 of every direction)
         const A = l === 0 ? b.x : b.Y;
         const offA = l === 0 ? 0 : o.Y(l - 1) + B * dirs * h;
-        recordMatmul(rec, { A, B: b.params, C: b.Gx, bias: s.hasBias ? b.params : undefined, M: R, N: G * h, K: p.nIn, offA, offB: p.Wx, offC: o.Gx(k), offBias: p.bx, transB: true });
+        recordMatmul(rec, { A, B: b.params, C: b.Gx, bias: s.hasBias ? b.params : undefined, M: R, N: G * h, K: p.nIn, offA, offB: p.Wx, offC: o.Gx(k), offBias: Math.max(0, p.bx), transB: true });
       }
     }
   };
@@ -186,15 +203,16 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
       rec.dispatch(
         kernel('cell_forward_step'),
         constants,
-        { W: b.params, Gx: b.Gx, state0: b.state0, Y: b.Y, saved: b.saved },
+        { W: b.params, Gx: b.Gx, state0: b.state0, lengths: b.lengths, Y: b.Y, saved: b.saved },
         {
           B, h, T, dirs, s: step,
           offWh: p0.Wh,
-          offBh: p0.bh,
-          strideK: p0.size,
+          offBh: Math.max(0, p0.bh),
+          strideK: strideK(s, k0),
           hasBias: s.hasBias ? 1 : 0,
           offGx: o.Gx(k0),
           offY: o.Y(l),
+          offHs: o.Hs(k0),
           offC: o.C(k0),
           offS: o.S(k0),
           offH0: o.h0(k0),
@@ -206,19 +224,34 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
   }
 }
 
-/** O = Y_top W^T + b over T*B rows, then the loss and dO in place (loss 'none': dO was uploaded). */
-export function recordSequenceHead(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'Y' | 'O' | 'labels' | 'targets' | 'rowLoss'>): void {
-  if (s.q === 0 || s.loss === 'none') return;
+/** Zeroes the padded rows (t >= n_b) of a [T, B, n] tensor at element offset `off` (with lengths only). */
+export function recordMaskRows(rec: Recorder, s: SeqShape, lengths: GPUBuffer, A: GPUBuffer, n: number, off = 0): void {
+  if (!s.lengths) return;
+  rec.dispatch(kernel('mask_rows'), {}, { lengths, A }, { R: s.R, B: s.B, n, off }, elementwise(s.R * n));
+}
+
+/** O = Y_top W^T + b over T*B rows (zero at padded rows: masked by the caller when it keeps O). */
+export function recordSequenceOutput(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'Y' | 'O'>): void {
   const o = seqOffsets(s);
   const { B, R, h, dirs, q, layout } = s;
-  recordMatmul(rec, { A: b.Y, B: b.params, C: b.O, bias: s.headBias ? b.params : undefined, M: R, N: q, K: dirs * h, offA: o.Y(s.L - 1) + B * dirs * h, offB: layout.headW, offBias: layout.headB, transB: true });
+  const head = layout.head!;
+  recordMatmul(rec, { A: b.Y, B: b.params, C: b.O, bias: s.hasHeadBias ? b.params : undefined, M: R, N: q, K: dirs * h, offA: o.Y(s.L - 1) + B * dirs * h, offB: head.W, offBias: Math.max(0, head.b), transB: true });
+}
+
+/** O = Y_top W^T + b, then the loss and dO in place (loss 'none': dO was uploaded); padded rows carry no loss. */
+export function recordSequenceHead(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'Y' | 'O' | 'labels' | 'targets' | 'rowLoss' | 'lengths'>): void {
+  if (s.q === 0 || s.loss === 'none') return;
+  const { R, q } = s;
+  recordSequenceOutput(rec, s, b);
   rec.dispatch(
     kernel('output_loss'),
     { LOSS: s.loss === 'cross-entropy' ? 0 : 1 },
     { labels: b.labels, targets: b.targets, O: b.O, rowLoss: b.rowLoss },
-    { R, q, scale: 1 / R },
+    { R, q, scale: 1 / s.N },
     folded(Math.ceil(R / 64)),
   );
+  recordMaskRows(rec, s, b.lengths, b.O, q);
+  recordMaskRows(rec, s, b.lengths, b.rowLoss, 1);
 }
 
 function folded(groups: number): [number, number] {
@@ -239,7 +272,10 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
   const o = seqOffsets(s);
   const { T, B, R, h, G, L, K, dirs, layout } = s;
   const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
-  if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.headW, offC: o.dY(L - 1) });
+  // a caller's dO (loss 'none') or dY at padded rows is ignored
+  if (s.q > 0 && s.loss === 'none') recordMaskRows(rec, s, b.lengths, b.O, s.q);
+  if (s.q === 0) recordMaskRows(rec, s, b.lengths, b.dY, dirs * h, o.dY(L - 1));
+  if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.head!.W, offC: o.dY(L - 1) });
 
   const tau = s.window;
   const backward = backwardStepKernel(s); // the variant chosen (cell_backward_step or cell_backward_lanes)
@@ -258,6 +294,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
           B, h, T, tau, s: step,
           offWh: p0.Wh,
           offY: o.Y(l),
+          offHs: o.Hs(k0),
           offC: o.C(k0),
           offS: o.S(k0),
           offDY: o.dY(l),
@@ -284,12 +321,13 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
       rec.dispatch(
         backward.info,
         backward.constants,
-        { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
+        { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, lengths: b.lengths, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
         {
           B, h, T, dirs, s: step,
           offWh: p0.Wh,
-          strideK: p0.size,
+          strideK: strideK(s, k0),
           offY: o.Y(l),
+          offHs: o.Hs(k0),
           offC: o.C(k0),
           offS: o.S(k0),
           offDY: o.dY(l),
@@ -340,16 +378,16 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
       const offB = l === 0 ? 0 : o.Y(l - 1) + B * dirs * h;
       recordMatmul(rec, { ...split, A: b.dG, B: X, M: G * h, N: p.nIn, K: R, offA: o.dGx(k), offB, offC: p.Wx });
     }
-    // H_prev: slots 0..T-1 of Y (forward), 2..T+1 (reverse), this direction's h columns
-    recordMatmul(rec, { ...split, A: b.dG, B: b.Y, M: G * h, N: h, K: R, offA: o.dGh(k), offB: o.Y(l) + (dir === 0 ? 0 : 2 * B * dirs * h) + dir * h, ldb: dirs * h, offC: p.Wh });
+    // H_prev: slots 0..T-1 of Hs (forward), 2..T+1 (reverse)
+    recordMatmul(rec, { ...split, A: b.dG, B: b.saved, M: G * h, N: h, K: R, offA: o.dGh(k), offB: o.Hs(k) + (dir === 0 ? 0 : 2 * B * h), offC: p.Wh });
     if (s.hasBias) {
       rec.dispatch(sums, {}, { A: b.dG, out: b.partials }, { ...common, N: G * h, offA: o.dGx(k), offOut: p.bx }, [Math.ceil((G * h) / 64), s.splits]);
       rec.dispatch(sums, {}, { A: b.dG, out: b.partials }, { ...common, N: G * h, offA: o.dGh(k), offOut: p.bh }, [Math.ceil((G * h) / 64), s.splits]);
     }
   }
   if (s.q > 0) {
-    recordMatmul(rec, { ...split, A: b.O, B: b.Y, M: s.q, N: dirs * h, K: R, offB: o.Y(L - 1) + B * dirs * h, offC: layout.headW });
-    if (s.headBias) rec.dispatch(sums, {}, { A: b.O, out: b.partials }, { ...common, N: s.q, offA: 0, offOut: layout.headB }, [Math.ceil(s.q / 64), s.splits]);
+    recordMatmul(rec, { ...split, A: b.O, B: b.Y, M: s.q, N: dirs * h, K: R, offB: o.Y(L - 1) + B * dirs * h, offC: layout.head!.W });
+    if (s.hasHeadBias) rec.dispatch(sums, {}, { A: b.O, out: b.partials }, { ...common, N: s.q, offA: 0, offOut: layout.head!.b }, [Math.ceil(s.q / 64), s.splits]);
   }
   rec.dispatch(kernel('reduce_splits'), {}, { partials: b.partials, grad: b.grad }, { n: layout.total, splits: s.splits }, elementwise(layout.total));
   rec.dispatch(
@@ -359,7 +397,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
     {
       R,
       hasLoss: s.loss === 'none' ? 0 : 1,
-      lossScale: 1 / R,
+      lossScale: 1 / s.N,
       n: layout.total,
       clipNorm: opt.clipNorm,
       T: K * T,

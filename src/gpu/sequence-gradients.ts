@@ -3,28 +3,34 @@
 // back with one map.
 import type { Batch, SequenceGradients, SequenceModel } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
-import { packSequence, sequenceLayout } from '../sequence-layout.js';
+import { packSequence, sequenceLayout } from '../sequence-params.js';
 import { truncationXi } from '../truncation.js';
 import { type GpuContext, type Recorder, upload } from './context.js';
 import { STORAGE, checkLimits, tokenCsr } from './gradients.js';
 import { submitAndRead } from './call.js';
 import { chooseVariants } from './tuning.js';
+import { statsLayout } from './stats.js';
 import { type SeqBuffers, type SeqShape, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 
 export function sequenceShape(model: SequenceModel, p: SequenceProblem): SeqShape {
   const t = p.truncation;
   return planSequence(
-    p.dims,
-    { T: p.T, B: p.B, activation: model.activation ?? 'tanh', tokens: p.tokens, loss: p.loss, xi: truncationXi(t, p.T), window: t.kind === 'window' ? t.steps : 0 },
-    sequenceLayout(p.dims),
+    p,
+    { T: p.T, B: p.B, activation: p.activation, tokens: p.tokens, loss: p.loss, xi: truncationXi(t, p.T), window: t.kind === 'window' ? t.steps : 0, lengths: p.lengths },
+    sequenceLayout(model),
   );
 }
 
 /** A buffer from the pool for each non-empty size; `reuse` supplies some of them (the trainer's parameters). */
-export function acquireSequenceBuffers(ctx: GpuContext, sizes: Record<keyof SeqBuffers, number>, reuse: Partial<SeqBuffers> = {}): SeqBuffers {
+export function acquireSequenceBuffers(
+  ctx: GpuContext,
+  sizes: Record<keyof SeqBuffers, number>,
+  reuse: Partial<SeqBuffers> = {},
+  allocate: (bytes: number, usage: number, label: string) => GPUBuffer = (bytes, usage, label) => ctx.pool.acquire(bytes, usage, label),
+): SeqBuffers {
   const out: Partial<Record<keyof SeqBuffers, GPUBuffer | null>> = {};
   for (const key of Object.keys(sizes) as (keyof SeqBuffers)[]) {
-    out[key] = reuse[key] ?? (sizes[key] > 0 ? ctx.pool.acquire(sizes[key] * 4, STORAGE(), key) : null);
+    out[key] = reuse[key] ?? (sizes[key] > 0 ? allocate(sizes[key] * 4, STORAGE(), key) : null);
   }
   return out as SeqBuffers;
 }
@@ -46,6 +52,7 @@ export function uploadSequenceBatch(ctx: GpuContext, rec: Recorder, s: SeqShape,
   else if (s.loss === 'cross-entropy') upload(dev, b.labels, 0, batch.y as Int32Array);
   else if (s.loss === 'mse') upload(dev, b.targets, 0, batch.y as Float32Array);
   else upload(dev, b.O, 0, batch.dO!);
+  upload(dev, b.lengths, 0, lengthsOf(s));
   if (batch.h0) upload(dev, b.state0, 0, batch.h0);
   else rec.clear(b.state0, 0, K * bh * 4);
   if (batch.c0) upload(dev, b.state0, K * bh * 4, batch.c0);
@@ -64,18 +71,22 @@ export function uploadSequenceBatch(ctx: GpuContext, rec: Recorder, s: SeqShape,
   }
 }
 
-/** Copies hT (and cT) of every layer-direction, [K, B, h], into `dst` at element offsets hAt (cAt). */
-export function copyFinalStates(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'Y' | 'saved'>, dst: GPUBuffer, hAt: number, cAt: number | null): void {
+/** n_b of every sequence as the kernels read them (u32 [B]; T each without lengths). */
+export function lengthsOf(s: SeqShape): Uint32Array {
+  return s.lengths ? Uint32Array.from(s.lengths) : new Uint32Array(s.B).fill(s.T);
+}
+
+/**
+ * Copies hT (and cT) of every layer-direction, [K, B, h], into `dst` at element offset hAt (`cDst` at cAt):
+ * slot T of Hs (C) for the forward direction (with lengths, the state at n_b was carried there), slot 1 for the reverse one.
+ */
+export function copyFinalStates(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'saved'>, dst: GPUBuffer, hAt: number, cAt: number | null, cDst: GPUBuffer = dst): void {
   const o = seqOffsets(s);
   const { T, B, h, dirs } = s;
   for (let k = 0; k < s.K; k++) {
-    const l = Math.floor(k / dirs);
-    const dir = k % dirs;
-    const slot = dir === 0 ? T : 1; // the reverse direction ends at t = 1
-    const rowStart = o.Y(l) + slot * B * dirs * h + dir * h;
-    if (dirs === 1) rec.copy(b.Y, rowStart * 4, dst, (hAt + k * B * h) * 4, B * h * 4);
-    else for (let bb = 0; bb < B; bb++) rec.copy(b.Y, (rowStart + bb * dirs * h) * 4, dst, (hAt + (k * B + bb) * h) * 4, h * 4);
-    if (cAt !== null) rec.copy(b.saved, (o.C(k) + slot * B * h) * 4, dst, (cAt + k * B * h) * 4, B * h * 4);
+    const slot = k % dirs === 0 ? T : 1;
+    rec.copy(b.saved, (o.Hs(k) + slot * B * h) * 4, dst, (hAt + k * B * h) * 4, B * h * 4);
+    if (cAt !== null) rec.copy(b.saved, (o.C(k) + slot * B * h) * 4, cDst, (cAt + k * B * h) * 4, B * h * 4);
   }
 }
 
@@ -92,10 +103,10 @@ export async function gpuSequenceGradients(
   const o = seqOffsets(s);
   const lstm = s.cell === 'lstm';
   const kbh = K * B * h;
-  const rb = { dh0: layout.total, hT: layout.total + kbh, dc0: layout.total + 2 * kbh, cT: layout.total + 3 * kbh, stats: layout.total + (lstm ? 4 : 2) * kbh };
-  const dxAt = rb.stats + 8 + K * T;
-  const readElems = dxAt + (p.inputGradient ? R * s.d : 0);
   const sizes = seqBufferSizes(s, p.inputGradient);
+  const rb = { dh0: layout.total, hT: layout.total + kbh, dc0: layout.total + 2 * kbh, cT: layout.total + 3 * kbh, stats: layout.total + (lstm ? 4 : 2) * kbh };
+  const dxAt = rb.stats + sizes.stats;
+  const readElems = dxAt + (p.inputGradient ? R * s.d : 0);
   checkLimits(sizes, limits, 'batch', { readback: readElems });
   const bufs = acquireSequenceBuffers(ctx, sizes);
   const clip = (p.clipNorm ?? 0) > 0;
@@ -103,7 +114,7 @@ export async function gpuSequenceGradients(
     const data = await submitAndRead(ctx, 'a gradient call', sequenceDispatches(s, { dx: p.inputGradient, clip }), readElems, (rec, staging) => {
       upload(ctx.device, bufs.params, 0, packSequence(model));
       uploadSequenceBatch(ctx, rec, s, bufs, batch);
-      rec.clear(bufs.stats, 0, (8 + K * T) * 4);
+      rec.clear(bufs.stats, 0, sizes.stats * 4);
       recordSequenceForward(rec, s, bufs);
       recordSequenceHead(rec, s, bufs);
       recordSequenceBackward(rec, s, bufs, { perStepNorms: p.gradNormPerStep, dx: p.inputGradient, clipNorm: p.clipNorm ?? 0, applyClip: true, countStep: false });
@@ -113,32 +124,34 @@ export async function gpuSequenceGradients(
         if (lstm) rec.copy(bufs.dState, o.dC(k) * 4, staging, (rb.dc0 + k * B * h) * 4, B * h * 4);
       }
       copyFinalStates(rec, s, bufs, staging, rb.hT, lstm ? rb.cT : null);
-      rec.copy(bufs.stats, 0, staging, rb.stats * 4, (8 + K * T) * 4);
+      rec.copy(bufs.stats, 0, staging, rb.stats * 4, sizes.stats * 4);
       if (p.inputGradient) rec.copy(bufs.dx!, 0, staging, dxAt * 4, R * s.d * 4);
     });
-    const stats = data.subarray(rb.stats, rb.stats + 8 + K * T);
+    const S = statsLayout();
+    const stats = data.subarray(rb.stats, rb.stats + sizes.stats);
     const result: SequenceGradients = {
-      loss: p.loss === 'none' ? NaN : stats[0],
-      gradNorm: stats[1],
-      clipped: stats[4] !== 0,
-      nonFinite: stats[3] !== 0,
+      loss: p.loss === 'none' ? NaN : stats[S.loss],
+      gradNorm: stats[S.gradNorm],
+      clipped: stats[S.clipped] !== 0,
+      nonFinite: stats[S.nonFinite] !== 0,
       layers: layout.layers.map((l) => {
-        const g = { dWx: data.slice(l.Wx, l.Wh), dWh: data.slice(l.Wh, l.bx) };
-        return s.hasBias ? { ...g, dbx: data.slice(l.bx, l.bh), dbh: data.slice(l.bh, l.Wx + l.size) } : g;
+        const Gh = s.G * h;
+        const g = { dWx: data.slice(l.Wx, l.Wh), dWh: data.slice(l.Wh, l.Wh + Gh * h) };
+        return s.hasBias ? { ...g, dbx: data.slice(l.bx, l.bx + Gh), dbh: data.slice(l.bh, l.bh + Gh) } : g;
       }),
       dh0: data.slice(rb.dh0, rb.dh0 + kbh),
       hT: data.slice(rb.hT, rb.hT + kbh),
     };
-    if (s.q > 0) {
-      result.head = { dW: data.slice(layout.headW, layout.headB) };
-      if (s.headBias) result.head.db = data.slice(layout.headB, layout.total);
+    if (layout.head) {
+      result.head = { dW: data.slice(layout.head.W, layout.head.W + s.q * s.dirs * h) };
+      if (s.hasHeadBias) result.head.db = data.slice(layout.head.b, layout.head.b + s.q);
     }
     if (lstm) {
       result.dc0 = data.slice(rb.dc0, rb.dc0 + kbh);
       result.cT = data.slice(rb.cT, rb.cT + kbh);
     }
     if (p.inputGradient) result.dx = data.slice(dxAt, dxAt + R * s.d);
-    if (p.gradNormPerStep) result.gradNormPerStep = stats.slice(8, 8 + K * T);
+    if (p.gradNormPerStep) result.gradNormPerStep = stats.slice(S.perStep, S.perStep + K * T);
     if (p.truncation.kind === 'randomized') result.xi = Float32Array.from(s.xi);
     return result;
   } finally {

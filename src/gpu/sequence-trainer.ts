@@ -2,12 +2,12 @@
 // carried states (h, and c for an lstm, of every layer-direction) stay on the
 // device between steps; a step reads back 32 bytes (the loss and the flags of
 // kernels/finalize.wgsl), nothing else.
-import type { Batch, SequenceModel, StepOptions, StepResult, Trainer, TrainerOptions } from '../types.js';
+import type { Batch, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
 import { BpttInputError } from '../errors.js';
-import { packSequence, sequenceDims, sequenceLayout, unpackSequence } from '../sequence-layout.js';
+import { packSequence, sequenceLayout, unpackSequence } from '../sequence-params.js';
 import { truncationForStep, truncationXi } from '../truncation.js';
 import { validateTruncation } from '../validate.js';
-import { validateSequenceBatch } from '../validate-sequence.js';
+import { validateSequenceBatch, validateSequenceModel } from '../validate-sequence.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
 import { type GpuContext, upload } from './context.js';
 import { elementwise } from './encode.js';
@@ -15,10 +15,11 @@ import { STORAGE, checkLimits } from './gradients.js';
 import { kernel } from './kernels.js';
 import { submitAndRead } from './call.js';
 import { chooseVariants } from './tuning.js';
-import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, sequenceDispatches } from './sequence-encode.js';
+import { recordOptimizerUpdate } from './optimizer.js';
+import { statsLayout } from './stats.js';
+import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
 
-const STATS = 8; // stats[0..8) of finalize.wgsl
 
 export function createGpuSequenceTrainer(
   ctx: GpuContext,
@@ -26,18 +27,19 @@ export function createGpuSequenceTrainer(
   model: SequenceModel,
   opts: TrainerOptions,
   onDispose: () => void,
-): Trainer<SequenceModel> {
+): StepTrainer<SequenceModel> {
   ctx.assertAlive();
-  const dims = sequenceDims(model);
-  const layout = sequenceLayout(dims);
+  const dims = validateSequenceModel(model);
+  const layout = sequenceLayout(model);
   const n = layout.total;
   checkLimits({ params: n }, limits, 'model', { 'trainer read': n });
   const like = unpackSequence(model, packSequence(model)); // the shape, never the caller's arrays
   const pool = ctx.pool;
   const params = pool.acquire(n * 4, STORAGE(), 'trainer params');
   upload(ctx.device, params, 0, packSequence(model));
-  const stats = pool.acquire(STATS * 4, STORAGE(), 'trainer stats');
-  upload(ctx.device, stats, 0, new Float32Array(STATS));
+  const S = statsLayout();
+  const stats = pool.acquire(S.fixed * 4, STORAGE(), 'trainer stats'); // the Stats scalars of finalize.wgsl (no per-step norms)
+  upload(ctx.device, stats, 0, new Float32Array(S.fixed));
   const adam = opts.optimizer.kind === 'adam';
   const m = adam ? pool.acquire(n * 4, STORAGE(), 'adam m') : null;
   const v = adam ? pool.acquire(n * 4, STORAGE(), 'adam v') : null;
@@ -52,65 +54,62 @@ export function createGpuSequenceTrainer(
   let applied = 0;
   let draws = 0; // step() calls that passed validation: randomized xi from seed + k, as the other trainers
 
-  const trainer: Trainer<SequenceModel> = {
+  const trainer: StepTrainer<SequenceModel> = {
     backend: 'webgpu',
     async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
       assertUsable(trainer, 'trainer');
       ctx.assertAlive();
-      const { T, B, tokens } = validateSequenceBatch(batch, dims, opts.loss, opts.checkFinite === true);
+      const { T, B, tokens, lengths } = validateSequenceBatch(batch, dims, opts.loss, opts.checkFinite === true);
       const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
+      if (lengths && truncation.kind === 'window') throw new BpttInputError('batch.lengths', "undefined with window truncation on the 'webgpu' backend (use full, chunked or randomized truncation, or backend 'cpu')", 'an Int32Array');
       const carrying = opts.carryState === true && state !== null && batch.h0 === undefined && batch.c0 === undefined;
       if (carrying && stateB !== B) {
         throw new BpttInputError('batch.batchSize', `${stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
-      const s = await chooseVariants(ctx, planSequence(dims, { T, B, activation: model.activation ?? 'tanh', tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0 }, layout));
+      const s = await chooseVariants(ctx, planSequence(dims, { T, B, activation: dims.activation, tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0, lengths }, layout));
       const sizes = seqBufferSizes(s, false);
       checkLimits(sizes, limits);
-      draws++;
       const bufs = acquireSequenceBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
       const stateBytes = 2 * K * B * dims.h * 4;
-      let freshState = false;
-      if (opts.carryState && (!state || stateB !== B)) {
-        if (state) pool.release(state);
-        state = pool.acquire(stateBytes, STORAGE(), 'carried state');
-        stateB = B;
-        freshState = true;
-      }
-      const carry = opts.carryState === true && state !== null;
+      // A new carried state (first step, or a new batch size with h0 given) goes into a buffer of its
+      // own, adopted only once this step is known to have been applied (as the RnnModel trainer).
+      let fresh = opts.carryState && (!state || stateB !== B) ? pool.acquire(stateBytes, STORAGE(), 'carried state') : null;
+      const target = fresh ?? (opts.carryState ? state : null);
       try {
-        const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (carry ? 1 : 0);
-        const out = await submitAndRead(ctx, 'a training step', dispatches, STATS, (rec, staging) => {
+        const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (target ? 1 : 0);
+        const out = await submitAndRead(ctx, 'a training step', dispatches, S.fixed, (rec, staging) => {
           uploadSequenceBatch(ctx, rec, s, bufs, batch);
           if (carrying) rec.copy(state!, 0, bufs.state0, 0, stateBytes);
-          if (freshState) rec.copy(bufs.state0, 0, state!, 0, stateBytes); // a skipped first step keeps this step's initial state
           recordSequenceForward(rec, s, bufs);
           recordSequenceHead(rec, s, bufs);
           recordSequenceBackward(rec, s, bufs, { perStepNorms: false, dx: false, clipNorm: opts.clipNorm ?? 0, applyClip: false, countStep: true });
-          const wg = elementwise(n);
-          if (opts.optimizer.kind === 'sgd') {
-            rec.dispatch(kernel('sgd_update'), {}, { grad: bufs.grad, stats, theta: params }, { n, learningRate: opts.optimizer.learningRate }, wg);
-          } else {
-            const { learningRate, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = opts.optimizer;
-            rec.dispatch(kernel('adam_update'), {}, { grad: bufs.grad, stats, theta: params, m: m!, v: v! }, { n, learningRate, beta1, beta2, epsilon }, wg);
-          }
-          if (carry) {
+          recordOptimizerUpdate(rec, opts.optimizer, { grad: bufs.grad, stats, theta: params, m, v }, n);
+          if (target) {
             // Only a step that was applied advances the carried state (decided on the device: no read-back).
             rec.dispatch(
               kernel('carry_sequence_state'),
               {},
-              { Y: bufs.Y, saved: bufs.saved, stats, state: state! },
-              { T, B, h: dims.h, dirs: dims.dirs, K, hasC: lstm ? 1 : 0 },
+              { saved: bufs.saved, stats, state: target },
+              { T, B, h: dims.h, dirs: dims.dirs, K, hasC: lstm ? 1 : 0, offHs: seqOffsets(s).Hs(0), offC: seqOffsets(s).C(0) },
               elementwise((lstm ? 2 : 1) * K * B * dims.h),
             );
           }
-          rec.copy(stats, 0, staging, 0, STATS * 4);
+          rec.copy(stats, 0, staging, 0, S.fixed * 4);
         });
-        const skipped = out[3] !== 0;
+        const skipped = out[S.nonFinite] !== 0;
+        draws++; // a completed step (applied or skipped) moves to the next randomized draw, as on the CPU
         if (!skipped) applied++;
-        const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[0], skipped, step: applied };
-        if (stepOptions.readGradNorm) result.gradNorm = out[1];
+        if (fresh && !skipped) {
+          if (state) pool.release(state);
+          state = fresh;
+          stateB = B;
+          fresh = null;
+        }
+        const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[S.loss], skipped, step: applied };
+        if (stepOptions.readGradNorm) result.gradNorm = out[S.gradNorm];
         return result;
       } finally {
+        if (fresh) pool.release(fresh);
         releaseSequenceBuffers(ctx, bufs, { params, stats });
         pool.settle();
       }

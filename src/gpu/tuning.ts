@@ -99,6 +99,7 @@ export class Tuner {
     const inBudget = () => performance.now() - start < this.options.budgetMs;
     this.inBudget = inBudget;
     this.longestRunMs = 0;
+    let spent = 0;
     try {
       if (inBudget()) {
         let bestMs = await timeOf(best);
@@ -121,9 +122,10 @@ export class Tuner {
         if (s.L > 1 && s.dirs === 1 && best.forwardStep !== 'persistent') await tryEach('wavefront', [false, true]);
       }
     } finally {
-      this.milliseconds += performance.now() - start;
+      spent = performance.now() - start;
+      this.milliseconds += spent;
     }
-    this.classes.set(key, { ...best, measured, spentMs: performance.now() - start, longestRunMs: this.longestRunMs });
+    this.classes.set(key, { ...best, measured, spentMs: spent, longestRunMs: this.longestRunMs });
     return best;
   }
 

@@ -9,7 +9,7 @@ import { type KernelChoice, DEFAULT_CHOICE } from '../tuning-types.js';
 import type { Recorder } from './context.js';
 import { kernel } from './kernels.js';
 import type { KernelInfo } from './reflect.js';
-import { type SeqBuffers, type SeqShape, seqOffsets } from './sequence-encode.js';
+import { type SeqBuffers, type SeqShape, seqOffsets, strideK } from './sequence-encode.js';
 
 const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const ACTIVATION_CODE = { identity: 0, tanh: 1, relu: 2 } as const;
@@ -121,7 +121,7 @@ export function forwardDispatchesSaved(s: SeqShape): number {
   return 0;
 }
 
-type ForwardBuffers = Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0'>;
+type ForwardBuffers = Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>;
 
 /**
  * The forward of the lanes, subgroup, persistent and wavefront variants.
@@ -153,10 +153,10 @@ export function recordForwardVariant(rec: Recorder, s: SeqShape, b: ForwardBuffe
     return {
       B, h, T, dirs,
       hasBias: s.hasBias ? 1 : 0,
-      strideK: p.size,
-      offWh: p.Wh, offBh: p.bh, offWx: p.Wx, offBx: p.bx,
+      strideK: strideK(s, k0),
+      offWh: p.Wh, offBh: Math.max(0, p.bh), offWx: p.Wx, offBx: Math.max(0, p.bx), // no biases: -1, never read
       inline0: inline ? 1 : 0,
-      offGx: o.Gx(k0), offY: o.Y(l), offC: o.C(k0), offS: o.S(k0), offH0: o.h0(k0), offC0: o.c0(k0),
+      offGx: o.Gx(k0), offY: o.Y(l), offHs: o.Hs(k0), offC: o.C(k0), offS: o.S(k0), offH0: o.h0(k0), offC0: o.c0(k0),
     };
   };
   if (wavefrontApplies(s, c)) {
@@ -173,14 +173,14 @@ export function recordForwardVariant(rec: Recorder, s: SeqShape, b: ForwardBuffe
       rec.dispatch(
         info,
         constants,
-        { W: b.params, Gx: b.Gx, state0: b.state0, Y: b.Y, saved: b.saved },
+        { W: b.params, Gx: b.Gx, state0: b.state0, lengths: b.lengths, Y: b.Y, saved: b.saved },
         {
           ...layerParams(l0, l0 > 0),
           s: w - l0,
           sLast: w - l0,
-          offWh1: next.Wh, offBh1: next.bh, offWx1: next.Wx, offBx1: next.bx,
+          offWh1: next.Wh, offBh1: Math.max(0, next.bh), offWx1: next.Wx, offBx1: Math.max(0, next.bx),
           strideL,
-          layerY: o.yBlock, layerC: o.cBlock, layerS: o.sBlock, layerH0: B * h,
+          layerY: o.yBlock, layerHs: o.cBlock, layerC: o.cBlock, layerS: o.sBlock, layerH0: B * h,
         },
         [groups, 1, l1 - l0 + 1],
       );
@@ -194,8 +194,8 @@ export function recordForwardVariant(rec: Recorder, s: SeqShape, b: ForwardBuffe
       rec.dispatch(
         info,
         constants,
-        { W: b.params, Gx: b.Gx, state0: b.state0, Y: b.Y, saved: b.saved },
-        { ...layerParams(l, false), s: first, sLast: last, offWh1: 0, offBh1: 0, offWx1: 0, offBx1: 0, strideL: 0, layerY: 0, layerC: 0, layerS: 0, layerH0: 0 },
+        { W: b.params, Gx: b.Gx, state0: b.state0, lengths: b.lengths, Y: b.Y, saved: b.saved },
+        { ...layerParams(l, false), s: first, sLast: last, offWh1: 0, offBh1: 0, offWx1: 0, offBx1: 0, strideL: 0, layerY: 0, layerHs: 0, layerC: 0, layerS: 0, layerH0: 0 },
         [groups, dirs],
       );
     }

@@ -57,11 +57,13 @@ function compareArrays(got, want, tol) {
   return { ratio, relative: max > 0 ? err / max : err };
 }
 
+// The engine under test: ?backend=wasm for browser-wasm.test.ts, WebGPU by default.
+const backend = new URLSearchParams(location.search).get('backend') ?? 'webgpu';
 let gpu = null;
 let cpu = null;
 
 async function engines() {
-  gpu ??= await createEngine({ backend: 'webgpu' });
+  gpu ??= await createEngine({ backend });
   cpu ??= await createEngine({ backend: 'cpu' });
   return { gpu, cpu };
 }
@@ -130,7 +132,7 @@ function disposeAll() {
 window.bptt = {
   async adapter() {
     const { gpu } = await engines();
-    return { backend: gpu.backend, adapter: gpu.adapter, reason: gpu.backendReason };
+    return { backend: gpu.backend, adapter: gpu.adapter, reason: gpu.backendReason, threads: gpu.threads ?? null, isolated: globalThis.crossOriginIsolated === true };
   },
   gradientCase,
   trainerCase,

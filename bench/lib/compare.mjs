@@ -2,15 +2,14 @@
 // element: |got - ref| <= atol + rtol |ref|, with atol = atolOfMax * max|ref|
 // over the tensor (gradients are scaled by 1/(T B), so a fixed atol would mean
 // something different in every case). Non-finite values always fail.
-import type { Grads } from './runner.js';
-import type { CheckResult, Tolerance } from './types.js';
 
-const NAMES = ['loss', 'dWhx', 'dWhh', 'dWqh', 'dbh', 'dbq'] as const;
+const NAMES = ['loss', 'dWhx', 'dWhh', 'dWqh', 'dbh', 'dbq'];
 
-export function compareGrads(got: Grads, ref: Grads, tol: Tolerance): CheckResult {
+/** got, ref: { loss, dWhx, dWhh, dWqh, dbh, dbq }; tol: { rtol, atolOfMax }. Used by the page and by bench/node-wasm.mjs. */
+export function compareGrads(got, ref, tol) {
   let worst = 0;
   let worstAt = '';
-  const mismatches: string[] = [];
+  const mismatches = [];
   let nBad = 0;
   for (const name of NAMES) {
     const g = name === 'loss' ? [got.loss] : got[name];

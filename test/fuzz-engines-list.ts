@@ -1,0 +1,23 @@
+// The engines the fuzz test runs against, one line each. `sibling` makes a
+// second engine cheaply (for the WebGPU engine: on the same device, so the
+// compiled pipelines are shared) to dispose at random points; `device` says
+// whether the engine has a GPUDevice the child process may destroy (a
+// simulated device loss). The WebAssembly engine joins with one line:
+//   { name: 'wasm', create: () => createEngine({ backend: 'wasm' }), sibling: () => createEngine({ backend: 'wasm' }), device: false },
+import '../src/node.js';
+import { createEngine, type Engine } from '../src/index.js';
+
+export interface EngineFactory {
+  name: string;
+  create(): Promise<Engine>;
+  sibling(base: Engine): Promise<Engine>;
+  device: boolean;
+}
+
+export const ENGINES: EngineFactory[] = [
+  { name: 'cpu', create: () => createEngine({ backend: 'cpu' }), sibling: () => createEngine({ backend: 'cpu' }), device: false },
+  { name: 'webgpu', create: () => createEngine({ backend: 'webgpu' }), sibling: (base) => createEngine({ backend: 'webgpu', device: base.device! }), device: true },
+];
+
+/** The float64 reference every engine is compared with. */
+export const reference = (): Promise<Engine> => createEngine({ backend: 'cpu' });
