@@ -159,8 +159,11 @@ describe('the tuner', () => {
   const classOf = (sp: SeqSpec) => shapeClass({ cell: sp.cell, activation: 'tanh', L: sp.L, dirs: sp.bi ? 2 : 1, B: sp.B, h: sp.h });
 
   it('picks a valid variant for the class, within its bound, reports its time in stats(), and the results equal the reference', async () => {
-    const budgetMs = 4000;
+    const budgetMs = 10_000;
     const tiny: SeqSpec = { cell: 'gru', L: 2, bi: false, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 91 };
+    // the defaults' pipelines compiled first (the engines share a device and so its pipeline cache), so
+    // that on a loaded SwiftShader the budget is not all spent compiling before anything is timed
+    await checkSequence(await engineWith('off'), tiny, full, options);
     const gpu = await engineWith({ mode: 'lazy', budgetMs });
     await checkSequence(gpu, tiny, full, options);
     const entry = gpu.tuning().classes[classOf(tiny)];
@@ -178,7 +181,7 @@ describe('the tuner', () => {
     expect(stats.tuningMs!).toBeGreaterThanOrEqual(entry.spentMs!);
     expect(stats.tuningMs!).toBeLessThan(entry.spentMs! + 50);
     // a second call of the same class measures nothing more
-    await checkSequence(gpu, { ...tiny, T: 5, B: 3 }, full, options);
+    await checkSequence(gpu, { ...tiny, T: 5, seed: 92 }, full, options); // the same class: T is not part of it
     expect(gpu.stats().tuningRuns).toBe(stats.tuningRuns);
   });
 
