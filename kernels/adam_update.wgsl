@@ -17,7 +17,7 @@
 //   the same number in an order where no intermediate leaves the range.
 //
 //   params/theta [n], grad [n], m [n], v [n] (holding r)
-//   stats        from finalize.wgsl: stats.clipScale, stats.clipScale2, stats.clipScale3 the clip scale's factors, stats.nonFinite not finite, stats.step = t
+//   stats        from finalize.wgsl: stats.clipScale, stats.clipScale2, stats.clipScale3 the clip scale's factors, stats.nonFinite, stats.step = t
 //                (counted on the device, so a skipped step does not advance t)
 //
 // One invocation per element, 256 per workgroup, over x and y.
@@ -32,8 +32,8 @@ struct Stats {
   nonFinite: f32, // 1 when ||g|| is NaN or infinite
   clipped: f32, // 1 when clipped
   step: f32, // updates applied so far: Adam's t
-  clipScale2: f32, // the clip scale's second factor
-  clipScale3: f32, // and its third
+  clipScale2: f32, // the clip scale's second factor (each factor a normal f32: the scale itself may be below 2^-126)
+  clipScale3: f32, // its third factor
   perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
 }
 

@@ -23,8 +23,8 @@ struct Stats {
   nonFinite: f32, // 1 when ||g|| is NaN or infinite
   clipped: f32, // 1 when clipped
   step: f32, // updates applied so far: Adam's t
-  clipScale2: f32, // the clip scale's second factor
-  clipScale3: f32, // and its third
+  clipScale2: f32, // the clip scale's second factor (each factor a normal f32: the scale itself may be below 2^-126)
+  clipScale3: f32, // its third factor
   perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
 }
 

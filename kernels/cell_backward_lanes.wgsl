@@ -56,51 +56,19 @@ override LANES: u32 = 4u; // 1, 2, 4, ..., 64
 var<workgroup> partial: array<f32, 64>;
 var<workgroup> red: array<f32, 64>;
 
-fn isFiniteF(x: f32) -> bool {
-  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
-  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
-
-/**
- * ||dh|| over this workgroup's 64 elements (v: this invocation's, 0 outside):
- * sqrt(sum (v k)^2) / k with k about 1 / M, M the largest |v|, in two
- * power-of-two factors, each a normal f32 (as rnn_backward_step.wgsl's
- * tileNorm: no square overflows, no reciprocal is flushed). +Infinity when an
- * element is NaN or infinite. Every invocation of the workgroup calls it.
- */
-fn tileNorm(li: u32, v: f32) -> f32 {
-  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
-  let inf = bitcast<f32>(infBits);
-  partial[li] = select(inf, abs(v), isFiniteF(v));
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
-    workgroupBarrier();
-  }
-  let M = partial[0];
-  workgroupBarrier();
-  var q = 0.0;
-  var k = vec2<f32>(1.0, 1.0);
-  if (M > 0.0 && isFiniteF(M)) {
-    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
-    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
-    let r = (v * k.x) * k.y;
-    q = r * r;
-  }
-  partial[li] = q;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
-  }
-  if (!isFiniteF(M)) { return inf; }
-  return sqrt(partial[0]) / k.y / k.x;
-}
-
 fn gateCount() -> u32 {
   if (CELL == 0u) { return 1u; }
   if (CELL == 1u) { return 3u; }
   return 4u;
+}
+
+/** tanh as cell_forward_step.wgsl computes it (series below 0.1, +-1 beyond 16), so tanh(c) is the forward's. */
+fn tanhF(a: f32) -> f32 {
+  if (abs(a) < 0.1) {
+    let a2 = a * a;
+    return a * (1.0 + a2 * (-1.0 / 3.0 + a2 * (2.0 / 15.0 - a2 * (17.0 / 315.0))));
+  }
+  return select(tanh(a), sign(a), abs(a) > 16.0);
 }
 
 fn phiGrad(hv: f32) -> f32 {
@@ -201,7 +169,7 @@ fn step(e: u32, dir: u32, dot: f32) -> f32 {
     let cb = params.offC + dir * (T + 2u) * bh;
     let c = saved[cb + t * bh + e];
     let cPrev = saved[cb + prev * bh + e];
-    let tc = tanh(c);
+    let tc = tanhF(c); // the value the forward step used
     let dc = dcc + dh * o * (1.0 - tc * tc);
     dState[dc0 + t * bh + e] = dc;
     let dai = dc * g * i * (1.0 - i);
@@ -218,6 +186,48 @@ fn step(e: u32, dir: u32, dot: f32) -> f32 {
     dG[gg + 3u * h] = dao;
   }
   return dh;
+}
+
+fn isFiniteF(x: f32) -> bool {
+  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/**
+ * ||dh|| over this workgroup's 64 values (0 outside the matrix and at padded rows),
+ * as rnn_backward_step.wgsl: sqrt(sum (v k)^2) / k with k about 1 / M, M the
+ * largest |v|, so that no square overflows (a plain sum of squares reads Infinity
+ * from |dh| of about 1.8e19); k in two power-of-two factors, each a normal f32
+ * (1 / M is flushed to zero for M above about 8.5e37). +Infinity when a value is
+ * NaN or infinite. Every invocation of the workgroup calls it.
+ */
+fn tileNorm(li: u32, v: f32) -> f32 {
+  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
+  let inf = bitcast<f32>(infBits);
+  partial[li] = select(inf, abs(v), isFiniteF(v));
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
+    workgroupBarrier();
+  }
+  let M = partial[0];
+  workgroupBarrier();
+  var q = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
+  if (M > 0.0 && isFiniteF(M)) {
+    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
+    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
+    let r = (v * k.x) * k.y;
+    q = r * r;
+  }
+  partial[li] = q;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] += partial[li + s]; }
+    workgroupBarrier();
+  }
+  if (!isFiniteF(M)) { return inf; }
+  return sqrt(partial[0]) / k.y / k.x;
 }
 
 @compute @workgroup_size(64)

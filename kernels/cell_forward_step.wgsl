@@ -68,9 +68,23 @@ fn sigmoid(a: f32) -> f32 {
   return 1.0 / (1.0 + exp(-a));
 }
 
+/**
+ * tanh by its series below 0.1: an exp-based tanh (SwiftShader's) loses the digits of small
+ * arguments (tanh(1e-30) was 0); beyond 16 it is +-1 in f32 exactly (tanh(+-Infinity) was NaN).
+ * As rnn_forward_step.wgsl; every tanh of the cells goes through it.
+ */
+fn tanhF(a: f32) -> f32 {
+  if (abs(a) < 0.1) {
+    let a2 = a * a;
+    return a * (1.0 + a2 * (-1.0 / 3.0 + a2 * (2.0 / 15.0 - a2 * (17.0 / 315.0))));
+  }
+  return select(tanh(a), sign(a), abs(a) > 16.0);
+}
+
 fn phi(a: f32) -> f32 {
-  if (ACTIVATION == 1u) { return tanh(a); }
-  if (ACTIVATION == 2u) { return max(a, 0.0); }
+  if (ACTIVATION == 1u) { return tanhF(a); }
+  // relu(NaN) = 0, as on the CPU (max(NaN, 0) is not defined in WGSL); the NaN still reaches the gradients
+  if (ACTIVATION == 2u) { return select(0.0, a, a > 0.0); }
   return a;
 }
 
@@ -156,7 +170,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   } else if (CELL == 1u) {
     let r = sigmoid(Gx[gxBase + j] + acc.x);
     let z = sigmoid(Gx[gxBase + h + j] + acc.y);
-    let nn = tanh(Gx[gxBase + 2u * h + j] + r * acc.z);
+    let nn = tanhF(Gx[gxBase + 2u * h + j] + r * acc.z);
     hNew = (1.0 - z) * nn + z * hPrevJ;
     saved[sBase + j] = r;
     saved[sBase + h + j] = z;
@@ -165,7 +179,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   } else {
     let i = sigmoid(Gx[gxBase + j] + acc.x);
     let f = sigmoid(Gx[gxBase + h + j] + acc.y);
-    let g = tanh(Gx[gxBase + 2u * h + j] + acc.z);
+    let g = tanhF(Gx[gxBase + 2u * h + j] + acc.z);
     let o = sigmoid(Gx[gxBase + 3u * h + j] + acc.w);
     var cPrev: f32;
     if (first) {
@@ -176,7 +190,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let c = f * cPrev + i * g;
     saved[cBase + t * bh + e] = c;
-    hNew = o * tanh(c);
+    hNew = o * tanhF(c);
     saved[sBase + j] = i;
     saved[sBase + h + j] = f;
     saved[sBase + 2u * h + j] = g;

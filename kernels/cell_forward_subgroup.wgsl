@@ -70,9 +70,18 @@ fn sigmoid(a: f32) -> f32 {
   return 1.0 / (1.0 + exp(-a));
 }
 
+/** tanh exactly as cell_forward_step.wgsl computes it (series below 0.1, +-1 beyond 16): the backward reads it back. */
+fn tanhF(a: f32) -> f32 {
+  if (abs(a) < 0.1) {
+    let a2 = a * a;
+    return a * (1.0 + a2 * (-1.0 / 3.0 + a2 * (2.0 / 15.0 - a2 * (17.0 / 315.0))));
+  }
+  return select(tanh(a), sign(a), abs(a) > 16.0);
+}
+
 fn phi(a: f32) -> f32 {
-  if (ACTIVATION == 1u) { return tanh(a); }
-  if (ACTIVATION == 2u) { return max(a, 0.0); }
+  if (ACTIVATION == 1u) { return tanhF(a); }
+  if (ACTIVATION == 2u) { return select(0.0, a, a > 0.0); } // relu(NaN) = 0, as cell_forward_step
   return a;
 }
 
@@ -205,7 +214,7 @@ fn finish(L: Layer, dir: u32, step: u32, e: u32, ghIn: vec4<f32>, gxIn: vec4<f32
   } else if (CELL == 1u) {
     let r = sigmoid(gx.x + acc.x);
     let z = sigmoid(gx.y + acc.y);
-    let n = tanh(gx.z + r * acc.z);
+    let n = tanhF(gx.z + r * acc.z);
     hNew = (1.0 - z) * n + z * hPrevJ;
     saved[sBase + j] = r;
     saved[sBase + h + j] = z;
@@ -214,7 +223,7 @@ fn finish(L: Layer, dir: u32, step: u32, e: u32, ghIn: vec4<f32>, gxIn: vec4<f32
   } else {
     let i = sigmoid(gx.x + acc.x);
     let f = sigmoid(gx.y + acc.y);
-    let g = tanh(gx.z + acc.z);
+    let g = tanhF(gx.z + acc.z);
     let o = sigmoid(gx.w + acc.w);
     var cPrev: f32;
     if (first) {
@@ -225,7 +234,7 @@ fn finish(L: Layer, dir: u32, step: u32, e: u32, ghIn: vec4<f32>, gxIn: vec4<f32
     }
     let c = f * cPrev + i * g;
     saved[L.c + t * B * h + e] = c;
-    hNew = o * tanh(c);
+    hNew = o * tanhF(c);
     saved[sBase + j] = i;
     saved[sBase + h + j] = f;
     saved[sBase + 2u * h + j] = g;

@@ -21,7 +21,8 @@
 //           (the gradient to the layer below is one product over tau*T*B rows)
 //   dState  dH, dC [K, T+2, B, h] at offDH, offDC: slot T+1 holds dhT, dcT; slot 0
 //           receives dh0, dc0; per age dh^(a), dc^(a) [tau, T, B, h] at offDHa, offDCa
-//   normPartials  ||sum_a dh^(a)|| over each workgroup's elements at normBase + workgroup index
+//   normPartials  ||sum_a dh^(a)|| over each workgroup's values at normBase + workgroup index
+//                 (combined in finalize.wgsl, scaled, into the per-step norms)
 //
 // One dispatch per step per layer. Work split: one invocation per (b, j), 64
 // per workgroup (e = b*h + j), looping over the tau ages, each carry a dot
@@ -63,51 +64,19 @@ override ACTIVATION: u32 = 1u;
 
 var<workgroup> partial: array<f32, 64>;
 
-fn isFiniteF(x: f32) -> bool {
-  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
-  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
-
-/**
- * ||dh|| over this workgroup's 64 elements (v: this invocation's, 0 outside):
- * sqrt(sum (v k)^2) / k with k about 1 / M, M the largest |v|, in two
- * power-of-two factors, each a normal f32 (as rnn_backward_step.wgsl's
- * tileNorm: no square overflows, no reciprocal is flushed). +Infinity when an
- * element is NaN or infinite. Every invocation of the workgroup calls it.
- */
-fn tileNorm(li: u32, v: f32) -> f32 {
-  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
-  let inf = bitcast<f32>(infBits);
-  partial[li] = select(inf, abs(v), isFiniteF(v));
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
-    workgroupBarrier();
-  }
-  let M = partial[0];
-  workgroupBarrier();
-  var q = 0.0;
-  var k = vec2<f32>(1.0, 1.0);
-  if (M > 0.0 && isFiniteF(M)) {
-    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
-    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
-    let r = (v * k.x) * k.y;
-    q = r * r;
-  }
-  partial[li] = q;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
-  }
-  if (!isFiniteF(M)) { return inf; }
-  return sqrt(partial[0]) / k.y / k.x;
-}
-
 fn gateCount() -> u32 {
   if (CELL == 0u) { return 1u; }
   if (CELL == 1u) { return 3u; }
   return 4u;
+}
+
+/** tanh as cell_forward_step.wgsl computes it (series below 0.1, +-1 beyond 16), so tanh(c) is the forward's. */
+fn tanhF(a: f32) -> f32 {
+  if (abs(a) < 0.1) {
+    let a2 = a * a;
+    return a * (1.0 + a2 * (-1.0 / 3.0 + a2 * (2.0 / 15.0 - a2 * (17.0 / 315.0))));
+  }
+  return select(tanh(a), sign(a), abs(a) > 16.0);
 }
 
 fn phiGrad(hv: f32) -> f32 {
@@ -199,7 +168,7 @@ fn step(e: u32) -> f32 {
       let o = saved[sBase + 3u * h];
       let c1 = saved[params.offC + t * bh + e];
       let c0 = saved[params.offC + (t - 1u) * bh + e];
-      let tc = tanh(c1);
+      let tc = tanhF(c1); // the value the forward step used
       let dc = c.y + dh * o * (1.0 - tc * tc);
       dState[params.offDCa + at] = dc;
       gxv = vec4<f32>(dc * g * i * (1.0 - i), dc * c0 * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o));
@@ -217,16 +186,58 @@ fn step(e: u32) -> f32 {
   return dhSum;
 }
 
+fn isFiniteF(x: f32) -> bool {
+  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+/**
+ * ||dh|| over this workgroup's 64 values (0 outside the matrix and at padded rows),
+ * as rnn_backward_step.wgsl: sqrt(sum (v k)^2) / k with k about 1 / M, M the
+ * largest |v|, so that no square overflows (a plain sum of squares reads Infinity
+ * from |dh| of about 1.8e19); k in two power-of-two factors, each a normal f32
+ * (1 / M is flushed to zero for M above about 8.5e37). +Infinity when a value is
+ * NaN or infinite. Every invocation of the workgroup calls it.
+ */
+fn tileNorm(li: u32, v: f32) -> f32 {
+  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
+  let inf = bitcast<f32>(infBits);
+  partial[li] = select(inf, abs(v), isFiniteF(v));
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
+    workgroupBarrier();
+  }
+  let M = partial[0];
+  workgroupBarrier();
+  var q = 0.0;
+  var k = vec2<f32>(1.0, 1.0);
+  if (M > 0.0 && isFiniteF(M)) {
+    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
+    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
+    let r = (v * k.x) * k.y;
+    q = r * r;
+  }
+  partial[li] = q;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] += partial[li + s]; }
+    workgroupBarrier();
+  }
+  if (!isFiniteF(M)) { return inf; }
+  return sqrt(partial[0]) / k.y / k.x;
+}
+
 @compute @workgroup_size(64)
 fn main(
   @builtin(global_invocation_id) gid: vec3<u32>,
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(local_invocation_index) li: u32,
 ) {
-  var dhHere = 0.0; // this invocation's dh (0 outside the matrix)
-  if (gid.x < params.B * params.h) { dhHere = step(gid.x); }
+  var dh = 0.0;
+  if (gid.x < params.B * params.h) { dh = step(gid.x); }
   if (params.normBase != 0xffffffffu) {
-    let norm = tileNorm(li, dhHere);
+    let norm = tileNorm(li, dh);
     if (li == 0u) { normPartials[params.normBase + wg.x] = norm; }
   }
 }

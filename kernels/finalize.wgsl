@@ -1,17 +1,18 @@
 // finalize: the few scalars of a gradient call, in one workgroup
 //
-//   stats.loss = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
-//   stats.gradNorm = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
-//   stats.clipScale * stats.clipScale2 * stats.clipScale3 = clip scale = min(1, clipNorm / ||g||)   (1 when clipNorm = 0
-//                      or not finite), in three factors of about equal size, applied one after
-//                      the other, ((g * stats.clipScale) * stats.clipScale2) * stats.clipScale3: clipNorm / ||g|| itself
-//                      is below float32's normal range (flushed to zero by GPUs) once ||g|| is
-//                      above about 8.5e37 times clipNorm, down to 2^-270
+//   stats.loss      = L = lossScale * sum_r rowLoss[r]            (when hasLoss)
+//   stats.gradNorm  = ||g|| = sqrt(sum_i grad[i]^2)               the global norm before clipping (NaN if any g_i is not finite)
+//   stats.clipScale * stats.clipScale2 * stats.clipScale3 = clip scale = min(1, clipNorm / ||g||)
+//                     (1 when clipNorm = 0 or not finite), in three factors of about equal size,
+//                     applied one after the other, ((g * clipScale) * clipScale2) * clipScale3:
+//                     clipNorm / ||g|| itself is below float32's normal range (flushed to zero by
+//                     GPUs) once ||g|| is above about 8.5e37 times clipNorm, down to 2^-270
 //   stats.nonFinite = 1 when ||g|| is NaN or infinite, else 0
-//   stats.clipped = 1 when clipped, else 0
-//   stats.step = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
+//   stats.clipped   = 1 when clipped, else 0
+//   stats.step      = updates applied so far (+1 here when countStep = 1 and finite): Adam's t
 //   stats.perStep[t - 1] = ||dH_t|| = sqrt(sum_p n_p^2) over the step's per-tile norms n_p, t = 1..T
-//                      (as M * sqrt(sum (n_p / M)^2), M = max n_p: finite up to the largest f32)
+//                     (T: every layer-direction's steps, k*T + t - 1, for a SequenceModel), as
+//                     M * sqrt(sum (n_p / M)^2), M = max n_p: finite up to the largest f32
 //
 // One workgroup of 256 invocations: strided sums then tree reductions in
 // workgroup memory, always in the same order (bit-identical run after run).
@@ -26,8 +27,8 @@ struct Stats {
   nonFinite: f32, // 1 when ||g|| is NaN or infinite
   clipped: f32, // 1 when clipped
   step: f32, // updates applied so far: Adam's t
-  clipScale2: f32, // the clip scale's second factor
-  clipScale3: f32, // and its third
+  clipScale2: f32, // the clip scale's second factor (each factor a normal f32: the scale itself may be below 2^-126)
+  clipScale3: f32, // its third factor
   perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
 }
 

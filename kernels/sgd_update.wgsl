@@ -2,7 +2,7 @@
 //
 //   params [n]  every parameter, [Whx | Whh | Wqh | bh | bq]
 //   grad   [n]  the matching gradients (before clipping)
-//   stats       from finalize.wgsl: stats.clipScale, stats.clipScale2, stats.clipScale3 the clip scale's factors, stats.nonFinite = 1 when not finite
+//   stats       from finalize.wgsl: stats.clipScale, stats.clipScale2, stats.clipScale3 the clip scale's factors, stats.nonFinite
 //
 // One invocation per element, 256 per workgroup, over x and y.
 
@@ -16,8 +16,8 @@ struct Stats {
   nonFinite: f32, // 1 when ||g|| is NaN or infinite
   clipped: f32, // 1 when clipped
   step: f32, // updates applied so far: Adam's t
-  clipScale2: f32, // the clip scale's second factor
-  clipScale3: f32, // and its third
+  clipScale2: f32, // the clip scale's second factor (each factor a normal f32: the scale itself may be below 2^-126)
+  clipScale3: f32, // its third factor
   perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
 }
 

@@ -22,10 +22,11 @@ import { BpttDeviceError, BpttInputError, describe } from './errors.js';
 import { checkOptionalBoolean, checkPositiveInt, validateEngineLimits, validateGradientCall, validateTrainerOptions } from './validate.js';
 import { cpuRnnGradients } from './cpu/rnn-gradients.js';
 import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
+import { validateForwardCall, validateGenerateCall } from './validate-forward.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
-import { type SequenceProblem, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import { type SequenceProblem, sequenceProblemOfRnn, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
-import { isSequenceModel } from './sequence-model.js';
+import { isSequenceModel, rnnAsSequence, rnnGradientsOf } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
@@ -152,32 +153,39 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
     const problem = validateGradientCall(model, batch, options);
-    if (problem.lengths) throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+    if (problem.lengths) {
+      // with lengths an RnnModel runs as its one-layer sequence (as on the CPU)
+      const p = refuseLengths(sequenceProblemOfRnn(model.activation, problem, problem.lengths));
+      return rnnGradientsOf(await this.impl.sequenceGradients(rnnAsSequence(model), batch, p));
+    }
     return this.impl.gradients(model, batch, problem);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return withInference(this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options)));
+    if (isSequenceModel(model)) {
+      // forward and generate run on the device, on the trainer's parameter buffer
+      return this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
+    }
     const trainer = withInference(this.impl.trainer(model, validateTrainerOptions(model, options)));
     const step = trainer.step;
     trainer.step = async (batch, stepOptions) => {
       if (typeof batch === 'object' && batch !== null && batch.lengths !== undefined) {
-        throw new BpttInputError('batch.lengths', "undefined on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
+        throw new BpttInputError('batch.lengths', "undefined for an RnnModel on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
       }
       return step(batch, stepOptions);
     };
     return trainer;
   }
-  // Until the WebGPU forward kernels land (branch i10gpu): the CPU reference on the same parameters.
+  // The forward part of a gradient call on the GPU, storing nothing for a backward pass.
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
-    return forwardOnCpu(model, batch, options);
+    return this.impl.forward(validateForwardCall(model, batch, options), batch);
   }
   async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
     assertUsable(this, 'engine');
-    return generateOnCpu(model, options);
+    return this.impl.generate(validateGenerateCall(model, options));
   }
   stats(): EngineStats {
     return this.impl.stats();

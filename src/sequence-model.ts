@@ -1,6 +1,6 @@
 // What a SequenceModel is made of, in one place: the gate count of each cell,
 // the sizes of its layers, and the vanilla RnnModel as one case of it.
-import type { AnyModel, CellKind, RnnModel, SequenceModel } from './types.js';
+import type { AnyModel, CellKind, GradientResult, RnnModel, SequenceGradients, SequenceModel } from './types.js';
 
 /** G: gate blocks per cell, stacked along the rows of Wx and Wh in PyTorch's order. */
 export const GATES: Record<CellKind, number> = { rnn: 1, gru: 3, lstm: 4 };
@@ -36,4 +36,27 @@ export function rnnAsSequence(model: RnnModel): SequenceModel {
     layers: [layer],
     head: model.bq ? { outputSize: model.outputSize, W: model.Wqh, b: model.bq } : { outputSize: model.outputSize, W: model.Wqh },
   };
+}
+
+/** The GradientResult of an RnnModel from the gradients of its rnnAsSequence model (bx is bh, the head is Wqh, bq). */
+export function rnnGradientsOf(r: SequenceGradients): GradientResult {
+  const result: GradientResult = {
+    loss: r.loss,
+    dWhx: r.layers[0].dWx,
+    dWhh: r.layers[0].dWh,
+    dWqh: r.head!.dW,
+    dh0: r.dh0,
+    hT: r.hT,
+    gradNorm: r.gradNorm,
+    clipped: r.clipped,
+    nonFinite: r.nonFinite,
+  };
+  if (r.layers[0].dbx && r.head!.db) {
+    result.dbh = r.layers[0].dbx;
+    result.dbq = r.head!.db;
+  }
+  if (r.dx) result.dx = r.dx;
+  if (r.gradNormPerStep) result.gradNormPerStep = r.gradNormPerStep;
+  if (r.xi) result.xi = r.xi;
+  return result;
 }

@@ -22,10 +22,10 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 const ONLY = process.env.FUZZ_ONLY === undefined ? null : Number(process.env.FUZZ_ONLY);
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 const N = {
-  gradients: Math.round(2500 * SCALE), // per engine, indices 0..
+  gradients: Math.round(2000 * SCALE), // per engine, indices 0..
   trainers: Math.round(200 * SCALE), // per engine, indices 100000..
   siblings: Math.round(20 * SCALE), // per engine, indices 500000..
-  shared: Math.round(150 * SCALE), // child, per engine, indices 200000..
+  shared: Math.round(120 * SCALE), // child, per engine, indices 200000..
   disposals: Math.round(15 * SCALE), // child, per engine, indices 300000..
   losses: Math.round(3 * SCALE), // child, engines with a device, indices 400000..
 };

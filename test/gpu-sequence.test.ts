@@ -9,7 +9,8 @@ import { sequenceLayout } from '../src/sequence-params.js';
 import { validateSequenceModel } from '../src/validate-sequence.js';
 import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
 import type { GradientOptions, SequenceGradients, Truncation } from '../src/types.js';
-import { gpuEngine, expectCloseToCpu, printWorst, GPU_TOL } from './gpu-setup.js';
+import { gpuEngine, expectCloseToCpu, expectSameAsCpu, printWorst, GPU_TOL } from './gpu-setup.js';
+import { randomProblem } from './helpers.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
 import { BpttInputError } from '../src/errors.js';
 
@@ -197,5 +198,17 @@ describe('dispatches and submits', () => {
       expect(gpu.stats().dispatches).toBe(base + (q ? 2 : 1));
       expect(gpu.stats().submits).toBe(1);
     }
+  });
+});
+
+describe('an RnnModel with lengths on WebGPU', () => {
+  it('runs as its one-layer sequence and equals the CPU reference (every output)', async () => {
+    const { model, batch } = randomProblem({ T: 6, B: 35, d: 7, h: 33, q: 5, h0: true, dhT: true, seed: 141 });
+    batch.lengths = Int32Array.from({ length: 35 }, (_, b) => 1 + ((b * 5) % 6));
+    const options: GradientOptions = { loss: 'cross-entropy', truncation: { kind: 'chunked', steps: 2 }, inputGradient: true, gradNormPerStep: true, clipNorm: 0.05 };
+    const got = await gpu.gradients(model, batch, options);
+    const want = await cpu.gradients(model, batch, options);
+    expectSameAsCpu('rnn model with lengths', got, want);
+    expect(gpu.stats().submits).toBe(1);
   });
 });

@@ -1,6 +1,6 @@
 // Reliability, the hostile user (issue 9): one test per defect class found by
-// using the library as a careless or hostile caller would, on the CPU and the
-// WebGPU engine. The seeded fuzz test (fuzz-engines.test.ts) throws random
+// using the library as a careless or hostile caller would, on the CPU, WebGPU
+// and WebAssembly engines. The seeded fuzz test (fuzz-engines.test.ts) throws random
 // calls of the same kinds; this file holds each class with a fixed case.
 //  1. SharedArrayBuffer / resizable arrays into Dawn: a child process, no crash, right results
 //  2. float options float32 cannot hold: refused naming them; extreme legal values match the reference
@@ -18,22 +18,32 @@ import type { Batch, GradientOptions, RnnModel, TrainerOptions } from '../src/ty
 import { makeRng, uniformArray } from '../src/rng.js';
 import { paramLayout } from '../src/params.js';
 import { planShape } from '../src/gpu/encode.js';
-import { checkDispatchLimits } from '../src/gpu/dispatch-limits.js';
+import { checkDispatchLimits, checkSequenceDispatchLimits } from '../src/gpu/dispatch-limits.js';
+import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
+import { validateSequenceModel } from '../src/validate-sequence.js';
+import { sequenceLayout } from '../src/sequence-params.js';
 import { expectClose, randomProblem } from './helpers.js';
 import { runChild } from './child-process.js';
+import { randomSequenceProblem } from './sequence-reference.js';
+import type { SequenceGradients } from '../src/types.js';
 
-type Kind = 'cpu' | 'webgpu';
-const KINDS: Kind[] = ['cpu', 'webgpu'];
+type Kind = 'cpu' | 'webgpu' | 'wasm';
+const KINDS: Kind[] = ['cpu', 'webgpu', 'wasm'];
+/** The float32 engines, each compared with the CPU reference. */
+const OTHERS: Kind[] = ['webgpu', 'wasm'];
+const PAIR = (kind: Kind): Kind[] => ['cpu', kind];
 const engines = {} as Record<Kind, Engine>;
 
 beforeAll(async () => {
   engines.cpu = await createEngine({ backend: 'cpu' });
   engines.webgpu = await gpuEngine();
+  engines.wasm = await createEngine({ backend: 'wasm' });
 });
 
 afterAll(() => {
   engines.cpu?.dispose();
   engines.webgpu?.dispose();
+  engines.wasm?.dispose();
 });
 
 const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
@@ -81,16 +91,16 @@ describe('2. float options must survive float32', () => {
         expect(err.argument).toBe(argument);
         messages.push(err.message);
       }
-      expect(messages[1]).toBe(messages[0]);
+      for (const m of messages) expect(m).toBe(messages[0]);
     });
   }
 
-  it('Adam at the edge of float32 (betas 0.9999999 and 0.99999994, epsilon 1.2e-38, zero gradients): no NaN, equal to the reference', async () => {
+  for (const kind of OTHERS) it(`${kind}: Adam at the edge of float32 (betas 0.9999999 and 0.99999994, epsilon 1.2e-38, zero gradients): no NaN, equal to the reference`, async () => {
     // token ids 0..1 of 5: the columns of ids 2..4 of Whx get exactly zero gradient (v = 0 there)
     const { model, batch } = randomProblem({ T: 4, B: 2, d: 5, h: 4, q: 3, tokens: true, seed: 92 });
     (batch.x as Int32Array).forEach((_, i, a) => (a[i] = i % 2));
     const options: TrainerOptions = { optimizer: { kind: 'adam', learningRate: 0.01, beta1: 0.9999999, beta2: 0.99999994, epsilon: 1.2e-38 }, loss: 'cross-entropy' };
-    const [c, g] = KINDS.map((k) => engines[k].trainer(model, options));
+    const [c, g] = PAIR(kind).map((k) => engines[k].trainer(model, options));
     for (let s = 0; s < 3; s++) {
       const [a, b] = await Promise.all([c.step(batch), g.step(batch)]);
       expect(b.skipped).toBe(false);
@@ -103,12 +113,12 @@ describe('2. float options must survive float32', () => {
     g.dispose();
   });
 
-  it('Adam with gradients of 1e-21 and epsilon 1e-30 (g^2 below float32): the reference update, not lr*g/epsilon', async () => {
+  for (const kind of OTHERS) it(`${kind}: Adam with gradients of 1e-21 and epsilon 1e-30 (g^2 below float32): the reference update, not lr*g/epsilon`, async () => {
     // found by the fuzz test's first run: g^2 was flushed to zero, the update 1e10 times too large
     const { model, batch } = randomProblem({ T: 3, B: 2, d: 3, h: 4, q: 3, loss: 'none', seed: 102 });
     batch.dO = batch.dO!.map((v) => v * 1e-20);
     const options: TrainerOptions = { optimizer: { kind: 'adam', learningRate: 0.01, epsilon: 1e-30 }, loss: 'none' };
-    const [c, g] = KINDS.map((k) => engines[k].trainer(model, options));
+    const [c, g] = PAIR(kind).map((k) => engines[k].trainer(model, options));
     for (let s = 0; s < 2; s++) await Promise.all([c.step(batch), g.step(batch)]);
     const [pc, pg] = [packParams(await c.read()), packParams(await g.read())];
     const moved = pc.map((v, i) => Math.abs(v - packParams(model)[i]));
@@ -118,7 +128,7 @@ describe('2. float options must survive float32', () => {
     g.dispose();
   });
 
-  it('a gradient element of 1e38 (beyond 8.5e37): norm, clipping and an SGD step equal the reference', async () => {
+  for (const kind of OTHERS) it(`${kind}: a gradient element of 1e38 (beyond 8.5e37): norm, clipping and an SGD step equal the reference`, async () => {
     const T = 2, B = 1, d = 2, h = 3, q = 2;
     const rng = makeRng(93);
     const model: RnnModel = {
@@ -130,13 +140,13 @@ describe('2. float options must survive float32', () => {
     dO[0] = 1e38; // dbq[0] = 1e38, dWqh[0, :] = 1e38 h_1
     const batch: Batch = { steps: T, batchSize: B, x: uniformArray(rng, T * B * d, 1), dO };
     const options: GradientOptions = { loss: 'none', clipNorm: 1 };
-    const [c, g] = await Promise.all(KINDS.map((k) => engines[k].gradients(model, batch, options)));
+    const [c, g] = await Promise.all(PAIR(kind).map((k) => engines[k].gradients(model, batch, options)));
     expect(c.nonFinite).toBe(false);
     expect(c.gradNorm).toBeGreaterThan(1e38);
     expect(c.clipped).toBe(true);
     expectSameAsCpu('gradient of 1e38', g, c);
     const trainerOptions: TrainerOptions = { optimizer: { kind: 'sgd', learningRate: 0.5 }, loss: 'none', clipNorm: 1 };
-    const trainers = KINDS.map((k) => engines[k].trainer(model, trainerOptions));
+    const trainers = PAIR(kind).map((k) => engines[k].trainer(model, trainerOptions));
     const steps = await Promise.all(trainers.map((t) => t.step(batch, { readGradNorm: true })));
     expectClose('trainer gradNorm', [steps[1].gradNorm!], [steps[0].gradNorm!], { rtol: 1e-5, atol: 0 });
     const [pc, pg] = await Promise.all(trainers.map(async (t) => packParams(await t.read())));
@@ -145,7 +155,7 @@ describe('2. float options must survive float32', () => {
     for (const t of trainers) t.dispose();
   });
 
-  it('per-step norms ||dH_t|| up to 1e23 (beyond 1.8e19): equal to the reference, full and window', async () => {
+  for (const kind of OTHERS) it(`${kind}: per-step norms ||dH_t|| up to 1e23 (beyond 1.8e19): equal to the reference, full and window`, async () => {
     const T = 24, B = 3, d = 3, h = 5, q = 4;
     const rng = makeRng(3);
     const Whh = new Float32Array(h * h);
@@ -154,9 +164,27 @@ describe('2. float options must survive float32', () => {
     const batch: Batch = { steps: T, batchSize: B, x: uniformArray(rng, T * B * d, 1), dO: uniformArray(rng, T * B * q, 1) };
     for (const truncation of [undefined, { kind: 'window' as const, steps: 30 }, { kind: 'window' as const, steps: 7 }]) {
       const options: GradientOptions = { loss: 'none', gradNormPerStep: true, truncation };
-      const [c, g] = await Promise.all(KINDS.map((k) => engines[k].gradients(model, batch, options)));
+      const [c, g] = await Promise.all(PAIR(kind).map((k) => engines[k].gradients(model, batch, options)));
       if (truncation?.steps !== 7) expect(c.gradNormPerStep![0]).toBeGreaterThan(1e19);
       expectSameAsCpu(`per-step norms ${truncation?.kind ?? 'full'}`, g, c);
+    }
+  });
+
+  it('SequenceModel per-step norms beyond 1.8e19 (rnn, gru, lstm; 2 layers; both directions, and window): the cell kernels scale as the rnn ones', async () => {
+    for (const cell of ['rnn', 'gru', 'lstm'] as const) {
+      for (const [bi, truncation] of [[true, undefined], [false, { kind: 'window' as const, steps: 3 }]] as const) {
+        const { model, batch } = randomSequenceProblem({ cell, L: 2, bi, T: 6, B: 3, d: 3, h: 5, q: 0, seed: 5 });
+        batch.dY = batch.dY!.map((v) => v * 1e21); // |dh| about 1e20: its square is beyond float32
+        const options: GradientOptions = { loss: 'none', gradNormPerStep: true, truncation };
+        const [c, g] = (await Promise.all(KINDS.map((k) => engines[k].gradients(model, batch, options)))) as unknown as SequenceGradients[];
+        const where = `${cell} ${bi ? 'bi' : 'uni'} ${truncation?.kind ?? 'full'}`;
+        expect(c.nonFinite, where).toBe(false);
+        expect(g.nonFinite, where).toBe(false);
+        expect(Math.max(...c.gradNormPerStep!), where).toBeGreaterThan(1e19);
+        for (const n of g.gradNormPerStep!) expect(Number.isFinite(n), `${where}: a finite per-step norm`).toBe(true);
+        expectClose(`${where}: gradNormPerStep`, g.gradNormPerStep!, c.gradNormPerStep!, { rtol: 1e-4, atol: 0 });
+        expectClose(`${where}: gradNorm`, [g.gradNorm], [c.gradNorm], { rtol: 1e-4, atol: 0 });
+      }
     }
   });
 });
@@ -296,6 +324,51 @@ describe('6. clear errors', () => {
     }
     expect(() => checkDispatchLimits(shape(4, 32, 4, 4, 4), limits)).not.toThrow();
   });
+
+  it('SequenceModel: every dispatch size is checked too, each naming its argument (a device with small limits)', () => {
+    const limits = { maxComputeWorkgroupsPerDimension: 4, maxBuffer: 64 * 1024, uniformAlign: 256 };
+    const shape = (cell: 'rnn' | 'gru' | 'lstm', L: number, T: number, B: number, d: number, h: number, q: number, window = 0) => {
+      const { model } = randomSequenceProblem({ cell, L, bi: false, T, B, d, h, q });
+      const dims = validateSequenceModel(model);
+      return planSequence(dims, { T, B, activation: dims.activation, tokens: false, loss: q ? 'cross-entropy' : 'none', xi: null, window }, sequenceLayout(model));
+    };
+    const cases: [string, ReturnType<typeof shape>][] = [
+      ['batch', shape('rnn', 1, 5, 30, 4, 4, 4)], // 150 rows > 4*32
+      ['batch', shape('rnn', 1, 2, 40, 4, 4, 4, 2)], // window(2): 2*80 rows of adjoints by age > 4*32
+      ['batch.batchSize', shape('rnn', 1, 1, 100, 4, 4, 4)], // the step kernels: 400 / 64 > 4 workgroups
+      ['model.inputSize', shape('rnn', 1, 1, 2, 129, 4, 4)],
+      ['model.hiddenSize', shape('lstm', 1, 1, 2, 4, 33, 4)], // 4 gates: 132 columns > 4*32
+      ['model.head.outputSize', shape('gru', 1, 1, 2, 4, 4, 129)],
+      ['batch.steps', shape('gru', 2, 70, 1, 4, 4, 4)], // about 4T uniform blocks of 256 bytes > 64 KiB
+    ];
+    for (const [argument, s] of cases) {
+      let err: unknown = null;
+      try {
+        checkSequenceDispatchLimits(s, sequenceDispatches(s, { dx: false, clip: false }), limits);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, argument).toBeInstanceOf(BpttInputError);
+      expect((err as BpttInputError).argument, argument).toBe(argument);
+    }
+    const fine = shape('lstm', 2, 4, 16, 4, 8, 4);
+    expect(() => checkSequenceDispatchLimits(fine, sequenceDispatches(fine, { dx: false, clip: false }), limits)).not.toThrow();
+  });
+
+  it('webgpu: a SequenceModel with T*B beyond one dispatch is refused naming batch, before any work (gradients and trainer)', async () => {
+    const engine = engines.webgpu;
+    const max = engine.device!.limits.maxComputeWorkgroupsPerDimension;
+    const B = 32 * max + 1;
+    const { model } = randomSequenceProblem({ cell: 'gru', L: 1, bi: false, T: 1, B: 1, d: 2, h: 1, q: 2 });
+    const big: Batch = { steps: 1, batchSize: B, x: new Int32Array(B), y: new Int32Array(B) };
+    const err = await inputError(engine.gradients(model, big, { loss: 'cross-entropy' }));
+    expect(err.argument).toBe('batch');
+    expect(err.message).toMatch(/maxComputeWorkgroupsPerDimension = \d+/);
+    const t = engine.trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, loss: 'cross-entropy' });
+    expect((await inputError(t.step(big))).argument).toBe('batch');
+    t.dispose();
+    expect((await engine.gradients(model, { steps: 1, batchSize: 1, x: new Int32Array(1), y: new Int32Array(1) }, { loss: 'cross-entropy' })).nonFinite, 'the engine still works').toBe(false);
+  });
 });
 
 describe('7. non-finite inputs: one rule on every engine', () => {
@@ -310,15 +383,15 @@ describe('7. non-finite inputs: one rule on every engine', () => {
     ['relu, P of 6e38 then Inf - Inf', (m, b) => { m.activation = 'relu'; m.Whx.fill(3e38); (b.x as Float32Array).fill(2); }, true],
     ['dO = -Infinity', (_m, b) => { b.dO = new Float32Array(2 * 2 * 2).fill(0.1); b.dO[3] = -Infinity; }, true],
   ];
-  for (const [name, spoil, nonFinite] of cases) {
-    it(name, async () => {
+  for (const [name, spoil, nonFinite] of cases) for (const kind of OTHERS) {
+    it(`${kind}: ${name}`, async () => {
       const { model, batch } = randomProblem({ T: 2, B: 2, d: 2, h: 3, q: 2, seed: 100 });
       spoil(model, batch);
       const loss = batch.dO ? 'none' : 'cross-entropy';
       const options: GradientOptions = { loss, gradNormPerStep: true, clipNorm: 1 };
-      const [c, g] = await Promise.all(KINDS.map((k) => engines[k].gradients(model, batch, options)));
+      const [c, g] = await Promise.all(PAIR(kind).map((k) => engines[k].gradients(model, batch, options)));
       expect(c.nonFinite, 'cpu nonFinite').toBe(nonFinite);
-      expect(g.nonFinite, 'webgpu nonFinite').toBe(nonFinite);
+      expect(g.nonFinite, `${kind} nonFinite`).toBe(nonFinite);
       if (nonFinite) {
         for (const r of [c, g]) {
           expect(Number.isFinite(r.gradNorm)).toBe(false);
@@ -328,7 +401,7 @@ describe('7. non-finite inputs: one rule on every engine', () => {
         expectSameAsCpu(name, g, c);
       }
       // a trainer skips such a step on both engines, and applies the finite one
-      const trainers = KINDS.map((k) => engines[k].trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, loss }));
+      const trainers = PAIR(kind).map((k) => engines[k].trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, loss }));
       const steps = await Promise.all(trainers.map((t) => t.step(batch)));
       expect(steps.map((s) => s.skipped)).toEqual([nonFinite, nonFinite]);
       for (const t of trainers) t.dispose();
@@ -357,7 +430,7 @@ describe('8. option types: the same refusal on every engine', () => {
         expect(err.argument).toBe(argument);
         messages.push(err.message);
       }
-      expect(messages[1]).toBe(messages[0]);
+      for (const m of messages) expect(m).toBe(messages[0]);
     });
   }
   it("engine.gpu: tokens: 'yes' (or 1) is refused naming it", async () => {
@@ -376,7 +449,7 @@ describe('8. option types: the same refusal on every engine', () => {
   ];
   for (const [name, argument, options] of engineOptions) {
     it(`createEngine ${name}, for every backend`, async () => {
-      for (const backend of ['cpu', 'webgpu', 'auto']) {
+      for (const backend of ['cpu', 'webgpu', 'wasm', 'auto']) {
         const err = await inputError(createEngine({ backend, ...options } as never));
         expect(err.argument).toBe(argument);
       }

@@ -1,6 +1,6 @@
 // The WebGPU backend behind createEngine({ backend: 'webgpu' }): owns (or
 // borrows) the device, the per-device context, and the self-check.
-import type { AdapterSummary, SelfCheckResult, Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, StepTrainer, TrainerOptions } from '../types.js';
+import type { Trainer, ForwardResult, AdapterSummary, SelfCheckResult, Batch, EngineStats, GradientResult, RnnModel, SequenceGradients, SequenceModel, StepTrainer, TrainerOptions } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
 import type { Problem } from '../validate.js';
 import { validateGradientCall } from '../validate.js';
@@ -11,6 +11,9 @@ import { acquireDevice } from './device.js';
 import { GpuContext } from './context.js';
 import { gpuGradients } from './gradients.js';
 import { gpuSequenceGradients } from './sequence-gradients.js';
+import { gpuSequenceForward } from './sequence-forward.js';
+import type { ForwardCall, GenerateCall } from '../validate-forward.js';
+import { gpuGenerate } from './sequence-generate.js';
 import { createGpuTrainer } from './trainer.js';
 import { createGpuSequenceTrainer } from './sequence-trainer.js';
 import { type DeviceApi, createDeviceApi } from './device-api.js';
@@ -27,7 +30,9 @@ export interface GpuBackend {
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
-  sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel>;
+  sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'>;
+  forward(call: ForwardCall, batch: Batch): Promise<ForwardResult>;
+  generate(call: GenerateCall): Promise<Int32Array>;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
   benchGemm(n: number, runs?: number): Promise<GemmTiming>;
@@ -111,6 +116,8 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     gpu: createDeviceApi(context, limits, assertOpen),
     gradients: (model, batch, problem) => gpuGradients(context, limits, model, batch, problem),
     sequenceGradients: (model, batch, problem) => gpuSequenceGradients(context, limits, model, batch, problem),
+    forward: (call, batch) => gpuSequenceForward(context, limits, call, batch),
+    generate: (call) => gpuGenerate(context, limits, call),
     trainer(model, trainerOptions) {
       const trainer = createGpuTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));
       trainers.add(trainer);

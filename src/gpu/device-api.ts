@@ -25,11 +25,11 @@ import { checkOptionalBoolean, checkPositiveInt, validateTruncation } from '../v
 import type { GpuContext } from './context.js';
 import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutput } from './encode.js';
 import { acquireBuffers, checkLimits, releaseBuffers } from './gradients.js';
-import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
 import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
+import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
+import { type StackBackwardArgs, type StackBackwardOutputs, type StackForwardArgs, type StackForwardOutputs, createStackDeviceApi } from './stack-device-api.js';
 
 const LAYER_NAMES = { rows: 'steps', steps: 'steps', batchSize: 'batchSize', inputSize: 'layer.inputSize', hiddenSize: 'layer.hiddenSize', outputSize: 'layer.outputSize' };
-import { type StackBackwardArgs, type StackBackwardOutputs, type StackForwardArgs, type StackForwardOutputs, createStackDeviceApi } from './stack-device-api.js';
 
 export interface LayerSpec {
   inputSize: number; // d
@@ -168,7 +168,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     const all = bufferSizes(s, false);
     const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
     checkLimits(sizes, limits);
-    checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer), LAYER_NAMES);
+    checkDispatchLimits(s, dispatchLimits(ctx.device), LAYER_NAMES);
     const created: GPUBuffer[] = [];
     const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
     const result: ForwardOutputs = {
@@ -213,7 +213,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     );
     const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
     checkLimits(sizes, limits);
-    checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer), LAYER_NAMES);
+    checkDispatchLimits(s, dispatchLimits(ctx.device), LAYER_NAMES);
     const created: GPUBuffer[] = [];
     const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
     const result: BackwardOutputs = {

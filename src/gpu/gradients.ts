@@ -6,9 +6,9 @@ import { BpttInputError } from '../errors.js';
 import { layoutOf, packParams } from '../params.js';
 import { truncationXi } from '../truncation.js';
 import { type GpuContext, upload } from './context.js';
+import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { submitAndRead } from './call.js';
 import { statsLayout } from './stats.js';
-import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type GpuBuffers, type GpuShape, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
 
 export const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -116,7 +116,7 @@ export async function gpuGradients(
   const rb = { grad: 0, dh0: L.total, hT: L.total + B * h, stats: L.total + 2 * B * h, dx: L.total + 2 * B * h + sizes.stats };
   const readElems = rb.dx + (problem.inputGradient ? R * d : 0);
   checkLimits(sizes, limits, 'batch', { readback: readElems });
-  checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer));
+  checkDispatchLimits(s, dispatchLimits(ctx.device));
   const bufs = acquireBuffers(ctx, sizes);
   try {
     const data = await submitAndRead(ctx, 'a gradient call', maxDispatches(s), readElems, (rec, staging) => {

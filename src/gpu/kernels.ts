@@ -14,6 +14,7 @@ import gatherColumns from '../../kernels/gather_columns.wgsl';
 import maskRows from '../../kernels/mask_rows.wgsl';
 import matmul from '../../kernels/matmul.wgsl';
 import outputLoss from '../../kernels/output_loss.wgsl';
+import pickToken from '../../kernels/pick_token.wgsl';
 import reduceSplits from '../../kernels/reduce_splits.wgsl';
 import rnnBackwardStep from '../../kernels/rnn_backward_step.wgsl';
 import rnnForwardStep from '../../kernels/rnn_forward_step.wgsl';
@@ -39,6 +40,7 @@ const SOURCES = {
   mask_rows: maskRows,
   matmul,
   output_loss: outputLoss,
+  pick_token: pickToken,
   reduce_splits: reduceSplits,
   rnn_backward_step: rnnBackwardStep,
   rnn_forward_step: rnnForwardStep,

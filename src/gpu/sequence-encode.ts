@@ -153,10 +153,11 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
 /** The dispatches of one gradient call, as the formula in the header. */
 export function sequenceDispatches(s: SeqShape, o: { dx: boolean; clip: boolean }): number {
   const head = s.q === 0 ? 0 : (s.loss === 'none' ? 1 : 3) + 1 + (s.hasHeadBias ? 1 : 0);
-  const bias = s.hasBias ? 1 : 0;
+  // one column sum per bias present: 2K with biases (an RnnModel run as a sequence has bx only)
+  const biases = s.layout.layers.reduce((a, l) => a + (l.bx >= 0 ? 1 : 0) + (l.bh >= 0 ? 1 : 0), 0);
   const masks = !s.lengths ? 0 : s.q > 0 && s.loss !== 'none' ? 2 : 1;
   // minus what a persistent or wavefront forward saves (src/gpu/variants.ts)
-  return 2 * s.L * s.T + s.L + s.K * (3 + 2 * bias) + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s);
+  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s);
 }
 
 /** Elements between the parameters of a layer's two directions (the step kernels address dir 1 from dir 0's offsets). */
@@ -180,14 +181,14 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
           kernel('gather_columns'),
           {},
           { ids: b.x, W: b.params, P: b.Gx },
-          { R, d: s.d, h: G * h, offWhx: p.Wx, offBias: Math.max(0, p.bx), hasBias: s.hasBias ? 1 : 0, offP: o.Gx(k) },
+          { R, d: s.d, h: G * h, offWhx: p.Wx, offBias: Math.max(0, p.bx), hasBias: p.bx >= 0 ? 1 : 0, offP: o.Gx(k) },
           elementwise(R * G * h),
         );
       } else {
         // X_0 = x; X_l = Y_{l-1} from its slot 1 (h_1 of every direction)
         const A = l === 0 ? b.x : b.Y;
         const offA = l === 0 ? 0 : o.Y(l - 1) + B * dirs * h;
-        recordMatmul(rec, { A, B: b.params, C: b.Gx, bias: s.hasBias ? b.params : undefined, M: R, N: G * h, K: p.nIn, offA, offB: p.Wx, offC: o.Gx(k), offBias: Math.max(0, p.bx), transB: true });
+        recordMatmul(rec, { A, B: b.params, C: b.Gx, bias: p.bx >= 0 ? b.params : undefined, M: R, N: G * h, K: p.nIn, offA, offB: p.Wx, offC: o.Gx(k), offBias: Math.max(0, p.bx), transB: true });
       }
     }
   };
@@ -209,7 +210,7 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
           offWh: p0.Wh,
           offBh: Math.max(0, p0.bh),
           strideK: strideK(s, k0),
-          hasBias: s.hasBias ? 1 : 0,
+          hasBias: p0.bh >= 0 ? 1 : 0,
           offGx: o.Gx(k0),
           offY: o.Y(l),
           offHs: o.Hs(k0),
@@ -380,10 +381,8 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
     }
     // H_prev: slots 0..T-1 of Hs (forward), 2..T+1 (reverse)
     recordMatmul(rec, { ...split, A: b.dG, B: b.saved, M: G * h, N: h, K: R, offA: o.dGh(k), offB: o.Hs(k) + (dir === 0 ? 0 : 2 * B * h), offC: p.Wh });
-    if (s.hasBias) {
-      rec.dispatch(sums, {}, { A: b.dG, out: b.partials }, { ...common, N: G * h, offA: o.dGx(k), offOut: p.bx }, [Math.ceil((G * h) / 64), s.splits]);
-      rec.dispatch(sums, {}, { A: b.dG, out: b.partials }, { ...common, N: G * h, offA: o.dGh(k), offOut: p.bh }, [Math.ceil((G * h) / 64), s.splits]);
-    }
+    if (p.bx >= 0) rec.dispatch(sums, {}, { A: b.dG, out: b.partials }, { ...common, N: G * h, offA: o.dGx(k), offOut: p.bx }, [Math.ceil((G * h) / 64), s.splits]);
+    if (p.bh >= 0) rec.dispatch(sums, {}, { A: b.dG, out: b.partials }, { ...common, N: G * h, offA: o.dGh(k), offOut: p.bh }, [Math.ceil((G * h) / 64), s.splits]);
   }
   if (s.q > 0) {
     recordMatmul(rec, { ...split, A: b.O, B: b.Y, M: s.q, N: dirs * h, K: R, offB: o.Y(L - 1) + B * dirs * h, offC: layout.head!.W });

@@ -7,6 +7,7 @@ import { packSequence, sequenceLayout } from '../sequence-params.js';
 import { truncationXi } from '../truncation.js';
 import { type GpuContext, type Recorder, upload } from './context.js';
 import { STORAGE, checkLimits, tokenCsr } from './gradients.js';
+import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { submitAndRead } from './call.js';
 import { chooseVariants } from './tuning.js';
 import { statsLayout } from './stats.js';
@@ -108,10 +109,12 @@ export async function gpuSequenceGradients(
   const dxAt = rb.stats + sizes.stats;
   const readElems = dxAt + (p.inputGradient ? R * s.d : 0);
   checkLimits(sizes, limits, 'batch', { readback: readElems });
-  const bufs = acquireSequenceBuffers(ctx, sizes);
   const clip = (p.clipNorm ?? 0) > 0;
+  const dispatches = sequenceDispatches(s, { dx: p.inputGradient, clip });
+  checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device));
+  const bufs = acquireSequenceBuffers(ctx, sizes);
   try {
-    const data = await submitAndRead(ctx, 'a gradient call', sequenceDispatches(s, { dx: p.inputGradient, clip }), readElems, (rec, staging) => {
+    const data = await submitAndRead(ctx, 'a gradient call', dispatches, readElems, (rec, staging) => {
       upload(ctx.device, bufs.params, 0, packSequence(model));
       uploadSequenceBatch(ctx, rec, s, bufs, batch);
       rec.clear(bufs.stats, 0, sizes.stats * 4);

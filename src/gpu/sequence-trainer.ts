@@ -2,11 +2,14 @@
 // carried states (h, and c for an lstm, of every layer-direction) stay on the
 // device between steps; a step reads back 32 bytes (the loss and the flags of
 // kernels/finalize.wgsl), nothing else.
-import type { Batch, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
+import type { Batch, ForwardOptions, ForwardResult, GenerateOptions, SequenceModel, StepOptions, StepResult, StepTrainer, Trainer, TrainerOptions } from '../types.js';
+import { validateForwardCall, validateGenerateCall } from '../validate-forward.js';
+import { gpuGenerate } from './sequence-generate.js';
+import { gpuSequenceForward } from './sequence-forward.js';
 import { BpttInputError } from '../errors.js';
 import { packSequence, sequenceLayout, unpackSequence } from '../sequence-params.js';
 import { truncationForStep, truncationXi } from '../truncation.js';
-import { validateTruncation } from '../validate.js';
+import { validateStepOptions, validateTruncation } from '../validate.js';
 import { validateSequenceBatch, validateSequenceModel } from '../validate-sequence.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
 import { type GpuContext, upload } from './context.js';
@@ -17,6 +20,7 @@ import { submitAndRead } from './call.js';
 import { chooseVariants } from './tuning.js';
 import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
+import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
 
@@ -27,7 +31,7 @@ export function createGpuSequenceTrainer(
   model: SequenceModel,
   opts: TrainerOptions,
   onDispose: () => void,
-): StepTrainer<SequenceModel> {
+): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'> {
   ctx.assertAlive();
   const dims = validateSequenceModel(model);
   const layout = sequenceLayout(model);
@@ -54,11 +58,12 @@ export function createGpuSequenceTrainer(
   let applied = 0;
   let draws = 0; // step() calls that passed validation: randomized xi from seed + k, as the other trainers
 
-  const trainer: StepTrainer<SequenceModel> = {
+  const trainer: StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'> = {
     backend: 'webgpu',
-    async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
+    async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
       assertUsable(trainer, 'trainer');
       ctx.assertAlive();
+      const stepOptions = validateStepOptions(stepOptionsGiven);
       const { T, B, tokens, lengths } = validateSequenceBatch(batch, dims, opts.loss, opts.checkFinite === true);
       const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
       if (lengths && truncation.kind === 'window') throw new BpttInputError('batch.lengths', "undefined with window truncation on the 'webgpu' backend (use full, chunked or randomized truncation, or backend 'cpu')", 'an Int32Array');
@@ -69,14 +74,16 @@ export function createGpuSequenceTrainer(
       const s = await chooseVariants(ctx, planSequence(dims, { T, B, activation: dims.activation, tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0, lengths }, layout));
       const sizes = seqBufferSizes(s, false);
       checkLimits(sizes, limits);
+      const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (opts.carryState ? 1 : 0);
+      checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device));
       const bufs = acquireSequenceBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
       const stateBytes = 2 * K * B * dims.h * 4;
-      // A new carried state (first step, or a new batch size with h0 given) goes into a buffer of its
-      // own, adopted only once this step is known to have been applied (as the RnnModel trainer).
+      // A new carried state (first step, or a new batch size with h0/c0 given) goes into a buffer of
+      // its own, adopted only once this step is known to have been applied: a step that fails or is
+      // skipped leaves the carried state as it was, batch size included (as the RnnModel trainer).
       let fresh = opts.carryState && (!state || stateB !== B) ? pool.acquire(stateBytes, STORAGE(), 'carried state') : null;
       const target = fresh ?? (opts.carryState ? state : null);
       try {
-        const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (target ? 1 : 0);
         const out = await submitAndRead(ctx, 'a training step', dispatches, S.fixed, (rec, staging) => {
           uploadSequenceBatch(ctx, rec, s, bufs, batch);
           if (carrying) rec.copy(state!, 0, bufs.state0, 0, stateBytes);
@@ -113,6 +120,16 @@ export function createGpuSequenceTrainer(
         releaseSequenceBuffers(ctx, bufs, { params, stats });
         pool.settle();
       }
+    },
+    /** engine.forward on the current parameters, in place on the device (no read-back of the parameters). */
+    async forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+      assertUsable(trainer, 'trainer');
+      return gpuSequenceForward(ctx, limits, validateForwardCall(like, batch, options), batch, params);
+    },
+    /** engine.generate on the current parameters, in place on the device. */
+    async generate(options: GenerateOptions): Promise<Int32Array> {
+      assertUsable(trainer, 'trainer');
+      return gpuGenerate(ctx, limits, validateGenerateCall(like, options), params);
     },
     async read(): Promise<SequenceModel> {
       assertUsable(trainer, 'trainer');

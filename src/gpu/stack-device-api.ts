@@ -22,8 +22,9 @@ import { ACTIVATIONS, checkOptionalBoolean, checkPositiveInt, validateTruncation
 import { CELLS } from '../sequence-model.js';
 import { type GpuContext, upload } from './context.js';
 import { checkLimits } from './gradients.js';
+import { type SizeNames, checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
-import { type SeqBuffers, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceOutput, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
+import { type SeqBuffers, type SeqShape, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceOutput, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 import { acquireSequenceBuffers, copyFinalStates, lengthsOf, releaseSequenceBuffers } from './sequence-gradients.js';
 import { statsLayout } from './stats.js';
 
@@ -103,6 +104,12 @@ function shapeModel(spec: StackSpec) {
   };
 }
 
+/** The arguments of engine.gpu.forward/backward with a stack, for the dispatch-limit errors. */
+const STACK_NAMES: SizeNames = { rows: 'steps', steps: 'steps', batchSize: 'batchSize', inputSize: 'stack.inputSize', hiddenSize: 'stack.hiddenSize', outputSize: 'stack.outputSize' };
+
+/** Dispatches of engine.gpu.forward on a stack: K input projections, L*T steps, the head. */
+const FORWARD_DISPATCHES = (s: SeqShape) => s.K + s.L * s.T + 1;
+
 export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, assertUsable: () => void) {
   const { outputs, run } = deviceCalls(ctx);
   const device = ctx.device;
@@ -159,6 +166,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
     const all = seqBufferSizes(s, false);
     const sizes = { params: all.params, x: all.x, Gx: all.Gx, state0: all.state0, O: q > 0 ? all.O : 0, lengths: all.lengths };
     checkLimits({ ...sizes, Y: all.Y, saved: all.saved }, limits);
+    checkSequenceDispatchLimits(s, FORWARD_DISPATCHES(s), dispatchLimits(ctx.device), STACK_NAMES);
     const created: GPUBuffer[] = [];
     const make = outputs<'Y' | 'O' | 'hT' | 'cT'>(args.outputs ?? {}, created);
     const R = T * B;
@@ -193,7 +201,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
         }
         rec.copy(bufs.Y, (seqOffsets(s).Y(s.L - 1) + B * dirs * h) * 4, result.Y, 0, R * dirs * h * 4);
         copyFinalStates(rec, s, bufs, result.hT, 0, result.cT ? 0 : null, result.cT);
-      }, s.K + s.L * T + 1);
+      }, FORWARD_DISPATCHES(s));
     } finally {
       if (!args.encoder) for (const b of Object.values(own)) ctx.pool.release(b);
     }
@@ -234,6 +242,7 @@ export function createStackDeviceApi(ctx: GpuContext, limits: { maxBinding: numb
     }
     const sizes = { ...all, csr: 0, Y: 0, saved: 0 }; // token ids stay on the device: scan them
     checkLimits(sizes, limits);
+    checkSequenceDispatchLimits(s, sequenceDispatches(s, { dx: inputGradient, clip: false }), dispatchLimits(ctx.device), STACK_NAMES);
     const created: GPUBuffer[] = [];
     const make = outputs<keyof StackBackwardOutputs>(args.outputs ?? {}, created);
     const result: StackBackwardOutputs = {

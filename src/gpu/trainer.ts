@@ -10,11 +10,11 @@ import { assertUsable, markDisposed } from '../lifecycle.js';
 import { type GpuContext, upload } from './context.js';
 import { bufferSizes, elementwise, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
 import { STORAGE, acquireBuffers, checkLimits, releaseBuffers, uploadBatch } from './gradients.js';
+import { kernel } from './kernels.js';
+import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { submitAndRead } from './call.js';
 import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
-import { kernel } from './kernels.js';
-import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 
 
 export function createGpuTrainer(
@@ -70,7 +70,7 @@ export function createGpuTrainer(
       );
       const sizes = bufferSizes(s, false);
       checkLimits(sizes, limits);
-      checkDispatchLimits(s, dispatchLimits(ctx.device, limits.maxBuffer));
+      checkDispatchLimits(s, dispatchLimits(ctx.device));
       const bufs = acquireBuffers(ctx, { ...sizes, params: 0, stats: 0 }, { params, stats });
       // A new carried state (first step, or a new batch size with h0 given) goes into a buffer of its
       // own, adopted only once this step is known to have been applied: a step that fails or is

@@ -152,7 +152,7 @@ export function recordForwardVariant(rec: Recorder, s: SeqShape, b: ForwardBuffe
     const p = layout.layers[k0];
     return {
       B, h, T, dirs,
-      hasBias: s.hasBias ? 1 : 0,
+      hasBias: p.bh >= 0 ? 1 : 0, // (an RnnModel run as a sequence has bx only, and one layer: no inline gx)
       strideK: strideK(s, k0),
       offWh: p.Wh, offBh: Math.max(0, p.bh), offWx: p.Wx, offBx: Math.max(0, p.bx), // no biases: -1, never read
       inline0: inline ? 1 : 0,

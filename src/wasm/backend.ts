@@ -21,7 +21,7 @@ import { validateForwardCall, validateGenerateCall } from '../validate-forward.j
 import { pickToken } from '../cpu/sequence/infer.js';
 import { makeRng } from '../rng.js';
 import type { Problem } from '../validate.js';
-import { validateBatch, validateGradientCall, validateModel, validateTrainerOptions, validateTruncation } from '../validate.js';
+import { validateBatch, validateGradientCall, validateModel, validateStepOptions, validateTrainerOptions, validateTruncation } from '../validate.js';
 import { BpttInputError } from '../errors.js';
 import { layoutOf, packParams, unpackParams } from '../params.js';
 import { truncationForStep } from '../truncation.js';
@@ -187,8 +187,9 @@ function createWasmTrainer(pool: WasmPool, model: RnnModel, options: TrainerOpti
   let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
   const self: StepTrainer = {
     backend: 'wasm',
-    async step(batch: Batch, stepOptions: StepOptions = {}): Promise<StepResult> {
+    async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
       assertUsable(self, 'trainer');
+      const stepOptions = validateStepOptions(stepOptionsGiven);
       const { T, B, tokens, lengths } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
       const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
       if (carried && carriedB !== B && batch.h0 === undefined) {

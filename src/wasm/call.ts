@@ -157,6 +157,8 @@ export function runCall(
       put('S_EPS', o.epsilon!);
       put('S_C1', 1 - Math.pow(o.beta1!, k));
       put('S_C2', 1 - Math.pow(o.beta2!, k));
+      put('S_OMB1', 1 - o.beta1!);
+      put('S_OMB2', 1 - o.beta2!);
       f32('P_M', total).set(update.m!);
       f32('P_V', total).set(update.v!);
     }

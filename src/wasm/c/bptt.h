@@ -22,6 +22,7 @@ enum Slot {
   S_FORWARD_O,  // ... and compute O (with loss 'none' it is not computed otherwise)
   S_OPT,        // 0 no update, 1 sgd, 2 adam
   S_LR, S_B1, S_B2, S_EPS, S_C1, S_C2,  // f32 bits: optimizer constants, c1 = 1 - b1^k, c2 = 1 - b2^k
+  S_OMB1, S_OMB2,  // f32 bits: 1 - b1, 1 - b2 from the host in double (for b near 1, 1 - b in f32 keeps few digits)
   P_PARAMS,     // [Whx | Whh | Wqh | bh | bq] (src/params.ts layout)
   P_GRADS,      // the same layout
   P_M, P_V,     // Adam moments, same layout

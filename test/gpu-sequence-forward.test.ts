@@ -1,0 +1,85 @@
+// engine.forward on WebGPU: the forward part of a gradient call, so its loss,
+// hT and cT are those gradients() reports, bit for bit; O and Y against the
+// CPU engine's forward (zero at padded rows); an RnnModel runs as its
+// one-layer sequence; one submit, K + L*T (+ head and loss) dispatches.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../src/index.js';
+import { expectCloseToCpu, gpuEngine, printWorst } from './gpu-setup.js';
+import { randomProblem } from './helpers.js';
+import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
+
+let gpu: Engine;
+let cpu: Engine;
+beforeAll(async () => {
+  gpu = await gpuEngine();
+  cpu = await createEngine({ backend: 'cpu' });
+});
+afterAll(() => {
+  gpu?.dispose();
+  cpu?.dispose();
+  printWorst('gpu-sequence-forward.test.ts');
+});
+
+const cases: Array<[string, SeqSpec, boolean]> = [
+  ['lstm L=2 bi, cross-entropy, lengths', { cell: 'lstm', L: 2, bi: true, T: 5, B: 7, d: 5, h: 9, q: 6, states: true, seed: 121 }, true],
+  ['gru L=1 uni, mse, token ids', { cell: 'gru', L: 1, bi: false, T: 6, B: 5, d: 7, h: 11, q: 4, loss: 'mse', tokens: true, seed: 122 }, false],
+  ['rnn L=2 uni, relu, no head', { cell: 'rnn', L: 2, bi: false, T: 4, B: 3, d: 3, h: 6, q: 0, activation: 'relu', states: true, seed: 123 }, true],
+];
+
+describe('engine.forward on WebGPU', () => {
+  it.each(cases)('%s', async (name, spec, withLengths) => {
+    const { model, batch } = randomSequenceProblem(spec);
+    if (withLengths) batch.lengths = Int32Array.from({ length: spec.B }, (_, b) => 1 + ((b * 3) % spec.T));
+    const fwdBatch = { ...batch, dY: undefined, dhT: undefined, dcT: undefined };
+    const outputs: Array<'O' | 'Y'> = spec.q ? ['O', 'Y'] : ['Y'];
+    const got = await gpu.forward(model, fwdBatch, { outputs });
+    const { dispatches, submits } = gpu.stats();
+    expect(submits).toBe(1);
+    const dirs = spec.bi ? 2 : 1;
+    const K = spec.L * dirs;
+    expect(dispatches).toBe(K + spec.L * spec.T + (spec.q ? 2 : 0) + (spec.q ? 3 : 0) - (withLengths ? 0 : spec.q ? 2 : 0));
+    // the forward part of gradients, bit for bit
+    const loss = spec.q ? (spec.loss ?? 'cross-entropy') : 'none';
+    const g = await gpu.gradients(model, batch, { loss });
+    expect(got.hT).toEqual(g.hT);
+    expect(got.cT).toEqual(g.cT);
+    if (spec.q) expect(got.loss).toBe(g.loss);
+    else expect(got.loss).toBeUndefined();
+    // O and Y against the CPU reference's forward
+    const want = await cpu.forward(model, fwdBatch, { outputs });
+    expectCloseToCpu(name, 'Y', got.Y!, want.Y!);
+    if (spec.q) {
+      expectCloseToCpu(name, 'O', got.O!, want.O!);
+      expectCloseToCpu(name, 'loss', [got.loss!], [want.loss!], { rtol: 2e-3, atolRel: 0 });
+    }
+    expectCloseToCpu(name, 'hT', got.hT, want.hT);
+    if (want.cT) expectCloseToCpu(name, 'cT', got.cT!, want.cT);
+  });
+
+  it('an RnnModel runs as its one-layer sequence (one bias): loss and hT as gradients() reports them', async () => {
+    const { model, batch } = randomProblem({ T: 6, B: 4, d: 5, h: 7, q: 3, tokens: true, h0: true, seed: 124 });
+    const got = await gpu.forward(model, batch, { outputs: ['O'] });
+    const g = await gpu.gradients(model, batch, { loss: 'cross-entropy' });
+    expectCloseToCpu('rnn model', 'loss', [got.loss!], [g.loss], { rtol: 1e-5, atolRel: 0 });
+    expectCloseToCpu('rnn model', 'hT', got.hT, g.hT, { rtol: 1e-5, atolRel: 1e-6 });
+    const want = await cpu.forward(model, batch, { outputs: ['O'] });
+    expectCloseToCpu('rnn model', 'O', got.O!, want.O!);
+  });
+});
+
+describe('trainer.forward on WebGPU', () => {
+  it('runs on the parameters in place: the same numbers as engine.forward on read(), bit for bit', async () => {
+    const spec: SeqSpec = { cell: 'gru', L: 2, bi: true, T: 5, B: 4, d: 6, h: 8, q: 6, tokens: true, seed: 125 };
+    const { model, batch } = randomSequenceProblem(spec);
+    const trainer = gpu.trainer(model, { optimizer: { kind: 'adam', learningRate: 0.01 }, loss: 'cross-entropy' });
+    await trainer.step(batch);
+    await trainer.step(batch);
+    const got = await trainer.forward(batch, { outputs: ['O'] });
+    expect(gpu.stats().submits).toBe(1);
+    const want = await gpu.forward(await trainer.read(), batch, { outputs: ['O'] });
+    expect(got.loss).toBe(want.loss);
+    expect(got.O).toEqual(want.O);
+    expect(got.hT).toEqual(want.hT);
+    trainer.dispose();
+  });
+});
