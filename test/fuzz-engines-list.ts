@@ -2,7 +2,8 @@
 // second engine cheaply (for the WebGPU engine: on the same device, so the
 // compiled pipelines are shared) to dispose at random points; `device` says
 // whether the engine has a GPUDevice the child process may destroy (a
-// simulated device loss). An engine joins the fuzz test with one line here.
+// simulated device loss). The WebAssembly engine joins with one line:
+//   { name: 'wasm', create: () => createEngine({ backend: 'wasm' }), sibling: () => createEngine({ backend: 'wasm' }), device: false },
 import '../src/node.js';
 import { createEngine, type Engine } from '../src/index.js';
 
@@ -16,7 +17,7 @@ export interface EngineFactory {
 export const ENGINES: EngineFactory[] = [
   { name: 'cpu', create: () => createEngine({ backend: 'cpu' }), sibling: () => createEngine({ backend: 'cpu' }), device: false },
   { name: 'webgpu', create: () => createEngine({ backend: 'webgpu' }), sibling: (base) => createEngine({ backend: 'webgpu', device: base.device! }), device: true },
-  { name: 'wasm', create: () => createEngine({ backend: 'wasm' }), sibling: () => createEngine({ backend: 'wasm' }), device: false },
+  { name: 'wasm', create: () => createEngine({ backend: 'wasm', threads: 2 }), sibling: () => createEngine({ backend: 'wasm', threads: 2 }), device: false },
 ];
 
 /** The float64 reference every engine is compared with. */

@@ -14,7 +14,8 @@ static inline v128_t epi(v128_t acc, const float *init, const float *bias, int n
   if (init) acc = wasm_f32x4_add(wasm_v128_load(init), acc);
   if (bias) acc = wasm_f32x4_add(wasm_v128_load(bias + n), acc);
   if (act == 1) return v_tanh(acc);
-  if (act == 2) return wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), acc);  // 0 < acc ? acc : 0, so relu(NaN) = 0 as on every engine (f32x4.max gives NaN)
+  // relu(NaN) = 0, as on every engine (README, non-finite values): a compare, not f32x4.max, which keeps NaN
+  if (act == 2) return wasm_v128_and(acc, wasm_f32x4_gt(acc, wasm_f32x4_splat(0.0f)));
   return acc;
 }
 

@@ -284,8 +284,12 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   PHASE(7);
   part_range(tid, nth, total, &e0, &e1);
   double s = 0;
-  for (int e = e0; e < e1; e++) s += (double)dWhx[e] * dWhx[e];
-  mine[1] = s;
+  int bad = 0;
+  for (int e = e0; e < e1; e++) {
+    s += (double)dWhx[e] * dWhx[e];
+    bad |= !finite(dWhx[e]);
+  }
+  mine[1] = bad ? __builtin_nan("") : s;  // a NaN or infinite gradient makes gradNorm NaN (README, non-finite values)
   barrier(bar, nth, wait);
   double *out = PTR(c, P_OUT, double);
   if (tid == 0) {
@@ -300,7 +304,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
     const double *clipNorm = PTR(c, P_CLIP, double);
     double clip = clipNorm ? *clipNorm : 0;
     double norm = __builtin_sqrt(sq);
-    if (norm > 3.4028234663852886e38) norm = __builtin_inf();  // beyond float32: not finite, on every engine (README)
+    if (norm > 3.4028234663852886e38) norm = __builtin_inf();  // finite gradients whose norm is beyond float32
     out[0] = loss / c->s[S_N];
     out[1] = norm;
     out[3] = finite(norm) ? 0 : 1;
@@ -308,27 +312,20 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   }
   barrier(bar, nth, wait);
   PHASE(8);
-  double scale = out[2];  // in double: clipNorm / norm is below float32's normal range (0 as a float) for large norms
-  if (scale != 0) for (int e = e0; e < e1; e++) dWhx[e] = (float)(dWhx[e] * scale);
+  // the clip scale in float64, element by element: clipNorm / norm can be far below float32's range
+  double scale = out[2];
+  if (scale != 0) for (int e = e0; e < e1; e++) dWhx[e] = (float)((double)dWhx[e] * scale);
   if (out[3] != 0 || c->s[S_OPT] == 0) return;
   float *p = Whx, *g = dWhx, lr = slot_f32(c, S_LR);
   if (c->s[S_OPT] == 1) {
     for (int e = e0; e < e1; e++) p[e] -= lr * g[e];
     return;
   }
-  // In double, with 1 - beta from the host (betas near 1 are legal), and v kept as its square
-  // root r (stored as a float, it has the size of g): g^2 leaves float32's range below |g| of
-  // about 1e-19 (subnormal, then 0) and above 1.8e19, and with a small epsilon the update was
-  // lr * g / epsilon. As kernels/adam_update.wgsl does on the GPU.
-  double omb1 = slot_f32(c, S_OMB1), omb2 = slot_f32(c, S_OMB2), b1 = 1.0 - omb1, b2 = 1.0 - omb2;
-  double eps = slot_f32(c, S_EPS), c1 = slot_f32(c, S_C1), rootC2 = __builtin_sqrt((double)slot_f32(c, S_C2));
+  float b1 = slot_f32(c, S_B1), b2 = slot_f32(c, S_B2), eps = slot_f32(c, S_EPS), c1 = slot_f32(c, S_C1), c2 = slot_f32(c, S_C2);
   float *m = PTR(c, P_M, float), *v = PTR(c, P_V, float);
   for (int e = e0; e < e1; e++) {
-    double ge = g[e], r = v[e];
-    double mi = b1 * m[e] + omb1 * ge;
-    double ri = __builtin_sqrt(b2 * r * r + omb2 * ge * ge);
-    m[e] = (float)mi;
-    v[e] = (float)ri;
-    p[e] = (float)(p[e] - (lr * (mi / c1)) / (ri / rootC2 + eps));
+    m[e] = b1 * m[e] + (1.0f - b1) * g[e];
+    v[e] = b2 * v[e] + (1.0f - b2) * g[e] * g[e];
+    p[e] -= (lr * (m[e] / c1)) / (__builtin_sqrtf(v[e] / c2) + eps);
   }
 }
