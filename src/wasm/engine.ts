@@ -24,6 +24,7 @@ import { isSequenceModel } from '../sequence-model.js';
 import { validateSequenceCall, validateSequenceTrainerOptions } from '../validate-sequence.js';
 import { forwardOnCpu, generateOnCpu } from '../inference.js';
 import { createWasmBackend, type WasmBackend } from './backend.js';
+import { type KernelChoice, type TuningTable, DEFAULT_CHOICE } from '../tuning-types.js';
 import type { PhaseTimes } from './call.js';
 import { selfCheckProblem, worstError } from '../gpu/backend.js';
 import { cpuGradients } from '../cpu/gradients.js';
@@ -87,6 +88,14 @@ export class WasmEngine implements Engine {
   /** Benchmarks: milliseconds in each phase of the last gradient call or trainer step (thread 0's clock). */
   phaseTimes(): PhaseTimes | null {
     return this.impl.phaseTimes();
+  }
+  /** The kernel variants are the WebGPU backend's; this backend has one implementation. */
+  tuning(): TuningTable {
+    return { adapter: 'wasm', classes: {} };
+  }
+  async tune(): Promise<KernelChoice> {
+    assertUsable(this, 'engine');
+    return { ...DEFAULT_CHOICE };
   }
   async selfCheck(): Promise<SelfCheckResult> {
     assertUsable(this, 'engine');
