@@ -33,6 +33,8 @@ import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
 import { gpuProviderNote } from './gpu/provider.js';
 import type { DeviceApi } from './gpu/device-api.js';
 import type { GemmTiming } from './gpu/bench-gemm.js';
+import { type KernelChoice, type TuningTable, DEFAULT_CHOICE } from './tuning-types.js';
+import { validateTuningOption } from './gpu/tuning.js';
 import { createWasmEngine } from './wasm/engine.js';
 
 export type { AdapterSummary, SelfCheckResult } from './types.js';
@@ -66,6 +68,10 @@ export interface Engine {
   selfCheck(): Promise<SelfCheckResult>;
   /** The WebGPU backend only: times the library's GEMM kernel on an n x n product. */
   benchGemm?(n: number, runs?: number): Promise<GemmTiming>;
+  /** The kernel variants chosen so far, per shape class (pass it back as createEngine({ tuning: { table } })). */
+  tuning(): TuningTable;
+  /** Tunes the kernel variants for this call's shape class now (up front) and resolves to the choice. */
+  tune(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<KernelChoice>;
   dispose(): void;
 }
 
@@ -109,6 +115,13 @@ class CpuEngine implements Engine {
   async selfCheck(): Promise<SelfCheckResult> {
     assertUsable(this, 'engine');
     return { ok: true, worstError: 0, milliseconds: 0 };
+  }
+  tuning(): TuningTable {
+    return { adapter: 'cpu', classes: {} };
+  }
+  async tune(): Promise<KernelChoice> {
+    assertUsable(this, 'engine');
+    return { ...DEFAULT_CHOICE }; // nothing to tune: the CPU reference has one implementation
   }
   dispose(): void {
     markDisposed(this);
@@ -181,6 +194,14 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     return this.impl.selfCheck();
   }
+  tuning(): TuningTable {
+    return this.impl.tuning();
+  }
+  async tune(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<KernelChoice> {
+    assertUsable(this, 'engine');
+    if (!isSequenceModel(model)) throw new BpttInputError('model', 'a SequenceModel (the kernel variants are those of its cells)', describe(model));
+    return this.impl.tune(model, validateSequenceCall(model, batch, options));
+  }
   /** Times the library's GEMM kernel on an n x n product (benchmarks). */
   benchGemm(n: number, runs?: number): Promise<GemmTiming> {
     assertUsable(this, 'engine');
@@ -219,6 +240,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     throw new BpttInputError('options.backend', "one of 'auto', 'webgpu', 'wasm', 'cpu'", describe(backend));
   }
   validateEngineLimits(options.limits);
+  validateTuningOption(options.tuning);
   checkOptionalBoolean('options.allowSoftwareAdapter', options.allowSoftwareAdapter);
   checkOptionalBoolean('options.skipSelfCheck', options.skipSelfCheck);
   if (options.threads !== undefined) checkPositiveInt('options.threads', options.threads);
@@ -234,7 +256,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   if (backend === 'wasm') return createWasmEngine(options.threads, "backend: 'wasm' was asked for");
   // What the GPU provider found on its way (Node: which Vulkan drivers), said rather than printed.
   const found = () => (gpuProviderNote() ? `; ${gpuProviderNote()}` : '');
-  const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources };
+  const gpuOptions = { device: options.device, limits: options.limits, kernelSources: options.kernelSources, tuning: options.tuning };
   if (backend === 'webgpu') {
     const impl = await createGpuBackend({ ...gpuOptions, allowFallbackAdapter: true });
     return new GpuEngine(`backend: 'webgpu' was asked for; adapter ${impl.adapter.vendor} ${impl.adapter.architecture}${found()}`, impl);

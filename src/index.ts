@@ -1,6 +1,7 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webgpu-bptt: the public names. Shapes and layouts: shared/spec/MATH.md.
 export { createEngine } from './engine.js';
+export type { KernelChoice, TuningTable, TuningOptions, TuningOption, ForwardStepVariant, BackwardStepVariant, MatmulVariant } from './tuning-types.js';
 export type { Engine, AdapterSummary, SelfCheckResult } from './engine.js';
 export type { GemmTiming } from './gpu/bench-gemm.js';
 export type { DeviceApi, LayerSpec, WeightBuffers, ForwardArgs, ForwardOutputs, BackwardArgs, BackwardOutputs } from './gpu/device-api.js';

@@ -1,6 +1,7 @@
 // The public types of webgpu-bptt. Shapes and layouts are those of
 // shared/spec/MATH.md: dense, row-major, float32, time-major.
 // Dimension letters: T steps, B batch, d input, h hidden, q output.
+import type { TuningOption } from './tuning-types.js';
 
 export type Activation = 'identity' | 'tanh' | 'relu';
 export type LossKind = 'cross-entropy' | 'mse' | 'none';
@@ -195,6 +196,12 @@ export interface EngineOptions {
   threads?: number;
   /** Testing only: replacement WGSL source for named kernels of this engine. */
   kernelSources?: Record<string, string>;
+  /**
+   * Kernel variants for the WebGPU backend's SequenceModel calls (src/tuning-types.ts):
+   * 'auto' (default) measures them on a hardware adapter, lazily, at most 500 ms per
+   * shape class; 'off' the defaults; or { mode, budgetMs, fixed, table }.
+   */
+  tuning?: TuningOption;
 }
 
 export interface EngineStats {
@@ -203,6 +210,10 @@ export interface EngineStats {
   liveBuffers: number; // GPU buffers the engine holds now (pool included)
   liveBytes: number;
   peakBytes: number;
+  /** Wall-clock ms this engine has spent tuning kernel variants, over its life (0: none). */
+  tuningMs?: number;
+  /** Candidate calls the tuner has timed, over the engine's life. */
+  tuningRuns?: number;
 }
 
 // What the engine says about its adapter and self-check (declared here so that

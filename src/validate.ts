@@ -279,9 +279,9 @@ export function validateStepOptions(options: unknown): Required<StepOptions> {
 /** EngineOptions.limits: absent, or an object of positive byte counts. */
 export function validateEngineLimits(limits: unknown): void {
   if (limits === undefined) return;
-  if (typeof limits !== 'object' || limits === null) fail('options.limits', '{ maxStorageBufferBindingSize?, maxBufferSize?, maxComputeWorkgroupsPerDimension? }', limits);
-  for (const key of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupsPerDimension'] as const) {
+  if (typeof limits !== 'object' || limits === null) fail('options.limits', '{ maxStorageBufferBindingSize?, maxBufferSize? } in bytes', limits);
+  for (const key of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
     const v = (limits as Record<string, unknown>)[key];
-    if (v !== undefined && (typeof v !== 'number' || !(v > 0))) fail(`options.limits.${key}`, key === 'maxComputeWorkgroupsPerDimension' ? 'a positive integer' : 'a positive number of bytes', v);
+    if (v !== undefined && (typeof v !== 'number' || !(v > 0))) fail(`options.limits.${key}`, 'a positive number of bytes', v);
   }
 }

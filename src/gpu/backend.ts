@@ -18,6 +18,9 @@ import { createGpuTrainer } from './trainer.js';
 import { createGpuSequenceTrainer } from './sequence-trainer.js';
 import { type DeviceApi, createDeviceApi } from './device-api.js';
 import { type GemmTiming, benchGemm } from './bench-gemm.js';
+import { Tuner, resolveTuning } from './tuning.js';
+import type { KernelChoice, TuningOption, TuningTable } from '../tuning-types.js';
+import { sequenceShape } from './sequence-gradients.js';
 
 export interface GpuBackend {
   readonly adapter: AdapterSummary;
@@ -33,6 +36,10 @@ export interface GpuBackend {
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
   benchGemm(n: number, runs?: number): Promise<GemmTiming>;
+  /** The tuned (or given) kernel variants per shape class. */
+  tuning(): TuningTable;
+  /** Tunes the shape class of this call now (up front), whatever the mode; resolves to its choice. */
+  tune(model: SequenceModel, problem: SequenceProblem): Promise<KernelChoice>;
   dispose(): void;
 }
 
@@ -43,6 +50,8 @@ export interface GpuBackendOptions {
   limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
   /** Replacement WGSL for named kernels (tests of the self-check). */
   kernelSources?: Record<string, string>;
+  /** Kernel variants (validated by createEngine). */
+  tuning?: TuningOption;
 }
 
 /** Worst |gpu - cpu| / (atol + rtol*|cpu|) over every element of every output. */
@@ -88,6 +97,9 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
   const handle = await acquireDevice(options);
   const { device } = handle;
   const context = new GpuContext(device, options.kernelSources);
+  const a = handle.adapter;
+  const tuner = new Tuner(context, resolveTuning(options.tuning, a.isFallbackAdapter), `${a.vendor} ${a.architecture} ${a.device}`.trim());
+  context.tuner = tuner;
   const limits = {
     maxBinding: Math.min(device.limits.maxStorageBufferBindingSize, options.limits?.maxStorageBufferBindingSize ?? Infinity),
     maxBuffer: Math.min(device.limits.maxBufferSize, options.limits?.maxBufferSize ?? Infinity),
@@ -122,7 +134,14 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
       liveBuffers: context.pool.liveBuffers + context.extraBuffers,
       liveBytes: context.pool.liveBytes + context.extraBytes,
       peakBytes: context.pool.peakBytes,
+      tuningMs: tuner.milliseconds,
+      tuningRuns: tuner.measurements,
     }),
+    tuning: () => tuner.table(),
+    async tune(model, problem) {
+      const s = await tuner.choose(sequenceShape(model, problem), true);
+      return s.choice!;
+    },
     benchGemm: (n, runs) => benchGemm(context, n, runs),
     async selfCheck() {
       const start = performance.now();

@@ -5,6 +5,7 @@
 import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { BufferPool, bufferId } from './buffers.js';
 import { type KernelInfo, reflectKernel, writeParams } from './reflect.js';
+import type { Tuner } from './tuning.js';
 
 export type Constants = Record<string, number | boolean>;
 
@@ -25,6 +26,8 @@ export class GpuContext {
   private lostWaiters = new Set<(reason: string) => void>();
   dispatches = 0; // of the last call
   submits = 0;
+  /** The kernel variants of this engine's SequenceModel calls (src/gpu/tuning.ts); null: the defaults. */
+  tuner: Tuner | null = null;
 
   private overrides = new Map<string, KernelInfo>();
 
@@ -288,6 +291,8 @@ export class Recorder {
   private readonly uniformData: ArrayBuffer;
   private readonly view: DataView;
   private blocks = 0;
+  /** matmul.wgsl's WG (invocations per side) for the products recorded here: the tuned matmul variant. */
+  matmulWG = 8;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -295,6 +300,10 @@ export class Recorder {
   ) {
     this.uniformData = new ArrayBuffer(Math.max(1, maxDispatches) * ctx.uniformAlign);
     this.view = new DataView(this.uniformData);
+  }
+
+  get device(): GPUDevice {
+    return this.ctx.device;
   }
 
   /** Records one dispatch of `kernel` with its params, over `workgroups` = [x, y, z]. */

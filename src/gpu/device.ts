@@ -36,6 +36,10 @@ function wantedLimits(adapter: GPUAdapter): Record<string, number> {
     maxBufferSize: a.maxBufferSize,
     maxStorageBuffersPerShaderStage: Math.min(a.maxStorageBuffersPerShaderStage, 10),
     maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
+    // the persistent forward step stages h_prev in workgroup memory (src/gpu/variants.ts)
+    maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
   };
 }
 
@@ -59,6 +63,8 @@ export async function acquireDevice(options: { device?: GPUDevice; allowFallback
   if (fallback && !options.allowFallbackAdapter) {
     throw new BpttDeviceError(`the only adapter is a software fallback (${adapter.info?.vendor ?? ''} ${adapter.info?.architecture ?? ''})`);
   }
-  const device = await adapter.requestDevice({ requiredLimits: wantedLimits(adapter) });
+  // 'subgroups' where the adapter has it: the subgroup variants of the step kernels use it
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('subgroups') ? ['subgroups' as GPUFeatureName] : [];
+  const device = await adapter.requestDevice({ requiredLimits: wantedLimits(adapter), requiredFeatures });
   return { device, adapter: summarize(adapter.info, fallback), owned: true };
 }

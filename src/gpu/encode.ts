@@ -134,9 +134,10 @@ interface MatmulArgs {
 
 export function recordMatmul(rec: Recorder, m: MatmulArgs): void {
   const splits = m.splits ?? 1;
-  // 8x8 invocations (32x32 tiles of C). The kernel also takes WG = 16 (64x64
-  // tiles); on SwiftShader that was 1.2-2.5x slower for every product here.
-  const wg = 8;
+  // 8x8 invocations (32x32 tiles of C) unless the recorder carries a tuned
+  // variant (src/gpu/variants.ts): the kernel also takes WG = 16 (64x64 tiles;
+  // on SwiftShader 1.2-2.5x slower for every product here) and WG = 4.
+  const wg = rec.matmulWG;
   const tile = 4 * wg;
   rec.dispatch(
     kernel('matmul'),

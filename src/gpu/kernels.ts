@@ -2,8 +2,11 @@
 import adamUpdate from '../../kernels/adam_update.wgsl';
 import carryState from '../../kernels/carry_state.wgsl';
 import carrySequenceState from '../../kernels/carry_sequence_state.wgsl';
+import cellBackwardLanes from '../../kernels/cell_backward_lanes.wgsl';
 import cellBackwardStep from '../../kernels/cell_backward_step.wgsl';
+import cellForwardLanes from '../../kernels/cell_forward_lanes.wgsl';
 import cellForwardStep from '../../kernels/cell_forward_step.wgsl';
+import cellForwardSubgroup from '../../kernels/cell_forward_subgroup.wgsl';
 import cellWindowBackwardStep from '../../kernels/cell_window_backward_step.wgsl';
 import columnSums from '../../kernels/column_sums.wgsl';
 import finalize from '../../kernels/finalize.wgsl';
@@ -25,8 +28,11 @@ const SOURCES = {
   adam_update: adamUpdate,
   carry_state: carryState,
   carry_sequence_state: carrySequenceState,
+  cell_backward_lanes: cellBackwardLanes,
   cell_backward_step: cellBackwardStep,
+  cell_forward_lanes: cellForwardLanes,
   cell_forward_step: cellForwardStep,
+  cell_forward_subgroup: cellForwardSubgroup,
   cell_window_backward_step: cellWindowBackwardStep,
   column_sums: columnSums,
   finalize,

@@ -22,6 +22,8 @@ import type { SequenceLayout } from '../sequence-params.js';
 import type { Recorder } from './context.js';
 import { ACTIVATION_CODE, elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
+import type { KernelChoice } from '../tuning-types.js';
+import { backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, matmulWG, recordForwardVariant } from './variants.js';
 import { statsLayout } from './stats.js';
 
 const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
@@ -44,6 +46,7 @@ export interface SeqShape extends SequenceDims {
   splits: number;
   kPerSplit: number;
   stepParts: number; // workgroups per direction of one step = norm partials per (k, t)
+  choice?: KernelChoice; // the kernel variants (src/gpu/variants.ts: withChoice); absent: the defaults
 }
 
 export function planSequence(
@@ -153,11 +156,12 @@ export function sequenceDispatches(s: SeqShape, o: { dx: boolean; clip: boolean 
   // one column sum per bias present: 2K with biases (an RnnModel run as a sequence has bx only)
   const biases = s.layout.layers.reduce((a, l) => a + (l.bx >= 0 ? 1 : 0) + (l.bh >= 0 ? 1 : 0), 0);
   const masks = !s.lengths ? 0 : s.q > 0 && s.loss !== 'none' ? 2 : 1;
-  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks;
+  // minus what a persistent or wavefront forward saves (src/gpu/variants.ts)
+  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s);
 }
 
 /** Elements between the parameters of a layer's two directions (the step kernels address dir 1 from dir 0's offsets). */
-function strideK(s: SeqShape, k0: number): number {
+export function strideK(s: SeqShape, k0: number): number {
   return s.dirs === 2 ? s.layout.layers[k0 + 1].Wx - s.layout.layers[k0].Wx : 0;
 }
 
@@ -166,7 +170,9 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
   const o = seqOffsets(s);
   const { T, B, R, h, G, dirs, layout } = s;
   const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
-  for (let l = 0; l < s.L; l++) {
+  // Every product recorded into this call uses the chosen matmul tile (the head and backward follow the forward).
+  rec.matmulWG = matmulWG(choiceOf(s));
+  const projection = (l: number) => {
     for (let dir = 0; dir < dirs; dir++) {
       const k = l * dirs + dir;
       const p = layout.layers[k];
@@ -185,6 +191,13 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
         recordMatmul(rec, { A, B: b.params, C: b.Gx, bias: p.bx >= 0 ? b.params : undefined, M: R, N: G * h, K: p.nIn, offA, offB: p.Wx, offC: o.Gx(k), offBias: Math.max(0, p.bx), transB: true });
       }
     }
+  };
+  if (forwardIsVariant(s)) {
+    recordForwardVariant(rec, s, b, projection);
+    return;
+  }
+  for (let l = 0; l < s.L; l++) {
+    projection(l);
     const k0 = l * dirs;
     const p0 = layout.layers[k0];
     for (let step = 1; step <= T; step++) {
@@ -266,6 +279,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
   if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.head!.W, offC: o.dY(L - 1) });
 
   const tau = s.window;
+  const backward = backwardStepKernel(s); // the variant chosen (cell_backward_step or cell_backward_lanes)
   // window: the loss reaches the top layer at age 0 only
   if (tau > 1) rec.clear(b.dY, (o.dY(L - 1) + R * h) * 4, (tau - 1) * R * h * 4);
   for (let l = L - 1; l >= 0; l--) {
@@ -306,8 +320,8 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
       const xi1 = step === 1 || tail ? 1 : s.xi[step - 1];
       const norms = opt.perStepNorms && !tail;
       rec.dispatch(
-        kernel('cell_backward_step'),
-        constants,
+        backward.info,
+        backward.constants,
         { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, lengths: b.lengths, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
         {
           B, h, T, dirs, s: step,
@@ -327,7 +341,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
           normBase0: norms ? (k0 * T + tF - 1) * s.stepParts : NO_NORM,
           normBase1: norms ? ((k0 + 1) * T + step - 1) * s.stepParts : NO_NORM,
         },
-        [Math.ceil((B * h) / STEP_WG), dirs],
+        [backward.groups, dirs],
       );
     }
     // dY_{l-1} = sum over dir of dGx_k Wx_k (or dx for l = 0), accumulated on the device

@@ -9,6 +9,7 @@ import { type GpuContext, type Recorder, upload } from './context.js';
 import { STORAGE, checkLimits, tokenCsr } from './gradients.js';
 import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { submitAndRead } from './call.js';
+import { chooseVariants } from './tuning.js';
 import { statsLayout } from './stats.js';
 import { type SeqBuffers, type SeqShape, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 
@@ -98,7 +99,7 @@ export async function gpuSequenceGradients(
   p: SequenceProblem,
 ): Promise<SequenceGradients> {
   ctx.assertAlive();
-  const s = sequenceShape(model, p);
+  const s = await chooseVariants(ctx, sequenceShape(model, p)); // the kernel variants (tuned, fixed or default)
   const { T, B, R, h, K, layout } = s;
   const o = seqOffsets(s);
   const lstm = s.cell === 'lstm';

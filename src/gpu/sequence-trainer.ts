@@ -17,6 +17,7 @@ import { elementwise } from './encode.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { kernel } from './kernels.js';
 import { submitAndRead } from './call.js';
+import { chooseVariants } from './tuning.js';
 import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
 import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
@@ -70,7 +71,7 @@ export function createGpuSequenceTrainer(
       if (carrying && stateB !== B) {
         throw new BpttInputError('batch.batchSize', `${stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
-      const s = planSequence(dims, { T, B, activation: dims.activation, tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0, lengths }, layout);
+      const s = await chooseVariants(ctx, planSequence(dims, { T, B, activation: dims.activation, tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0, lengths }, layout));
       const sizes = seqBufferSizes(s, false);
       checkLimits(sizes, limits);
       const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (opts.carryState ? 1 : 0);

@@ -24,6 +24,7 @@ import { isSequenceModel } from '../sequence-model.js';
 import { validateSequenceCall, validateSequenceTrainerOptions } from '../validate-sequence.js';
 import { forwardOnCpu, generateOnCpu } from '../inference.js';
 import { createWasmBackend, type WasmBackend } from './backend.js';
+import { type KernelChoice, type TuningTable, DEFAULT_CHOICE } from '../tuning-types.js';
 import type { PhaseTimes } from './call.js';
 import { selfCheckProblem, worstError } from '../gpu/backend.js';
 import { cpuGradients } from '../cpu/gradients.js';
@@ -72,7 +73,7 @@ export class WasmEngine implements Engine {
       generate: async (o: GenerateOptions) => this.impl.generate(await trainer.read(), o),
     });
   }
-  // An RnnModel runs in WebAssembly; a SequenceModel on the CPU reference until WebAssembly kernels of its own land.
+  // An RnnModel runs in WebAssembly; a SequenceModel on the CPU reference until WebAssembly kernels of their own land.
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
     return isSequenceModel(model) ? forwardOnCpu(model, batch, options) : this.impl.forward(model, batch, options);
@@ -87,6 +88,14 @@ export class WasmEngine implements Engine {
   /** Benchmarks: milliseconds in each phase of the last gradient call or trainer step (thread 0's clock). */
   phaseTimes(): PhaseTimes | null {
     return this.impl.phaseTimes();
+  }
+  /** The kernel variants are the WebGPU backend's; this backend has one implementation. */
+  tuning(): TuningTable {
+    return { adapter: 'wasm', classes: {} };
+  }
+  async tune(): Promise<KernelChoice> {
+    assertUsable(this, 'engine');
+    return { ...DEFAULT_CHOICE };
   }
   async selfCheck(): Promise<SelfCheckResult> {
     assertUsable(this, 'engine');
@@ -106,7 +115,7 @@ export class WasmEngine implements Engine {
 }
 
 function notYet(model: SequenceModel): BpttInputError {
-  return new BpttInputError('model', "an RnnModel on the 'wasm' backend (SequenceModel runs on 'cpu' for now)", `a ${model.cell} SequenceModel`);
+  return new BpttInputError('model', "an RnnModel on the 'wasm' backend (a SequenceModel trains on 'webgpu' or 'cpu' for now)", `a ${model.cell} SequenceModel`);
 }
 
 /** A 'wasm' engine; `why` starts its backendReason. Throws when WebAssembly SIMD is not available here. */

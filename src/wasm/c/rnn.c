@@ -322,10 +322,19 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
     return;
   }
   float b1 = slot_f32(c, S_B1), b2 = slot_f32(c, S_B2), eps = slot_f32(c, S_EPS), c1 = slot_f32(c, S_C1), c2 = slot_f32(c, S_C2);
+  float omb1 = slot_f32(c, S_OMB1), omb2 = slot_f32(c, S_OMB2);  // 1 - b1, 1 - b2 computed in float64 by the host
+  // v holds r = sqrt(v), the root mean square of g, as on the GPU (kernels/adam_update.wgsl), and the
+  // update is computed in double: g^2 leaves float32's range for |g| below about 1e-19 (with a small
+  // epsilon the update became lr * g / epsilon) and above about 1.8e19. One pass over the parameters.
   float *m = PTR(c, P_M, float), *v = PTR(c, P_V, float);
+  double sb2 = __builtin_sqrt((double)b2), somb2 = __builtin_sqrt((double)omb2), sc2 = __builtin_sqrt((double)c2);
   for (int e = e0; e < e1; e++) {
-    m[e] = b1 * m[e] + (1.0f - b1) * g[e];
-    v[e] = b2 * v[e] + (1.0f - b2) * g[e] * g[e];
-    p[e] -= (lr * (m[e] / c1)) / (__builtin_sqrtf(v[e] / c2) + eps);
+    double ge = g[e];
+    double me = (double)b1 * m[e] + (double)omb1 * ge;
+    double a = sb2 * v[e], b = somb2 * __builtin_fabs(ge);
+    double re = __builtin_sqrt(a * a + b * b);
+    m[e] = (float)me;
+    v[e] = (float)re;
+    p[e] = (float)(p[e] - ((double)lr * (me / c1)) / (re / sc2 + eps));
   }
 }

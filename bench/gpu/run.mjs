@@ -1,0 +1,188 @@
+// The GPU benchmark: Node and Dawn only (no browser), for a machine with a
+// real GPU and no network. Runs from the repo (after npm run build) or from
+// the folder bench/gpu/pack.mjs makes (node run.mjs, nothing else installed).
+//
+// Prints and writes bench/results/gpu-<adapter>.{json,md} (beside this file
+// when packed: results/): the adapter and its limits; per named case (char and
+// dense of bench/lib/cases.mjs, run as one-layer vanilla SequenceModels, and
+// an L = 2 LSTM case) ms per gradients call with the default kernels and with
+// the kernels tuned on this adapter, dispatches, GFLOP/s, the tuned choice;
+// the library's GEMM rate at n = 4096. Every case is checked against the CPU
+// engine (float64) before it is timed. On a software adapter (SwiftShader) the
+// sequences are cut to T = 8, the GEMM to n = 512, and the tuning budget
+// raised, to finish in minutes; the report says so.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const packed = existsSync(join(here, 'lib', 'index.js'));
+
+// The Vulkan loader: the system's when it has one, else the one packed beside us (re-exec with LD_LIBRARY_PATH).
+if (packed && !process.env.WEBGPU_BPTT_BENCH_CHILD) {
+  const haveLoader = (() => {
+    try {
+      return execFileSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' }).includes('libvulkan.so.1');
+    } catch {
+      return ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib64/libvulkan.so.1', '/usr/lib/libvulkan.so.1'].some(existsSync);
+    }
+  })();
+  if (!haveLoader && existsSync(join(here, 'vulkan', 'libvulkan.so.1'))) {
+    const env = { ...process.env, WEBGPU_BPTT_BENCH_CHILD: '1', LD_LIBRARY_PATH: [join(here, 'vulkan'), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+    console.log(`no system Vulkan loader: using ${join(here, 'vulkan', 'libvulkan.so.1')}`);
+    try {
+      execFileSync(process.execPath, process.argv.slice(1), { env, stdio: 'inherit' });
+      process.exit(0);
+    } catch (e) {
+      process.exit(e.status ?? 1);
+    }
+  }
+}
+
+const lib = await import(packed ? join(here, 'lib', 'index.js') : join(here, '..', '..', 'dist', 'node', 'index.js'));
+const { fullPlan, stepFlops } = await import(packed ? join(here, 'cases.mjs') : join(here, '..', 'lib', 'cases.mjs'));
+const { createEngine, makeRng, uniformArray } = lib;
+
+const started = performance.now();
+const probe = await createEngine({ backend: 'webgpu', tuning: 'off' });
+const adapter = probe.adapter;
+const software = adapter.isFallbackAdapter || adapter.architecture === 'swiftshader';
+const L = probe.device.limits;
+const limits = Object.fromEntries(
+  ['maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage'].map((k) => [k, L[k]]),
+);
+const features = [...probe.device.features].filter((f) => f === 'subgroups' || f === 'timestamp-query' || f === 'shader-f16');
+const adapterName = [adapter.vendor, adapter.architecture, adapter.device].filter(Boolean).join(' ').trim() || 'unknown';
+console.log(`adapter: ${adapterName} (${adapter.description || 'no description'})${software ? ' [software]' : ''}`);
+console.log(`limits: ${JSON.stringify(limits)}; features: ${features.join(', ')}`);
+
+// FLOPs of one gradient call of a stack, matrix products only (cases.mjs's count for L = 1, G = 1):
+// per layer 6 G h^2 T B for the recurrence; 4 G d h (layer 0, dense x; 0 for token ids) or 6 G h^2 (above: dWx, Gx, dY below) for the input; 6 h q for the head.
+const seqFlops = ({ T, B, d, h, q, tokens, G, L: layers }) => T * B * (layers * 6 * G * h * h + (tokens ? 0 : 4 * G * d * h) + (layers - 1) * 6 * G * h * h + 6 * h * q);
+
+const named = fullPlan().filter((c) => c.group === 'named');
+const cases = [
+  ...named.map((c) => ({ id: c.id, label: c.label, cell: 'rnn', L: 1, ...c.shape })),
+  { id: 'lstm-2', label: 'LSTM L=2: T=35 B=32 tokens/28 h=256 q=28, cross-entropy', cell: 'lstm', L: 2, T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy' },
+];
+if (software) for (const c of cases) c.T = Math.min(c.T, 8);
+for (const c of cases) if (c.cell === 'rnn') console.assert(seqFlops({ ...c, G: 1 }) === stepFlops(c), 'flop counts agree');
+
+function problem(c) {
+  const rng = makeRng(7);
+  const G = { rnn: 1, gru: 3, lstm: 4 }[c.cell];
+  const layers = [];
+  for (let l = 0; l < c.L; l++) {
+    const nIn = l === 0 ? c.d : c.h;
+    layers.push({ Wx: uniformArray(rng, G * c.h * nIn, 1 / Math.sqrt(nIn)), Wh: uniformArray(rng, G * c.h * c.h, 1 / Math.sqrt(c.h)), bx: uniformArray(rng, G * c.h, 0.1), bh: uniformArray(rng, G * c.h, 0.1) });
+  }
+  const model = { cell: c.cell, inputSize: c.d, hiddenSize: c.h, numLayers: c.L, bidirectional: false, layers, head: { outputSize: c.q, W: uniformArray(rng, c.q * c.h, 1 / Math.sqrt(c.h)), b: uniformArray(rng, c.q, 0.1) } };
+  if (c.cell === 'rnn') model.activation = 'tanh';
+  const R = c.T * c.B;
+  const x = c.tokens ? Int32Array.from({ length: R }, () => Math.floor(rng() * c.d)) : uniformArray(rng, R * c.d, 1);
+  const y = c.loss === 'cross-entropy' ? Int32Array.from({ length: R }, () => Math.floor(rng() * c.q)) : uniformArray(rng, R * c.q, 1);
+  return { model, batch: { steps: c.T, batchSize: c.B, x, y }, options: { loss: c.loss }, G };
+}
+
+/** Worst |got - want| / (atolOfMax * max|want| + rtol |want|) over every gradient. */
+function worst(got, want, tol = { rtol: 2e-3, atolOfMax: 1e-3 }) {
+  let w = 0;
+  const arrays = (g) => [...g.layers.flatMap((l) => [l.dWx, l.dWh, l.dbx, l.dbh]), g.head.dW, g.head.db];
+  const a = arrays(got);
+  arrays(want).forEach((ref, i) => {
+    let m = 0;
+    for (const v of ref) m = Math.max(m, Math.abs(v));
+    for (let k = 0; k < ref.length; k++) w = Math.max(w, Math.abs(a[i][k] - ref[k]) / (tol.atolOfMax * m + tol.rtol * Math.abs(ref[k])));
+  });
+  return w;
+}
+
+const runs = software ? 4 : 10;
+/** Calls alternating between the engines (each warmed up first, which tunes the tuned one): the fastest call of each, and its dispatches. */
+async function timeInterleaved(engines, p) {
+  for (const e of engines) await e.gradients(p.model, p.batch, p.options);
+  const best = engines.map(() => Infinity);
+  for (let r = 0; r < runs; r++) {
+    for (let i = 0; i < engines.length; i++) {
+      const t0 = performance.now();
+      await engines[i].gradients(p.model, p.batch, p.options);
+      best[i] = Math.min(best[i], performance.now() - t0);
+    }
+  }
+  return engines.map((e, i) => ({ ms: best[i], dispatches: e.stats().dispatches }));
+}
+
+const budgetMs = software ? 12_000 : 2_000;
+const cpu = await createEngine({ backend: 'cpu' });
+const untuned = probe;
+const tuned = await createEngine({ backend: 'webgpu', tuning: { mode: 'lazy', budgetMs } });
+const results = [];
+for (const c of cases) {
+  const p = problem(c);
+  const flops = seqFlops({ ...c, G: p.G });
+  const want = await cpu.gradients(p.model, p.batch, p.options);
+  const check = {
+    untuned: worst(await untuned.gradients(p.model, p.batch, p.options), want),
+    tuned: worst(await tuned.gradients(p.model, p.batch, p.options), want), // the tuning happens here
+  };
+  if (!(check.untuned <= 1 && check.tuned <= 1)) throw new Error(`${c.id}: the GPU does not match the CPU engine (worst ${JSON.stringify(check)} of tolerance); not timing it`);
+  // interleaved call by call, so both see the same machine; the fastest call of each (the least disturbed by other load)
+  const [a, b] = await timeInterleaved([untuned, tuned], p);
+  const u = a.ms;
+  const t = b.ms;
+  const table = tuned.tuning();
+  const p2 = (n) => 2 ** Math.ceil(Math.log2(n)); // the tuner's shape class (src/gpu/variants.ts: shapeClass)
+  const key = `${c.cell}${c.cell === 'rnn' ? '-tanh' : ''} L${c.L} dirs1 B${p2(c.B)} h${p2(c.h)}`;
+  const cls = table.classes[key] ? [key, table.classes[key]] : null;
+  const choice = cls ? { forwardStep: cls[1].forwardStep, backwardStep: cls[1].backwardStep, matmul: cls[1].matmul, wavefront: cls[1].wavefront } : null;
+  const row = {
+    id: c.id, label: c.label, shape: { T: c.T, B: c.B, d: c.d, h: c.h, q: c.q, L: c.L, cell: c.cell, tokens: c.tokens },
+    flops, untunedMs: u, tunedMs: t, ratio: t / u, untunedDispatches: a.dispatches, tunedDispatches: b.dispatches,
+    untunedGflops: flops / (u * 1e6), tunedGflops: flops / (t * 1e6), choice, tuningClass: cls?.[0] ?? null, tuningSpentMs: cls?.[1].spentMs ?? null, measured: cls?.[1].measured ?? null, worstError: check,
+  };
+  results.push(row);
+  console.log(`${c.id}: untuned ${u.toFixed(1)} ms (${a.dispatches} dispatches, ${row.untunedGflops.toFixed(2)} GFLOP/s), tuned ${t.toFixed(1)} ms (${b.dispatches} dispatches, ${row.tunedGflops.toFixed(2)} GFLOP/s), ratio tuned/untuned ${row.ratio.toFixed(3)}; choice ${JSON.stringify(choice)}`);
+}
+
+const gemmN = software ? 512 : 4096;
+const gemm = await untuned.benchGemm(gemmN, software ? 3 : 5);
+if (!(gemm.maxError <= 1)) throw new Error(`GEMM n=${gemmN}: wrong answer (worst ${gemm.maxError} of tolerance)`);
+console.log(`library GEMM n=${gemmN}: ${gemm.gflops.toFixed(2)} GFLOP/s${software ? ' (software adapter: n scaled down from 4096)' : ''}`);
+const seconds = (performance.now() - started) / 1000;
+
+const report = {
+  date: new Date().toISOString(), adapter: { ...adapter, name: adapterName }, software, limits, features,
+  notes: [
+    'Each case: one SequenceModel gradients call (forward, cross-entropy or MSE, reverse sweep, every gradient), the fastest of ' + runs + ' calls per engine, the two engines alternating call by call; checked against the CPU engine first.',
+    'char and dense are the named cases of bench/lib/cases.mjs as one-layer vanilla (tanh) SequenceModels with biases and a head.',
+    `tuned: createEngine({ tuning: { mode: 'lazy', budgetMs: ${budgetMs} } }); untuned: tuning 'off' (the defaults).`,
+    software ? 'Software adapter: T cut to 8 and the GEMM to n = 512 to finish in minutes; absolute times are a CPU\'s.' : 'Full sizes.',
+    "The adapter's best GEMM: no vendor GEMM is reachable from Node and Dawn here (TF.js and jax-js are not in the pack); the figure is the library's own matmul.",
+  ],
+  cases: results,
+  gemm: { n: gemmN, gflops: gemm.gflops, milliseconds: gemm.milliseconds },
+  seconds,
+};
+const md = [
+  `# GPU benchmark on ${adapterName}${software ? ' (software adapter)' : ''}`,
+  '',
+  `${report.date}, ${seconds.toFixed(0)} s. Limits: ${Object.entries(limits).map(([k, v]) => `${k} ${v}`).join(', ')}. Features: ${features.join(', ') || 'none'}.`,
+  '',
+  '| case | untuned ms | tuned ms | tuned/untuned | dispatches (untuned, tuned) | GFLOP/s (untuned, tuned) | tuned choice |',
+  '| --- | ---: | ---: | ---: | --- | --- | --- |',
+  ...results.map((r) => `| ${r.id} (T=${r.shape.T} B=${r.shape.B} h=${r.shape.h}${r.shape.L > 1 ? ` L=${r.shape.L}` : ''} ${r.shape.cell}) | ${r.untunedMs.toFixed(1)} | ${r.tunedMs.toFixed(1)} | ${r.ratio.toFixed(3)} | ${r.untunedDispatches}, ${r.tunedDispatches} | ${r.untunedGflops.toFixed(2)}, ${r.tunedGflops.toFixed(2)} | ${r.choice ? `fwd ${r.choice.forwardStep}, bwd ${r.choice.backwardStep}, ${r.choice.matmul}${r.choice.wavefront ? ', wavefront' : ''}` : 'n/a'} |`),
+  '',
+  `Library GEMM n=${gemmN}: ${gemm.gflops.toFixed(2)} GFLOP/s.`,
+  '',
+  ...report.notes.map((n) => `- ${n}`),
+  '',
+].join('\n');
+const outDir = packed ? join(here, 'results') : join(here, '..', 'results');
+mkdirSync(outDir, { recursive: true });
+const slug = adapterName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+writeFileSync(join(outDir, `gpu-${slug}.json`), JSON.stringify(report, null, 2));
+writeFileSync(join(outDir, `gpu-${slug}.md`), md);
+console.log(`\n${md}\nwrote ${join(outDir, `gpu-${slug}.{json,md}`)}`);
+for (const e of [tuned, untuned, cpu]) e.dispose();
+process.exit(0);
