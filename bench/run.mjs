@@ -6,7 +6,7 @@
 //
 //   --quick                  one small case of everything; exit 1 when a backend errors
 //                            or a result differs from the CPU reference
-//   --cases=char,sweep-T,... groups (named-case ids char, dense; sweep-T, sweep-h,
+//   --cases=char,sweep-T,... groups (named-case ids char, dense, lstm, gru, lstm-lengths, lstm-full; sweep-T, sweep-h,
 //                            sweep-B, gemm) or single ids (sweep-T-256)
 //   --backends=a,b           a subset of library-webgpu, library-cpu, tfjs-webgpu, tfjs-wasm, tfjs-cpu
 //   --runs=N                 timed runs per backend and case (full: 5, quick: 2)
@@ -57,7 +57,9 @@ if (badBackend) throw new Error(`--backends: unknown ${badBackend}; expected som
 const runs = args.runs ? Number(args.runs) : args.quick ? 2 : 5;
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a positive integer; received ${args.runs}`);
 const budgetMin = args['budget-min'] ? Number(args['budget-min']) : args.quick ? 5 : 15;
-const plan = selectCases(args.quick ? quickPlan({ runs, backends }) : fullPlan({ runs, backends }), list(args.cases));
+// the library's generator: the variable-length case draws its lengths with it (for the FLOP count of its valid steps)
+const { makeRng } = await import('../dist/node/index.js');
+const plan = selectCases(args.quick ? quickPlan({ runs, backends, makeRng }) : fullPlan({ runs, backends, makeRng }), list(args.cases));
 const outBase = resolve(root, args.out ?? (args.quick ? 'bench/results/quick' : args.cases || args.backends ? 'bench/results/partial' : 'bench/results/latest'));
 
 const log = (line) => console.log(line);
@@ -172,7 +174,9 @@ async function main() {
   const tolerated = (b) => args['allow-missing-webgpu'] && b === 'library-webgpu' && webgpuMissing;
   for (const c of cases) {
     if (!raws.has(c.id)) continue;
-    for (const b of backends) {
+    // a case's own backends: --quick leaves out those that cannot run it (the full plan skips them, saying why)
+    const caseBackends = plan.find((e) => e.id === c.id).spec.backends;
+    for (const b of backends.filter((x) => caseBackends.includes(x))) {
       const r = c.backends[b];
       let why = null;
       if (r?.skipped) {

@@ -1,10 +1,12 @@
 // The exercise worker: the linear-RNN experiments of the exercise panel, on
 // an engine of its own ('auto': WebGPU on a real GPU, the exact CPU
 // reference on a software adapter), so that they never wait behind training.
+// The three-cell comparison (a few ms of work) runs on the exact CPU reference.
 import { createEngine, truncationXi } from '../src/index.js';
 import type { Engine } from '../src/index.js';
 import { cleanText, decode, encode, makeStreamBatcher, VOCAB_SIZE } from './src/corpus.js';
 import { compareTruncations, linearTokenModel, spectralCurves } from './src/exercise.js';
+import { gateBatch, gateCurves } from './src/gates.js';
 import type { FromExercise, ToExercise } from './src/protocol.js';
 import { errorMessage, workerScope } from './src/worker-scope.js';
 
@@ -12,6 +14,8 @@ const scope = workerScope<ToExercise, FromExercise>();
 const post = (m: FromExercise) => scope.postMessage(m);
 
 let enginePromise: Promise<Engine> | null = null;
+let referencePromise: Promise<Engine> | null = null;
+const GATE_STREAMS = 4; // B of the three-cell comparison
 let corpus: Promise<Int32Array> | null = null;
 
 function getEngine(): Promise<Engine> {
@@ -34,6 +38,16 @@ async function handle(m: ToExercise): Promise<void> {
     const { radii, ...options } = m.request;
     const curves = await spectralCurves(engine, radii, options);
     post({ type: 'spectral', id: m.id, curves, backend });
+    return;
+  }
+  if (m.type === 'gates') {
+    referencePromise ??= createEngine({ backend: 'cpu' });
+    const reference = await referencePromise;
+    const g = m.request;
+    const ids = await getCorpus(m.corpusUrl);
+    const x = makeStreamBatcher(ids, g.steps, GATE_STREAMS)().batch.x as Int32Array;
+    const curves = await gateCurves(reference, gateBatch(x, g.steps, GATE_STREAMS, VOCAB_SIZE, g.seed), VOCAB_SIZE, g);
+    post({ type: 'gates', id: m.id, curves, backend: reference.backend });
     return;
   }
   const q = m.request;

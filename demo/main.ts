@@ -2,6 +2,7 @@
 // computes a gradient itself, so nothing blocks while a step runs.
 import { barChart, lineChart, viridis, type Series } from './src/charts.js';
 import { segmentLengths, type SpectralCurve, type TruncationComparison } from './src/exercise.js';
+import type { GateCurve } from './src/gates.js';
 import { perplexity } from './src/model.js';
 import { DEFAULT_CONFIG, type FromExercise, type FromTrainer, type ToExercise, type ToTrainer, type TrainConfig } from './src/protocol.js';
 
@@ -16,11 +17,16 @@ const state = {
   adapter: '' as string | null,
   step: 0,
   losses: [] as [number, number][], // [step, loss]
+  validation: [] as [number, number][], // [step, loss on the held-out text]
+  cell: '',
+  numLayers: 0,
+  trainedOn: '', // the engine of the last step: the page's, or the CPU reference for a model WebAssembly cannot train yet
   msPerStep: [] as number[],
   tokensPerStep: [] as number[],
   heat: [] as { step: number; norms: number[] }[],
   sample: '',
   spectral: [] as SpectralCurve[],
+  gates: [] as GateCurve[],
   truncation: null as TruncationComparison | null,
   errors: [] as string[],
 };
@@ -42,6 +48,8 @@ function readConfig(): TrainConfig {
   const c = DEFAULT_CONFIG;
   return {
     ...c,
+    cell: (['rnn', 'gru', 'lstm'] as const).find((k) => k === f.get('cell')) ?? 'rnn',
+    numLayers: Math.round(num('numLayers', 1, 3, c.numLayers)),
     hiddenSize: Math.round(num('hiddenSize', 1, 1024, c.hiddenSize)),
     whhRadius: num('whhRadius', 0, 100, c.whhRadius),
     steps: Math.round(num('steps', 2, 512, c.steps)),
@@ -123,10 +131,17 @@ trainer.addEventListener('message', (event: MessageEvent<FromTrainer>) => {
     }
     case 'step':
       state.step = m.step;
+      state.cell = m.cell;
+      state.numLayers = m.numLayers;
+      state.trainedOn = m.backend;
       if (Number.isFinite(m.loss)) state.losses.push([m.step, m.loss]);
       state.msPerStep.push(m.ms);
       state.tokensPerStep.push(m.tokens);
       if (m.skipped) setStatus(`step ${m.step}: gradients not finite, update skipped`, true);
+      scheduleDraw();
+      return;
+    case 'validation':
+      if (Number.isFinite(m.loss)) state.validation.push([m.step, m.loss]);
       scheduleDraw();
       return;
     case 'heat':
@@ -149,6 +164,7 @@ trainer.addEventListener('message', (event: MessageEvent<FromTrainer>) => {
     case 'reset':
       state.step = 0;
       state.losses = [];
+      state.validation = [];
       state.msPerStep = [];
       state.tokensPerStep = [];
       state.heat = [];
@@ -191,6 +207,8 @@ function drawStats(): void {
   const loss = recent.length ? recent.reduce((s, p) => s + p[1], 0) / recent.length : NaN;
   $('stat-loss').textContent = fmt(loss);
   $('stat-ppl').textContent = fmt(perplexity(loss), 2);
+  const val = state.validation[state.validation.length - 1];
+  $('stat-val').textContent = val ? fmt(perplexity(val[1]), 2) : '–';
   const ms = state.msPerStep.slice(-10).reduce((s, v) => s + v, 0);
   const tokens = state.tokensPerStep.slice(-10).reduce((s, v) => s + v, 0);
   $('stat-tps').textContent = ms > 0 ? Math.round((tokens / ms) * 1000).toLocaleString('en') : '–';
@@ -220,6 +238,7 @@ function drawLoss(): void {
   const series: Series[] = [
     { label: 'loss per step', color: '#9db7e8', points: state.losses, width: 1 },
     { label: 'smoothed', color: '#2f6fdf', points: smooth(state.losses), width: 2.4 },
+    { label: 'held-out text', color: '#1f8a4c', points: state.validation, width: 2.2, dots: true },
     { label: 'uniform guess (27 symbols)', color: '#c0392b', points: [[state.losses[0][0], Math.log(27)], [state.losses[state.losses.length - 1][0], Math.log(27)]], dashed: true, width: 1.2 },
   ];
   box.innerHTML = lineChart({
@@ -281,6 +300,7 @@ function drawHeat(): void {
 const exercise = new Worker(new URL('./exercise-worker.js', import.meta.url), { type: 'module' });
 let requestId = 0;
 let spectralId = -1;
+let gatesId = -1;
 let truncationId = -1;
 
 const RADIUS_COLORS = ['#1f4e9c', '#2f7fd0', '#5a5a5a', '#d9822b', '#c0392b', '#7b3294', '#008837'];
@@ -367,6 +387,40 @@ function drawSpectral(): void {
     .join('');
 }
 
+function runGates(): void {
+  const f = formValues('gates-form');
+  gatesId = ++requestId;
+  $('gate-rows').innerHTML = '<tr><td colspan="4" class="muted">running&hellip;</td></tr>';
+  const bias = Number(f.gateBias);
+  exercise.postMessage({
+    type: 'gates',
+    id: gatesId,
+    corpusUrl,
+    request: {
+      gateBias: Number.isFinite(bias) ? Math.max(-5, Math.min(10, bias)) : 2,
+      steps: Math.max(4, Math.min(256, Math.round(Number(f.steps)) || 64)),
+      hiddenSize: Math.max(2, Math.min(128, Math.round(Number(f.hiddenSize)) || 32)),
+      seed: Math.round(Number(f.seed)) || 7,
+    },
+  } satisfies ToExercise);
+}
+
+const CELL_COLORS: Record<string, string> = { rnn: '#c0392b', gru: '#2f7fd0', lstm: '#1f8a4c' };
+
+function drawGates(): void {
+  const curves = state.gates;
+  const box = $('gates-chart');
+  if (curves.length === 0) return;
+  const series: Series[] = curves.map((c) => ({ label: c.cell, color: CELL_COLORS[c.cell], width: 2.4, points: Array.from(c.logNorms, (v, t) => [t + 1, v] as [number, number]) }));
+  box.innerHTML = lineChart({ ...chartSize(box, 0.6), series, xLabel: 'time step t (the loss is at t = T)', yLabel: 'log ||dL/dh_t||' });
+  $('gate-rows').innerHTML = curves
+    .map((c) => {
+      const sw = `<span class="swatch" style="background:${CELL_COLORS[c.cell]}"></span>`;
+      return `<tr><td>${sw}${c.cell}</td><td>${c.logNorms[0].toFixed(2)}</td><td>${c.logNorms[c.logNorms.length - 1].toFixed(2)}</td><td>${c.slope.toFixed(4)}</td></tr>`;
+    })
+    .join('');
+}
+
 function drawTruncation(text: string, chunkXi: number[]): void {
   const c = state.truncation;
   if (!c) return;
@@ -437,6 +491,14 @@ exercise.addEventListener('message', (event: MessageEvent<FromExercise>) => {
         `Slopes fitted by least squares over t = ${m.curves[0]?.fitFrom}..${m.curves[0]?.fitTo}, the half farthest from the loss.`;
       drawSpectral();
       return;
+    case 'gates':
+      if (m.id !== gatesId) return;
+      state.gates = m.curves;
+      $('gates-note').textContent =
+        `Computed by the ${m.backend} engine (one SequenceModel per cell, the same inputs and dO; gradNormPerStep, loss 'none'). ` +
+        'A slope near 0 is a gradient that reaches far back; a steep positive one (rising towards the loss) vanishes going back in time.';
+      drawGates();
+      return;
     case 'truncation':
       if (m.id !== truncationId) return;
       lastExerciseBackend = m.backend;
@@ -458,6 +520,10 @@ $('spectral-form').addEventListener('submit', (e) => {
   e.preventDefault();
   runSpectral();
 });
+$('gates-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  runGates();
+});
 $('truncation-form').addEventListener('submit', (e) => {
   e.preventDefault();
   runTruncation();
@@ -469,6 +535,7 @@ window.addEventListener('resize', () => {
   resizeTimer = window.setTimeout(() => {
     scheduleDraw();
     drawSpectral();
+    drawGates();
     if (lastTruncation) drawTruncation(lastTruncation.text, lastTruncation.chunkXi);
   }, 100);
 });
@@ -482,4 +549,5 @@ const backend = asked === 'cpu' || asked === 'webgpu' || asked === 'wasm' ? aske
 send({ type: 'init', corpusUrl, config: readConfig(), prefix: $<HTMLInputElement>('prefix').value, backend, hideWebGpu: query.get('webgpu') === 'off' });
 scheduleDraw();
 runSpectral();
+runGates();
 runTruncation();

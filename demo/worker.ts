@@ -1,23 +1,29 @@
 // The training worker: owns the engine (WebGPU, or WebAssembly when
 // WebGPU is missing), the trainer and the corpus, so that the page never
-// waits on a step. One trainer operation at a time (exclusive()), and a
+// waits on a step. It trains on the first nine tenths of the corpus and
+// measures the validation perplexity on the last tenth (trainer.forward);
+// samples come from trainer.generate. One trainer operation at a time (exclusive()), and a
 // macrotask between steps so that pause, reset and sample requests get in.
 import { createEngine } from '../src/index.js';
-import type { Batch, Engine, Trainer, Truncation } from '../src/index.js';
+import type { AnyModel, Batch, Engine, SequenceModel, Trainer, Truncation } from '../src/index.js';
 import { cleanText, decode, encode, makeStreamBatcher, VOCAB, VOCAB_SIZE, type StreamBatch } from './src/corpus.js';
-import { initCharModel } from './src/model.js';
-import { sampleIds } from './src/sample.js';
-import type { BackendInfo, FromTrainer, ToTrainer, TrainConfig } from './src/protocol.js';
+import { initDemoModel } from './src/model.js';
+import { HELD_OUT_FRACTION, type BackendInfo, type FromTrainer, type ToTrainer, type TrainConfig } from './src/protocol.js';
 import { errorMessage, workerScope } from './src/worker-scope.js';
 
 const scope = workerScope<ToTrainer, FromTrainer>();
 const post = (m: FromTrainer) => scope.postMessage(m);
 
 let engine: Engine | null = null;
-let ids: Int32Array = new Int32Array(0);
+let reference: Engine | null = null; // the CPU reference, for models the engine cannot train (see engineFor)
+let trainingEngine: Engine | null = null; // the engine the current trainer runs on
+let ids: Int32Array = new Int32Array(0); // the training text
+let validation: Batch | null = null; // held-out text: VALIDATION.batchSize streams of VALIDATION.steps tokens
 let config: TrainConfig;
-let trainer: Trainer | null = null;
-let trainerHidden = 0; // hidden size of the model the trainer holds
+let trainer: Trainer<AnyModel> | null = null;
+let trainerShape = ''; // cell, layers, hidden size of the model the trainer holds
+let trainerCell: TrainConfig['cell'] = 'rnn';
+let trainerLayers = 1;
 let nextBatch: (() => StreamBatch) | null = null;
 let batcherShape = '';
 let step = 0;
@@ -39,6 +45,12 @@ function exclusive<R>(fn: () => Promise<R>): Promise<R> {
 }
 
 const macrotask = () => new Promise<void>((ok) => setTimeout(ok, 0));
+
+/** 1,024 held-out tokens in 16 streams spread over the last tenth, each read from zero state. */
+const VALIDATION = { steps: 64, batchSize: 16 };
+
+/** What only a reset changes: the model's architecture and its initialisation. */
+const shapeOf = (c: TrainConfig) => `${c.cell} x${c.numLayers} h=${c.hiddenSize} r=${c.whhRadius}`;
 
 /** The trainer's truncation (k = undefined), or the one its step k used. */
 function truncationOf(c: TrainConfig, k?: number): Truncation {
@@ -100,12 +112,17 @@ async function describeEngine(wanted: 'auto' | 'webgpu' | 'wasm' | 'cpu'): Promi
 async function rebuildTrainer(keepWeights: boolean): Promise<void> {
   if (!engine) throw new Error('the engine is not ready');
   // the hidden size only changes on reset (trainer === null): other settings keep the weights
-  const model = keepWeights && trainer ? await trainer.read() : initCharModel(VOCAB_SIZE, config.hiddenSize, seed, config.whhRadius);
+  const model = keepWeights && trainer ? await trainer.read() : initDemoModel(config, VOCAB_SIZE, seed);
   trainer?.dispose();
   truncationSeed = 1000 * seed + step; // a rebuilt trainer goes on with fresh xi draws
   trainerSteps = 0;
-  trainer = engine.trainer(model, trainerOptions(config));
-  trainerHidden = model.hiddenSize;
+  trainingEngine = await engineFor(model);
+  trainer = newTrainer(trainingEngine, model, config);
+  if (!keepWeights) {
+    trainerShape = shapeOf(config);
+    trainerCell = config.cell;
+    trainerLayers = config.numLayers;
+  }
   ensureBatcher();
 }
 
@@ -119,18 +136,43 @@ async function trainStep(): Promise<void> {
   trainerSteps++;
   const ms = performance.now() - t0;
   step += 1; // steps since reset (r.step counts the updates of this trainer only, which a setting change rebuilds)
-  post({ type: 'step', step, loss: r.loss, skipped: r.skipped, ms, tokens: batch.steps * batch.batchSize });
+  post({ type: 'step', step, loss: r.loss, skipped: r.skipped, ms, tokens: batch.steps * batch.batchSize, cell: trainerCell, numLayers: trainerLayers, backend: trainingEngine!.backend });
   if (step % config.heatEvery === 0) await heatRow(batch);
+  if (step % config.validateEvery === 0) await validate();
   if (step % config.sampleEvery === 0) await sample();
+}
+
+/**
+ * The engine that trains this model: the page's engine, except that the
+ * WebAssembly engine trains the vanilla RnnModel only for now, so a GRU, an
+ * LSTM or a stack goes to the CPU reference there (the status line says so).
+ */
+async function engineFor(model: AnyModel): Promise<Engine> {
+  if (!('cell' in model) || engine!.backend !== 'wasm') return engine!;
+  reference ??= await createEngine({ backend: 'cpu' });
+  post({ type: 'state', running, note: `the WebAssembly engine trains the vanilla RNN only for now: this ${model.cell} trains on the CPU reference` });
+  return reference;
+}
+
+function newTrainer(e: Engine, model: AnyModel, c: TrainConfig): Trainer<AnyModel> {
+  return 'cell' in model ? e.trainer(model, trainerOptions(c)) : e.trainer(model, trainerOptions(c));
+}
+
+/** Perplexity on held-out text: the trainer's forward pass on its current parameters, nothing read back but the loss. */
+async function validate(): Promise<void> {
+  const { loss } = await trainer!.forward(validation!);
+  post({ type: 'validation', step, loss: loss ?? NaN, tokens: VALIDATION.steps * VALIDATION.batchSize });
 }
 
 /** ||dL/dh_t|| for t = 1..T of the current weights on the batch just trained on. */
 async function heatRow(batch: Batch): Promise<void> {
   const model = await trainer!.read();
   // the xi of the step just taken (the trainer draws step k's from seed + k); h0 is zeros, as the carried state is not read back
-  const truncation = truncationOf(config, trainerSteps - 1);
-  const r = await engine!.gradients(model, batch, { loss: 'cross-entropy', truncation, gradNormPerStep: true });
-  post({ type: 'heat', step, norms: Array.from(r.gradNormPerStep!) });
+  const options = { loss: 'cross-entropy' as const, truncation: truncationOf(config, trainerSteps - 1), gradNormPerStep: true };
+  const T = batch.steps;
+  // a stack reports [L, T]: its top layer's row, the one the loss reaches first
+  const norms = 'cell' in model ? (await trainingEngine!.gradients(model as SequenceModel, batch, options)).gradNormPerStep!.subarray(-T) : (await trainingEngine!.gradients(model, batch, options)).gradNormPerStep!;
+  post({ type: 'heat', step, norms: Array.from(norms) });
 }
 
 async function sample(): Promise<void> {
@@ -138,9 +180,8 @@ async function sample(): Promise<void> {
     post({ type: 'sample', step, prefix, text: '' });
     return;
   }
-  const model = await trainer.read();
   const clean = cleanText(prefix) || ' ';
-  const out = sampleIds(model, encode(clean), { length: sampleLength, temperature, seed: step + 1 });
+  const out = await trainer.generate({ prefix: encode(clean), steps: sampleLength, temperature, seed: step + 1 });
   post({ type: 'sample', step, prefix: clean, text: decode(out) });
 }
 
@@ -168,21 +209,23 @@ async function handle(m: ToTrainer): Promise<void> {
       prefix = m.prefix;
       const response = await fetch(m.corpusUrl);
       if (!response.ok) throw new Error(`could not load the corpus ${m.corpusUrl}: HTTP ${response.status}`);
-      const text = cleanText(await response.text());
-      ids = encode(text);
+      const all = encode(cleanText(await response.text()));
+      const cut = Math.floor(all.length * (1 - HELD_OUT_FRACTION));
+      ids = all.subarray(0, cut);
+      validation = makeStreamBatcher(all.subarray(cut), VALIDATION.steps, VALIDATION.batchSize)().batch;
       if (m.hideWebGpu) Object.defineProperty(navigator, 'gpu', { value: undefined, configurable: true });
       const info = await describeEngine(m.backend);
-      post({ type: 'ready', info, corpusChars: ids.length, vocab: VOCAB });
+      post({ type: 'ready', info, corpusChars: ids.length, heldOutChars: validation.steps * validation.batchSize, vocab: VOCAB });
       return;
     }
     case 'config': {
       const before = config;
       config = m.config;
       if (!trainer) return;
-      if (config.hiddenSize !== trainerHidden || config.whhRadius !== before.whhRadius) {
-        post({ type: 'state', running, note: 'hidden size and W_hh at init apply on reset' });
+      if (shapeOf(config) !== trainerShape) {
+        post({ type: 'state', running, note: 'cell, layers, hidden size and W_hh at init apply on reset' });
       }
-      const key = (c: TrainConfig) => JSON.stringify({ ...c, hiddenSize: 0, whhRadius: 0, heatEvery: 0, sampleEvery: 0 });
+      const key = (c: TrainConfig) => JSON.stringify({ ...c, cell: '', numLayers: 0, hiddenSize: 0, whhRadius: 0, heatEvery: 0, sampleEvery: 0, validateEvery: 0 });
       if (key(before) !== key(config)) await exclusive(() => rebuildTrainer(true));
       return;
     }

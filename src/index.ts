@@ -4,6 +4,7 @@ export { createEngine } from './engine.js';
 export type { Engine, AdapterSummary, SelfCheckResult } from './engine.js';
 export type { GemmTiming } from './gpu/bench-gemm.js';
 export type { DeviceApi, LayerSpec, WeightBuffers, ForwardArgs, ForwardOutputs, BackwardArgs, BackwardOutputs } from './gpu/device-api.js';
+export type { StackSpec, StackStash, StackForwardArgs, StackForwardOutputs, StackBackwardArgs, StackBackwardOutputs } from './gpu/stack-device-api.js';
 export type {
   Activation,
   AnyModel,

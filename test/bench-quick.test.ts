@@ -46,9 +46,12 @@ describe('bench --quick', () => {
     expect(report.mode).toBe('quick');
     expect(report.browser.version).toMatch(/Chrom/);
     expect(report.adapter?.vendor, 'the adapter is named').toBeTruthy();
-    expect(report.cases.map((c) => c.id)).toEqual(['char', 'dense', 'sweep-T-6', 'sweep-h-20', 'sweep-B-5']);
+    expect(report.cases.map((c) => c.id)).toEqual(['char', 'dense', 'sweep-T-6', 'sweep-h-20', 'sweep-B-5', 'lstm', 'gru', 'lstm-lengths', 'lstm-full']);
     for (const c of report.cases) {
-      for (const b of BACKENDS) {
+      // the variable-length pair runs on the engines that take batch.lengths (TF.js has no packed sequences)
+      const expected = c.id.startsWith('lstm-') ? ['library-cpu', 'library-webgpu'] : BACKENDS;
+      expect(Object.keys(c.backends).filter((b) => BACKENDS.includes(b)).sort(), `${c.id}: backends`).toEqual([...expected].sort());
+      for (const b of expected) {
         const r = c.backends[b];
         expect(r, `${c.id} ${b}: present`).toBeDefined();
         expect(r.error, `${c.id} ${b}: error`).toBeUndefined();

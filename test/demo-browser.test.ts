@@ -23,10 +23,15 @@ interface DemoState {
   adapter: string | null;
   step: number;
   losses: [number, number][];
+  validation: [number, number][];
+  cell: string;
+  numLayers: number;
+  trainedOn: string;
   msPerStep: number[];
   heat: { step: number; norms: number[] }[];
   sample: string;
   spectral: { radius: number; slope: number; expectedSlope: number }[];
+  gates: { cell: string; logNorms: Record<string, number>; slope: number }[];
   truncation: { strategies: { name: string; bias: number; spread: number }[] } | null;
   errors: string[];
 }
@@ -92,7 +97,10 @@ describe('demo in headless Chromium', () => {
     await page.waitForFunction(
       (n: number) => {
         const s = (window as unknown as { demoState: DemoState }).demoState;
-        return (s.step >= n && s.heat.length >= 5 && s.sample.length > 0 && s.spectral.length > 0 && s.truncation !== null) || s.errors.length > 0;
+        return (
+          (s.step >= n && s.heat.length >= 5 && s.sample.length > 0 && s.validation.length >= 3 && s.spectral.length > 0 && s.gates.length > 0 && s.truncation !== null) ||
+          s.errors.length > 0
+        );
       },
       { timeout: 110_000, polling: 250 },
       STEPS,
@@ -125,7 +133,18 @@ describe('demo in headless Chromium', () => {
     const tps = Number((await page.$eval('#stat-tps', (e) => e.textContent))!.replace(/,/g, ''));
     expect(tps).toBeGreaterThan(0);
 
-    // sampled text after the prefix: 60 symbols of the 27
+    // the validation curve: trainer.forward on held-out text every 10 steps, beside the training loss
+    expect(s.cell).toBe('rnn');
+    expect(s.trainedOn).toBe(s.backend);
+    expect(s.numLayers).toBe(1);
+    expect(s.validation.map((p) => p[0])).toEqual(s.validation.map((_, i) => 10 * (i + 1)));
+    for (const [, v] of s.validation) expect(v > 1 && v < 4).toBe(true); // nats per char: between a good model and twice the uniform guess
+    expect(s.validation[s.validation.length - 1][1]).toBeLessThan(s.validation[0][1]);
+    const valPpl = Number(await page.$eval('#stat-val', (e) => e.textContent));
+    expect(Math.abs(valPpl - Math.exp(s.validation[s.validation.length - 1][1]))).toBeLessThan(0.01);
+    expect(await page.$$eval('#loss-chart path', (p) => p.length)).toBeGreaterThanOrEqual(3);
+
+    // sampled text after the prefix: 60 symbols of the 27 (trainer.generate)
     const prefix = await page.$eval('#sample-prefix', (e) => e.textContent);
     const sample = await page.$eval('#sample-output', (e) => e.textContent ?? '');
     expect(prefix).toBe('time traveller');
@@ -154,6 +173,18 @@ describe('demo in headless Chromium', () => {
     expect(await page.$$eval('#slope-rows tr', (rows) => rows.length)).toBe(5);
     expect(s.truncation!.strategies.map((x) => x.name)).toEqual(['chunked', 'window', 'randomized']);
     expect(await page.$$eval('#segments .seg', (e) => e.length)).toBeGreaterThan(3);
+    // what the gates do: rnn, gru and lstm side by side, 64 finite log-norms each, drawn and tabulated;
+    // at the default keep-gate bias the gated cells keep far more of the gradient at t = 1
+    expect(s.gates.map((c) => c.cell)).toEqual(['rnn', 'gru', 'lstm']);
+    const gateNorms = s.gates.map((c) => Object.values(c.logNorms));
+    for (const g of gateNorms) {
+      expect(g).toHaveLength(64);
+      for (const v of g) expect(Number.isFinite(v)).toBe(true);
+    }
+    expect(gateNorms[1][0]).toBeGreaterThan(gateNorms[0][0] + 5);
+    expect(gateNorms[2][0]).toBeGreaterThan(gateNorms[0][0] + 5);
+    expect(await page.$$eval('#gate-rows tr', (rows) => rows.length)).toBe(3);
+    expect(await page.$$eval('#gates-chart path', (p) => p.length)).toBeGreaterThanOrEqual(3);
 
     // 'auto': WebGPU on a hardware adapter, WebAssembly otherwise (no adapter, or only a software one such as SwiftShader)
     const hardware = await page.evaluate(async () => {
@@ -188,8 +219,10 @@ describe('demo in headless Chromium', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: `${artifacts}demo-phone.png`, fullPage: true });
 
-    // reset clears everything; start trains a fresh model again
+    // reset clears everything; start trains a fresh model again, here a 2-layer LSTM (cell and layers apply on reset)
     await page.setViewport({ width: 1280, height: 900 });
+    await page.select('select[name="cell"]', 'lstm');
+    await page.select('select[name="numLayers"]', '2');
     await page.click('#reset');
     // (the numbers are drawn on the next animation frame)
     await page.waitForFunction(
@@ -198,15 +231,24 @@ describe('demo in headless Chromium', () => {
     );
     const cleared = await page.evaluate(() => {
       const d = (window as unknown as { demoState: DemoState }).demoState;
-      return { losses: d.losses.length, heat: d.heat.length, sample: d.sample, stepText: document.getElementById('stat-step')!.textContent };
+      return { losses: d.losses.length, validation: d.validation.length, heat: d.heat.length, sample: d.sample, stepText: document.getElementById('stat-step')!.textContent };
     });
-    expect(cleared).toEqual({ losses: 0, heat: 0, sample: '', stepText: '0' });
+    expect(cleared).toEqual({ losses: 0, validation: 0, heat: 0, sample: '', stepText: '0' });
     await page.click('#start');
-    await page.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.step >= 2, { timeout: 60_000, polling: 100 });
+    await page.waitForFunction(() => (window as unknown as { demoState: DemoState }).demoState.heat.length >= 1, { timeout: 60_000, polling: 100 });
     await page.click('#pause');
-    const again = await page.evaluate(() => (window as unknown as { demoState: DemoState }).demoState.losses.map((p) => p[1]));
-    expect(again.length).toBeGreaterThanOrEqual(2);
-    expect(again[0]).toBeGreaterThan(2.9); // a fresh model: about log 27 again
+    await page.waitForFunction(() => !(window as unknown as { demoState: DemoState }).demoState.running, { timeout: 30_000 });
+    const again = await page.evaluate(() => (window as unknown as { demoState: DemoState }).demoState);
+    expect(again.errors).toEqual([]);
+    expect(again.cell).toBe('lstm');
+    expect(again.numLayers).toBe(2);
+    expect(again.backend).toBe(s.backend);
+    // WebAssembly trains the vanilla RnnModel only for now: a stack of LSTMs goes to the CPU reference there
+    expect(again.trainedOn).toBe(s.backend === 'wasm' ? 'cpu' : s.backend);
+    expect(again.losses.length).toBeGreaterThanOrEqual(2);
+    expect(again.losses[0][1]).toBeGreaterThan(2.9); // a fresh model: about log 27 again
+    expect(again.heat[0].norms).toHaveLength(32); // the top layer's row of gradNormPerStep [L, T]
+    for (const v of again.heat[0].norms) expect(v > 0 && Number.isFinite(v)).toBe(true);
 
     expect(problems).toEqual([]);
   }, 170_000);

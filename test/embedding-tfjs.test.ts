@@ -1,7 +1,9 @@
 // The worked example examples/tfjs-layer/ in headless Chromium: the layer on
 // TensorFlow.js's own GPUDevice (webgpu backend), its input from a TF.js
 // tensor's GPU buffer, the loss and dO = dL/dO from TF.js, the gradients back
-// as TF.js tensors (and a few SGD steps done by TF.js on them). Every output,
+// as TF.js tensors (and a few SGD steps done by TF.js on them); and the same
+// for a 2-layer LSTM stack (engine.gpu with args.stack) whose parameters
+// travel as one flat TF.js tensor. Every output,
 // read back through TF.js tensors, must equal the library's float64 CPU
 // reference that the page runs on the same problem.
 //
@@ -67,7 +69,7 @@ describe('the layer inside a TensorFlow.js webgpu program (headless Chromium)', 
     expect(result.backend).toBe('webgpu');
     expect(result.sharedDevice).toBe(true);
     expect(result.tensorsLeaked).toBe(0);
-    expect(result.cases.map((c) => c.name)).toHaveLength(3);
+    expect(result.cases.map((c) => c.name)).toHaveLength(5);
   });
 
   const worst: string[] = [];
@@ -93,6 +95,16 @@ describe('the layer inside a TensorFlow.js webgpu program (headless Chromium)', 
   it('3 SGD steps with the update in TF.js: losses and weights equal the CPU trainer', () => {
     check(2, ['losses', 'Whx', 'Whh', 'Wqh', 'bh', 'bq'], TRAIN_TOL);
     const { got } = result.cases[2].compared.losses;
+    expect(got[2], 'the loss falls').toBeLessThan(got[0]);
+  });
+
+  it("an LSTM stack (2 layers, h0 and c0, caller's encoder): Y, O, hT, cT, loss, the flat gradient, dh0, dc0 and dx equal the CPU reference", () => {
+    check(3, ['Y', 'O', 'hT', 'cT', 'loss', 'grad', 'dh0', 'dc0', 'dx'], GRAD_TOL);
+  });
+
+  it('an LSTM stack trained 3 SGD steps by TF.js on its flat parameters: losses and parameters equal the CPU trainer', () => {
+    check(4, ['losses', 'params'], TRAIN_TOL);
+    const { got } = result.cases[4].compared.losses;
     expect(got[2], 'the loss falls').toBeLessThan(got[0]);
     console.log(`embedding-tfjs (${result.adapter}): worst error per output\n${worst.join('\n')}`);
   });

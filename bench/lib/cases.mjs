@@ -23,6 +23,31 @@ export const FLOPS_FORMULA = 'T·B·(6h² + 6hq + 4dh) per step (matrix products
 
 export const gemmFlops = (n) => 2 * n ** 3;
 
+/** Gate blocks per cell (MATH.md part 2). */
+export const GATES = { rnn: 1, gru: 3, lstm: 4 };
+
+/**
+ * FLOPs of one training step of a stack (matrix products only, as stepFlops):
+ * per layer forward 2 T B G h (n_in + h), backward twice that, with n_in = d
+ * for layer 0 (0 with token ids: a gather and a scatter-add) and h above; the
+ * head 6 T B h q. With lengths, the valid steps sum(lengths) replace T B.
+ */
+export function stackStepFlops({ T, B, d, h, q, tokens, cell, numLayers, rows = T * B }) {
+  const G = GATES[cell];
+  let f = 6 * rows * h * q;
+  for (let l = 0; l < numLayers; l++) f += 6 * rows * G * h * ((l === 0 ? (tokens ? 0 : d) : h) + h);
+  return f;
+}
+
+/** sum of lengths drawn as the page draws them (bench/lib/problem.mjs, seed + 1): the valid steps of a 'uniform' case. */
+export function validSteps({ T, B, lengths, seed }, makeRng) {
+  if (lengths !== 'uniform') return T * B;
+  const rng = makeRng(seed + 1);
+  let n = 0;
+  for (let b = 0; b < B; b++) n += 1 + Math.floor(rng() * T);
+  return n;
+}
+
 /** |got - ref| <= atolOfMax * max|ref| + rtol * |ref|, per element, per gradient. */
 export const TOLERANCE = { rtol: 2e-3, atolOfMax: 1e-3 };
 
@@ -36,6 +61,41 @@ function rnn(group, id, label, shape, common) {
   return { kind: 'rnn', group, id, label, shape, flops: stepFlops(shape), spec: { id, ...shape, ...common } };
 }
 
+/** A SequenceModel case (cell, numLayers; lengths 'uniform' in 1..T or every length T). */
+function stack(group, id, label, shape, common, rows) {
+  return { kind: 'rnn', group, id, label, shape, flops: stackStepFlops({ ...shape, rows }), spec: { id, ...shape, ...common } };
+}
+
+const STACK = { T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy', numLayers: 2 };
+const LENGTHS = { T: 128, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy', cell: 'lstm', numLayers: 1 };
+// Backends that cannot run a case, and why: a skip shows in the report (the full plan); --quick leaves them out.
+const NO_STACKS = { 'library-wasm': "the 'wasm' engine takes RnnModels only in this build" };
+const NO_LENGTHS = {
+  ...NO_STACKS,
+  'jax-wasm': 'jax-js has no packed sequences (masking would compute every padded step)',
+  'jax-webgpu': 'jax-js has no packed sequences (masking would compute every padded step)',
+  'tfjs-webgpu': 'TF.js has no packed sequences (masking would compute every padded step)',
+  'tfjs-wasm': 'TF.js has no packed sequences (masking would compute every padded step)',
+  'tfjs-cpu': 'TF.js has no packed sequences (masking would compute every padded step)',
+};
+
+function stackCases(common, quick, makeRng) {
+  const size = quick ? { T: 5, B: 3, h: 12 } : {};
+  const lengthSize = quick ? { T: 9, B: 4, h: 12 } : {};
+  const only = (skip) => (quick ? { ...common, backends: common.backends.filter((b) => !skip[b]) } : { ...common, skip });
+  const lstm = { ...STACK, ...size, cell: 'lstm' };
+  const gru = { ...STACK, ...size, cell: 'gru' };
+  const uniform = { ...LENGTHS, ...lengthSize, lengths: 'uniform' };
+  const full = { ...LENGTHS, ...lengthSize, lengths: 'full' };
+  const q = quick ? ' (quick)' : '';
+  return [
+    stack('named', 'lstm', `lstm${q}: 2 layers T=${lstm.T} B=${lstm.B} tokens/28 h=${lstm.h} q=28, cross-entropy`, lstm, only(NO_STACKS)),
+    stack('named', 'gru', `gru${q}: 2 layers T=${gru.T} B=${gru.B} tokens/28 h=${gru.h} q=28, cross-entropy`, gru, only(NO_STACKS)),
+    stack('named', 'lstm-lengths', `lstm${q}, lengths uniform in 1..${uniform.T}: T=${uniform.T} B=${uniform.B} h=${uniform.h}`, uniform, only(NO_LENGTHS), validSteps({ ...uniform, seed: common.seed }, makeRng)),
+    stack('named', 'lstm-full', `lstm${q}, every length ${full.T} (the same batch): T=${full.T} B=${full.B} h=${full.h}`, full, only(NO_LENGTHS)),
+  ];
+}
+
 function sweeps(valuesT, valuesH, valuesB, common) {
   return [
     ...valuesT.map((T) => rnn('sweep-T', `sweep-T-${T}`, `T=${T}`, { ...SWEEP_T, T }, common)),
@@ -46,20 +106,26 @@ function sweeps(valuesT, valuesH, valuesB, common) {
 
 const base = (backends) => ({ seed: 7, backends, tolerance: TOLERANCE, learningRate: 0.01, minRuns: 2, maxCallMs: 20_000 });
 
-/** The full suite, about 10-15 minutes on SwiftShader with 2 cores. */
-export function fullPlan({ runs = 5, backends = BACKENDS } = {}) {
+/**
+ * The full suite, about 10-15 minutes on SwiftShader with 2 cores for the vanilla cases;
+ * the gated and variable-length cases take far longer there (run them with --cases).
+ * makeRng: the library's generator (the lengths of the variable-length case, for its FLOP count).
+ */
+export function fullPlan({ runs = 5, backends = BACKENDS, makeRng } = {}) {
   const named = { ...base(backends), warmup: 1, runs, budgetMs: 150_000, maxCallMs: 300_000, modes: ['gradients', 'step'] };
   const sweep = { ...base(backends), warmup: 1, runs, budgetMs: 25_000, modes: ['step'] };
+  // the char case also times the forward-only call (engine.forward with y: the loss), on this library's backends
   return [
-    rnn('named', 'char', 'char-level: T=35 B=32 tokens/28 h=256 q=28, cross-entropy', CHAR, named),
+    rnn('named', 'char', 'char-level: T=35 B=32 tokens/28 h=256 q=28, cross-entropy', CHAR, { ...named, modes: ['gradients', 'step', 'forward'] }),
     rnn('named', 'dense', 'dense: T=64 B=16 d=32 h=128 q=32, mse', DENSE, named),
     { kind: 'gemm', group: 'gemm', id: 'gemm', label: 'square GEMM n=1024', flops: gemmFlops(1024), spec: { n: 1024, warmup: 1, runs: 3, backends: GEMM_BACKENDS.filter((b) => backends.includes(b)) } },
     ...sweeps([16, 64, 256, 1024], [32, 64, 128, 256, 512], [1, 4, 16, 64], sweep),
+    ...(makeRng ? stackCases({ ...named, runs: Math.min(runs, 3), modes: ['step'] }, false, makeRng) : []),
   ];
 }
 
 /** One small case of everything, for CI: well under a minute. */
-export function quickPlan({ runs = 2, backends = BACKENDS } = {}) {
+export function quickPlan({ runs = 2, backends = BACKENDS, makeRng } = {}) {
   const common = { ...base(backends), warmup: 1, runs, budgetMs: 5_000, maxCallMs: 60_000, modes: ['gradients', 'step'] };
   const sweep = { ...common, modes: ['step'] }; // as in the full run
   const tiny = { T: 4, B: 3, d: 5, h: 12, q: 4, tokens: false, loss: 'mse' };
@@ -70,6 +136,7 @@ export function quickPlan({ runs = 2, backends = BACKENDS } = {}) {
     rnn('sweep-h', 'sweep-h-20', 'h=20', { ...tiny, h: 20 }, sweep),
     rnn('sweep-B', 'sweep-B-5', 'B=5', { ...tiny, B: 5 }, sweep),
     { kind: 'gemm', group: 'gemm', id: 'gemm', label: 'square GEMM n=64 (quick)', flops: gemmFlops(64), spec: { n: 64, warmup: 1, runs, backends: GEMM_BACKENDS.filter((b) => backends.includes(b)) } },
+    ...(makeRng ? stackCases(common, true, makeRng) : []),
   ];
 }
 

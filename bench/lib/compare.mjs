@@ -3,16 +3,19 @@
 // over the tensor (gradients are scaled by 1/(T B), so a fixed atol would mean
 // something different in every case). Non-finite values always fail.
 
-const NAMES = ['loss', 'dWhx', 'dWhh', 'dWqh', 'dbh', 'dbq'];
-
-/** got, ref: { loss, dWhx, dWhh, dWqh, dbh, dbq }; tol: { rtol, atolOfMax }. Used by the page and by bench/node-wasm.mjs. */
+/**
+ * got, ref: { loss, ...named gradients } ({ dWhx, dWhh, dWqh, dbh, dbq } for an RnnModel,
+ * l0.dWx ... head.db for a stack); every name of ref is compared. tol: { rtol, atolOfMax }.
+ * Used by the page and by bench/node-wasm.mjs.
+ */
 export function compareGrads(got, ref, tol) {
+  const NAMES = ['loss', ...Object.keys(ref).filter((k) => k !== 'loss')];
   let worst = 0;
   let worstAt = '';
   const mismatches = [];
   let nBad = 0;
   for (const name of NAMES) {
-    const g = name === 'loss' ? [got.loss] : got[name];
+    const g = name === 'loss' ? [got.loss] : (got[name] ?? []);
     const r = name === 'loss' ? [ref.loss] : ref[name];
     if (g.length !== r.length) {
       mismatches.push(`${name}: length ${g.length}, expected ${r.length}`);

@@ -4,7 +4,8 @@
 // traces and compiles; the page reports it apart (checkedCallMs).
 import * as jax from '@jax-js/jax';
 import { makeJaxRnn } from '../lib/jax-rnn.mjs';
-import type { Problem } from './problem.js';
+import { makeJaxStack } from '../lib/jax-stack.mjs';
+import type { Problem, StackProblem } from './problem.js';
 import type { CaseRunner } from './runner.js';
 
 let started: Promise<string[]> | null = null;
@@ -19,5 +20,14 @@ export async function jaxRunner(device: 'wasm' | 'webgpu', problem: Problem): Pr
   const devices = await jaxDevices();
   if (!devices.includes(device)) throw new Error(`jax-js could not start its ${device} device here (it started ${devices.join(', ') || 'none'})`);
   const r = makeJaxRnn(jax, problem.spec, problem.model, problem.batch, device);
+  return { async enter() {}, gradients: () => r.gradients(), step: () => r.step(), dispose: () => r.dispose() };
+}
+
+/** A gated stack (bench/lib/jax-stack.mjs) the same way. */
+export async function jaxStackRunner(device: 'wasm' | 'webgpu', problem: StackProblem): Promise<CaseRunner> {
+  const devices = await jaxDevices();
+  if (!devices.includes(device)) throw new Error(`jax-js could not start its ${device} device here (it started ${devices.join(', ') || 'none'})`);
+  if (problem.batch.lengths) throw new Error('the jax-js stack has no packed sequences: lengths are not run here');
+  const r = makeJaxStack(jax, problem.spec, problem.model, problem.batch, device);
   return { async enter() {}, gradients: () => r.gradients(), step: () => r.step(), dispose: () => r.dispose() };
 }

@@ -4,8 +4,8 @@
 // page, 1 in a page that is not (its backendReason says which).
 import type { Engine } from '../../src/index.js';
 import type { Lib } from './lib.js';
-import type { Problem } from './problem.js';
-import type { CaseRunner } from './runner.js';
+import { isStack, stackGradNames, type AnyProblem } from './problem.js';
+import type { CaseRunner, Grads } from './runner.js';
 
 type LibBackend = 'webgpu' | 'wasm' | 'cpu';
 const engines = new Map<LibBackend, Promise<Engine>>();
@@ -20,22 +20,35 @@ export function getEngine(lib: Lib, backend: LibBackend): Promise<Engine> {
   return engine;
 }
 
-export async function libraryRunner(lib: Lib, backend: LibBackend, problem: Problem): Promise<CaseRunner> {
+export async function libraryRunner(lib: Lib, backend: LibBackend, problem: AnyProblem): Promise<CaseRunner> {
   const engine = await getEngine(lib, backend);
-  const { spec, model, batch } = problem;
-  const trainer = spec.modes.includes('step')
-    ? engine.trainer(model, { optimizer: { kind: 'sgd', learningRate: spec.learningRate }, loss: spec.loss })
-    : null;
+  const { spec, batch } = problem;
+  const options = { optimizer: { kind: 'sgd' as const, learningRate: spec.learningRate }, loss: spec.loss };
+  const stack = isStack(problem) ? problem.model : null;
+  const rnn = isStack(problem) ? null : problem.model;
+  const trainer = spec.modes.includes('step') ? (stack ? engine.trainer(stack, options) : engine.trainer(rnn!, options)) : null;
   return {
     async enter() {},
     async gradients() {
-      const r = await engine.gradients(model, batch, { loss: spec.loss });
+      if (stack) {
+        const r = await engine.gradients(stack, batch, { loss: spec.loss });
+        const arrays = [...r.layers.flatMap((l) => [l.dWx, l.dWh, l.dbx, l.dbh]), r.head?.dW, r.head?.db];
+        const names = stackGradNames(r.layers.length);
+        if (arrays.some((a) => !a)) throw new Error(`library-${backend}: the result lacks a bias or head gradient`);
+        return Object.fromEntries([['loss', r.loss], ...names.map((n, i) => [n, arrays[i]!])]) as Grads;
+      }
+      const r = await engine.gradients(rnn!, batch, { loss: spec.loss });
       if (!r.dbh || !r.dbq) throw new Error(`library-${backend}: the result has no bias gradients`);
       return { loss: r.loss, dWhx: r.dWhx, dWhh: r.dWhh, dWqh: r.dWqh, dbh: r.dbh, dbq: r.dbq };
     },
     async step() {
       if (!trainer) throw new Error('step mode was not asked for in this case');
       await trainer.step(batch);
+    },
+    // forward only: the loss of the batch (engine.forward with y), nothing stored for a backward pass
+    async forward() {
+      const r = await engine.forward(stack ?? rnn!, batch);
+      if (!Number.isFinite(r.loss)) throw new Error(`library-${backend}: engine.forward gave no loss`);
     },
     stats: backend === 'webgpu' ? () => engine.stats() : undefined,
     about: backend === 'wasm' ? engine.backendReason : undefined,

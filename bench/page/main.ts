@@ -10,13 +10,14 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { loadLib, type Lib } from './lib.js';
-import { makeProblem } from './problem.js';
+import { isStack, makeProblem } from './problem.js';
+import { tfjsStackRunner } from './tfjs-stack.js';
 import { compareGrads } from '../lib/compare.mjs';
 import { getEngine, libraryGemm, libraryRunner } from './library.js';
 import { tfjsRunner, useTfBackend, type TfBackend } from './tfjs-rnn.js';
-import { jaxDevices, jaxRunner } from './jax-rnn.js';
+import { jaxDevices, jaxRunner, jaxStackRunner } from './jax-rnn.js';
 import type { CaseRunner, Grads } from './runner.js';
-import type { Problem } from './problem.js';
+import type { AnyProblem } from './problem.js';
 import type {
   AdapterInfo,
   BackendCaseResult,
@@ -50,10 +51,15 @@ function tfName(id: BackendId): TfBackend {
   return id.slice('tfjs-'.length) as TfBackend;
 }
 
-function makeRunner(lib: Lib, id: BackendId, problem: Problem): Promise<CaseRunner> {
+function makeRunner(lib: Lib, id: BackendId, problem: AnyProblem): Promise<CaseRunner> {
   if (id === 'library-webgpu') return libraryRunner(lib, 'webgpu', problem);
   if (id === 'library-cpu') return libraryRunner(lib, 'cpu', problem);
   if (id === 'library-wasm') return libraryRunner(lib, 'wasm', problem);
+  if (isStack(problem)) {
+    if (id.startsWith('tfjs-')) return tfjsStackRunner(tfName(id), problem);
+    if (id === 'jax-wasm' || id === 'jax-webgpu') return jaxStackRunner(id === 'jax-wasm' ? 'wasm' : 'webgpu', problem);
+    throw new Error(`${id}: no runner for a ${problem.spec.cell} stack`);
+  }
   if (id === 'jax-wasm' || id === 'jax-webgpu') return jaxRunner(id === 'jax-wasm' ? 'wasm' : 'webgpu', problem);
   return tfjsRunner(tfName(id), problem);
 }
@@ -111,8 +117,9 @@ async function runCase(spec: RnnCaseSpec): Promise<RnnCaseResult> {
       if (tooSlow(ms, 3 * spec.maxCallMs, 'the checked call')) continue;
       let slow = false;
       for (const mode of spec.modes) {
+        if (!runner[mode]) continue; // a mode this backend has no call for (forward: this library only)
         for (let w = 0; w < Math.max(1, spec.warmup); w++) {
-          const [, wms] = await timed(async () => void (await runner![mode]()));
+          const [, wms] = await timed(async () => void (await runner![mode]!()));
           lastMs.set(`${id}/${mode}`, wms);
           if (mode === 'step' && runner.stats) r.stats = { ...r.stats, step: runner.stats() };
         }
@@ -148,8 +155,9 @@ async function runCase(spec: RnnCaseSpec): Promise<RnnCaseResult> {
       const r = result.backends[id]!;
       try {
         for (const mode of spec.modes) {
+          if (!runner[mode]) continue;
           await runner.enter();
-          const [, ms] = await timed(async () => void (await runner[mode]()));
+          const [, ms] = await timed(async () => void (await runner[mode]!()));
           (r.times[mode] ??= []).push(ms);
           progress(`  ${spec.id} ${id} ${mode} run ${k + 1}/${runs}: ${fmt(ms)}`);
         }

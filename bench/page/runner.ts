@@ -2,15 +2,13 @@
 // step, and (for this library's WebGPU engine) its dispatch and memory counts.
 import type { EngineStats } from '../../src/index.js';
 
-/** Loss and parameter gradients, in the library's layouts (MATH.md). */
-export interface Grads {
-  loss: number;
-  dWhx: Float32Array; // [h, d]
-  dWhh: Float32Array; // [h, h]
-  dWqh: Float32Array; // [q, h]
-  dbh: Float32Array; // [h]
-  dbq: Float32Array; // [q]
-}
+/**
+ * Loss and parameter gradients, in the library's layouts (MATH.md): for an
+ * RnnModel dWhx [h, d], dWhh [h, h], dWqh [q, h], dbh [h], dbq [q]; for a
+ * stack the names of stackGradNames (l{k}.dWx [G*h, n_in], l{k}.dWh, l{k}.dbx,
+ * l{k}.dbh, head.dW [q, h], head.db [q]).
+ */
+export type Grads = { loss: number } & { [name: string]: number | Float32Array };
 
 export interface CaseRunner {
   /** Makes this backend current (TensorFlow.js keeps one); not timed. */
@@ -19,6 +17,8 @@ export interface CaseRunner {
   gradients(): Promise<Grads>;
   /** One SGD training step; only the loss is read back. */
   step(): Promise<void>;
+  /** The forward-only call with the loss read back (this library's engines). */
+  forward?(): Promise<void>;
   stats?(): EngineStats;
   about?: string; // how it runs, for the report
   dispose(): void;

@@ -3,7 +3,7 @@
 import type { EngineStats } from '../../src/index.js';
 
 export type BackendId = 'library-webgpu' | 'library-wasm' | 'library-cpu' | 'tfjs-webgpu' | 'tfjs-wasm' | 'tfjs-cpu' | 'jax-wasm' | 'jax-webgpu';
-export type Mode = 'gradients' | 'step';
+export type Mode = 'gradients' | 'step' | 'forward';
 
 export interface Tolerance {
   rtol: number; // relative to |ref| per element
@@ -31,6 +31,9 @@ export interface RnnCaseSpec {
   backends: BackendId[];
   tolerance: Tolerance;
   learningRate: number;
+  cell?: 'rnn' | 'gru' | 'lstm'; // a stack (SequenceModel) case
+  numLayers?: number;
+  lengths?: 'uniform' | 'full'; // lengths drawn in 1..T, or every length T
 }
 
 export interface CheckResult {

@@ -39,7 +39,7 @@ export interface CallOptions {
 }
 
 /** GPU buffers of tensors, and a function that releases them. */
-function buffersOf<K extends string>(tensors: Partial<Record<K, tf.Tensor>>): { buffers: Record<K, GPUBuffer>; release: () => void } {
+export function buffersOf<K extends string>(tensors: Partial<Record<K, tf.Tensor>>): { buffers: Record<K, GPUBuffer>; release: () => void } {
   const refs: tf.Tensor[] = [];
   const buffers = {} as Record<K, GPUBuffer>;
   for (const key of Object.keys(tensors) as K[]) {
@@ -57,7 +57,7 @@ function buffersOf<K extends string>(tensors: Partial<Record<K, tf.Tensor>>): { 
 }
 
 /** A TF.js tensor holding a copy of an engine output buffer, which is then destroyed. */
-function tensorFrom(buffer: GPUBuffer, shape: number[]): tf.Tensor {
+export function tensorFrom(buffer: GPUBuffer, shape: number[]): tf.Tensor {
   const t = tf.tensor({ buffer }, shape, 'float32');
   buffer.destroy(); // the copy into TF.js's buffer was submitted already
   return t;
@@ -71,7 +71,7 @@ function dims(spec: LayerSpec, x: tf.Tensor) {
 }
 
 /** Submits `encoder` when we made one (the engine has recorded into it). */
-async function withEncoder<R>(engine: Engine, use: boolean | undefined, work: (encoder?: GPUCommandEncoder) => Promise<R>): Promise<R> {
+export async function withEncoder<R>(engine: Engine, use: boolean | undefined, work: (encoder?: GPUCommandEncoder) => Promise<R>): Promise<R> {
   const device = engine.device!;
   const encoder = use ? device.createCommandEncoder({ label: 'rnn layer' }) : undefined;
   const result = await work(encoder);

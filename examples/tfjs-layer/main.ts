@@ -1,5 +1,5 @@
-// The worked example: the webgpu-bptt layer inside a TensorFlow.js webgpu
-// program. TF.js owns the GPUDevice; the engine borrows it. The input comes
+// The worked example: the webgpu-bptt layer, and a 2-layer LSTM stack,
+// inside a TensorFlow.js webgpu program. TF.js owns the GPUDevice; the engine borrows it. The input comes
 // from a TF.js tensor's GPU buffer, the loss (softmax cross-entropy) is
 // computed by TF.js on the layer's output O, dO = dL/dO comes from tf.grad,
 // and the gradients come back as TF.js tensors that TF.js uses to train.
@@ -11,8 +11,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-webgpu';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { createEngine, makeRng, uniformArray, type Engine, type LayerSpec, type RnnModel, type Truncation } from 'webgpu-bptt';
+import { createEngine, makeRng, uniformArray, type Engine, type LayerSpec, type RnnModel, type SequenceGradients, type SequenceModel, type StackSpec, type Truncation } from 'webgpu-bptt';
 import { rnnBackward, rnnForward, type RnnWeights } from './layer.js';
+import { stackBackward, stackForward, stackParams } from './stack.js';
 import { referenceForward } from './reference.js';
 
 const T = 6, B = 4, d = 5, h = 8, q = 3;
@@ -121,6 +122,94 @@ async function trainingCase(engine: Engine, cpu: Engine, steps: number, learning
   return { name: `${steps} SGD steps, updates in TF.js`, compared };
 }
 
+// ---------------------------------------------------------------- an LSTM stack
+
+const LSTM: StackSpec = { cell: 'lstm', inputSize: d, hiddenSize: h, numLayers: 2, bias: true, outputSize: q };
+const K = 2; // layer-directions
+
+function makeLstm(seed: number): SequenceModel {
+  const rng = makeRng(seed);
+  const s = 1 / Math.sqrt(h);
+  const layer = (nIn: number) => ({ Wx: uniformArray(rng, 4 * h * nIn, 0.5), Wh: uniformArray(rng, 4 * h * h, s), bx: uniformArray(rng, 4 * h, s), bh: uniformArray(rng, 4 * h, s) });
+  return { cell: 'lstm', inputSize: d, hiddenSize: h, numLayers: 2, layers: [layer(d), layer(h)], head: { outputSize: q, W: uniformArray(rng, q * h, 0.6), b: uniformArray(rng, q, 0.1) } };
+}
+
+/** The model as TF.js tensors of PyTorch's shapes, in the order of the flat layout. */
+function lstmTensors(m: SequenceModel): tf.Tensor[] {
+  const out: tf.Tensor[] = [];
+  m.layers.forEach((l, k) => out.push(tf.tensor2d(l.Wx, [4 * h, k === 0 ? d : h]), tf.tensor2d(l.Wh, [4 * h, h]), tf.tensor1d(l.bx!), tf.tensor1d(l.bh!)));
+  out.push(tf.tensor2d(m.head!.W, [q, h]), tf.tensor1d(m.head!.b!));
+  return out;
+}
+
+/** Every gradient of the CPU reference in the flat layout, to compare with the stack's one gradient buffer. */
+function flatGradient(g: SequenceGradients): number[] {
+  return [...g.layers.flatMap((l) => [...l.dWx, ...l.dWh, ...l.dbx!, ...l.dbh!]), ...g.head!.dW, ...g.head!.db!];
+}
+
+/** One gradient call of the LSTM stack: forward, loss and dO in TF.js, backward; against engine.forward and engine.gradients on the CPU reference. */
+async function lstmCase(engine: Engine, cpu: Engine): Promise<CaseResult> {
+  const rng = makeRng(41);
+  const model = makeLstm(42);
+  const xValues = uniformArray(rng, T * B * d, 1);
+  const y = Int32Array.from({ length: T * B }, () => Math.floor(rng() * q));
+  const h0Values = uniformArray(rng, K * B * h, 0.5);
+  const c0Values = uniformArray(rng, K * B * h, 0.5);
+
+  const tensors = lstmTensors(model);
+  const params = stackParams(tensors);
+  const x = tf.tensor3d(xValues, [T, B, d]);
+  const h0 = tf.tensor3d(h0Values, [K, B, h]);
+  const c0 = tf.tensor3d(c0Values, [K, B, h]);
+  const labels = tf.tensor2d(y, [T, B], 'int32');
+  const fwd = await stackForward(engine, LSTM, params, x, h0, c0, { encoder: true });
+  const { value: loss, grad: dO } = tf.valueAndGrad((O: tf.Tensor) => crossEntropy(labels, O))(fwd.O!);
+  const g = await stackBackward(engine, LSTM, params, x, fwd.stash, { dO, inputGradient: true });
+  const got: Record<string, ArrayLike<number>> = {};
+  for (const [k, t] of Object.entries({ Y: fwd.Y, O: fwd.O!, hT: fwd.hT, cT: fwd.cT!, loss, grad: g.grad, dh0: g.dh0, dc0: g.dc0!, dx: g.dx! })) got[k] = await t.data();
+  tf.dispose([...tensors, params, x, h0, c0, labels, loss, dO, fwd.Y, fwd.O!, fwd.hT, fwd.cT!, g.grad, g.dh0, g.dc0!, g.dx!]);
+
+  const batch = { steps: T, batchSize: B, x: xValues, y, h0: h0Values, c0: c0Values };
+  const f = await cpu.forward(model, batch, { outputs: ['O', 'Y'] });
+  const r = await cpu.gradients(model, batch, { loss: 'cross-entropy', inputGradient: true });
+  const want: Record<string, ArrayLike<number>> = { Y: f.Y!, O: f.O!, hT: f.hT, cT: f.cT!, loss: [f.loss!], grad: flatGradient(r), dh0: r.dh0, dc0: r.dc0!, dx: r.dx! };
+  const compared: Compared = {};
+  for (const k of Object.keys(want)) compared[k] = { got: arr(got[k]), want: arr(want[k]) };
+  return { name: "lstm, 2 layers, h0 and c0, caller's encoder", compared };
+}
+
+/** SGD on the flat parameter tensor, done by TF.js on the stack's gradient, against the CPU trainer. */
+async function lstmTrainingCase(engine: Engine, cpu: Engine, steps: number, learningRate: number): Promise<CaseResult> {
+  const rng = makeRng(51);
+  const model = makeLstm(52);
+  const xValues = uniformArray(rng, T * B * d, 1);
+  const y = Int32Array.from({ length: T * B }, () => Math.floor(rng() * q));
+  const x = tf.tensor3d(xValues, [T, B, d]);
+  const labels = tf.tensor2d(y, [T, B], 'int32');
+  const tensors = lstmTensors(model);
+  let params = stackParams(tensors);
+  tf.dispose(tensors);
+  const losses: number[] = [];
+  for (let k = 0; k < steps; k++) {
+    const fwd = await stackForward(engine, LSTM, params, x);
+    const { value: loss, grad: dO } = tf.valueAndGrad((O: tf.Tensor) => crossEntropy(labels, O))(fwd.O!);
+    const g = await stackBackward(engine, LSTM, params, x, fwd.stash, { dO });
+    losses.push((await loss.data())[0]);
+    const next = tf.tidy(() => tf.sub(params, tf.mul(g.grad, learningRate)) as tf.Tensor1D);
+    tf.dispose([params, fwd.Y, fwd.O!, fwd.hT, fwd.cT!, loss, dO, g.grad, g.dh0, g.dc0!]);
+    params = next;
+  }
+  const trainer = cpu.trainer(model, { optimizer: { kind: 'sgd', learningRate }, loss: 'cross-entropy' });
+  const refLosses: number[] = [];
+  for (let k = 0; k < steps; k++) refLosses.push((await trainer.step({ steps: T, batchSize: B, x: xValues, y })).loss);
+  const trained = await trainer.read();
+  trainer.dispose();
+  const flat = [...trained.layers.flatMap((l) => [...l.Wx, ...l.Wh, ...l.bx!, ...l.bh!]), ...trained.head!.W, ...trained.head!.b!];
+  const compared: Compared = { losses: { got: losses, want: refLosses }, params: { got: arr(await params.data()), want: flat } };
+  tf.dispose([params, x, labels]);
+  return { name: `lstm, ${steps} SGD steps on the flat parameters in TF.js`, compared };
+}
+
 export async function run(): Promise<PageResult> {
   if (!(await tf.setBackend('webgpu'))) throw new Error("TF.js could not start its 'webgpu' backend (no navigator.gpu or no adapter)");
   await tf.ready();
@@ -133,6 +222,8 @@ export async function run(): Promise<PageResult> {
     await gradientCase(engine, cpu, 'values [T, B, d], h0, own submit, full', { tokens: false, h0: true, encoder: false, truncation: { kind: 'full' } }),
     await gradientCase(engine, cpu, "token ids [T, B], caller's encoder, chunked(4)", { tokens: true, h0: false, encoder: true, truncation: { kind: 'chunked', steps: 4 } }),
     await trainingCase(engine, cpu, 3, 0.5),
+    await lstmCase(engine, cpu),
+    await lstmTrainingCase(engine, cpu, 3, 0.5),
   ];
   const result: PageResult = {
     backend: tf.getBackend(),
