@@ -1,7 +1,7 @@
 // The SequenceModel GPU tables of gpu-sequence.test.ts (odd sizes, every
 // truncation), as gpu-variants.test.ts runs them for every kernel variant, and
 // the comparison of one call with the CPU engine, per element. (The same rows
-// as in gpu-sequence.test.ts: that file should import them from here.)
+// as in gpu-sequence.test.ts, which imports them from here.)
 import { expect } from 'vitest';
 import { createEngine, type Engine } from '../src/index.js';
 import type { GradientOptions, SequenceGradients, Truncation } from '../src/types.js';

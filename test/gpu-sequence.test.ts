@@ -8,10 +8,11 @@ import { createEngine, type Engine } from '../src/index.js';
 import { sequenceLayout } from '../src/sequence-params.js';
 import { validateSequenceModel } from '../src/validate-sequence.js';
 import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
-import type { GradientOptions, SequenceGradients, Truncation } from '../src/types.js';
-import { gpuEngine, expectCloseToCpu, expectSameAsCpu, printWorst, GPU_TOL } from './gpu-setup.js';
+import type { GradientOptions, Truncation } from '../src/types.js';
+import { gpuEngine, expectSameAsCpu, printWorst } from './gpu-setup.js';
 import { randomProblem } from './helpers.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
+import { COVERING_TABLE, WINDOW_ROWS, checkSequence, chunked, explicitXi, full, odd, randomized } from './gpu-sequence-cases.js';
 import { BpttInputError } from '../src/errors.js';
 
 let gpu: Engine;
@@ -26,51 +27,14 @@ afterAll(() => {
   printWorst('gpu-sequence.test.ts');
 });
 
-function expectSequenceClose(where: string, got: SequenceGradients, want: SequenceGradients, tol = GPU_TOL): void {
-  expect(got.layers.length).toBe(want.layers.length);
-  got.layers.forEach((g, k) => {
-    for (const key of ['dWx', 'dWh', 'dbx', 'dbh'] as const) {
-      expect(g[key] === undefined, `${where}: layers[${k}].${key} present on one side only`).toBe(want.layers[k][key] === undefined);
-      if (want.layers[k][key]) expectCloseToCpu(where, `layers[${k}].${key}`, g[key]!, want.layers[k][key]!, tol);
-    }
-  });
-  expect(got.head === undefined).toBe(want.head === undefined);
-  if (want.head) {
-    expectCloseToCpu(where, 'head.dW', got.head!.dW, want.head.dW, tol);
-    expect(got.head!.db === undefined).toBe(want.head.db === undefined);
-    if (want.head.db) expectCloseToCpu(where, 'head.db', got.head!.db!, want.head.db, tol);
-  }
-  for (const key of ['dh0', 'hT', 'dc0', 'cT', 'dx', 'gradNormPerStep'] as const) {
-    expect(got[key] === undefined, `${where}: ${key} present on one side only`).toBe(want[key] === undefined);
-    if (want[key]) expectCloseToCpu(where, key, got[key]!, want[key]!, tol);
-  }
-  if (Number.isNaN(want.loss)) expect(got.loss).toBeNaN();
-  else expectCloseToCpu(where, 'loss', [got.loss], [want.loss], { rtol: tol.rtol, atolRel: 0 });
-  expectCloseToCpu(where, 'gradNorm', [got.gradNorm], [want.gradNorm], { rtol: tol.rtol, atolRel: 0 });
-  expect(got.clipped, `${where}: clipped`).toBe(want.clipped);
-  expect(got.nonFinite).toBe(false);
-}
-
-async function check(spec: SeqSpec, truncation: Truncation, extra: Partial<GradientOptions> = {}, lengths?: Int32Array): Promise<void> {
-  const { model, batch } = randomSequenceProblem(spec);
-  if (lengths) batch.lengths = lengths;
-  const loss = spec.loss ?? (spec.q > 0 ? 'cross-entropy' : 'none');
-  const options: GradientOptions = { loss, truncation, gradNormPerStep: true, inputGradient: !spec.tokens, ...extra };
-  const got = await gpu.gradients(model, batch, options);
-  const want = await cpu.gradients(model, batch, options);
-  const where = `${spec.cell} L=${spec.L} ${spec.bi ? 'bi' : 'uni'} T=${spec.T} B=${spec.B} h=${spec.h} ${truncation.kind}`;
-  expectSequenceClose(where, got, want);
-  expect(got.xi).toEqual(want.xi);
-  expect(gpu.stats().submits).toBe(1);
-}
 
 describe('small cases', () => {
   for (const cell of ['rnn', 'gru', 'lstm'] as const) {
     it(`${cell}: one layer, one direction, full`, async () => {
-      await check({ cell, L: 1, bi: false, T: 3, B: 2, d: 3, h: 4, q: 5, states: true, seed: 1 }, { kind: 'full' });
+      await checkSequence(gpu, { cell, L: 1, bi: false, T: 3, B: 2, d: 3, h: 4, q: 5, states: true, seed: 1 }, { kind: 'full' });
     });
     it(`${cell}: two layers, both directions, full`, async () => {
-      await check({ cell, L: 2, bi: true, T: 4, B: 3, d: 3, h: 5, q: 4, states: true, seed: 2 }, { kind: 'full' });
+      await checkSequence(gpu, { cell, L: 2, bi: true, T: 4, B: 3, d: 3, h: 5, q: 4, states: true, seed: 2 }, { kind: 'full' });
     });
   }
 });
@@ -78,48 +42,22 @@ describe('small cases', () => {
 // A covering table: every cell, 1 and 2 layers, both directions, every xi
 // truncation, biases or not, head or not (dY), tokens and values, each loss,
 // clipping; odd sizes h = 33, B = 35.
-const chunked: Truncation = { kind: 'chunked', steps: 2 };
-const randomized: Truncation = { kind: 'randomized', keepProbability: 0.6, seed: 5 };
-const explicitXi: Truncation = { kind: 'randomized', xi: Float32Array.from([1, 0.5, 0, 2, 1]) };
-const full: Truncation = { kind: 'full' };
-const odd = { T: 5, B: 35, d: 7, h: 33 };
-const table: Array<[SeqSpec, Truncation, Partial<GradientOptions>]> = [
-  [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 21 }, full, {}],
-  [{ cell: 'lstm', L: 2, bi: true, ...odd, q: 9, states: true, seed: 22 }, chunked, {}],
-  [{ cell: 'lstm', L: 2, bi: false, ...odd, q: 0, bias: false, states: true, seed: 23 }, randomized, {}],
-  [{ cell: 'lstm', L: 1, bi: true, ...odd, q: 6, loss: 'mse', tokens: true, seed: 24 }, explicitXi, { clipNorm: 0.01 }],
-  [{ cell: 'gru', L: 1, bi: false, ...odd, q: 9, bias: false, states: true, seed: 31 }, chunked, {}],
-  [{ cell: 'gru', L: 2, bi: true, ...odd, q: 9, tokens: true, seed: 32 }, full, {}],
-  [{ cell: 'gru', L: 2, bi: false, ...odd, q: 4, loss: 'none', states: true, seed: 33 }, explicitXi, {}],
-  [{ cell: 'gru', L: 1, bi: true, ...odd, q: 0, seed: 34 }, randomized, { clipNorm: 0.01 }],
-  [{ cell: 'rnn', L: 2, bi: true, ...odd, q: 9, activation: 'relu', states: true, seed: 41 }, randomized, {}],
-  [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 5, loss: 'mse', bias: false, seed: 42 }, chunked, {}],
-  [{ cell: 'rnn', L: 2, bi: false, ...odd, q: 9, tokens: true, activation: 'identity', seed: 43 }, full, { clipNorm: 0.01 }],
-  [{ cell: 'rnn', L: 1, bi: true, ...odd, q: 0, bias: false, states: true, seed: 44 }, explicitXi, {}],
-];
 
 describe('odd sizes (h = 33, B = 35): a covering table', () => {
-  it.each(table.map((row, i) => [i, `${row[0].cell} L=${row[0].L} ${row[0].bi ? 'bi' : 'uni'} ${row[1].kind}${'xi' in row[1] ? ' (xi)' : ''} ${row[0].q ? (row[0].loss ?? 'cross-entropy') : 'dY'}${row[0].tokens ? ' tokens' : ''}${row[0].bias === false ? ' no bias' : ''}${row[2].clipNorm ? ' clipped' : ''}`] as const))(
+  it.each(COVERING_TABLE.map((row, i) => [i, `${row[0].cell} L=${row[0].L} ${row[0].bi ? 'bi' : 'uni'} ${row[1].kind}${'xi' in row[1] ? ' (xi)' : ''} ${row[0].q ? (row[0].loss ?? 'cross-entropy') : 'dY'}${row[0].tokens ? ' tokens' : ''}${row[0].bias === false ? ' no bias' : ''}${row[2].clipNorm ? ' clipped' : ''}`] as const))(
     '%i: %s',
     async (i) => {
-      const [spec, truncation, extra] = table[i];
-      await check(spec, truncation, extra);
+      const [spec, truncation, extra] = COVERING_TABLE[i];
+      await checkSequence(gpu, spec, truncation, extra);
     },
   );
 });
 
 describe('window(tau): one direction, slots that keep their age down the stack', () => {
-  const rows: Array<[SeqSpec, number, Partial<GradientOptions>]> = [
-    [{ cell: 'lstm', L: 2, bi: false, ...odd, q: 9, states: true, seed: 25 }, 2, {}],
-    [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 0, bias: false, states: true, seed: 26 }, 3, { clipNorm: 0.01 }],
-    [{ cell: 'gru', L: 2, bi: false, ...odd, q: 9, tokens: true, states: true, seed: 35 }, 3, {}],
-    [{ cell: 'gru', L: 1, bi: false, ...odd, q: 4, loss: 'mse', seed: 36 }, 1, {}],
-    [{ cell: 'rnn', L: 2, bi: false, ...odd, q: 0, states: true, seed: 45 }, 2, {}],
-    [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 46 }, 9, {}], // tau > T: full
-  ];
+  const rows = WINDOW_ROWS;
   it.each(rows.map((r, i) => [i, `${r[0].cell} L=${r[0].L} tau=${r[1]}`] as const))('%i: %s', async (i) => {
     const [spec, tau, extra] = rows[i];
-    await check(spec, { kind: 'window', steps: tau }, extra);
+    await checkSequence(gpu, spec, { kind: 'window', steps: tau }, extra);
   });
   it('with both directions it is refused, naming options.truncation, and the engine stays usable', async () => {
     const spec: SeqSpec = { cell: 'gru', L: 1, bi: true, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 47 };
@@ -127,7 +65,7 @@ describe('window(tau): one direction, slots that keep their age down the stack',
     const call = gpu.gradients(model, batch, { loss: 'cross-entropy', truncation: { kind: 'window', steps: 2 } });
     await expect(call).rejects.toThrow(BpttInputError);
     await expect(call).rejects.toMatchObject({ argument: 'options.truncation' });
-    await check(spec, { kind: 'full' });
+    await checkSequence(gpu, spec, { kind: 'full' });
   });
 });
 
@@ -143,20 +81,20 @@ describe('sequences of different lengths (packed-sequence semantics)', () => {
   ];
   it.each(rows.map((r, i) => [i, `${r[0].cell} L=${r[0].L} ${r[0].bi ? 'bi' : 'uni'} ${r[1].kind} ${r[0].q ? (r[0].loss ?? 'cross-entropy') : 'dY'}`] as const))('%i: %s', async (i) => {
     const [spec, truncation, extra] = rows[i];
-    await check(spec, truncation, extra, n(spec.B, spec.T, i));
+    await checkSequence(gpu, spec, truncation, extra, n(spec.B, spec.T, i));
   });
   it('with window truncation it is refused, naming batch.lengths, and the engine stays usable', async () => {
     const spec: SeqSpec = { cell: 'gru', L: 1, bi: false, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 67 };
     const { model, batch } = randomSequenceProblem(spec);
     batch.lengths = Int32Array.from([3, 2]);
     await expect(gpu.gradients(model, batch, { loss: 'cross-entropy', truncation: { kind: 'window', steps: 2 } })).rejects.toMatchObject({ argument: 'batch.lengths' });
-    await check(spec, { kind: 'full' }, {}, Int32Array.from([3, 2]));
+    await checkSequence(gpu, spec, { kind: 'full' }, {}, Int32Array.from([3, 2]));
   });
 });
 
 describe("the benchmark's size", () => {
   it('lstm, 2 layers, h = 256, B = 32, tokens over 28, T = 4', async () => {
-    await check({ cell: 'lstm', L: 2, bi: false, T: 4, B: 32, d: 28, h: 256, q: 28, tokens: true, seed: 51 }, full, { gradNormPerStep: true });
+    await checkSequence(gpu, { cell: 'lstm', L: 2, bi: false, T: 4, B: 32, d: 28, h: 256, q: 28, tokens: true, seed: 51 }, full, { gradNormPerStep: true });
   });
 });
 
