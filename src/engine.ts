@@ -181,7 +181,8 @@ class GpuEngine implements Engine {
   // The forward part of a gradient call on the GPU, storing nothing for a backward pass.
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
-    return this.impl.forward(validateForwardCall(model, batch, options), batch);
+    const call = validateForwardCall(model, batch, options);
+    return this.impl.forward(call, batch, isSequenceModel(model) ? undefined : model);
   }
   async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
     assertUsable(this, 'engine');

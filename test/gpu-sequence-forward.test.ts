@@ -56,14 +56,29 @@ describe('engine.forward on WebGPU', () => {
     if (want.cT) expectCloseToCpu(name, 'cT', got.cT!, want.cT);
   });
 
-  it('an RnnModel runs as its one-layer sequence (one bias): loss and hT as gradients() reports them', async () => {
-    const { model, batch } = randomProblem({ T: 6, B: 4, d: 5, h: 7, q: 3, tokens: true, h0: true, seed: 124 });
-    const got = await gpu.forward(model, batch, { outputs: ['O'] });
-    const g = await gpu.gradients(model, batch, { loss: 'cross-entropy' });
-    expectCloseToCpu('rnn model', 'loss', [got.loss!], [g.loss], { rtol: 1e-5, atolRel: 0 });
-    expectCloseToCpu('rnn model', 'hT', got.hT, g.hT, { rtol: 1e-5, atolRel: 1e-6 });
-    const want = await cpu.forward(model, batch, { outputs: ['O'] });
-    expectCloseToCpu('rnn model', 'O', got.O!, want.O!);
+  it('an RnnModel (no lengths) runs on its own kernels: loss and hT bit for bit as gradients() reports them, O and Y as the CPU, fewer dispatches', async () => {
+    const cases = [
+      randomProblem({ T: 6, B: 4, d: 5, h: 7, q: 3, tokens: true, h0: true, seed: 124 }),
+      randomProblem({ T: 5, B: 35, d: 7, h: 33, q: 6, loss: 'mse', activation: 'relu', seed: 126 }),
+      randomProblem({ T: 4, B: 3, d: 5, h: 9, q: 4, bias: false, activation: 'identity', seed: 127 }),
+    ];
+    for (const [i, { model, batch }] of cases.entries()) {
+      const name = `rnn model ${i}`;
+      const loss = batch.y instanceof Int32Array ? 'cross-entropy' : 'mse';
+      const got = await gpu.forward(model, batch, { outputs: ['O', 'Y'] });
+      const forwardDispatches = gpu.stats().dispatches;
+      expect(gpu.stats().submits).toBe(1);
+      const g = await gpu.gradients(model, batch, { loss });
+      expect(forwardDispatches).toBeLessThan(gpu.stats().dispatches);
+      expect(got.loss, name).toBe(g.loss); // the same kernels in the same order
+      expect(Array.from(got.hT), name).toEqual(Array.from(g.hT));
+      const want = await cpu.forward(model, batch, { outputs: ['O', 'Y'] });
+      expectCloseToCpu(name, 'O', got.O!, want.O!);
+      expectCloseToCpu(name, 'Y', got.Y!, want.Y!);
+      const noLoss = await gpu.forward(model, { ...batch, y: undefined }, { outputs: ['O'] });
+      expect(noLoss.loss, name).toBeUndefined();
+      expect(Array.from(noLoss.O!), name).toEqual(Array.from(got.O!));
+    }
   });
 });
 

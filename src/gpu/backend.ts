@@ -12,6 +12,7 @@ import { GpuContext } from './context.js';
 import { gpuGradients } from './gradients.js';
 import { gpuSequenceGradients } from './sequence-gradients.js';
 import { gpuSequenceForward } from './sequence-forward.js';
+import { gpuRnnForward } from './rnn-forward.js';
 import type { ForwardCall, GenerateCall } from '../validate-forward.js';
 import { gpuGenerate } from './sequence-generate.js';
 import { createGpuTrainer } from './trainer.js';
@@ -31,7 +32,7 @@ export interface GpuBackend {
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
   sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'>;
-  forward(call: ForwardCall, batch: Batch): Promise<ForwardResult>;
+  forward(call: ForwardCall, batch: Batch, rnn?: RnnModel): Promise<ForwardResult>;
   generate(call: GenerateCall): Promise<Int32Array>;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;
@@ -116,7 +117,8 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     gpu: createDeviceApi(context, limits, assertOpen),
     gradients: (model, batch, problem) => gpuGradients(context, limits, model, batch, problem),
     sequenceGradients: (model, batch, problem) => gpuSequenceGradients(context, limits, model, batch, problem),
-    forward: (call, batch) => gpuSequenceForward(context, limits, call, batch),
+    // an RnnModel without lengths: its own (tuned) kernels; everything else: the layer walk
+    forward: (call, batch, rnn) => (rnn && !batch.lengths ? gpuRnnForward(context, limits, rnn, call, batch) : gpuSequenceForward(context, limits, call, batch)),
     generate: (call) => gpuGenerate(context, limits, call),
     trainer(model, trainerOptions) {
       const trainer = createGpuTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));

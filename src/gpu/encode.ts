@@ -200,15 +200,19 @@ export function recordOutput(rec: Recorder, s: GpuShape, b: Pick<GpuBuffers, 'H'
 
 /** O = H Wqh^T + bq, then the loss and dO fused, in place. */
 export function recordOutputAndLoss(rec: Recorder, s: GpuShape, b: GpuBuffers): void {
-  const { T, B, q } = s;
-  const R = T * B;
   if (s.loss === 'none') return; // dO was uploaded into O
   recordOutput(rec, s, b);
+  recordLoss(rec, s, b);
+}
+
+/** The row losses of O and, in place over O, dO (output_loss.wgsl). */
+export function recordLoss(rec: Recorder, s: GpuShape, b: Pick<GpuBuffers, 'labels' | 'targets' | 'O' | 'rowLoss'>): void {
+  const R = s.T * s.B;
   rec.dispatch(
     kernel('output_loss'),
     { LOSS: s.loss === 'cross-entropy' ? 0 : 1 },
     { labels: b.labels, targets: b.targets, O: b.O, rowLoss: b.rowLoss },
-    { R, q, scale: 1 / R },
+    { R, q: s.q, scale: 1 / R },
     folded(Math.ceil(R / 64)),
   );
 }
