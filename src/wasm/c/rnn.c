@@ -321,11 +321,19 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
     for (int e = e0; e < e1; e++) p[e] -= lr * g[e];
     return;
   }
-  float b1 = slot_f32(c, S_B1), b2 = slot_f32(c, S_B2), eps = slot_f32(c, S_EPS), c1 = slot_f32(c, S_C1), c2 = slot_f32(c, S_C2);
+  // In double, with 1 - beta from the host (betas near 1 are legal), and v kept as its square
+  // root r (stored as a float, it has the size of g): g^2 leaves float32's range below |g| of
+  // about 1e-19 (subnormal, then 0) and above 1.8e19, and with a small epsilon the update was
+  // lr * g / epsilon. As the WebGPU trainer's Adam does.
+  double omb1 = slot_f32(c, S_OMB1), omb2 = slot_f32(c, S_OMB2), b1 = 1.0 - omb1, b2 = 1.0 - omb2;
+  double eps = slot_f32(c, S_EPS), c1 = slot_f32(c, S_C1), rootC2 = __builtin_sqrt((double)slot_f32(c, S_C2));
   float *m = PTR(c, P_M, float), *v = PTR(c, P_V, float);
   for (int e = e0; e < e1; e++) {
-    m[e] = b1 * m[e] + (1.0f - b1) * g[e];
-    v[e] = b2 * v[e] + (1.0f - b2) * g[e] * g[e];
-    p[e] -= (lr * (m[e] / c1)) / (__builtin_sqrtf(v[e] / c2) + eps);
+    double ge = g[e], r = v[e];
+    double mi = b1 * m[e] + omb1 * ge;
+    double ri = __builtin_sqrt(b2 * r * r + omb2 * ge * ge);
+    m[e] = (float)mi;
+    v[e] = (float)ri;
+    p[e] = (float)(p[e] - (lr * (mi / c1)) / (ri / rootC2 + eps));
   }
 }
