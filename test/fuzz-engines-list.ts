@@ -2,8 +2,7 @@
 // second engine cheaply (for the WebGPU engine: on the same device, so the
 // compiled pipelines are shared) to dispose at random points; `device` says
 // whether the engine has a GPUDevice the child process may destroy (a
-// simulated device loss). The WebAssembly engine joins with one line:
-//   { name: 'wasm', create: () => createEngine({ backend: 'wasm' }), sibling: () => createEngine({ backend: 'wasm' }), device: false },
+// simulated device loss). An engine joins the fuzz test with one line here.
 import '../src/node.js';
 import { createEngine, type Engine } from '../src/index.js';
 

@@ -321,20 +321,19 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
     for (int e = e0; e < e1; e++) p[e] -= lr * g[e];
     return;
   }
-  float b1 = slot_f32(c, S_B1), b2 = slot_f32(c, S_B2), eps = slot_f32(c, S_EPS), c1 = slot_f32(c, S_C1), c2 = slot_f32(c, S_C2);
-  float omb1 = slot_f32(c, S_OMB1), omb2 = slot_f32(c, S_OMB2);  // 1 - b1, 1 - b2 computed in float64 by the host
-  // v holds r = sqrt(v), the root mean square of g, as on the GPU (kernels/adam_update.wgsl), and the
-  // update is computed in double: g^2 leaves float32's range for |g| below about 1e-19 (with a small
-  // epsilon the update became lr * g / epsilon) and above about 1.8e19. One pass over the parameters.
+  // In double, with 1 - beta from the host (betas near 1 are legal), and v kept as its square
+  // root r (stored as a float, it has the size of g): g^2 leaves float32's range below |g| of
+  // about 1e-19 (subnormal, then 0) and above 1.8e19, and with a small epsilon the update was
+  // lr * g / epsilon. As the WebGPU trainer's Adam does.
+  double omb1 = slot_f32(c, S_OMB1), omb2 = slot_f32(c, S_OMB2), b1 = 1.0 - omb1, b2 = 1.0 - omb2;
+  double eps = slot_f32(c, S_EPS), c1 = slot_f32(c, S_C1), rootC2 = __builtin_sqrt((double)slot_f32(c, S_C2));
   float *m = PTR(c, P_M, float), *v = PTR(c, P_V, float);
-  double sb2 = __builtin_sqrt((double)b2), somb2 = __builtin_sqrt((double)omb2), sc2 = __builtin_sqrt((double)c2);
   for (int e = e0; e < e1; e++) {
-    double ge = g[e];
-    double me = (double)b1 * m[e] + (double)omb1 * ge;
-    double a = sb2 * v[e], b = somb2 * __builtin_fabs(ge);
-    double re = __builtin_sqrt(a * a + b * b);
-    m[e] = (float)me;
-    v[e] = (float)re;
-    p[e] = (float)(p[e] - ((double)lr * (me / c1)) / (re / sc2 + eps));
+    double ge = g[e], r = v[e];
+    double mi = b1 * m[e] + omb1 * ge;
+    double ri = __builtin_sqrt(b2 * r * r + omb2 * ge * ge);
+    m[e] = (float)mi;
+    v[e] = (float)ri;
+    p[e] = (float)(p[e] - (lr * (mi / c1)) / (ri / rootC2 + eps));
   }
 }
