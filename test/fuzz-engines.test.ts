@@ -17,6 +17,7 @@ import { POOL_MIN_FREE_BYTES } from '../src/gpu/buffers.js';
 import { ENGINES, reference } from './fuzz-engines-list.js';
 import { fuzzDisposal, fuzzGradients, fuzzTrainers, newTally, type FuzzTally } from './fuzz-run.js';
 import { runChild } from './child-process.js';
+import { fuzzSequenceForward, fuzzSequenceGradients, fuzzSequenceTrainers } from './fuzz-sequence.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 const ONLY = process.env.FUZZ_ONLY === undefined ? null : Number(process.env.FUZZ_ONLY);
@@ -28,6 +29,9 @@ const N = {
   shared: Math.round(120 * SCALE), // child, per engine, indices 200000..
   disposals: Math.round(15 * SCALE), // child, per engine, indices 300000..
   losses: Math.round(3 * SCALE), // child, engines with a device, indices 400000..
+  seqGradients: Math.round(1500 * SCALE), // SequenceModel, per engine, indices 600000..
+  seqForward: Math.round(300 * SCALE), // SequenceModel engine.forward, per engine, indices 700000..
+  seqTrainers: Math.round(150 * SCALE), // SequenceModel trainers, per engine, indices 800000..
 };
 const range = (from: number, n: number) => (ONLY !== null ? (ONLY >= from && ONLY < from + n ? [ONLY] : []) : Array.from({ length: n }, (_, k) => from + k));
 
@@ -37,7 +41,8 @@ function report(name: string, t: FuzzTally, seconds: number): void {
   console.log(
     `[fuzz] ${name}: ${t.calls} calls in ${seconds.toFixed(1)} s: ${t.legal} equal to the reference, ${t.refused} refused naming the right argument, ` +
       `${t.nonFinite} non-finite as the reference, ${t.deviceErrors} device errors where allowed; ${t.failures.length} failures` +
-      t.failures.slice(0, 10).map((f) => `\n  ${f}`).join(''),
+      t.failures.slice(0, 10).map((f) => `\n  ${f}`).join('') +
+      (t.known?.length ? `; ${t.known.length} KNOWN ENGINE BUG (see test/fuzz-sequence.ts KNOWN_BUGS):` + t.known.slice(0, 10).map((f) => `\n  known: ${f}`).join('') : ''),
   );
 }
 
@@ -74,6 +79,31 @@ for (const factory of ENGINES) {
       const start = performance.now();
       await fuzzTrainers(engine, ref, SEED, range(100_000, N.trainers), t, sample);
       report(`${factory.name} trainers`, t, (performance.now() - start) / 1000);
+      expect(t.failures.slice(0, 10)).toEqual([]);
+    });
+
+    it('random SequenceModel gradient calls: the reference, or refused naming the argument (model on wasm)', async () => {
+      const t = newTally();
+      const start = performance.now();
+      await fuzzSequenceGradients(engine, ref, SEED, range(600_000, N.seqGradients), t, sample);
+      report(`${factory.name} SequenceModel gradients`, t, (performance.now() - start) / 1000);
+      expect(t.failures.slice(0, 10)).toEqual([]);
+      if (ONLY === null) expect(t.calls).toBe(N.seqGradients);
+    });
+
+    it('random SequenceModel engine.forward calls: the reference, or refused naming the argument', async () => {
+      const t = newTally();
+      const start = performance.now();
+      await fuzzSequenceForward(engine, ref, SEED, range(700_000, N.seqForward), t);
+      report(`${factory.name} SequenceModel forward`, t, (performance.now() - start) / 1000);
+      expect(t.failures.slice(0, 10)).toEqual([]);
+    });
+
+    it('random SequenceModel trainers: as the CPU trainer (refused naming model on wasm)', async () => {
+      const t = newTally();
+      const start = performance.now();
+      await fuzzSequenceTrainers(engine, ref, SEED, range(800_000, N.seqTrainers), t);
+      report(`${factory.name} SequenceModel trainers`, t, (performance.now() - start) / 1000);
       expect(t.failures.slice(0, 10)).toEqual([]);
     });
 

@@ -26,9 +26,10 @@ export interface FuzzTally {
   nonFinite: number; // legal calls whose gradients were non-finite (flags compared)
   deviceErrors: number; // calls that ended in a BpttDeviceError where one was allowed (dispose, device loss)
   failures: string[];
+  known?: string[]; // differences of a known engine bug (reported with their replay line, not failures)
 }
 
-export const newTally = (): FuzzTally => ({ calls: 0, legal: 0, refused: 0, nonFinite: 0, deviceErrors: 0, failures: [] });
+export const newTally = (): FuzzTally => ({ calls: 0, legal: 0, refused: 0, nonFinite: 0, deviceErrors: 0, failures: [], known: [] });
 
 export function mergeTally(into: FuzzTally, t: FuzzTally): void {
   into.calls += t.calls;
@@ -37,6 +38,7 @@ export function mergeTally(into: FuzzTally, t: FuzzTally): void {
   into.nonFinite += t.nonFinite;
   into.deviceErrors += t.deviceErrors;
   into.failures.push(...t.failures);
+  (into.known ??= []).push(...(t.known ?? []));
 }
 
 const replay = (seed: number, i: number) => `FUZZ_SEED=${seed} FUZZ_ONLY=${i}`;
