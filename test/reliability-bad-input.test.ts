@@ -325,6 +325,24 @@ const BAD_CALLS: BadCall[] = [
       },
     }),
   ),
+  // options.tuning is checked on every backend, before one is chosen
+  ...(['cpu', 'wasm', 'webgpu'] as const).flatMap((backend) =>
+    ([
+      ['fast', 'options.tuning'],
+      [{ mode: 'eager' }, 'options.tuning.mode'],
+      [{ budgetMs: -1 }, 'options.tuning.budgetMs'],
+      [{ speed: 1 }, 'options.tuning.speed'],
+    ] as const).map(
+      ([tuning, input]): BadCall => ({
+        name: `createEngine ${backend} tuning ${JSON.stringify(tuning)}`,
+        api: 'createEngine',
+        error: { input },
+        async run() {
+          await createEngine({ backend, tuning: tuning as never });
+        },
+      }),
+    ),
+  ),
   {
     name: "createEngine backend 'gpu'",
     api: 'createEngine',
