@@ -5,6 +5,7 @@
 // the recurrence a loop of tanh(P_t + h Whh^T) unrolled by the trace.
 // jax-js counts references: every use of an array but the last takes `.ref`.
 // Used by the browser page (bench/page/jax-rnn.ts) and by Node (bench/node-wasm.mjs).
+import { jitRunner } from './jax-run.mjs';
 
 /** loss(params, x, y) of the case, params = { Whx, Whh, Wqh, bh, bq } as in MATH.md. */
 function lossOf(jax, spec) {
@@ -41,7 +42,7 @@ export function makeJaxRnn(jax, spec, model, batch, device) {
   const { numpy: np } = jax;
   const put = (a, shape, dtype) => np.array(a, { dtype, device }).reshape(shape);
   const { T, B, d, h, q } = spec;
-  let params = {
+  const params = {
     Whx: put(model.Whx, [h, d]),
     Whh: put(model.Whh, [h, h]),
     Wqh: put(model.Wqh, [q, h]),
@@ -50,38 +51,13 @@ export function makeJaxRnn(jax, spec, model, batch, device) {
   };
   const x = spec.tokens ? put(batch.x, [T * B], np.int32) : put(batch.x, [T * B, d]);
   const y = spec.loss === 'cross-entropy' ? put(batch.y, [T * B], np.int32) : put(batch.y, [T * B, q]);
-  const loss = lossOf(jax, spec);
-  const gradFn = jax.jit(jax.valueAndGrad(loss), { device });
-  const lr = spec.learningRate;
-  const ref = (p) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.ref]));
-  const stepFn = jax.jit(
-    (p, xs, ys) => {
-      const [l, g] = jax.valueAndGrad(loss)(ref(p), xs, ys);
-      const next = {};
-      for (const k of Object.keys(p)) next[k] = p[k].sub(g[k].mul(lr));
-      return [l, next];
-    },
-    { device },
-  );
-  const first = ref(params); // the initial parameters: gradients() always runs on them
-  return {
-    async gradients() {
-      const [l, g] = gradFn(ref(first), x.ref, y.ref);
-      const out = { loss: (await l.data())[0] };
-      for (const k of ['Whx', 'Whh', 'Wqh', 'bh', 'bq']) out[`d${k}`] = Float32Array.from(await g[k].data());
-      return out;
-    },
-    async step() {
-      const [l, next] = stepFn(params, x.ref, y.ref);
-      params = next;
-      await l.data();
-    },
-    dispose() {
-      for (const p of [params, first]) for (const v of Object.values(p)) v.dispose();
-      x.dispose();
-      y.dispose();
-      gradFn.dispose();
-      stepFn.dispose();
-    },
-  };
+  return jitRunner(jax, {
+    loss: lossOf(jax, spec),
+    params,
+    x,
+    y,
+    learningRate: spec.learningRate,
+    device,
+    gradName: (k) => `d${k}`,
+  });
 }

@@ -7,6 +7,7 @@
 // part 2); the head over all rows. Parameters keep the library's layouts, so
 // the gradients come back named as stackGradNames names them.
 // jax-js counts references: every use of an array but the last takes `.ref`.
+import { jitRunner } from './jax-run.mjs';
 
 const GATES = { rnn: 1, gru: 3, lstm: 4 };
 
@@ -64,7 +65,7 @@ export function makeJaxStack(jax, spec, model, batch, device) {
   const put = (a, shape, dtype) => np.array(a, { dtype, device }).reshape(shape);
   const { T, B, d, h, q } = spec;
   const G = GATES[spec.cell];
-  let params = {};
+  const params = {};
   model.layers.forEach((l, k) => {
     const nIn = k === 0 ? d : h;
     params[`l${k}.Wx`] = put(l.Wx, [G * h, nIn]);
@@ -76,41 +77,16 @@ export function makeJaxStack(jax, spec, model, batch, device) {
   params['head.b'] = put(model.head.b, [q]);
   const x = spec.tokens ? put(batch.x, [T * B], np.int32) : put(batch.x, [T * B, d]);
   const y = spec.loss === 'cross-entropy' ? put(batch.y, [T * B], np.int32) : put(batch.y, [T * B, q]);
-  const loss = lossOf(jax, spec);
-  const gradFn = jax.jit(jax.valueAndGrad(loss), { device });
-  const lr = spec.learningRate;
-  const ref = (p) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.ref]));
-  const stepFn = jax.jit(
-    (p, xs, ys) => {
-      const [l, g] = jax.valueAndGrad(loss)(ref(p), xs, ys);
-      const next = {};
-      for (const k of Object.keys(p)) next[k] = p[k].sub(g[k].mul(lr));
-      return [l, next];
+  return jitRunner(jax, {
+    loss: lossOf(jax, spec),
+    params,
+    x,
+    y,
+    learningRate: spec.learningRate,
+    device,
+    gradName: (k) => {
+      const [at, name] = k.split('.');
+      return `${at}.d${name}`;
     },
-    { device },
-  );
-  const first = ref(params);
-  return {
-    async gradients() {
-      const [l, g] = gradFn(ref(first), x.ref, y.ref);
-      const out = { loss: (await l.data())[0] };
-      for (const k of Object.keys(first)) {
-        const [at, name] = k.split('.');
-        out[`${at}.d${name}`] = Float32Array.from(await g[k].data());
-      }
-      return out;
-    },
-    async step() {
-      const [l, next] = stepFn(params, x.ref, y.ref);
-      params = next;
-      await l.data();
-    },
-    dispose() {
-      for (const p of [params, first]) for (const v of Object.values(p)) v.dispose();
-      x.dispose();
-      y.dispose();
-      gradFn.dispose();
-      stepFn.dispose();
-    },
-  };
+  });
 }
