@@ -1,0 +1,89 @@
+// SequenceModel gradients on the 'wasm' engine, 1 and 2 threads, against the
+// float64 CPU reference: the WebGPU tables of gpu-sequence-cases.ts (every
+// cell, 1 and 2 layers, both directions, every truncation, biases or not, head
+// or not, tokens and values, lengths, at odd sizes h = 33, B = 35), sizes that
+// straddle the SIMD width (h = 5..9), window with lengths (the CPU reference
+// has it; WebGPU refuses it), the benchmark's size, and determinism: the same
+// bits run after run and for 1 and 2 threads (every product sums each element
+// in one fixed order, src/wasm/c/gemm.c).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../src/index.js';
+import type { GradientOptions, SequenceGradients } from '../src/types.js';
+import { printWorst } from './gpu-setup.js';
+import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
+import { COVERING_TABLE, LENGTHS_ROWS, WINDOW_ROWS, checkSequence, full, lengthsOf, randomized, chunked } from './gpu-sequence-cases.js';
+import { WASM_THREADS, wasmEngine } from './wasm-setup.js';
+
+const engines = new Map<number, Engine>();
+beforeAll(async () => {
+  for (const n of WASM_THREADS) engines.set(n, await wasmEngine(n)());
+});
+afterAll(() => {
+  for (const e of engines.values()) e.dispose();
+  printWorst('wasm-sequence.test.ts');
+});
+
+const label = (spec: SeqSpec, kind: string) => `${spec.cell} L=${spec.L} ${spec.bi ? 'bi' : 'uni'} ${kind} ${spec.q ? (spec.loss ?? 'cross-entropy') : 'dY'}${spec.tokens ? ' tokens' : ''}${spec.bias === false ? ' no bias' : ''}`;
+
+for (const threads of WASM_THREADS) {
+  describe(`wasm, ${threads} thread(s)`, () => {
+    const wasm = () => engines.get(threads)!;
+    it.each(COVERING_TABLE.map((row, i) => [i, label(row[0], row[1].kind)] as const))('covering table %i: %s', async (i) => {
+      const [spec, truncation, extra] = COVERING_TABLE[i];
+      await checkSequence(wasm(), spec, truncation, extra);
+    });
+    it.each(WINDOW_ROWS.map((r, i) => [i, `${r[0].cell} L=${r[0].L} tau=${r[1]}`] as const))('window %i: %s', async (i) => {
+      const [spec, tau, extra] = WINDOW_ROWS[i];
+      await checkSequence(wasm(), spec, { kind: 'window', steps: tau }, extra);
+    });
+    it.each(LENGTHS_ROWS.map((r, i) => [i, label(r[0], r[1].kind)] as const))('lengths %i: %s', async (i) => {
+      const [spec, truncation, extra] = LENGTHS_ROWS[i];
+      await checkSequence(wasm(), spec, truncation, extra, lengthsOf(spec.B, spec.T, i));
+    });
+    it('window with lengths (refused on WebGPU, computed here as by the CPU reference)', async () => {
+      const spec: SeqSpec = { cell: 'lstm', L: 2, bi: false, T: 6, B: 7, d: 5, h: 9, q: 4, states: true, seed: 68 };
+      await checkSequence(wasm(), spec, { kind: 'window', steps: 3 }, {}, lengthsOf(7, 6, 3));
+      await checkSequence(wasm(), { ...spec, cell: 'gru', q: 0, seed: 69 }, { kind: 'window', steps: 2 }, {}, lengthsOf(7, 6, 4));
+    });
+    it('hidden sizes around the SIMD width (h = 5..9), every cell', async () => {
+      for (const h of [5, 6, 7, 8, 9]) {
+        for (const cell of ['rnn', 'gru', 'lstm'] as const) {
+          await checkSequence(wasm(), { cell, L: 2, bi: h % 2 === 1, T: 4, B: 3 + h, d: h - 1, h, q: h + 1, states: true, seed: 100 + h }, h % 3 === 0 ? chunked : full);
+        }
+      }
+    });
+  });
+}
+
+describe("the benchmark's size, 2 threads", () => {
+  it('lstm, 2 layers, h = 256, B = 32, tokens over 28, T = 4', async () => {
+    await checkSequence(engines.get(2)!, { cell: 'lstm', L: 2, bi: false, T: 4, B: 32, d: 28, h: 256, q: 28, tokens: true, seed: 51 }, full);
+  });
+});
+
+/** Every output's bits; the loss and norms apart (they are summed in double per thread, so they may differ in the last bits across thread counts). */
+function bits(g: SequenceGradients): { outputs: number[]; norms: number[] } {
+  const parts: Float32Array[] = [];
+  for (const l of g.layers) parts.push(l.dWx, l.dWh, ...(l.dbx ? [l.dbx, l.dbh!] : []));
+  if (g.head) parts.push(g.head.dW, ...(g.head.db ? [g.head.db] : []));
+  parts.push(g.dh0, g.hT, ...(g.dc0 ? [g.dc0, g.cT!] : []), ...(g.dx ? [g.dx] : []));
+  const of = (p: Float32Array) => Array.from(new Int32Array(p.buffer, p.byteOffset, p.length));
+  return { outputs: parts.flatMap(of), norms: [g.loss, g.gradNorm, ...of(g.gradNormPerStep!)] };
+}
+
+describe('determinism', () => {
+  it('the same bits run after run; with 1 and 2 threads every output but the norms', async () => {
+    const cases: Array<[SeqSpec, GradientOptions]> = [
+      [{ cell: 'lstm', L: 2, bi: true, T: 5, B: 35, d: 7, h: 33, q: 9, states: true, seed: 201 }, { loss: 'cross-entropy', truncation: randomized, inputGradient: true, gradNormPerStep: true }],
+      [{ cell: 'gru', L: 2, bi: false, T: 6, B: 9, d: 5, h: 20, q: 0, states: true, seed: 202 }, { loss: 'none', truncation: { kind: 'window', steps: 3 }, inputGradient: true, gradNormPerStep: true }],
+    ];
+    for (const [spec, options] of cases) {
+      const { model, batch } = randomSequenceProblem(spec);
+      const one = bits(await engines.get(1)!.gradients(model, batch, options));
+      expect(bits(await engines.get(1)!.gradients(model, batch, options))).toEqual(one);
+      const two = bits(await engines.get(2)!.gradients(model, batch, options));
+      expect(bits(await engines.get(2)!.gradients(model, batch, options))).toEqual(two);
+      expect(two.outputs).toEqual(one.outputs);
+    }
+  });
+});
