@@ -82,7 +82,7 @@ for (const factory of ENGINES) {
       expect(t.failures.slice(0, 10)).toEqual([]);
     });
 
-    it('random SequenceModel gradient calls: the reference, or refused naming the argument (model on wasm)', async () => {
+    it('random SequenceModel gradient calls: the reference, or refused naming the argument', async () => {
       const t = newTally();
       const start = performance.now();
       await fuzzSequenceGradients(engine, ref, SEED, range(600_000, N.seqGradients), t, sample);
@@ -99,7 +99,7 @@ for (const factory of ENGINES) {
       expect(t.failures.slice(0, 10)).toEqual([]);
     });
 
-    it('random SequenceModel trainers: as the CPU trainer (refused naming model on wasm)', async () => {
+    it('random SequenceModel trainers: as the CPU trainer', async () => {
       const t = newTally();
       const start = performance.now();
       await fuzzSequenceTrainers(engine, ref, SEED, range(800_000, N.seqTrainers), t);

@@ -1,11 +1,9 @@
 // The fuzz test's SequenceModel calls (gated cells, stacks, both directions,
 // lengths): random legal and illegal engine.gradients, engine.forward and
 // trainer calls, each knowing what must happen, compared with the float64
-// reference (the CPU engine) within the tolerances of fuzz-cases.ts. The
-// 'wasm' engine has no SequenceModel gradients or trainers yet: a call it
-// takes is refused there naming 'model' (after validation, so an illegal
-// call still names its own argument). Same seeding and replay as
-// fuzz-cases.ts: call i draws from callRng(seed, i). No vitest here.
+// reference (the CPU engine) within the tolerances of fuzz-cases.ts. Same
+// seeding and replay as fuzz-cases.ts: call i draws from callRng(seed, i).
+// No vitest here.
 import type { Rng } from '../src/rng.js';
 import { packSequence } from '../src/sequence-params.js';
 import type { Batch, CellKind, ForwardOptions, ForwardResult, GradientOptions, LossKind, SequenceGradients, SequenceModel, StepResult, Trainer, TrainerOptions, Truncation } from '../src/types.js';
@@ -227,9 +225,8 @@ async function inFlights<T>(items: T[], flight: number, each: (item: T) => Promi
   }
 }
 
-/** SequenceModel gradient calls i in `indices`: the reference's result, or refused naming the argument ('model' for a legal call on 'wasm'). */
+/** SequenceModel gradient calls i in `indices`: the reference's result, or refused naming the argument. */
 export async function fuzzSequenceGradients(engine: Engine, ref: Engine, seed: number, indices: number[], tally: FuzzTally, after?: () => void): Promise<void> {
-  const wasm = engine.backend === 'wasm';
   await inFlights(indices, 8, async (i) => {
     const call = seqGradientCall(callRng(seed, i));
     const fail = (why: string): void => void tally.failures.push(`${engine.backend} SequenceModel gradients call ${i} (${replay(seed, i)}): ${call.desc}: ${why}`);
@@ -242,11 +239,6 @@ export async function fuzzSequenceGradients(engine: Engine, ref: Engine, seed: n
       return;
     }
     if (!want.ok) return fail(`the reference failed a legal call: ${describeOutcome(want)}`);
-    if (wasm) {
-      if (refusedNaming(got, 'model')) tally.refused++;
-      else fail(`expected the 'wasm' refusal naming model, got ${describeOutcome(got)}`);
-      return;
-    }
     // API.md: window with lengths is refused on WebGPU, naming batch.lengths
     if (engine.backend === 'webgpu' && call.options.truncation?.kind === 'window' && call.batch.lengths) {
       if (refusedNaming(got, 'batch.lengths')) tally.refused++;
@@ -313,11 +305,9 @@ function stepError(got: StepResult, want: StepResult): string | null {
 /**
  * SequenceModel trainer sessions i in `indices`: a few steps (sgd or adam,
  * carryState or not, some with an extreme x) on the engine and on the CPU
- * reference, the losses and the parameters read back compared. On 'wasm' the
- * creation is refused naming 'model' (or the argument a bad option names).
+ * reference, the losses and the parameters read back compared.
  */
 export async function fuzzSequenceTrainers(engine: Engine, ref: Engine, seed: number, indices: number[], tally: FuzzTally): Promise<void> {
-  const wasm = engine.backend === 'wasm';
   await inFlights(indices, 2, async (i) => {
     const rng = callRng(seed, i);
     const first = problem(rng);
@@ -363,8 +353,8 @@ export async function fuzzSequenceTrainers(engine: Engine, ref: Engine, seed: nu
     const want = await outcome(() => ref.trainer(model, options));
     const got = await outcome(() => engine.trainer(model, options));
     tally.calls++;
-    if (refusedAs !== null || wasm || !want.ok || !got.ok) {
-      const expected = refusedAs ?? (wasm ? 'model' : null);
+    if (refusedAs !== null || !want.ok || !got.ok) {
+      const expected = refusedAs;
       if (want.ok) want.value.dispose();
       if (got.ok) got.value.dispose();
       if (expected !== null && refusedNaming(got, expected) && (refusedAs === null || refusedNaming(want, refusedAs))) tally.refused++;

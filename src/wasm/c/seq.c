@@ -81,8 +81,14 @@ static inline void st(float *p, v128_t v, int n) {
   for (int i = 0; i < n; i++) p[i] = t[i];
 }
 static inline v128_t splat(float x) { return wasm_f32x4_splat(x); }
-// sigma(x) = 1 / (1 + e^-x): NaN stays NaN (v_exp keeps it), +-Inf give 1 and 0
-static inline v128_t v_sig(v128_t x) { return wasm_f32x4_div(splat(1.0f), ADD(splat(1.0f), v_exp(wasm_f32x4_neg(x)))); }
+// sigma(x) = 1 / (1 + e^-x) as float32 computes it: NaN stays NaN (v_exp keeps it), +Inf gives 1, and below
+// -88.7 (where e^-x overflows float32) exactly 0. v_exp clamps its argument there, which would leave 3e-39: a
+// saturated gate's sigma' must be 0, as in the reference and on WebGPU, or a huge operand behind it (an h0 of
+// 1e18, an infinite weight) turns 3e-39 into a gradient of its own size, or Inf where 0 * Inf is NaN.
+static inline v128_t v_sig(v128_t x) {
+  v128_t s = wasm_f32x4_div(splat(1.0f), ADD(splat(1.0f), v_exp(wasm_f32x4_neg(x))));
+  return wasm_v128_andnot(s, wasm_f32x4_lt(x, splat(-88.72283935546875f)));
+}
 static inline double sumsq(v128_t v) {
   double a = wasm_f32x4_extract_lane(v, 0), b = wasm_f32x4_extract_lane(v, 1), c = wasm_f32x4_extract_lane(v, 2), d = wasm_f32x4_extract_lane(v, 3);
   return a * a + b * b + c * c + d * d;
