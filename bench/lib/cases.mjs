@@ -69,9 +69,8 @@ function stack(group, id, label, shape, common, rows) {
 const STACK = { T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy', numLayers: 2 };
 const LENGTHS = { T: 128, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy', cell: 'lstm', numLayers: 1 };
 // Backends that cannot run a case, and why: a skip shows in the report (the full plan); --quick leaves them out.
-const NO_STACKS = { 'library-wasm': "the 'wasm' engine takes RnnModels only in this build" };
+const NO_STACKS = {};
 const NO_LENGTHS = {
-  ...NO_STACKS,
   'jax-wasm': 'jax-js has no packed sequences (masking would compute every padded step)',
   'jax-webgpu': 'jax-js has no packed sequences (masking would compute every padded step)',
   'tfjs-webgpu': 'TF.js has no packed sequences (masking would compute every padded step)',
