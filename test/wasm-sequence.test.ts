@@ -87,3 +87,41 @@ describe('determinism', () => {
     }
   });
 });
+
+describe('forward and generate on wasm', () => {
+  it('greedy generate is a host loop of one-step engine.forward calls on the same engine (lstm, 2 layers)', async () => {
+    const V = 11;
+    const { model } = randomSequenceProblem({ cell: 'lstm', L: 2, bi: false, T: 1, B: 1, d: V, h: 16, q: V, tokens: true, seed: 211 });
+    for (const w of [model.head!.W]) for (let i = 0; i < w.length; i++) w[i] *= 4; // greedy picks far from ties
+    const prefix = Int32Array.of(3, 1, 4);
+    for (const threads of WASM_THREADS) {
+      const wasm = engines.get(threads)!;
+      const got = await wasm.generate(model, { prefix, steps: 20 });
+      const loop: number[] = [];
+      let r = await wasm.forward(model, { steps: prefix.length, batchSize: 1, x: prefix }, { outputs: ['O'] });
+      let last = r.O!.subarray((prefix.length - 1) * V);
+      for (let i = 0; i < 20; i++) {
+        let best = 0;
+        for (let c = 1; c < V; c++) if (last[c] > last[best]) best = c;
+        loop.push(best);
+        r = await wasm.forward(model, { steps: 1, batchSize: 1, x: Int32Array.of(best), h0: r.hT, c0: r.cT }, { outputs: ['O'] });
+        last = r.O!;
+      }
+      expect(Array.from(got), `${threads} thread(s)`).toEqual(loop);
+    }
+  });
+
+  it('forward stores nothing for a backward: its loss, hT and cT are those of gradients() bit for bit, with lengths and both directions', async () => {
+    const spec: SeqSpec = { cell: 'lstm', L: 2, bi: true, T: 6, B: 9, d: 5, h: 13, q: 7, states: true, seed: 212 };
+    const { model, batch } = randomSequenceProblem(spec);
+    batch.lengths = lengthsOf(spec.B, spec.T, 2);
+    for (const threads of WASM_THREADS) {
+      const wasm = engines.get(threads)!;
+      const f = await wasm.forward(model, { ...batch, dhT: undefined, dcT: undefined }, { outputs: ['O', 'Y'] });
+      const g = await wasm.gradients(model, batch, { loss: 'cross-entropy' });
+      expect(f.loss).toBe(g.loss);
+      expect(f.hT).toEqual(g.hT);
+      expect(f.cT).toEqual(g.cT);
+    }
+  });
+});
