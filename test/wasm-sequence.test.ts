@@ -4,7 +4,7 @@
 // or not, tokens and values, lengths, at odd sizes h = 33, B = 35), sizes that
 // straddle the SIMD width (h = 5..9), window with lengths (the CPU reference
 // has it; WebGPU refuses it), the benchmark's size, and determinism: the same
-// bits run after run and for 1 and 2 threads (every product sums each element
+// bits run after run and for 1, 2 and 3 threads (every product sums each element
 // in one fixed order, src/wasm/c/gemm.c).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/index.js';
@@ -72,7 +72,8 @@ function bits(g: SequenceGradients): { outputs: number[]; norms: number[] } {
 }
 
 describe('determinism', () => {
-  it('the same bits run after run; with 1 and 2 threads every output but the norms', async () => {
+  it('the same bits run after run; with 1, 2 and 3 threads every output but the norms', async () => {
+    const three = await wasmEngine(3)();
     const cases: Array<[SeqSpec, GradientOptions]> = [
       [{ cell: 'lstm', L: 2, bi: true, T: 5, B: 35, d: 7, h: 33, q: 9, states: true, seed: 201 }, { loss: 'cross-entropy', truncation: randomized, inputGradient: true, gradNormPerStep: true }],
       [{ cell: 'gru', L: 2, bi: false, T: 6, B: 9, d: 5, h: 20, q: 0, states: true, seed: 202 }, { loss: 'none', truncation: { kind: 'window', steps: 3 }, inputGradient: true, gradNormPerStep: true }],
@@ -84,7 +85,9 @@ describe('determinism', () => {
       const two = bits(await engines.get(2)!.gradients(model, batch, options));
       expect(bits(await engines.get(2)!.gradients(model, batch, options))).toEqual(two);
       expect(two.outputs).toEqual(one.outputs);
+      expect(bits(await three.gradients(model, batch, options)).outputs).toEqual(one.outputs);
     }
+    three.dispose();
   });
 });
 
