@@ -296,8 +296,8 @@ static void sweep_xi(const Seq *s, int l, const float *dY, double *n2) {
   }
 }
 
-// Phase 5 for window(tau), one direction: slot a holds the gradient of the loss term tau steps... a steps
-// later than the state it reaches (its age, kept down the stack: dY of a lower layer comes per age). At each
+// Phase 5 for window(tau), one direction: slot a holds the gradient of the loss term a steps later than the
+// state it reaches (its age, kept down the stack: dY of a lower layer comes per age). At each
 // step every age goes through the cell's backward; ages move up by one into the previous step (the oldest is
 // dropped); at t = 1 every age reaches h0, c0. As sequenceWindowBackwardStep in src/cpu/sequence/window.ts.
 static void sweep_window(const Seq *s, int l, const float *dY, double *n2) {

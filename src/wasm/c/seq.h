@@ -50,7 +50,7 @@ enum SeqSlot {
   QP_DGXS,      // [tau, R, Gh] window: dGx per age, for the layer below (L > 1)
   QP_CH, QP_CC, // [dirs, B, h] carries into the next step of the sweep
   QP_DIRH, QP_DIRC,  // [max(tau, dirs), B, h] the direct paths to the previous state (gru z dh; lstm dc f)
-  QP_CP,        // [max(tau, dirs), B, h] the product dGh Wh of a step
+  QP_CP,        // [dirs, B, h] the product dGh Wh of a step
   QP_SL1, QP_SL2, QP_SLC1, QP_SLC2,  // window slots [tau, B, h] of h and c (ping-pong)
   QP_GHS,       // [tau, B, Gh] window: dGh per age of a step
   QP_DH0, QP_DC0,  // [K, B, h]
