@@ -64,3 +64,91 @@ enum SeqSlot {
 };
 
 typedef struct { int32_t s[Q_COUNT]; } SeqCtx;
+
+// What every part of seq_run reads: the call's sizes and shared pointers, and the thread's place.
+typedef struct {
+  const SeqCtx *c;
+  int T, B, d, h, q, L, dirs, cell, act, G, Gh, w, K, R, tokens, bias, tau, lstm;
+  const int32_t *len;
+  const float *xi;
+  float *P, *Gr;  // parameters, gradients (flat layout)
+  volatile int32_t *bar;
+  int tid, nth, wait;
+} Seq;
+
+typedef struct { float *Wx, *Wh, *bx, *bh; } Layer;
+
+#define F(slot) PTR(s->c, slot, float)
+#define ADD wasm_f32x4_add
+#define SUB wasm_f32x4_sub
+#define MUL wasm_f32x4_mul
+
+static inline void sync(const Seq *s) { barrier(s->bar, s->nth, s->wait); }
+static inline int steps_of(const Seq *s, int b) { return s->len ? s->len[b] : s->T; }
+static inline int first_t(int dir, int n) { return dir == 0 ? 1 : n; }  // the step that reads the initial state
+static inline int last_t(int dir, int n) { return dir == 0 ? n : 1; }   // the step whose state is hT
+static inline int n_in(const Seq *s, int k) { return k < s->dirs ? s->d : s->w; }
+static inline int layer_size(const Seq *s, int k) { return s->Gh * (n_in(s, k) + s->h) + (s->bias ? 2 * s->Gh : 0); }
+static inline int layer_off(const Seq *s, int k) {
+  return k < s->dirs ? k * layer_size(s, 0) : s->dirs * layer_size(s, 0) + (k - s->dirs) * layer_size(s, s->dirs);
+}
+
+static inline Layer layer_of(const Seq *s, float *base, int k) {
+  Layer y;
+  y.Wx = base + layer_off(s, k);
+  y.Wh = y.Wx + s->Gh * n_in(s, k);
+  y.bx = s->bias ? y.Wh + s->Gh * s->h : 0;
+  y.bh = s->bias ? y.bx + s->Gh : 0;
+  return y;
+}
+
+static inline float *wxt_of(const Seq *s, int k) {
+  return F(QP_WXT) + (k < s->dirs ? k * s->d : s->dirs * s->d + (k - s->dirs) * s->w) * s->Gh;
+}
+
+// 4 lanes from p, or the first n (< 4) of them and zeros
+static inline v128_t ld(const float *p, int n) {
+  if (n >= 4) return wasm_v128_load(p);
+  float t[4] = {0, 0, 0, 0};
+  for (int i = 0; i < n; i++) t[i] = p[i];
+  return wasm_v128_load(t);
+}
+static inline void st(float *p, v128_t v, int n) {
+  if (n >= 4) {
+    wasm_v128_store(p, v);
+    return;
+  }
+  float t[4];
+  wasm_v128_store(t, v);
+  for (int i = 0; i < n; i++) p[i] = t[i];
+}
+static inline v128_t splat(float x) { return wasm_f32x4_splat(x); }
+// sigma(x) = 1 / (1 + e^-x) as float32 computes it: NaN stays NaN (v_exp keeps it), +Inf gives 1, and below
+// -88.7 (where e^-x overflows float32) exactly 0. v_exp clamps its argument there, which would leave 3e-39: a
+// saturated gate's sigma' must be 0, as in the reference and on WebGPU, or a huge operand behind it (an h0 of
+// 1e18, an infinite weight) turns 3e-39 into a gradient of its own size, or Inf where 0 * Inf is NaN.
+static inline v128_t v_sig(v128_t x) {
+  v128_t s = wasm_f32x4_div(splat(1.0f), ADD(splat(1.0f), v_exp(wasm_f32x4_neg(x))));
+  return wasm_v128_andnot(s, wasm_f32x4_lt(x, splat(-88.72283935546875f)));
+}
+static inline double sumsq(v128_t v) {
+  double a = wasm_f32x4_extract_lane(v, 0), b = wasm_f32x4_extract_lane(v, 1), c = wasm_f32x4_extract_lane(v, 2), d = wasm_f32x4_extract_lane(v, 3);
+  return a * a + b * b + c * c + d * d;
+}
+static inline void zero(float *p, int n) { for (int i = 0; i < n; i++) p[i] = 0.0f; }
+
+// The cell state before step t of direction dir (lstm): c0 (or zeros) at the first step, else C at the previous one.
+static inline const float *prev_cell(const Seq *s, int k, int dir, int t, int n, int b) {
+  if (t == first_t(dir, n)) {
+    const float *c0 = F(QP_C0);
+    return c0 ? c0 + (k * s->B + b) * s->h : 0;
+  }
+  int tp = dir == 0 ? t - 1 : t + 1;
+  return F(QP_C) + k * s->R * s->h + ((tp - 1) * s->B + b) * s->h;
+}
+
+// seq_step.c: phase 2, forward step `step` (1..T) of layer l, both directions, on this thread's rectangle.
+void seq_forward_step(const Seq *s, int l, int step, int b0, int b1, int j0, int j1);
+// seq_sweep.c: phase 5, the reverse sweep of layer l from its upstream gradient dY; n2 += squared step norms.
+void seq_sweep_xi(const Seq *s, int l, const float *dY, double *n2);
+void seq_sweep_window(const Seq *s, int l, const float *dY, double *n2);
