@@ -87,10 +87,7 @@ fn inverseFactors(x: f32) -> vec2<f32> {
   return vec2<f32>(exp2(f32(-e1)), exp2(f32(e1 - e)));
 }
 
-fn isFinite(x: f32) -> bool {
-  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
-  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
+//! include finite
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) li: u32) {
@@ -107,7 +104,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
   var bad = 0.0;
   for (var i = li; i < params.n; i += 256u) {
     let g = grad[i];
-    if (isFinite(g)) { m = max(m, abs(g)); } else { bad = 1.0; }
+    if (isFiniteF(g)) { m = max(m, abs(g)); } else { bad = 1.0; }
   }
   m = reduceMax(li, m);
   bad = reduceMax(li, bad);
@@ -132,18 +129,18 @@ fn main(@builtin(local_invocation_index) li: u32) {
     for (var p = 0u; p < params.stepParts; p++) { M = max(M, stepPartials[t * params.stepParts + p]); }
     var s = 0.0;
     var kt = vec2<f32>(1.0, 1.0);
-    if (M > 0.0 && isFinite(M)) {
+    if (M > 0.0 && isFiniteF(M)) {
       kt = inverseFactors(M);
       for (var p = 0u; p < params.stepParts; p++) {
         let r = (stepPartials[t * params.stepParts + p] * kt.x) * kt.y;
         s += r * r;
       }
     }
-    stats.perStep[t] = select(M, sqrt(s) / kt.y / kt.x, isFinite(M)); // an infinite tile norm stays infinite
+    stats.perStep[t] = select(M, sqrt(s) / kt.y / kt.x, isFiniteF(M)); // an infinite tile norm stays infinite
   }
 
   if (li == 0u) {
-    let finite = isFinite(norm);
+    let finite = isFiniteF(norm);
     var scale = vec3<f32>(1.0, 1.0, 1.0);
     var clipped = 0.0;
     if (finite && params.clipNorm > 0.0 && norm > params.clipNorm) {
