@@ -24,6 +24,7 @@ import tokenScatterAdd from '../../kernels/token_scatter_add.wgsl';
 import windowBackwardStep from '../../kernels/window_backward_step.wgsl';
 import libActivations from '../../kernels/lib/activations.wgsl';
 import libFinite from '../../kernels/lib/finite.wgsl';
+import libStats from '../../kernels/lib/stats.wgsl';
 import { type KernelInfo, reflectKernel } from './reflect.js';
 
 const SOURCES = {
@@ -58,7 +59,7 @@ export type KernelName = keyof typeof SOURCES;
  * WGSL has no includes: a kernel names the shared functions it uses (kernels/lib/) with a line
  * `//! include NAME`, replaced here by that file, so each function has one home.
  */
-const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite };
+const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite, stats: libStats };
 
 export function linkKernel(name: string, source: string): string {
   return source.replace(/^\/\/! include (\S+)[ \t]*$/gm, (_, lib: string) => {
