@@ -7,11 +7,12 @@
 // bits run after run and for 1, 2 and 3 threads (every product sums each element
 // in one fixed order, src/wasm/c/gemm.c).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Engine } from '../src/index.js';
-import type { GradientOptions, SequenceGradients } from '../src/types.js';
+import { createEngine, type Engine } from '../src/index.js';
+import type { Batch, GradientOptions, SequenceGradients, SequenceModel } from '../src/types.js';
+import { packSequence } from '../src/sequence-params.js';
 import { printWorst } from './gpu-setup.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
-import { COVERING_TABLE, LENGTHS_ROWS, WINDOW_ROWS, checkSequence, full, lengthsOf, randomized, chunked } from './gpu-sequence-cases.js';
+import { COVERING_TABLE, LENGTHS_ROWS, WINDOW_ROWS, checkSequence, expectSequenceClose, full, lengthsOf, randomized, chunked } from './gpu-sequence-cases.js';
 import { WASM_THREADS, wasmEngine } from './wasm-setup.js';
 
 const engines = new Map<number, Engine>();
@@ -125,6 +126,45 @@ describe('forward and generate on wasm', () => {
       expect(f.loss).toBe(g.loss);
       expect(f.hT).toEqual(g.hT);
       expect(f.cT).toEqual(g.cT);
+    }
+  });
+});
+
+describe('non-finite values on wasm, as the reference (README, non-finite values)', () => {
+  const cpu = createEngine({ backend: 'cpu' });
+  /** NaN where the reference has NaN, the same infinities, the finite values within the GPU tolerance. */
+  function expectSameNonFinite(where: string, got: Float32Array, want: Float32Array): void {
+    for (let i = 0; i < want.length; i++) {
+      if (Number.isFinite(want[i])) expect(Math.abs(got[i] - want[i]), `${where}[${i}]`).toBeLessThanOrEqual(1e-4 + 2e-3 * Math.abs(want[i]));
+      else expect(got[i], `${where}[${i}]`).toBe(want[i]);
+    }
+  }
+  const cases: Array<[string, SeqSpec, (m: SequenceModel, b: Batch) => void]> = [
+    ['lstm, an infinite x: gates saturate (tanh(Inf) = 1, sigma(-Inf) = 0)', { cell: 'lstm', L: 2, bi: true, T: 4, B: 3, d: 5, h: 6, q: 4, seed: 221 }, (_m, b) => ((b.x as Float32Array)[7] = Infinity)],
+    ['gru, a NaN in h0: sigma(NaN) = NaN reaches hT and the gradients', { cell: 'gru', L: 1, bi: false, T: 3, B: 2, d: 3, h: 5, q: 3, states: true, seed: 222 }, (_m, b) => (b.h0![2] = NaN)],
+    ['rnn relu, a NaN in x: relu(NaN) = 0 in h, NaN in the gradients', { cell: 'rnn', L: 1, bi: false, T: 3, B: 2, d: 3, h: 5, q: 3, activation: 'relu', seed: 223 }, (_m, b) => ((b.x as Float32Array)[1] = NaN)],
+    ['gru, Wh of 1e30: saturated gates, finite gradients as the reference', { cell: 'gru', L: 1, bi: false, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 224 }, (m) => m.layers[0].Wh.fill(1e30)],
+  ];
+  it.each(cases)('%s', async (_name, spec, spoil) => {
+    const { model, batch } = randomSequenceProblem(spec);
+    spoil(model, batch);
+    const options: GradientOptions = { loss: 'cross-entropy' };
+    const want = await (await cpu).gradients(model, batch, options);
+    for (const threads of WASM_THREADS) {
+      const got = await engines.get(threads)!.gradients(model, batch, options);
+      expect(got.nonFinite).toBe(want.nonFinite);
+      expect(got.clipped).toBe(false);
+      expect(Number.isNaN(got.gradNorm)).toBe(Number.isNaN(want.gradNorm));
+      expect(Number.isFinite(got.gradNorm)).toBe(Number.isFinite(want.gradNorm));
+      if (!want.nonFinite) expectSequenceClose(_name, got, want);
+      expectSameNonFinite('hT', got.hT, want.hT);
+      if (want.cT) expectSameNonFinite('cT', got.cT!, want.cT);
+      // a trainer skips the step: parameters unchanged
+      const trainer = engines.get(threads)!.trainer(model, { optimizer: { kind: 'adam', learningRate: 0.1 }, loss: 'cross-entropy' });
+      const r = await trainer.step(batch);
+      expect(r.skipped).toBe(want.nonFinite);
+      if (want.nonFinite) expect(packSequence(await trainer.read())).toEqual(packSequence(model));
+      trainer.dispose();
     }
   });
 });
