@@ -15,6 +15,9 @@ const LOSS = { 'cross-entropy': 0, mse: 1, none: 2 } as const;
 
 export const SEQ_CONTEXT_BYTES = SEQ_SLOTS.length * 4;
 
+/** Gradient elements per partial sum of squares: GBLK in src/wasm/c/seq.h. */
+const GBLK = 1024;
+
 export interface SeqCallResult {
   loss: number;
   gradNorm: number;
@@ -39,7 +42,6 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
   const K = L * dirs;
   const Gh = G * h;
   const w = dirs * h;
-  const nth = pool.threads;
   const total = params.length;
   const lstm = p.cell === 'lstm';
   const gated = p.cell !== 'rnn';
@@ -96,7 +98,10 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
     ['QP_DH0', back ? state : 0],
     ['QP_DC0', back && lstm ? state : 0],
     ['QP_DX', back && p.inputGradient ? 4 * R * d : 0],
-    ['QP_PART', 8 * nth * (2 + K * T)],
+    ['QP_ROWLOSS', 8 * R],
+    ['QP_GSQ', back ? 8 * Math.ceil(total / GBLK) : 0],
+    ['QP_NSQ', back ? 8 * K * T * B * Math.ceil(h / 8) : 0],
+    ['QP_PART', 8 * (2 + K * T)],
     ['QP_CLIP', p.clipNorm !== undefined ? 8 : 0],
     ['QP_OUT', 8 * (4 + K * T)],
     ['QP_PROF', 8 * 9],

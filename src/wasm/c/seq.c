@@ -41,8 +41,7 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
   float *W = head ? s->P + layer_off(s, K) : 0, *bq = head && c->s[Q_HEAD_BIAS] ? W + q * w : 0;
   float *dW = head ? s->Gr + layer_off(s, K) : 0, *dbq = bq ? dW + q * w : 0;
   float *Ys = F(QP_YS), *Ytop = Ys + (L - 1) * R * w, *O = F(QP_O);
-  int stride = 2 + K * T;
-  double *mine = PTR(c, QP_PART, double) + tid * stride;
+  double *rowloss = PTR(c, QP_ROWLOSS, double);
   double *prof = tid == 0 ? PTR(c, QP_PROF, double) : 0, t_last = 0;
   // milliseconds per part, thread 0: 0 transposes, 1 input projections, 2 forward recurrence, 3 output and loss,
   // 4 dY_top and the head's gradients, 5 reverse sweeps, 6 gradients to the layer below and weight gradients, 7 the rest
@@ -52,7 +51,6 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
     t_last = host_now();
   }
   int m0, m1, n0, n1, e0, e1;
-  for (int i = 0; i < stride; i++) mine[i] = 0;
 
   // 0
   for (int k = 0; k < K; k++) {
@@ -114,16 +112,17 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
     part(tid, nth, R, q, 1, &m0, &m1, &n0, &n1);
     mm(m0, m1, 0, q, w, Ytop, w, 1, F(QP_WT), q, O, q, 0, 0, bq, 0);
     float *D = F(QP_DO) ? F(QP_DO) : O;
-    if (loss != 2) mine[0] = loss_rows(m0, m1, O, D, q, B, T, s->len, c->s[Q_N], loss, PTR(c, QP_LABELS, void));
+    // row by row: the loss is then the sum of rowloss in row order, whatever rows each thread took
+    if (loss != 2) for (int r = m0; r < m1; r++) rowloss[r] = loss_rows(r, r + 1, O, D, q, B, T, s->len, c->s[Q_N], loss, PTR(c, QP_LABELS, void));
     if (forward)
       for (int r = m0; r < m1; r++)
         if (r / B + 1 > steps_of(s, r % B)) zero(O + r * q, q);
   }
   if (forward) {  // a forward-only call ends here: Y, hT, cT, O and the loss
     sync(s);
-    if (tid == 0) {
+    if (tid == 0 && loss != 2) {
       double sum = 0;
-      for (int i = 0; i < nth; i++) sum += PTR(c, QP_PART, double)[i * stride];
+      for (int r = 0; r < R; r++) sum += rowloss[r];
       PTR(c, QP_OUT, double)[0] = sum / c->s[Q_N];
     }
     return;
@@ -154,8 +153,8 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
 
   // 5, 6
   for (int l = L - 1; l >= 0; l--) {
-    if (tau) seq_sweep_window(s, l, dYcur, mine + 2);
-    else seq_sweep_xi(s, l, dYcur, mine + 2);
+    if (tau) seq_sweep_window(s, l, dYcur);
+    else seq_sweep_xi(s, l, dYcur);
     sync(s);
     MARK(5);
     int k0 = l * dirs;
@@ -210,13 +209,30 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
     float *tmp = dYcur; dYcur = dYnext; dYnext = tmp;
   }
 
-  // 7
-  part_range(tid, nth, total, &e0, &e1);
-  mine[1] = grad_sumsq(s->Gr, e0, e1);
+  // 7: every partial sum is of a fixed block (rows, 8-unit blocks, GBLK gradient elements) and thread 0 adds them
+  // in order, so loss, gradNorm and the step norms are the same bits for any number of threads
+  int nblk = (total + GBLK - 1) / GBLK, g0 = (int)((int64_t)nblk * tid / nth), g1 = (int)((int64_t)nblk * (tid + 1) / nth);
+  double *gsq = PTR(c, QP_GSQ, double);
+  for (int g = g0; g < g1; g++) gsq[g] = grad_sumsq(s->Gr, g * GBLK, (g + 1) * GBLK < total ? (g + 1) * GBLK : total);
   sync(s);
   double *out = PTR(c, QP_OUT, double);
-  if (tid == 0) finalize_out(PTR(c, QP_PART, double), nth, stride, K * T, PTR(c, QP_CLIP, double), c->s[Q_N], out);
+  if (tid == 0) {
+    double *sums = PTR(c, QP_PART, double);
+    sums[0] = 0;
+    if (loss != 2) for (int r = 0; r < R; r++) sums[0] += rowloss[r];
+    sums[1] = 0;
+    for (int g = 0; g < nblk; g++) sums[1] += gsq[g];
+    const double *nsq = PTR(c, QP_NSQ, double);
+    int per = B * ((h + 7) / 8);
+    for (int kt = 0; kt < K * T; kt++) {
+      double v = 0;
+      for (int i = 0; i < per; i++) v += nsq[kt * per + i];
+      sums[2 + kt] = v;
+    }
+    finalize_out(sums, 1, 2 + K * T, K * T, PTR(c, QP_CLIP, double), c->s[Q_N], out);
+  }
   sync(s);
+  part_range(tid, nth, total, &e0, &e1);
   clip_and_update(s->P, s->Gr, PTR(c, QP_M, float), PTR(c, QP_V, float), e0, e1, out, c->s[Q_OPT], &c->s[Q_LR]);
   MARK(7);
 }

@@ -55,7 +55,10 @@ enum SeqSlot {
   QP_GHS,       // [tau, B, Gh] window: dGh per age of a step
   QP_DH0, QP_DC0,  // [K, B, h]
   QP_DX,        // [R, d]
-  QP_PART,      // f64 [nth, 2 + K*T]
+  QP_ROWLOSS,   // f64 [R] the loss of each row (the loss is their sum in row order, whatever the thread count)
+  QP_GSQ,       // f64 [ceil(total / GBLK)] the sum of squares of each block of GBLK gradient elements
+  QP_NSQ,       // f64 [K*T, B, ceil(h/8)] ||dL/dh_t||^2 of each row and 8-unit block
+  QP_PART,      // f64 [2 + K*T] loss, sum of squares, squared step norms, summed from the three above in a fixed order
   QP_CLIP,      // f64 clipNorm (0: none)
   QP_OUT,       // f64 [4 + K*T]: loss, gradNorm, clip scale, nonFinite, ||dL/dh_t|| per k, t
   QP_PROF,      // f64 [9]: thread 0's milliseconds per part of the call (see seq.c)
@@ -149,6 +152,24 @@ static inline const float *prev_cell(const Seq *s, int k, int dir, int t, int n,
 
 // seq_step.c: phase 2, forward step `step` (1..T) of layer l, both directions, on this thread's rectangle.
 void seq_forward_step(const Seq *s, int l, int step, int b0, int b1, int j0, int j1);
-// seq_sweep.c: phase 5, the reverse sweep of layer l from its upstream gradient dY; n2 += squared step norms.
-void seq_sweep_xi(const Seq *s, int l, const float *dY, double *n2);
-void seq_sweep_window(const Seq *s, int l, const float *dY, double *n2);
+// seq_sweep.c: phase 5, the reverse sweep of layer l from its upstream gradient dY, the squared step norms into
+// QP_NSQ per row and 8-unit block (so that their sums do not depend on the thread count).
+void seq_sweep_xi(const Seq *s, int l, const float *dY);
+void seq_sweep_window(const Seq *s, int l, const float *dY);
+// Gradient elements per partial sum of squares (QP_GSQ).
+#define GBLK 1024
+// The squared norm partials of (k, t) and row b: ceil(h/8) of them, one per block of 8 units.
+static inline double *nsq_of(const Seq *s, int k, int t, int b) {
+  int hb = (s->h + 7) / 8;
+  return PTR(s->c, QP_NSQ, double) + (((k * s->T + t - 1) * s->B + b) * hb);
+}
+// Adds the squares of lanes j..j+3 of v to the partial of their 8-unit block (the first of its two chunks sets it).
+static inline void nsq_add(double *row, int j, v128_t v) {
+  double q = sumsq(v);
+  if ((j & 7) == 0) row[j >> 3] = q;
+  else row[j >> 3] += q;
+}
+// Zeroes the partials of units j0..j1 (whole 8-unit blocks) of a row: padding.
+static inline void nsq_zero(double *row, int j0, int j1) {
+  for (int jb = j0 >> 3; jb < (j1 + 7) >> 3; jb++) row[jb] = 0;
+}

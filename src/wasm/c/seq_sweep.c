@@ -51,7 +51,7 @@ static inline void cell_backward(const Seq *s, int k, int dir, int t, int n, int
 // Phase 5, full, chunked and randomized truncation: the carry of direction dir out of step t goes to t - 1
 // (forward, scaled by xi_t) or t + 1 (reverse, by xi_{t+1}); at a direction's first step to dh0, dc0
 // (forward scaled by xi_1, reverse unscaled). A zero factor carries nothing, even from non-finite values.
-void seq_sweep_xi(const Seq *s, int l, const float *dY, double *n2) {
+void seq_sweep_xi(const Seq *s, int l, const float *dY) {
   int T = s->T, B = s->B, h = s->h, Gh = s->Gh, w = s->w, R = s->R, G = s->G;
   int b0, b1, j0, j1;
   part(s->tid, s->nth, B, h, 0, &b0, &b1, &j0, &j1);
@@ -66,15 +66,16 @@ void seq_sweep_xi(const Seq *s, int l, const float *dY, double *n2) {
     for (int dir = 0; dir < s->dirs; dir++) {
       int k = l * s->dirs + dir, t = dir == 0 ? T + 1 - step : step;
       float *dGx = F(QP_DGX) + dir * R * Gh, *dGh = F(QP_DGH) + dir * R * Gh;
-      double ss = 0;
       for (int b = b0; b < b1; b++) {
         int n = steps_of(s, b), row = (t - 1) * B + b, o = (dir * B + b) * h, ko = (k * B + b) * h;
         float *gxr = dGx + row * Gh, *ghr = dGh + row * Gh;
+        double *nr = nsq_of(s, k, t, b);
         if (t > n) {
           for (int g = 0; g < G; g++) {
             zero(gxr + g * h + j0, j1 - j0);
             zero(ghr + g * h + j0, j1 - j0);
           }
+          nsq_zero(nr, j0, j1);
           continue;
         }
         int last = t == last_t(dir, n);
@@ -87,7 +88,7 @@ void seq_sweep_xi(const Seq *s, int l, const float *dY, double *n2) {
             dc = ld(CC + o + j, m);
             if (last && dcT) dc = ADD(dc, ld(dcT + ko + j, m));
           }
-          ss += sumsq(dh);
+          nsq_add(nr, j, dh);
           CellGrad cg;
           cell_backward(s, k, dir, t, n, b, j, m, dh, dc, &cg);
           for (int g = 0; g < G; g++) {
@@ -98,7 +99,6 @@ void seq_sweep_xi(const Seq *s, int l, const float *dY, double *n2) {
           st(DIRC + o + j, cg.dirc, m);
         }
       }
-      n2[k * T + t - 1] += ss;
     }
     sync(s);
     for (int dir = 0; dir < s->dirs; dir++) {
@@ -127,7 +127,7 @@ void seq_sweep_xi(const Seq *s, int l, const float *dY, double *n2) {
 // state it reaches (its age, kept down the stack: dY of a lower layer comes per age). At each
 // step every age goes through the cell's backward; ages move up by one into the previous step (the oldest is
 // dropped); at t = 1 every age reaches h0, c0. As sequenceWindowBackwardStep in src/cpu/sequence/window.ts.
-void seq_sweep_window(const Seq *s, int l, const float *dY, double *n2) {
+void seq_sweep_window(const Seq *s, int l, const float *dY) {
   int T = s->T, B = s->B, h = s->h, Gh = s->Gh, R = s->R, G = s->G, tau = s->tau, k = l;
   int b0, b1, j0, j1;
   part(s->tid, s->nth, B, h, 0, &b0, &b1, &j0, &j1);
@@ -143,16 +143,17 @@ void seq_sweep_window(const Seq *s, int l, const float *dY, double *n2) {
     }
   for (int step = 1; step <= T; step++) {
     int t = T + 1 - step;
-    double ss = 0;
     for (int b = b0; b < b1; b++) {
       int n = steps_of(s, b), row = (t - 1) * B + b, ko = (k * B + b) * h;
       float *gxr = dGx + row * Gh, *ghr = dGh + row * Gh;
+      double *nr = nsq_of(s, k, t, b);
       if (t > n) {
         for (int g = 0; g < G; g++) {
           zero(gxr + g * h + j0, j1 - j0);
           zero(ghr + g * h + j0, j1 - j0);
           if (DGXS) for (int a = 0; a < tau; a++) zero(DGXS + a * R * Gh + row * Gh + g * h + j0, j1 - j0);
         }
+        nsq_zero(nr, j0, j1);
         continue;
       }
       int last = t == n;
@@ -181,14 +182,13 @@ void seq_sweep_window(const Seq *s, int l, const float *dY, double *n2) {
           st(DIRH + so, cg.dirh, m);
           st(DIRC + so, cg.dirc, m);
         }
-        ss += sumsq(sumH);
+        nsq_add(nr, j, sumH);
         for (int g = 0; g < G; g++) {
           st(gxr + g * h + j, sgx[g], m);
           st(ghr + g * h + j, sgh[g], m);
         }
       }
     }
-    n2[k * T + t - 1] += ss;
     sync(s);
     if (t == 1) {
       // every age reaches the initial state: the summed dGh through Wh, plus the direct paths of every age
