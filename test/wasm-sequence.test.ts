@@ -169,3 +169,20 @@ describe('non-finite values on wasm, as the reference (README, non-finite values
     }
   });
 });
+
+describe('memory', () => {
+  it('a steady training loop does not grow the WebAssembly memory (the arena is laid out per call and only grows)', async () => {
+    const spec: SeqSpec = { cell: 'lstm', L: 2, bi: true, T: 7, B: 5, d: 6, h: 12, q: 4, tokens: true, seed: 231 };
+    const { model, batch } = randomSequenceProblem(spec);
+    for (const threads of WASM_THREADS) {
+      const wasm = engines.get(threads)!;
+      const trainer = wasm.trainer(model, { optimizer: { kind: 'adam', learningRate: 0.01 }, loss: 'cross-entropy', carryState: true });
+      for (let i = 0; i < 2; i++) await trainer.step(batch);
+      const bytes = wasm.stats().liveBytes;
+      for (let i = 0; i < 5; i++) await trainer.step(batch);
+      await trainer.forward(batch);
+      expect(wasm.stats().liveBytes).toBe(bytes);
+      trainer.dispose();
+    }
+  });
+});
