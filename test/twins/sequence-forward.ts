@@ -1,4 +1,4 @@
-// engine.forward on WebGPU: the forward part of a gradient call, so its loss,
+// engine.forward: the forward part of a gradient call, so its loss,
 // hT and cT are those gradients() reports, bit for bit; O and Y against the
 // CPU engine's forward (zero at padded rows); an RnnModel runs as its
 // one-layer sequence; on WebGPU one submit, K + L*T (+ head and loss) dispatches.

@@ -1,4 +1,4 @@
-// engine.generate on WebGPU: greedy decoding gives the CPU reference's ids
+// engine.generate: greedy decoding gives the CPU reference's ids
 // (a host loop of one-step forward calls) for lstm, gru and an RnnModel;
 // sampling with a seed is repeatable; the tokens after the first run as
 // one-step forwards recorded many to a submit on WebGPU.

@@ -1,7 +1,7 @@
-// The WebGPU trainer on a SequenceModel: a step is the optimizer (SGD, Adam)
+// The trainer on a SequenceModel: a step is the optimizer (SGD, Adam)
 // applied to the clipped gradients of the float64 reference; carryState
 // carries h and c of every layer-direction (as if the next batch were given
-// hT and cT as h0 and c0); one submit per step; training lowers the loss;
+// hT and cT as h0 and c0); one submit per step on WebGPU; training lowers the loss;
 // read() returns a SequenceModel of the same shape.
 //
 // Registers the tests for an engine under test (`gpu` below): WebGPU in test/gpu-sequence-trainer.test.ts,
