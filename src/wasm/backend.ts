@@ -1,5 +1,6 @@
 // The 'wasm' engine: float32 kernels in WebAssembly (SIMD), on one or more
-// threads over shared memory (src/wasm/pool.ts). Validation, truncation draws,
+// threads over shared memory (src/wasm/pool.ts). An RnnModel runs here
+// (bptt_run, call.ts); a SequenceModel in seq-backend.ts (seq_run, seq-call.ts). Validation, truncation draws,
 // parameter layout and the trainer's bookkeeping are the CPU reference's own
 // (src/validate.ts, src/truncation.ts, src/params.ts), so every engine
 // refuses and accepts the same calls.
