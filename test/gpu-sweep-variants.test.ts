@@ -12,7 +12,8 @@ import { type KernelChoice, type TuningOption, DEFAULT_CHOICE } from '../src/tun
 import { BpttInputError } from '../src/errors.js';
 import { packSequence, sequenceLayout } from '../src/sequence-params.js';
 import { validateSequenceModel } from '../src/validate-sequence.js';
-import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
+import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, sequenceDispatches } from '../src/gpu/sequence-encode.js';
+import type { Recorder } from '../src/gpu/context.js';
 import { shapeClass, unfitReason, withChoice } from '../src/gpu/variants.js';
 import { persistentBackwardBytes, persistentBackwardLanes } from '../src/gpu/sweep-variants.js';
 import { gpuEngine, expectCloseToCpu, printWorst } from './gpu-setup.js';
@@ -53,7 +54,7 @@ const THREE_LAYERS: Array<[SeqSpec, (typeof COVERING_TABLE)[number][1], Partial<
 
 for (const [name, fixed, rowsOf] of [
   ['persistent backward', PERSISTENT, () => true],
-  ['backward wavefront', WAVE, () => true],
+  ['backward wavefront', WAVE, (i: number) => (COVERING_TABLE[i][0].L > 1 && !COVERING_TABLE[i][0].bi) || i === 1 || i === 4], // where it applies, and a bi and a one-layer row where it falls back
   ['backward wavefront, lanes4, forward wavefront', WAVE_LANES, (i: number) => COVERING_TABLE[i][0].L > 1 && !COVERING_TABLE[i][0].bi], // the stacks it applies to
 ] as const) {
   describe(`${name}: equals the reference on the covering table (h = 33, B = 35)`, () => {
@@ -188,6 +189,49 @@ describe('dispatch counts', () => {
     const gpu = await engineWith({ fixed: WAVE });
     await checkSequence(gpu, { ...spec, L: 2, bi: true, T: 4 }, full, { gradNormPerStep: false });
     expect(gpu.stats().dispatches).toBe(base(4, 2, 4, 2));
+  });
+});
+
+describe('the recording (no GPU): as many dispatches as sequenceDispatches says, for every sweep choice', () => {
+  // A stand-in Recorder that counts dispatches by kernel, on a device with SwiftShader's limits.
+  function record(spec: SeqSpec, choice: Partial<KernelChoice>, run: { window?: number; dx: boolean; clip: boolean; lengths?: boolean }) {
+    const { model } = randomSequenceProblem(spec);
+    const lengths = run.lengths ? Int32Array.from({ length: spec.B }, (_, b) => 1 + (b % spec.T)) : null;
+    const plan = planSequence(validateSequenceModel(model), { T: spec.T, B: spec.B, activation: spec.activation ?? 'tanh', tokens: !!spec.tokens, loss: spec.q ? 'cross-entropy' : 'none', xi: null, window: run.window, lengths }, sequenceLayout(model));
+    const s = withChoice(plan, { ...DEFAULT_CHOICE, ...choice });
+    const byKernel: Record<string, number> = {};
+    const device = { limits: { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 32768 }, features: new Set(), queue: { writeBuffer() {} } };
+    const rec = { device, matmulWG: 8, clear() {}, copy() {}, dispatch: (k: { name: string }) => void (byKernel[k.name] = (byKernel[k.name] ?? 0) + 1) } as unknown as Recorder;
+    const b = Object.fromEntries(Object.entries(seqBufferSizes(s, run.dx)).map(([k, n]) => [k, n ? ({ size: n * 4 } as GPUBuffer) : null])) as never;
+    recordSequenceForward(rec, s, b);
+    recordSequenceHead(rec, s, b);
+    recordSequenceBackward(rec, s, b, { perStepNorms: true, dx: run.dx, clipNorm: run.clip ? 1 : 0, applyClip: true, countStep: false });
+    const total = Object.values(byKernel).reduce((a, n) => a + n, 0);
+    return { total, planned: sequenceDispatches(s, { dx: run.dx, clip: run.clip }), byKernel };
+  }
+  const CHOICES: Array<Partial<KernelChoice>> = [{}, PERSISTENT, WAVE, WAVE_LANES, { forwardStep: 'persistent', backwardStep: 'persistent' }, { wavefront: true, backwardStep: 'persistent' }];
+  it('every cell, 1-3 layers, both directions, dx, clipping, lengths and window', () => {
+    let n = 0;
+    for (const cell of ['rnn', 'gru', 'lstm'] as const) {
+      for (const L of [1, 2, 3]) {
+        for (const bi of [false, true]) {
+          const spec: SeqSpec = { cell, L, bi, T: 5, B: 3, d: 4, h: 6, q: L === 2 ? 0 : 5, tokens: L === 3, seed: 1 };
+          for (const choice of CHOICES) {
+            for (const run of [{ dx: !spec.tokens, clip: false }, { dx: false, clip: true, lengths: true }, ...(bi ? [] : [{ dx: false, clip: false, window: 2 }])]) {
+              const { total, planned, byKernel } = record(spec, choice, run);
+              expect(total, `${cell} L=${L} ${bi ? 'bi' : 'uni'} ${JSON.stringify(choice)} ${JSON.stringify(run)}: ${JSON.stringify(byKernel)}`).toBe(planned);
+              const sweep = byKernel.cell_backward_sweep ?? 0;
+              if (run.window) expect(sweep).toBe(0);
+              else if (choice.backwardStep === 'persistent') expect(sweep).toBe(L);
+              else if (choice.backwardWavefront && L > 1 && !bi) expect(sweep).toBe(5 + L);
+              else expect(sweep).toBe(0);
+              n++;
+            }
+          }
+        }
+      }
+    }
+    expect(n).toBe(3 * 3 * (3 * 6 + 2 * 6)); // (every shape, both directions' runs)
   });
 });
 
