@@ -3,10 +3,11 @@
 // completion, by wall clock), keep the fastest for the engine's life, and
 // offer the table for reuse (engine.tuning(), createEngine({ tuning: { table } })).
 //
-// How: greedy over the kernels, forward step, backward step, matmul, then the
-// wavefront, then the backward wavefront; each candidate is a whole gradient call (forward, loss, reverse
-// sweep, weight gradients) at the call's B and h and min(T, 4) steps on
-// zeros, run once to compile and warm up and then twice, the faster run
+// How: greedy over the kernels, forward step, backward step (the persistent
+// sweep among them), matmul, then the wavefront and the backward wavefront
+// (unidirectional stacks); each candidate is a whole gradient call (forward,
+// loss, reverse sweep, weight gradients) at the call's B and h and min(T, 4)
+// steps on zeros, run once to compile and warm up and then twice, the faster run
 // counting. The default of each kernel is measured first and a candidate
 // replaces it only when faster. No run starts once budgetMs (default 500) has
 // passed for the class (a candidate cut short is dropped), so a class takes
