@@ -19,6 +19,8 @@ import { persistentBackwardBytes, persistentBackwardLanes } from '../src/gpu/swe
 import { gpuEngine, expectCloseToCpu, printWorst } from './gpu-setup.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
 import { COVERING_TABLE, WINDOW_ROWS, checkSequence, chunked, full, odd, randomized } from './gpu-sequence-cases.js';
+import { fuzzSequenceGradients } from './fuzz-sequence.js';
+import { newTally } from './fuzz-run.js';
 
 // One device for every engine here (its pipeline cache: SwiftShader compiles slowly).
 // Every kernel's variant is fixed (the rest the defaults): a partly fixed choice would
@@ -78,6 +80,22 @@ for (const [name, fixed, rowsOf] of [
     });
   });
 }
+
+// The fuzz test's random SequenceModel calls (tiny shapes, every truncation, lengths, non-finite
+// inputs, illegal calls) on an engine with each sweep variant fixed: the reference's results and
+// non-finite flags, or the same refusals.
+describe('random calls of the fuzz test', () => {
+  it.each([['persistent', PERSISTENT], ['wavefront', WAVE]] as const)('%s: 60 calls as the reference', async (_name, fixed) => {
+    const gpu = await engineWith({ fixed });
+    const cpu = await createEngine({ backend: 'cpu' });
+    const t = newTally();
+    await fuzzSequenceGradients(gpu, cpu, 20261202, Array.from({ length: 60 }, (_, k) => 600_000 + k), t);
+    cpu.dispose();
+    expect(t.failures.slice(0, 5)).toEqual([]);
+    expect(t.legal + t.nonFinite + t.refused).toBe(60);
+    expect(t.nonFinite).toBeGreaterThan(0);
+  });
+});
 
 describe('window(tau) keeps its own kernel whatever the sweep variant', () => {
   it.each([['persistent', PERSISTENT], ['wavefront', WAVE]] as const)('%s chosen: equal to the reference, the default dispatch count', async (_name, fixed) => {
