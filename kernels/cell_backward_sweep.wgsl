@@ -50,7 +50,7 @@
 //                 output e is always handled by the same invocation, so its own
 //                 dState values (the gru z term, the lstm dc carry, the norms) need
 //                 no barrier. The host uses it only where WG invocations and
-//                 8*WG + 4*(G+1)*B*h bytes of workgroup memory fit the adapter.
+//                 8*WG + 4*(WS_CAP + HC_CAP) bytes of workgroup memory fit the adapter.
 //                 Norm partials: one per (k, t) (stepParts = 1), two reductions a step.
 
 struct Params {

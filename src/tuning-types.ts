@@ -20,7 +20,7 @@ export type ForwardStepVariant = 'direct' | 'lanes4' | 'lanes16' | 'subgroup4' |
  * The reverse-sweep step: 'direct' (cell_backward_step.wgsl) or the carry split over 4 or 16 lanes
  * (cell_backward_lanes.wgsl); or 'persistent': a layer's whole sweep (every step, dh0 included) in
  * ONE dispatch, one workgroup per direction looping over time, the carry and the gate gradients it
- * is made of in workgroup memory (cell_backward_sweep.wgsl); only where 4*(G+1)*B*h + 8*256 bytes
+ * is made of in workgroup memory (cell_backward_sweep.wgsl); only where about 4*(G+1)*B*h + 8*256 bytes
  * fit the adapter's workgroup storage. window(tau) keeps its own kernel whatever is chosen.
  */
 export type BackwardStepVariant = 'direct' | 'lanes4' | 'lanes16' | 'persistent';

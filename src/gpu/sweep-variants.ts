@@ -32,9 +32,16 @@ const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const ACTIVATION_CODE = { identity: 0, tanh: 1, relu: 2 } as const;
 const STEP_WG = 64;
 
+/**
+ * Floats of workgroup memory held for n: n rounded up to a multiple of 256, so that
+ * shapes close in size share one pipeline (the caps are override constants, and
+ * SwiftShader takes about a second to compile one), at most 1 KiB more per array.
+ */
+const cap = (n: number) => Math.ceil(n / 256) * 256;
+
 /** Workgroup memory of the persistent sweep (persistentWG invocations, as the persistent forward): the lanes' sums (vec2 per invocation), dGh [B, G*h] and the carry [B, h]. */
 export function persistentBackwardBytes(device: GPUDevice, s: Pick<SeqShape, 'B' | 'h' | 'G'>): number {
-  return 8 * persistentWG(device) + 4 * (s.G + 1) * s.B * s.h;
+  return 8 * persistentWG(device) + 4 * (cap(s.G * s.B * s.h) + cap(s.B * s.h));
 }
 
 /**
@@ -63,7 +70,7 @@ export function sweepUnfitReason(device: GPUDevice, s: SeqShape, choice: KernelC
   const have = device.limits.maxComputeWorkgroupStorageSize;
   if (need > have) {
     const wg = persistentWG(device);
-    return { argument: 'backwardStep', reason: `'persistent' needs ${need} bytes of workgroup memory at B=${s.B}, h=${s.h}, G=${s.G} (8*${wg} + 4*(G+1)*B*h); this device allows ${have}` };
+    return { argument: 'backwardStep', reason: `'persistent' needs ${need} bytes of workgroup memory at B=${s.B}, h=${s.h}, G=${s.G} (8*${wg} + 4*(G*B*h + B*h), each rounded up to 256 floats); this device allows ${have}` };
   }
   return null;
 }
@@ -134,8 +141,8 @@ export function recordPersistentSweep(rec: Recorder, s: SeqShape, b: SweepBuffer
     LANES: persistentBackwardLanes(wg, s),
     WG: wg,
     PERSISTENT: true,
-    WS_CAP: s.B * s.G * s.h,
-    HC_CAP: s.B * s.h,
+    WS_CAP: cap(s.B * s.G * s.h),
+    HC_CAP: cap(s.B * s.h),
   };
   const params = { ...commonParams(s, norms), s: 1, sLast: s.T + 1, layer: l, wave: 0, strideK: strideK(s, l * s.dirs) };
   rec.dispatch(kernel('cell_backward_sweep'), constants, bindings(b), params, [1, s.dirs, 1]);
