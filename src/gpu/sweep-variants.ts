@@ -17,19 +17,18 @@
 // stays layer by layer (both directions of a layer need all of the layer
 // above's dGx); neither is refused.
 //
-// Both kernels read n_b and xi_t (several steps per dispatch: the per-step
+// Both modes read n_b and xi_t (several steps per dispatch: the per-step
 // xi0/xi1 uniforms of cell_backward_step cannot carry them) from one small
 // table, u32 [B + T], uploaded when the sweep is recorded (its own buffer, so
 // the step kernels keep 8 storage bindings, WebGPU's default limit).
 import { type KernelChoice } from '../tuning-types.js';
 import type { Recorder } from './context.js';
 import { upload } from './context.js';
+import { ACTIVATION_CODE } from './encode.js';
 import { kernel } from './kernels.js';
 import { type SeqBuffers, type SeqShape, seqOffsets, strideK } from './sequence-encode.js';
-import { choiceOf, persistentWG } from './variants.js'; // (variants.ts calls back into this file for fit and norm partials)
+import { CELL_CODE, choiceOf, persistentWG } from './variants.js'; // (variants.ts calls back into this file for fit and norm partials)
 
-const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
-const ACTIVATION_CODE = { identity: 0, tanh: 1, relu: 2 } as const;
 const STEP_WG = 64;
 
 /**

@@ -12,7 +12,7 @@ import type { KernelInfo } from './reflect.js';
 import { type SeqBuffers, type SeqShape, seqOffsets, strideK } from './sequence-encode.js';
 import { persistentOutputsPerPartial, sweepUnfitReason } from './sweep-variants.js';
 
-const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
+export const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const ACTIVATION_CODE = { identity: 0, tanh: 1, relu: 2 } as const;
 const STEP_WG = 64;
 const PERSISTENT_LANES = 4;
