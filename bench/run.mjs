@@ -8,7 +8,8 @@
 //                            or a result differs from the CPU reference
 //   --cases=char,sweep-T,... groups (named-case ids char, dense, lstm, gru, lstm-lengths, lstm-full; sweep-T, sweep-h,
 //                            sweep-B, gemm) or single ids (sweep-T-256)
-//   --backends=a,b           a subset of library-webgpu, library-cpu, tfjs-webgpu, tfjs-wasm, tfjs-cpu
+//   --backends=a,b           a subset of library-webgpu, library-webgpu-tuned, library-wasm, library-cpu, tfjs-webgpu,
+//                            tfjs-wasm, tfjs-cpu, jax-wasm, jax-webgpu (bench/lib/cases.mjs BACKENDS)
 //   --runs=N                 timed runs per backend and case (full: 5, quick: 2)
 //   --budget-min=M           stop starting new cases after M minutes (default 15)
 //   --out=path/base          output files (default bench/results/latest, quick,
