@@ -71,6 +71,16 @@ const med = (c, b, mode) => c?.backends[b]?.modes[mode]?.median ?? null;
 export function evaluateTargets(cases, gemm) {
   const named = ['char', 'dense'].map((id) => cases.find((c) => c.id === id));
   const targets = [];
+  if (!named.some(Boolean) && !cases.some((c) => c.group === 'sweep-T')) {
+    // a run narrowed with --cases to other cases (the gated ones): say so rather than list missing figures
+    const none = (id, text) => ({ id, text, status: 'n/a', detail: 'not in this run (char, dense and the T sweep were not among --cases)' });
+    return [
+      none('step-vs-tfjs-webgpu', 'training step >= 5x faster than TF.js webgpu (char, dense)'),
+      none('char-vs-gemm', "char case's effective GFLOP/s >= 80% of the adapter's best large-GEMM rate"),
+      none('linear-in-T', 'time grows linearly in T (R² >= 0.98, exponent <= 1.2 at the top)'),
+      none('cpu-vs-tfjs-cpu', 'CPU reference at least as fast as TF.js cpu (char, dense; tfjs-cpu time / library-cpu time)'),
+    ];
+  }
 
   {
     const parts = [];
