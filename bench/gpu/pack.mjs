@@ -2,6 +2,7 @@
 // linux-x64 machine with a GPU and no network (and at most 64 MiB carried):
 //   bench/gpu/pack/
 //     run.mjs, gemm.mjs, cases.mjs  the runner, its GEMM part and the benchmark's cases
+//     common.mjs, sweep.mjs         shared helpers (FLOP count, ...); the reverse-sweep variants side by side
 //     problem.mjs, compare.mjs      the seeded problems and the check against the CPU reference (bench/lib)
 //     peers.mjs                     TF.js (core + webgpu backend) and jax-js with the bench's models, one
 //                                   minified esbuild bundle of bench/gpu/peers.ts (about 1.5 MiB)
@@ -26,7 +27,7 @@ const need = (p) => {
   return p;
 };
 copyFileSync(need(join(root, 'dist', 'node', 'index.js')), join(out, 'lib', 'index.js'));
-for (const f of ['run.mjs', 'gemm.mjs']) copyFileSync(join(root, 'bench', 'gpu', f), join(out, f));
+for (const f of ['run.mjs', 'gemm.mjs', 'common.mjs', 'sweep.mjs']) copyFileSync(join(root, 'bench', 'gpu', f), join(out, f));
 for (const f of ['cases.mjs', 'problem.mjs', 'compare.mjs']) copyFileSync(join(root, 'bench', 'lib', f), join(out, f));
 await build({
   entryPoints: [join(root, 'bench', 'gpu', 'peers.ts')],

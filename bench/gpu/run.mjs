@@ -60,6 +60,7 @@ const lib = await import(packed ? join(here, 'lib', 'index.js') : join(here, '..
 const { fullPlan, stepFlops, TOLERANCE } = await import(from('cases.mjs'));
 const { makeStackProblem, stackGradNames } = await import(from('problem.mjs'));
 const { compareGrads } = await import(from('compare.mjs'));
+const { seqFlops: flopsOf } = await import(join(here, 'common.mjs')); // shared with bench/gpu/sweep.mjs
 const { createEngine } = lib;
 
 const started = performance.now();
@@ -95,13 +96,8 @@ else if (software) {
 }
 for (const c of cuts) console.log(`cut: ${c}`);
 
-// FLOPs of one gradient call of a stack, matrix products only (cases.mjs's stepFlops for L = 1, G = 1): per layer
-// 6 G h^2 T B for the recurrence; 4 G d h (layer 0, dense x, no dx; 0 for token ids) or 6 G h^2 (above: dWx, Gx,
-// and dY below) for the input; 6 h q for the head.
-const seqFlops = ({ T, B, d, h, q, tokens, cell, numLayers: Ls }) => {
-  const G = { rnn: 1, gru: 3, lstm: 4 }[cell];
-  return T * B * (Ls * 6 * G * h * h + (tokens ? 0 : 4 * G * d * h) + (Ls - 1) * 6 * G * h * h + 6 * h * q);
-};
+// FLOPs of one gradient call (bench/gpu/common.mjs; cases.mjs's stepFlops for one vanilla layer)
+const seqFlops = (c) => flopsOf({ ...c, G: { rnn: 1, gru: 3, lstm: 4 }[c.cell], L: c.numLayers });
 
 const named = fullPlan().filter((c) => c.group === 'named' && c.kind === 'rnn');
 const cases = [
@@ -222,7 +218,7 @@ for (const c of cases) {
   const p2 = (n) => 2 ** Math.ceil(Math.log2(n)); // the tuner's shape class (src/gpu/variants.ts: shapeClass)
   const key = `${c.cell}${c.cell === 'rnn' ? '-tanh' : ''} L${c.numLayers} dirs1 B${p2(c.B)} h${p2(c.h)}`;
   const cls = table.classes[key] ? [key, table.classes[key]] : null;
-  const choice = cls ? { forwardStep: cls[1].forwardStep, backwardStep: cls[1].backwardStep, matmul: cls[1].matmul, wavefront: cls[1].wavefront } : null;
+  const choice = cls ? { forwardStep: cls[1].forwardStep, backwardStep: cls[1].backwardStep, matmul: cls[1].matmul, wavefront: cls[1].wavefront, backwardWavefront: cls[1].backwardWavefront ?? false } : null;
   const row = {
     id: c.id, label: c.label, shape: { T: c.T, B: c.B, d: c.d, h: c.h, q: c.q, L: c.numLayers, cell: c.cell, tokens: c.tokens },
     flops: c.flops, untunedMs: ms.untuned, tunedMs: ms.tuned, ratio: ms.tuned / ms.untuned, untunedDispatches: dUntuned, tunedDispatches: dTuned,
@@ -262,7 +258,7 @@ const md = [
   ...(cuts.length ? ['Cut to finish in minutes:', '', ...cuts.map((c) => `- ${c}`), ''] : []),
   '| case | untuned ms | tuned ms | tuned/untuned | dispatches (untuned, tuned) | GFLOP/s (untuned, tuned) | tuned choice | tfjs-webgpu ms (× tuned) | jax-webgpu ms (× tuned) |',
   '| --- | ---: | ---: | ---: | --- | --- | --- | ---: | ---: |',
-  ...results.map((r) => `| ${r.id} (T=${r.shape.T} B=${r.shape.B} h=${r.shape.h}${r.shape.L > 1 ? ` L=${r.shape.L}` : ''} ${r.shape.cell}) | ${r.untunedMs.toFixed(1)} | ${r.tunedMs.toFixed(1)} | ${r.ratio.toFixed(3)} | ${r.untunedDispatches}, ${r.tunedDispatches} | ${r.untunedGflops.toFixed(2)}, ${r.tunedGflops.toFixed(2)} | ${r.choice ? `fwd ${r.choice.forwardStep}, bwd ${r.choice.backwardStep}, ${r.choice.matmul}${r.choice.wavefront ? ', wavefront' : ''}` : 'n/a'} | ${peerCell(r, 'tfjs-webgpu')} | ${peerCell(r, 'jax-webgpu')} |`),
+  ...results.map((r) => `| ${r.id} (T=${r.shape.T} B=${r.shape.B} h=${r.shape.h}${r.shape.L > 1 ? ` L=${r.shape.L}` : ''} ${r.shape.cell}) | ${r.untunedMs.toFixed(1)} | ${r.tunedMs.toFixed(1)} | ${r.ratio.toFixed(3)} | ${r.untunedDispatches}, ${r.tunedDispatches} | ${r.untunedGflops.toFixed(2)}, ${r.tunedGflops.toFixed(2)} | ${r.choice ? `fwd ${r.choice.forwardStep}, bwd ${r.choice.backwardStep}, ${r.choice.matmul}${r.choice.wavefront ? ', wavefront' : ''}${r.choice.backwardWavefront ? ', backward wavefront' : ''}` : 'n/a'} | ${peerCell(r, 'tfjs-webgpu')} | ${peerCell(r, 'jax-webgpu')} |`),
   '',
   ...PEERS.flatMap((id) => {
     const why = [...new Set(results.map((r) => r.peers[id]?.notRun).filter(Boolean))];
