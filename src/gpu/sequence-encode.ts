@@ -23,7 +23,7 @@ import type { Recorder } from './context.js';
 import { ACTIVATION_CODE, elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
 import type { KernelChoice } from '../tuning-types.js';
-import { backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, matmulWG, recordForwardVariant } from './variants.js';
+import { backwardStepGroups, backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, forwardStepKernel, matmulWG, recordForwardVariant } from './variants.js';
 import { statsLayout } from './stats.js';
 
 const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
@@ -64,7 +64,8 @@ export function planSequence(
   const xi = run.xi ?? new Float32Array(run.T).fill(1);
   const lengths = run.lengths ?? null;
   const N = lengths ? lengths.reduce((a, n) => a + n, 0) : R;
-  return { ...dims, ...run, xi, window, lengths, N, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: Math.ceil((run.B * dims.h) / STEP_WG) };
+  const s: SeqShape = { ...dims, ...run, xi, window, lengths, N, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: 0 };
+  return { ...s, stepParts: backwardStepGroups(s) }; // the default choice's (withChoice sets another's)
 }
 
 /** Element offsets of every tensor inside the shared buffers (see the kernel headers). */
@@ -169,7 +170,6 @@ export function strideK(s: SeqShape, k0: number): number {
 export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>): void {
   const o = seqOffsets(s);
   const { T, B, R, h, G, dirs, layout } = s;
-  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
   // Every product recorded into this call uses the chosen matmul tile (the head and backward follow the forward).
   rec.matmulWG = matmulWG(choiceOf(s));
   const projection = (l: number) => {
@@ -196,14 +196,15 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
     recordForwardVariant(rec, s, b, projection);
     return;
   }
+  const forward = forwardStepKernel(s); // the variant chosen (cell_forward_tile4 or cell_forward_step)
   for (let l = 0; l < s.L; l++) {
     projection(l);
     const k0 = l * dirs;
     const p0 = layout.layers[k0];
     for (let step = 1; step <= T; step++) {
       rec.dispatch(
-        kernel('cell_forward_step'),
-        constants,
+        forward.info,
+        forward.constants,
         { W: b.params, Gx: b.Gx, state0: b.state0, lengths: b.lengths, Y: b.Y, saved: b.saved },
         {
           B, h, T, dirs, s: step,
@@ -219,7 +220,7 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
           offH0: o.h0(k0),
           offC0: o.c0(k0),
         },
-        [Math.ceil((B * h) / STEP_WG), dirs],
+        [forward.groups, dirs],
       );
     }
   }
