@@ -4,7 +4,9 @@
 // fixed choice of forward and backward step variant, runs interleaved so that
 // load drifts hit every choice alike. The vanilla RnnModel path runs beside
 // the 'rnn' SequenceModel of the same char model (the figure that says whether
-// the layer walk has caught up with the tuned vanilla kernels).
+// the layer walk has caught up with the tuned vanilla kernels). Each line gives
+// the median wall-clock ms and the median CPU ms of the process (SwiftShader
+// runs on the CPU: on a shared machine the CPU time is the steadier figure).
 //
 //   npm run build && nice -n 10 node bench/step-variants.mjs [--cases=char,lstm,gru,dense] [--choices=tile4,direct] [--runs=3] [--window=0]
 //
@@ -59,10 +61,14 @@ for (const c of choices) engines.set(c, await createEngine({ backend: 'webgpu', 
 const anyEngine = engines.get(choices[0]);
 console.log(`adapter: ${anyEngine.adapter.vendor} ${anyEngine.adapter.architecture}; T=${T} B=${B} h=${h}; runs=${runs}${tau ? `; window(${tau})` : ''}`);
 
+// Wall-clock ms, and the process's CPU ms (SwiftShader's threads included): on a machine
+// shared with other work the CPU time moves far less than the wall clock.
 async function once(fn) {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
-  return performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return [performance.now() - t0, (c.user + c.system) / 1000];
 }
 const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
@@ -85,10 +91,10 @@ for (const name of args.cases.split(',')) {
   }
   for (let r = 0; r < runs; r++) for (const [i, j] of jobs.entries()) times[i].push(await once(j.fn));
   console.log(`\n${name}:`);
-  const base = med(times[0]);
+  const wall = (i) => med(times[i].map((v) => v[0]));
+  const cpu = (i) => med(times[i].map((v) => v[1]));
   for (const [i, j] of jobs.entries()) {
-    const m = med(times[i]);
-    console.log(`  ${j.label.padEnd(28)} ${m.toFixed(0).padStart(6)} ms  (${(m / base).toFixed(2)}x the first; ${dispatches[i]} dispatches; runs ${times[i].map((v) => v.toFixed(0)).join(' ')})`);
+    console.log(`  ${j.label.padEnd(28)} wall ${wall(i).toFixed(0).padStart(6)} ms (${(wall(i) / wall(0)).toFixed(2)}x the first)  CPU ${cpu(i).toFixed(0).padStart(6)} ms (${(cpu(i) / cpu(0)).toFixed(2)}x)  ${dispatches[i]} dispatches`);
   }
 }
 for (const e of engines.values()) e.dispose();

@@ -10,6 +10,7 @@ import cellForwardStep from '../../kernels/cell_forward_step.wgsl';
 import cellForwardSubgroup from '../../kernels/cell_forward_subgroup.wgsl';
 import cellForwardTile4 from '../../kernels/cell_forward_tile4.wgsl';
 import cellWindowBackwardStep from '../../kernels/cell_window_backward_step.wgsl';
+import cellWindowBackwardTile4 from '../../kernels/cell_window_backward_tile4.wgsl';
 import columnSums from '../../kernels/column_sums.wgsl';
 import finalize from '../../kernels/finalize.wgsl';
 import gatherColumns from '../../kernels/gather_columns.wgsl';
@@ -41,6 +42,7 @@ const SOURCES = {
   cell_forward_subgroup: cellForwardSubgroup,
   cell_forward_tile4: cellForwardTile4,
   cell_window_backward_step: cellWindowBackwardStep,
+  cell_window_backward_tile4: cellWindowBackwardTile4,
   column_sums: columnSums,
   finalize,
   gather_columns: gatherColumns,

@@ -20,15 +20,13 @@ import type { Activation, LossKind } from '../types.js';
 import type { SequenceDims } from '../validate-sequence.js';
 import type { SequenceLayout } from '../sequence-params.js';
 import type { Recorder } from './context.js';
-import { ACTIVATION_CODE, elementwise, recordMatmul } from './encode.js';
+import { elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
 import type { KernelChoice } from '../tuning-types.js';
-import { backwardStepGroups, backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, forwardStepKernel, matmulWG, recordForwardVariant } from './variants.js';
+import { backwardStepGroups, backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, forwardStepKernel, matmulWG, recordForwardVariant, windowStepKernel } from './variants.js';
 import { statsLayout } from './stats.js';
 
-const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const NO_NORM = 0xffffffff;
-const STEP_WG = 64; // invocations per workgroup of the step kernels
 
 export interface SeqShape extends SequenceDims {
   T: number;
@@ -273,14 +271,14 @@ export interface SeqBackwardOptions {
 export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers, opt: SeqBackwardOptions): void {
   const o = seqOffsets(s);
   const { T, B, R, h, G, L, K, dirs, layout } = s;
-  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
   // a caller's dO (loss 'none') or dY at padded rows is ignored
   if (s.q > 0 && s.loss === 'none') recordMaskRows(rec, s, b.lengths, b.O, s.q);
   if (s.q === 0) recordMaskRows(rec, s, b.lengths, b.dY, dirs * h, o.dY(L - 1));
   if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.head!.W, offC: o.dY(L - 1) });
 
   const tau = s.window;
-  const backward = backwardStepKernel(s); // the variant chosen (cell_backward_step or cell_backward_lanes)
+  const backward = backwardStepKernel(s); // the variant chosen (cell_backward_tile4, cell_backward_step or cell_backward_lanes)
+  const windowKernel = windowStepKernel(s); // window(tau): cell_window_backward_tile4 or cell_window_backward_step
   // window: the loss reaches the top layer at age 0 only
   if (tau > 1) rec.clear(b.dY, (o.dY(L - 1) + R * h) * 4, (tau - 1) * R * h * 4);
   for (let l = L - 1; l >= 0; l--) {
@@ -289,8 +287,8 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
     for (let step = 1; step <= T + 1 && tau > 0; step++) {
       const norms = opt.perStepNorms && step <= T;
       rec.dispatch(
-        kernel('cell_window_backward_step'),
-        constants,
+        windowKernel.info,
+        windowKernel.constants,
         { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
         {
           B, h, T, tau, s: step,
@@ -309,7 +307,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
           offDCa: o.dCa,
           normBase: norms ? (k0 * T + T - step) * s.stepParts : NO_NORM,
         },
-        [Math.ceil((B * h) / STEP_WG)],
+        [windowKernel.groups],
       );
     }
     for (let step = 1; step <= T + 1 && tau === 0; step++) {

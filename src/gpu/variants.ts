@@ -73,8 +73,17 @@ function tile4Groups(B: number, h: number, unitsPer: number): number {
 
 /** Workgroups per direction of one backward step = its norm partials per (k, t). */
 export function backwardStepGroups(s: SeqShape): number {
-  if (s.window > 0) return Math.ceil((s.B * s.h) / STEP_WG); // window(tau) has its own kernel, one variant
-  return backwardStepKernel(s).groups;
+  return (s.window > 0 ? windowStepKernel(s) : backwardStepKernel(s)).groups;
+}
+
+/**
+ * The window(tau) sweep's kernel: cell_window_backward_tile4 with the 'tile4' backward,
+ * else cell_window_backward_step (the lanes variants have no window form).
+ */
+export function windowStepKernel(s: SeqShape): { info: KernelInfo; constants: Record<string, number>; groups: number } {
+  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
+  if (choiceOf(s).backwardStep === 'tile4') return { info: kernel('cell_window_backward_tile4'), constants, groups: tile4Groups(s.B, s.h, 4) };
+  return { info: kernel('cell_window_backward_step'), constants, groups: Math.ceil((s.B * s.h) / STEP_WG) };
 }
 
 /** s with `choice` on it, and the norm partials that choice's backward writes. */
