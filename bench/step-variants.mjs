@@ -8,7 +8,7 @@
 // the median wall-clock ms and the median CPU ms of the process (SwiftShader
 // runs on the CPU: on a shared machine the CPU time is the steadier figure).
 //
-//   npm run build && nice -n 10 node bench/step-variants.mjs [--cases=char,lstm,gru,dense] [--choices=tile4,direct] [--runs=3] [--window=0]
+//   npm run build && nice -n 10 node bench/step-variants.mjs [--cases=char,lstm,gru,dense] [--choices=tile4,direct] [--runs=3] [--window=0] [--only=forward|gradients]
 //
 // char: T=35, B=32, tokens over 28, h=256, one layer (rnn tanh); lstm and gru:
 // the same with 2 layers (the benchmark's gated cases); dense: values d=64,
@@ -22,7 +22,7 @@ const { values: args } = parseArgs({
     choices: { type: 'string', default: 'tile4,direct' },
     runs: { type: 'string', default: '3' },
     window: { type: 'string', default: '0' },
-    forward: { type: 'boolean', default: true },
+    only: { type: 'string' }, // 'forward' or 'gradients': time only those calls
   },
 });
 const runs = Number(args.runs);
@@ -76,12 +76,12 @@ for (const name of args.cases.split(',')) {
   const c = makeCase(name);
   const jobs = [];
   for (const [choice, e] of engines) {
-    jobs.push({ label: `${choice} gradients`, fn: () => e.gradients(c.seq, c.batch, c.opts), e });
-    if (args.forward) jobs.push({ label: `${choice} forward`, fn: () => e.forward(c.seq, c.batch, { loss: c.opts.loss }), e });
+    if (args.only !== 'forward') jobs.push({ label: `${choice} gradients`, fn: () => e.gradients(c.seq, c.batch, c.opts), e });
+    if (args.only !== 'gradients') jobs.push({ label: `${choice} forward`, fn: () => e.forward(c.seq, c.batch, { loss: c.opts.loss }), e });
   }
   if (c.vanilla) {
-    jobs.push({ label: 'vanilla RnnModel gradients', fn: () => anyEngine.gradients(c.vanilla, c.batch, c.opts), e: anyEngine });
-    if (args.forward) jobs.push({ label: 'vanilla RnnModel forward', fn: () => anyEngine.forward(c.vanilla, c.batch, { loss: c.opts.loss }), e: anyEngine });
+    if (args.only !== 'forward') jobs.push({ label: 'vanilla RnnModel gradients', fn: () => anyEngine.gradients(c.vanilla, c.batch, c.opts), e: anyEngine });
+    if (args.only !== 'gradients') jobs.push({ label: 'vanilla RnnModel forward', fn: () => anyEngine.forward(c.vanilla, c.batch, { loss: c.opts.loss }), e: anyEngine });
   }
   const times = jobs.map(() => []);
   const dispatches = [];
