@@ -171,13 +171,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let bh = B * h;
 
   // The 4 rows of Wh this invocation reads: gate rows q*h + j0 (gated) or units j0 + q (rnn), clamped.
+  // (A let, built whole: a vector written by a dynamic index would live in memory, and SwiftShader
+  // would reload it in the loop below.)
   let pw = params.offWh + dir * params.strideK;
-  var col = vec4<u32>(0u);
-  for (var q = 0u; q < 4u; q++) {
-    var r = min(j0 + q, h - 1u);
-    if (G > 1u) { r = min(q, G - 1u) * h + j0; }
-    col[q] = pw + r * h;
-  }
+  let q4 = vec4<u32>(0u, 1u, 2u, 3u);
+  let rows = select(min(vec4<u32>(j0) + q4, vec4<u32>(h - 1u)), min(q4, vec4<u32>(G - 1u)) * h + vec4<u32>(j0), G > 1u);
+  let col = vec4<u32>(pw) + rows * h;
   // The 4 rows of h_prev: h0 at s = 1 (state0), else slot prev of Hs (saved).
   let rowBase = select(params.offHs + dir * (T + 2u) * bh + prev * bh, params.offH0 + dir * bh, first);
   let r0 = rowBase + min(b0, B - 1u) * h;
