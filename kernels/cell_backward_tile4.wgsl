@@ -3,7 +3,8 @@
 // The same step as cell_backward_step.wgsl (the 'direct' variant). With
 // dh = dL/dh_t (the layer output's gradient dY_t plus the carry from the step
 // processed before, the later one in the direction's own time order) and for
-// lstm dc = dL/dc_t, the gate pre-activation gradients (MATH.md part 2):
+// lstm dc = dL/dc_t, the gate pre-activation gradients (MATH.md part 2;
+// gateGrads of kernels/lib/gate_grads.wgsl):
 //   rnn : da = dh * phi'(a)  (read through h_t);  dGx = dGh = da
 //   gru : dn = dh * (1 - z), dz = dh * (h_prev - n), dan = dn * (1 - n^2),
 //         daz = dz * z(1 - z), dar = dan * gh_n * r(1 - r);
@@ -87,6 +88,7 @@ fn gateCount() -> u32 {
 }
 
 //! include activations
+//! include gate_grads
 //! include finite
 //! include tilenorm4
 
@@ -165,49 +167,28 @@ fn finish(b: u32, j: u32, dir: u32, prod: f32) -> f32 {
   let row = params.dirs * h;
   let dh = dY[params.offDY + ((t - 1u) * B + b) * row + dir * h + j] + dhc;
   dState[dh0 + t * bh + e] = dh;
-  let sBase = params.offS + dir * T * B * 4u * h + ((t - 1u) * B + b) * 4u * h + j;
+  var gates = vec4<f32>(0.0);
+  var hOut = 0.0;
+  var hPrev = 0.0;
+  var c = 0.0;
+  var cPrev = 0.0;
   if (CELL == 0u) {
-    let da = dh * phiGrad(Y[params.offY + (t * B + b) * row + dir * h + j]);
-    dG[gx] = da;
-    dG[gg] = da;
-  } else if (CELL == 1u) {
-    let r = saved[sBase];
-    let z = saved[sBase + h];
-    let nn = saved[sBase + 2u * h];
-    let ghn = saved[sBase + 3u * h];
-    let hPrev = saved[params.offHs + dir * (T + 2u) * bh + prev * bh + e];
-    let dan = dh * (1.0 - z) * (1.0 - nn * nn);
-    let daz = dh * (hPrev - nn) * z * (1.0 - z);
-    let dar = dan * ghn * r * (1.0 - r);
-    dG[gx] = dar;
-    dG[gx + h] = daz;
-    dG[gx + 2u * h] = dan;
-    dG[gg] = dar;
-    dG[gg + h] = daz;
-    dG[gg + 2u * h] = dan * r;
+    hOut = Y[params.offY + (t * B + b) * row + dir * h + j];
   } else {
-    let i = saved[sBase];
-    let f = saved[sBase + h];
-    let g = saved[sBase + 2u * h];
-    let o = saved[sBase + 3u * h];
+    let sBase = params.offS + dir * T * B * 4u * h + ((t - 1u) * B + b) * 4u * h + j;
+    gates = vec4<f32>(saved[sBase], saved[sBase + h], saved[sBase + 2u * h], saved[sBase + 3u * h]);
+  }
+  if (CELL == 1u) { hPrev = saved[params.offHs + dir * (T + 2u) * bh + prev * bh + e]; }
+  if (CELL == 2u) {
     let cb = params.offC + dir * (T + 2u) * bh;
-    let c = saved[cb + t * bh + e];
-    let cPrev = saved[cb + prev * bh + e];
-    let tc = tanhF(c); // the value the forward step used
-    let dc = dcc + dh * o * (1.0 - tc * tc);
-    dState[dc0 + t * bh + e] = dc;
-    let dai = dc * g * i * (1.0 - i);
-    let daf = dc * cPrev * f * (1.0 - f);
-    let dag = dc * i * (1.0 - g * g);
-    let dao = dh * tc * o * (1.0 - o);
-    dG[gx] = dai;
-    dG[gx + h] = daf;
-    dG[gx + 2u * h] = dag;
-    dG[gx + 3u * h] = dao;
-    dG[gg] = dai;
-    dG[gg + h] = daf;
-    dG[gg + 2u * h] = dag;
-    dG[gg + 3u * h] = dao;
+    c = saved[cb + t * bh + e];
+    cPrev = saved[cb + prev * bh + e];
+  }
+  let g = gateGrads(dh, gates, hOut, hPrev, c, cPrev, dcc);
+  if (CELL == 2u) { dState[dc0 + t * bh + e] = g.dc; }
+  for (var q = 0u; q < G; q++) {
+    dG[gx + q * h] = g.gx[q];
+    dG[gg + q * h] = g.gh[q];
   }
   return dh;
 }

@@ -8,7 +8,7 @@
 //   dh^(a) = dY^(a)_t + carry^(a),   carry^(0) = dhT (dc: dcT) at t = T, else 0,
 //   carry^(a) = dGh^(a-1)_{t+1} Wh + z_{t+1} * dh^(a-1)_{t+1}     (a >= 1; the z term: gru)
 //   dc carry^(a) = dc^(a-1)_{t+1} * f_{t+1}                       (lstm)
-// then the gate gradients of each age as in cell_backward_step.wgsl (dGh^(a)
+// then the gate gradients of each age (gateGrads, kernels/lib/gate_grads.wgsl; dGh^(a)
 // differs from dGx^(a) only in the gru's n block, dGx_n * r, formed here
 // from dGx^(a) and the saved r). The slot of age tau-1 is not carried:
 // its loss term may not reach h_{t-1}. At s = T + 1 every slot reaches the
@@ -76,6 +76,7 @@ fn gateCount() -> u32 {
 }
 
 //! include activations
+//! include gate_grads
 //! include finite
 //! include tilenorm4
 
@@ -155,36 +156,25 @@ fn ageStep(a: u32, t: u32, b: u32, j: u32, prod: f32) -> f32 {
   let at = (a * T + t - 1u) * bh + e;
   let dh = dY[params.offDY + at] + c.x;
   dState[params.offDHa + at] = dh;
-  var gxv = vec4<f32>(0.0);
-  var ghv = vec4<f32>(0.0);
+  var gates = vec4<f32>(0.0);
+  var hOut = 0.0;
+  var hPrev = 0.0;
+  var c1 = 0.0;
+  var c0 = 0.0;
   if (CELL == 0u) {
-    let da = dh * phiGrad(Y[params.offY + (t * B + b) * h + j]);
-    gxv.x = da;
-    ghv.x = da;
-  } else if (CELL == 1u) {
-    let r = saved[sBase];
-    let z = saved[sBase + h];
-    let n = saved[sBase + 2u * h];
-    let ghn = saved[sBase + 3u * h];
-    let hPrev = saved[params.offHs + (t - 1u) * bh + e];
-    let dan = dh * (1.0 - z) * (1.0 - n * n);
-    let daz = dh * (hPrev - n) * z * (1.0 - z);
-    let dar = dan * ghn * r * (1.0 - r);
-    gxv = vec4<f32>(dar, daz, dan, 0.0);
-    ghv = vec4<f32>(dar, daz, dan * r, 0.0);
+    hOut = Y[params.offY + (t * B + b) * h + j];
   } else {
-    let i = saved[sBase];
-    let f = saved[sBase + h];
-    let g = saved[sBase + 2u * h];
-    let o = saved[sBase + 3u * h];
-    let c1 = saved[params.offC + t * bh + e];
-    let c0 = saved[params.offC + (t - 1u) * bh + e];
-    let tc = tanhF(c1); // the value the forward step used
-    let dc = c.y + dh * o * (1.0 - tc * tc);
-    dState[params.offDCa + at] = dc;
-    gxv = vec4<f32>(dc * g * i * (1.0 - i), dc * c0 * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o));
-    ghv = gxv;
+    gates = vec4<f32>(saved[sBase], saved[sBase + h], saved[sBase + 2u * h], saved[sBase + 3u * h]);
   }
+  if (CELL == 1u) { hPrev = saved[params.offHs + (t - 1u) * bh + e]; }
+  if (CELL == 2u) {
+    c1 = saved[params.offC + t * bh + e];
+    c0 = saved[params.offC + (t - 1u) * bh + e];
+  }
+  let g = gateGrads(dh, gates, hOut, hPrev, c1, c0, c.y);
+  if (CELL == 2u) { dState[params.offDCa + at] = g.dc; }
+  let gxv = g.gx;
+  let ghv = g.gh;
   let ga = params.offDGa + (a * T * B + row) * gh + j;
   let gx = params.offDGx + row * gh + j;
   let gg = params.offDGh + row * gh + j;

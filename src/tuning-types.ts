@@ -22,11 +22,16 @@
 export type ForwardStepVariant = 'tile4' | 'direct' | 'lanes4' | 'lanes16' | 'subgroup4' | 'persistent';
 /**
  * The reverse-sweep step: 'tile4' (the default: each invocation a 4x4 register
- * tile of the carry dGh Wh, cell_backward_tile4.wgsl), 'direct' (one
- * invocation per (b, j), cell_backward_step.wgsl) or the carry split over 4 or
- * 16 lanes (cell_backward_lanes.wgsl).
+ * tile of the carry dGh Wh, cell_backward_tile4.wgsl; window(tau) too,
+ * cell_window_backward_tile4.wgsl), 'direct' (one invocation per (b, j),
+ * cell_backward_step.wgsl) or the carry split over 4 or 16 lanes
+ * (cell_backward_lanes.wgsl); or 'persistent': a layer's whole sweep (every step, dh0 included) in
+ * ONE dispatch, one workgroup per direction looping over time, the carry and the gate gradients it
+ * is made of in workgroup memory (cell_backward_sweep.wgsl); only where about 4*(G+1)*B*h + 8*256 bytes
+ * fit the adapter's workgroup storage. window(tau) runs cell_window_backward_tile4 with 'tile4' and
+ * cell_window_backward_step with every other choice.
  */
-export type BackwardStepVariant = 'tile4' | 'direct' | 'lanes4' | 'lanes16';
+export type BackwardStepVariant = 'tile4' | 'direct' | 'lanes4' | 'lanes16' | 'persistent';
 /** The matmul's tile of C per workgroup: 32x32 (the default), 16x16 (4x the workgroups), 64x64. */
 export type MatmulVariant = 'tile32' | 'tile16' | 'tile64';
 
@@ -36,6 +41,15 @@ export interface KernelChoice {
   matmul: MatmulVariant;
   /** Unidirectional stacks: layer l's step t and layer l+1's step t-1 in one dispatch (T + L - 1 step dispatches). */
   wavefront: boolean;
+  /**
+   * The reverse sweep's wavefront (unidirectional stacks, not with a 'persistent' backwardStep or
+   * window truncation): layer l+1's step t and layer l's step t+1 in one dispatch, the gradient into
+   * each layer's output made inline in the step (cell_backward_sweep.wgsl): T + L backward step
+   * dispatches instead of L*(T+1), and none of the L-1 products dY_{l-1}. A field of its own, apart
+   * from `wavefront` (the forward's), so that each is measured by itself; absent means false
+   * (tables from before it stay valid).
+   */
+  backwardWavefront?: boolean;
 }
 
 /** What engine.tuning() returns, and what createEngine({ tuning: { table } }) takes back. */
@@ -67,7 +81,7 @@ export interface TuningOptions {
  */
 export type TuningOption = 'auto' | 'off' | TuningOptions;
 
-export const DEFAULT_CHOICE: KernelChoice = { forwardStep: 'tile4', backwardStep: 'tile4', matmul: 'tile32', wavefront: false };
+export const DEFAULT_CHOICE: KernelChoice = { forwardStep: 'tile4', backwardStep: 'tile4', matmul: 'tile32', wavefront: false, backwardWavefront: false };
 export const FORWARD_STEP_VARIANTS: readonly ForwardStepVariant[] = ['tile4', 'direct', 'lanes4', 'lanes16', 'subgroup4', 'persistent'];
-export const BACKWARD_STEP_VARIANTS: readonly BackwardStepVariant[] = ['tile4', 'direct', 'lanes4', 'lanes16'];
+export const BACKWARD_STEP_VARIANTS: readonly BackwardStepVariant[] = ['tile4', 'direct', 'lanes4', 'lanes16', 'persistent'];
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tile32', 'tile16', 'tile64'];

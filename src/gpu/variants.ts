@@ -10,8 +10,9 @@ import type { Recorder } from './context.js';
 import { kernel } from './kernels.js';
 import type { KernelInfo } from './reflect.js';
 import { type SeqBuffers, type SeqShape, seqOffsets, strideK } from './sequence-encode.js';
+import { persistentOutputsPerPartial, sweepMode, sweepUnfitReason } from './sweep-variants.js';
 
-const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
+export const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const ACTIVATION_CODE = { identity: 0, tanh: 1, relu: 2 } as const;
 const STEP_WG = 64;
 const PERSISTENT_LANES = 4;
@@ -30,8 +31,8 @@ export function shapeClass(s: Pick<SeqShape, 'cell' | 'activation' | 'L' | 'dirs
   return `${s.cell}${s.cell === 'rnn' ? `-${s.activation}` : ''} L${s.L} dirs${s.dirs} B${p2(s.B)} h${p2(s.h)}`;
 }
 
-/** Invocations per workgroup of the persistent variant: 256 where the device allows, else 64. */
-function persistentWG(device: GPUDevice): number {
+/** Invocations per workgroup of the persistent variants: 256 where the device allows, else 64. */
+export function persistentWG(device: GPUDevice): number {
   return device.limits.maxComputeInvocationsPerWorkgroup >= 256 ? 256 : STEP_WG;
 }
 
@@ -52,7 +53,7 @@ export function unfitReason(device: GPUDevice, s: SeqShape, choice: KernelChoice
   if (choice.forwardStep === 'subgroup4' && !device.features.has('subgroups')) {
     return { argument: 'forwardStep', reason: "'subgroup4' needs the adapter's 'subgroups' feature, which this device does not have" };
   }
-  return null;
+  return sweepUnfitReason(device, s, choice);
 }
 
 /** The choice as given, refused (naming options.tuning.fixed.<kernel>) where it cannot run. */
@@ -71,14 +72,28 @@ function tile4Groups(B: number, h: number, unitsPer: number): number {
   return Math.ceil((Math.ceil(B / 4) * Math.ceil(h / unitsPer)) / STEP_WG);
 }
 
+/**
+ * Outputs (b, j) per workgroup of the backward step of the 'direct', lanes and persistent
+ * variants and of the wavefront sweep (which runs 'tile4' as 'direct': one lane): their norm
+ * partials per (k, t) are ceil(B*h / this).
+ */
+export function backwardOutputsPerGroup(s: SeqShape): number {
+  if (s.window > 0) return STEP_WG; // window(tau): cell_window_backward_step
+  const v = choiceOf(s).backwardStep;
+  if (v === 'persistent') return persistentOutputsPerPartial(s);
+  return v === 'lanes4' ? STEP_WG / 4 : v === 'lanes16' ? STEP_WG / 16 : STEP_WG;
+}
+
 /** Workgroups per direction of one backward step = its norm partials per (k, t). */
 export function backwardStepGroups(s: SeqShape): number {
-  return (s.window > 0 ? windowStepKernel(s) : backwardStepKernel(s)).groups;
+  if (s.window > 0) return windowStepKernel(s).groups;
+  if (choiceOf(s).backwardStep === 'tile4' && !sweepMode(s)) return backwardStepKernel(s).groups;
+  return Math.ceil((s.B * s.h) / backwardOutputsPerGroup(s));
 }
 
 /**
  * The window(tau) sweep's kernel: cell_window_backward_tile4 with the 'tile4' backward,
- * else cell_window_backward_step (the lanes variants have no window form).
+ * else cell_window_backward_step (the lanes and persistent variants have no window form).
  */
 export function windowStepKernel(s: SeqShape): { info: KernelInfo; constants: Record<string, number>; groups: number } {
   const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
