@@ -94,6 +94,12 @@ describe("the benchmark's shape (B = 32, h = 256)", () => {
     const odd = planSequence({ ...dims, cell: 'rnn', G: 1, h: 7 }, { T: 3, B: 5, activation: 'tanh', tokens: true, loss: 'cross-entropy', xi: null }, sequenceLayout(model));
     expect(forwardStepGroups(odd)).toBe(1);
     expect(odd.stepParts).toBe(1);
+    // under the forward wavefront (cell_forward_lanes) and the backward one (cell_backward_sweep) tile4 runs as one lane per output
+    const two = randomSequenceProblem({ cell: 'lstm', L: 2, bi: false, T: 2, B: 32, d: 28, h: 256, q: 28, tokens: true }).model;
+    const s2 = planSequence(validateSequenceModel(two), { T: 35, B: 32, activation: 'tanh', tokens: true, loss: 'cross-entropy', xi: null }, sequenceLayout(two));
+    expect(forwardStepGroups(withChoice(s2, { ...DEFAULT_CHOICE, wavefront: true }))).toBe(128);
+    expect(withChoice(s2, { ...DEFAULT_CHOICE, backwardWavefront: true }).stepParts).toBe(128);
+    expect(s2.stepParts).toBe(8);
   });
 });
 

@@ -125,14 +125,14 @@ export function backwardStepKernel(s: SeqShape): { info: KernelInfo; constants: 
 /** The forward step's lanes per output and invocations per workgroup. */
 function forwardLanes(device: GPUDevice | null, v: KernelChoice['forwardStep']): { lanes: number; wg: number } {
   if (v === 'persistent') return { lanes: PERSISTENT_LANES, wg: device ? persistentWG(device) : 256 };
-  return { lanes: v === 'lanes16' ? 16 : v === 'direct' ? 1 : 4, wg: STEP_WG };
+  return { lanes: v === 'lanes16' ? 16 : v === 'direct' || v === 'tile4' ? 1 : 4, wg: STEP_WG }; // the wavefront runs 'tile4' and 'direct' as one lane
 }
 
 /** Workgroups over x of one forward step dispatch (per direction, per layer of a wave). */
 export function forwardStepGroups(s: SeqShape, device: GPUDevice | null = null): number {
   const v = choiceOf(s).forwardStep;
   if (v === 'persistent') return 1;
-  if (v === 'direct' || v === 'tile4') return forwardStepKernel(s).groups;
+  if ((v === 'direct' || v === 'tile4') && !wavefrontApplies(s, choiceOf(s))) return forwardStepKernel(s).groups;
   const { lanes, wg } = forwardLanes(device, v);
   return Math.ceil((s.B * s.h) / (wg / lanes));
 }
