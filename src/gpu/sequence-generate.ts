@@ -6,7 +6,7 @@
 // initial states of the next. Many tokens per submit (CHUNK dispatches at
 // most); only the ids are read back, once.
 import type { GenerateCall } from '../validate-forward.js';
-import { packSequence, sequenceLayout } from '../sequence-params.js';
+import { type DeviceParams, packSequence, sequenceLayout } from '../sequence-params.js';
 import { makeRng } from '../rng.js';
 import { type GpuContext, upload } from './context.js';
 import { STORAGE, checkLimits } from './gradients.js';
@@ -19,11 +19,12 @@ const CHUNK = 2048; // dispatches per submit: 256-byte uniform blocks, 512 KiB o
 
 type FwdBuffers = Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths' | 'O'>;
 
-/** `params`: a buffer already holding the flat parameters (a trainer's), used in place of an upload of call.sequence's. */
-export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: GenerateCall, given?: GPUBuffer): Promise<Int32Array> {
+/** `onDevice`: a buffer already holding the parameters (a trainer's) in its layout, used in place of an upload of call.sequence's. */
+export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: GenerateCall, onDevice?: DeviceParams): Promise<Int32Array> {
   ctx.assertAlive();
   const { sequence, dims, prefix, steps, temperature, seed } = call;
-  const layout = sequenceLayout(sequence);
+  const given = onDevice?.buffer;
+  const layout = onDevice?.layout ?? sequenceLayout(sequence);
   const shape = (T: number): SeqShape => planSequence(dims, { T, B: 1, activation: dims.activation, tokens: true, loss: 'none', xi: null }, layout);
   const sp = shape(prefix.length);
   const s1 = shape(1);
