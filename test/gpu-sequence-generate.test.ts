@@ -60,4 +60,23 @@ describe('trainer.generate on WebGPU', () => {
     expect(got).toEqual(await gpu.generate(await trainer.read(), options));
     trainer.dispose();
   });
+
+  it("an RnnModel trainer: the ids engine.generate gives on read(), greedy and sampled, reading back only ids", async () => {
+    const { model, batch } = randomProblem({ T: 6, B: 4, d: V, h: 24, q: V, tokens: true, seed: 135, scale: 1.5 });
+    const trainer = gpu.trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.5 }, loss: 'cross-entropy' });
+    await trainer.step(batch);
+    await trainer.step({ ...batch, lengths: Int32Array.of(6, 1, 3, 5) });
+    const now = await trainer.read();
+    const paramBytes = 4 * (now.Whx.length + now.Whh.length + now.Wqh.length + now.bh!.length + now.bq!.length);
+    for (const options of [{ prefix: Int32Array.of(1, 2, 3), steps: 30 }, { prefix: Int32Array.of(4), steps: 30, temperature: 0.8, seed: 9 }]) {
+      const before = gpu.stats().readBytes!;
+      const got = await trainer.generate(options);
+      const read = gpu.stats().readBytes! - before;
+      expect(read).toBeLessThanOrEqual(4 * options.steps + 16); // the ids (and a few bytes per submit)
+      expect(read).toBeLessThan(paramBytes);
+      expect(got).toEqual(await gpu.generate(now, options));
+    }
+    expect(Array.from(await trainer.generate({ prefix: Int32Array.of(1, 2, 3), steps: 30 }))).toEqual(Array.from(await cpu.generate(now, { prefix: Int32Array.of(1, 2, 3), steps: 30 })));
+    trainer.dispose();
+  });
 });
