@@ -8,6 +8,8 @@ import { createEngine, type Engine } from '../src/index.js';
 import type { AnyModel, Batch, GenerateOptions, RnnModel, SequenceModel } from '../src/types.js';
 import { expectClose, randomProblem } from './helpers.js';
 import { forwardOutputs, randomSequenceProblem, type SequenceSpec } from './cpu-sequence-helpers.js';
+import { drawU, expF32, pickToken } from '../src/cpu/sequence/infer.js';
+import { makeRng } from '../src/rng.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -125,6 +127,35 @@ describe('generate', () => {
     const others = await Promise.all([10, 11, 12].map((seed) => engine.generate(model, { ...opts, seed })));
     expect(others.some((o) => o.join() !== a.join())).toBe(true);
     expect(a.every((v) => v >= 0 && v < 7)).toBe(true);
+  });
+
+  it('sampling is float32 arithmetic the kernel can repeat: expF32 within 3e-7 of exp, u exact in float32, the draw as softmax', () => {
+    let worst = 0;
+    let notF32 = 0;
+    for (let i = 0; i <= 50000; i++) {
+      const x = Math.fround(-87 * (i / 50000) ** 2); // denser near 0, where the probabilities are
+      const e = Math.exp(x);
+      const got = expF32(x);
+      worst = Math.max(worst, Math.abs(got - e) / e);
+      if (Math.fround(got) !== got) notF32++;
+    }
+    expect(worst).toBeLessThan(3e-7);
+    expect(notF32).toBe(0);
+    expect(expF32(-88)).toBe(0);
+    expect(expF32(0)).toBe(1);
+    const rng = makeRng(4);
+    for (let i = 0; i < 1000; i++) {
+      const u = drawU(rng);
+      expect(u >= 0 && u < 1 && Math.fround(u) === u).toBe(true);
+    }
+    // the frequencies of 20000 draws are softmax(o / temperature)
+    const o = [0.5, -1, 2, 0, 1.25];
+    const counts = [0, 0, 0, 0, 0];
+    const r = makeRng(5);
+    for (let i = 0; i < 20000; i++) counts[pickToken(o, 0.8, r)]++;
+    const z = o.map((v) => Math.exp(v / 0.8));
+    const sum = z.reduce((a, b) => a + b, 0);
+    z.forEach((v, c) => expect(Math.abs(counts[c] / 20000 - v / sum)).toBeLessThan(0.015));
   });
 
   it('refuses what it cannot generate from, naming the argument', async () => {

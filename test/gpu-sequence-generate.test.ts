@@ -7,6 +7,9 @@ import { createEngine, type Engine } from '../src/index.js';
 import { gpuEngine } from './gpu-setup.js';
 import { randomProblem } from './helpers.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
+import type { RnnModel } from '../src/types.js';
+import { makeRng } from '../src/rng.js';
+import { drawU } from '../src/cpu/sequence/infer.js';
 
 let gpu: Engine;
 let cpu: Engine;
@@ -39,6 +42,56 @@ describe('engine.generate on WebGPU', () => {
     const b = await gpu.generate(model, { prefix, steps, temperature: 0.9, seed: 5 });
     expect(a).toEqual(b);
     for (const id of a) expect(id >= 0 && id < V).toBe(true);
+  });
+
+  it('temperature sampling with a seed: the CPU reference\'s ids over 200 tokens (lstm, gru, an RnnModel)', async () => {
+    const models = [
+      randomSequenceProblem({ cell: 'lstm', L: 2, bi: false, T: 1, B: 1, d: V, h: 16, q: V, tokens: true, seed: 136 }).model,
+      randomSequenceProblem({ cell: 'gru', L: 1, bi: false, T: 1, B: 1, d: V, h: 12, q: V, tokens: true, seed: 137 }).model,
+      randomProblem({ T: 1, B: 1, d: V, h: 9, q: V, tokens: true, seed: 138, scale: 1.5 }).model,
+    ];
+    for (const [i, model] of models.entries()) {
+      for (const [temperature, seed] of [[1, 7], [0.6, 8]]) {
+        const options = { prefix: Int32Array.of(3, 1, 4), steps: 200, temperature, seed };
+        const got = await gpu.generate(model, options);
+        const want = await cpu.generate(model, options);
+        expect(Array.from(got), `model ${i}, temperature ${temperature}`).toEqual(Array.from(want));
+        expect(new Set(got).size, 'sampling visits several tokens').toBeGreaterThan(3);
+      }
+    }
+  });
+
+  it('the same logits give the same sampled ids even where float64 arithmetic would pick another token', async () => {
+    // Dyadic weights, identity activation and Whh = 0: the logits (a function of the last token only)
+    // are exact in float32 and float64 alike, so the ids depend on the sampling arithmetic alone.
+    const model: RnnModel = {
+      inputSize: 5, hiddenSize: 2, outputSize: 5, activation: 'identity',
+      Whx: Float32Array.of(0.5, -0.25, 1, 0.75, -1, 0.25, 0.5, -0.5, 1.25, 0),
+      Whh: new Float32Array(4),
+      Wqh: Float32Array.of(1, 0.5, -0.75, 1.5, 0.25, -1, 1.25, 0.75, -0.5, 0.25),
+      bh: Float32Array.of(0.125, -0.375),
+      bq: Float32Array.of(0, 0.25, -0.125, 0.5, -0.25),
+    };
+    const logits = (x: number) => Array.from({ length: 5 }, (_, c) => [0, 1].reduce((a, j) => a + model.Wqh[c * 2 + j] * (model.Whx[j * 5 + x] + model.bh![j]), model.bq![c]));
+    // the seeds were searched for a draw within float32 rounding of a boundary of the cumulative softmax
+    for (const seed of [14355, 294794]) {
+      const options = { prefix: Int32Array.of(4), steps: 200, temperature: 0.7, seed };
+      const want = await cpu.generate(model, options);
+      expect(Array.from(await gpu.generate(model, options)), `seed ${seed}`).toEqual(Array.from(want));
+      // the same draws decided in float64 (softmax with Math.exp) pick another token somewhere: the case is a near tie
+      const rng = makeRng(seed);
+      let x = 4;
+      let differs = false;
+      for (const id of want) {
+        const u = drawU(rng);
+        const p = logits(x).map((v) => Math.exp(v / 0.7));
+        let left = u * p.reduce((a, v) => a + v, 0);
+        const f64 = p.findIndex((v) => (left -= v) < 0);
+        if (f64 !== id) differs = true;
+        x = id;
+      }
+      expect(differs, `seed ${seed}: a near tie`).toBe(true);
+    }
   });
 
   it('an RnnModel: greedy equals the CPU reference', async () => {

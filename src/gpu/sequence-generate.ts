@@ -8,6 +8,7 @@
 import type { GenerateCall } from '../validate-forward.js';
 import { type DeviceParams, packSequence, sequenceLayout } from '../sequence-params.js';
 import { makeRng } from '../rng.js';
+import { drawU } from '../cpu/sequence/infer.js';
 import { type GpuContext, upload } from './context.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { submitAndRead } from './call.js';
@@ -48,13 +49,13 @@ export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number;
     const u = acquire(steps, 'draws');
     const rng = makeRng(seed);
     const draws = new Float32Array(steps);
-    if (temperature > 0) for (let i = 0; i < steps; i++) draws[i] = rng(); // one draw per token, as on the CPU
+    if (temperature > 0) for (let i = 0; i < steps; i++) draws[i] = drawU(rng); // one draw per token, as on the CPU (exact in f32)
     const q = dims.q;
     const K = s1.K;
     const lstm = dims.cell === 'lstm';
     const perToken = K + dims.L + 2;
     const pick = (rec: Parameters<Parameters<typeof submitAndRead>[4]>[0], O: GPUBuffer, offO: number, i: number) =>
-      rec.dispatch(kernel('pick_token'), {}, { O, u, ids: b1.x, out }, { q, offO, i, temperature }, [1]);
+      rec.dispatch(kernel('pick_token'), {}, { O, u, ids: b1.x, out }, { q, offO, i, temperature, invTemperature: temperature > 0 ? Math.fround(1 / temperature) : 0 }, [1]);
     // the prefix, and the first new token: one submit of its own (its shape differs)
     await submitAndRead(ctx, 'generate', K + dims.L * sp.T + 2, 0, (rec) => {
       if (!given) upload(ctx.device, params, 0, packSequence(sequence));

@@ -31,24 +31,51 @@ export function cpuForward(call: ForwardCall, batch: Batch): ForwardResult {
 /**
  * The next token from logits o [q]: the argmax at temperature 0 (the first on ties), else a draw from
  * softmax(o / temperature) with one rng() per token. The logits are taken as float32, as every
- * backend returns them, so that greedy decoding gives the same text on each.
+ * backend returns them, so that greedy decoding gives the same text on each; sampling is computed
+ * in float32 with the operations of kernels/pick_token.wgsl, one by one (expF32 below, not
+ * Math.exp), so that the device decides as this reference does from the same logits.
+ *   z_c = o_c * fround(1/temperature), m = max z, p_c = expF32(z_c - m), S = p_0 + p_1 + ... (in order),
+ *   id = the first c with u S - p_0 - ... - p_c < 0 (each step rounded), u = drawU(rng)
  */
 export function pickToken(o: ArrayLike<number>, temperature: number, rng: Rng): number {
   const q = o.length;
-  if (temperature === 0) {
-    let best = 0;
-    for (let c = 1; c < q; c++) if (Math.fround(o[c]) > Math.fround(o[best])) best = c;
-    return best;
-  }
-  const z = Array.from({ length: q }, (_, c) => Math.fround(o[c]) / temperature);
-  const m = Math.max(...z);
-  const p = z.map((v) => Math.exp(v - m));
-  let u = rng() * p.reduce((a, b) => a + b, 0);
+  const f = Math.fround;
+  let best = 0;
+  for (let c = 1; c < q; c++) if (f(o[c]) > f(o[best])) best = c;
+  if (temperature === 0) return best;
+  const inv = f(1 / temperature);
+  const m = f(f(o[best]) * inv); // the largest z: multiplying by inv > 0 keeps the order
+  const p = Array.from({ length: q }, (_, c) => expF32(f(f(f(o[c]) * inv) - m)));
+  let sum = 0;
+  for (let c = 0; c < q; c++) sum = f(sum + p[c]);
+  let left = f(drawU(rng) * sum);
   for (let c = 0; c < q; c++) {
-    u -= p[c];
-    if (u < 0) return c;
+    left = f(left - p[c]);
+    if (left < 0) return c;
   }
   return q - 1;
+}
+
+/** A token's uniform draw, on 24 bits: exact in float32, so the device reads the value the reference uses. */
+export function drawU(rng: Rng): number {
+  return Math.floor(rng() * 16777216) / 16777216;
+}
+
+/**
+ * exp(x) for x <= 0 in float32, from +, -, *, floor and a power of two only (each exact or
+ * correctly rounded in float32, here and in WGSL), as expF32 in kernels/pick_token.wgsl:
+ * x = k ln2 + r (Cody-Waite, ln2 = C1 + C2 with k C1 exact), exp(r) by its Taylor polynomial to r^7
+ * (|r| <= ln2/2: relative error about 2e-7), times 2^k. 0 below -87 (exp is then under 2^-125).
+ */
+export function expF32(x: number): number {
+  const f = Math.fround;
+  if (x < -87) return 0;
+  // the constants as float32 (their bits in the kernel: 0x3fb8aa3b, 0xb95e8083, 0x39500d01, ...)
+  const k = Math.floor(f(f(x * f(1.44269504)) + 0.5));
+  const r = f(f(x - f(k * 0.693359375)) - f(k * f(-2.1219444e-4)));
+  let p = f(1 / 5040);
+  for (const c of [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1]) p = f(f(p * r) + f(c));
+  return f(p * 2 ** k);
 }
 
 /**
