@@ -62,20 +62,7 @@ fn gateCount() -> u32 {
   return 4u;
 }
 
-/** tanh as cell_forward_step.wgsl computes it (series below 0.1, +-1 beyond 16), so tanh(c) is the forward's. */
-fn tanhF(a: f32) -> f32 {
-  if (abs(a) < 0.1) {
-    let a2 = a * a;
-    return a * (1.0 + a2 * (-1.0 / 3.0 + a2 * (2.0 / 15.0 - a2 * (17.0 / 315.0))));
-  }
-  return select(tanh(a), sign(a), abs(a) > 16.0);
-}
-
-fn phiGrad(hv: f32) -> f32 {
-  if (ACTIVATION == 1u) { return 1.0 - hv * hv; }
-  if (ACTIVATION == 2u) { return select(0.0, 1.0, hv > 0.0); }
-  return 1.0;
-}
+//! include activations
 
 /** The step for output (b, j) of direction dir given its carry's dot product; returns dh (0 at padded rows and at s = T + 1). */
 fn step(e: u32, dir: u32, dot: f32) -> f32 {
@@ -188,10 +175,7 @@ fn step(e: u32, dir: u32, dot: f32) -> f32 {
   return dh;
 }
 
-fn isFiniteF(x: f32) -> bool {
-  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
-  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
+//! include finite
 
 /**
  * ||dh|| over this workgroup's 64 values (0 outside the matrix and at padded rows),

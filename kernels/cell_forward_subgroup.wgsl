@@ -66,27 +66,7 @@ override HS_CAP: u32 = 1u; // persistent: floats of h_prev staged per step (>= B
 
 var<workgroup> hs: array<f32, HS_CAP>;
 
-// sigmoid(NaN) = NaN, as on the CPU: SwiftShader's exp made it finite, hiding a NaN bias from the
-// non-finite flag (found by the fuzz test, FUZZ_SEED=20261202 FUZZ_ONLY=600065); tested on the bits
-fn sigmoid(a: f32) -> f32 {
-  if ((bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u) { return a; }
-  return 1.0 / (1.0 + exp(-a));
-}
-
-/** tanh exactly as cell_forward_step.wgsl computes it (series below 0.1, +-1 beyond 16): the backward reads it back. */
-fn tanhF(a: f32) -> f32 {
-  if (abs(a) < 0.1) {
-    let a2 = a * a;
-    return a * (1.0 + a2 * (-1.0 / 3.0 + a2 * (2.0 / 15.0 - a2 * (17.0 / 315.0))));
-  }
-  return select(tanh(a), sign(a), abs(a) > 16.0);
-}
-
-fn phi(a: f32) -> f32 {
-  if (ACTIVATION == 1u) { return tanhF(a); }
-  if (ACTIVATION == 2u) { return select(0.0, a, a > 0.0); } // relu(NaN) = 0, as cell_forward_step
-  return a;
-}
+//! include activations
 
 fn gateCount() -> u32 {
   if (CELL == 0u) { return 1u; }

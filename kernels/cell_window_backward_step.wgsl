@@ -77,20 +77,7 @@ fn gateCount() -> u32 {
   return 4u;
 }
 
-/** tanh as cell_forward_step.wgsl computes it (series below 0.1, +-1 beyond 16), so tanh(c) is the forward's. */
-fn tanhF(a: f32) -> f32 {
-  if (abs(a) < 0.1) {
-    let a2 = a * a;
-    return a * (1.0 + a2 * (-1.0 / 3.0 + a2 * (2.0 / 15.0 - a2 * (17.0 / 315.0))));
-  }
-  return select(tanh(a), sign(a), abs(a) > 16.0);
-}
-
-fn phiGrad(hv: f32) -> f32 {
-  if (ACTIVATION == 1u) { return 1.0 - hv * hv; }
-  if (ACTIVATION == 2u) { return select(0.0, 1.0, hv > 0.0); }
-  return 1.0;
-}
+//! include activations
 
 /** carry^(a+1) into step t - 1 (or the initial state) from age a at step t: (dh, dc). */
 fn carryFrom(a: u32, t: u32, b: u32, j: u32) -> vec2<f32> {
@@ -203,10 +190,7 @@ fn step(e: u32) -> f32 {
   return dhSum;
 }
 
-fn isFiniteF(x: f32) -> bool {
-  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
-  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
+//! include finite
 
 /**
  * ||dh|| over this workgroup's 64 values (0 outside the matrix and at padded rows),

@@ -17,20 +17,7 @@
 // One workgroup of 256 invocations: strided sums then tree reductions in
 // workgroup memory, always in the same order (bit-identical run after run).
 
-// The scalars of a gradient call, written by finalize.wgsl; the host reads
-// them by member name through reflection (src/gpu/stats.ts), and every kernel
-// that reads them declares this same struct (test/gpu-stats-struct.test.ts).
-struct Stats {
-  loss: f32, // L
-  gradNorm: f32, // ||g|| before clipping (NaN if any g_i is not finite)
-  clipScale: f32, // min(1, clipNorm / ||g||) = clipScale * clipScale2 * clipScale3, applied one factor after the other
-  nonFinite: f32, // 1 when ||g|| is NaN or infinite
-  clipped: f32, // 1 when clipped
-  step: f32, // updates applied so far: Adam's t
-  clipScale2: f32, // the clip scale's second factor (each factor a normal f32: the scale itself may be below 2^-126)
-  clipScale3: f32, // its third factor
-  perStep: array<f32>, // ||dH_t|| per (layer-direction,) step
-}
+//! include stats
 
 struct Params {
   R: u32,
@@ -87,10 +74,7 @@ fn inverseFactors(x: f32) -> vec2<f32> {
   return vec2<f32>(exp2(f32(-e1)), exp2(f32(e1 - e)));
 }
 
-fn isFinite(x: f32) -> bool {
-  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
-  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
+//! include finite
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) li: u32) {
@@ -107,7 +91,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
   var bad = 0.0;
   for (var i = li; i < params.n; i += 256u) {
     let g = grad[i];
-    if (isFinite(g)) { m = max(m, abs(g)); } else { bad = 1.0; }
+    if (isFiniteF(g)) { m = max(m, abs(g)); } else { bad = 1.0; }
   }
   m = reduceMax(li, m);
   bad = reduceMax(li, bad);
@@ -132,18 +116,18 @@ fn main(@builtin(local_invocation_index) li: u32) {
     for (var p = 0u; p < params.stepParts; p++) { M = max(M, stepPartials[t * params.stepParts + p]); }
     var s = 0.0;
     var kt = vec2<f32>(1.0, 1.0);
-    if (M > 0.0 && isFinite(M)) {
+    if (M > 0.0 && isFiniteF(M)) {
       kt = inverseFactors(M);
       for (var p = 0u; p < params.stepParts; p++) {
         let r = (stepPartials[t * params.stepParts + p] * kt.x) * kt.y;
         s += r * r;
       }
     }
-    stats.perStep[t] = select(M, sqrt(s) / kt.y / kt.x, isFinite(M)); // an infinite tile norm stays infinite
+    stats.perStep[t] = select(M, sqrt(s) / kt.y / kt.x, isFiniteF(M)); // an infinite tile norm stays infinite
   }
 
   if (li == 0u) {
-    let finite = isFinite(norm);
+    let finite = isFiniteF(norm);
     var scale = vec3<f32>(1.0, 1.0, 1.0);
     var clipped = 0.0;
     if (finite && params.clipNorm > 0.0 && norm > params.clipNorm) {

@@ -47,11 +47,7 @@ const TILE: u32 = 32u;
 
 var<workgroup> partial: array<f32, 64>;
 
-fn phiGrad(hv: f32) -> f32 {
-  if (ACTIVATION == 1u) { return 1.0 - hv * hv; }
-  if (ACTIVATION == 2u) { return select(0.0, 1.0, hv > 0.0); }
-  return 1.0;
-}
+//! include activations
 
 /** Writes dA_t for row b, columns j0..j0+3; returns dH there (zeros outside the matrix). */
 fn store(b: u32, j0: u32, carry: vec4<f32>) -> vec4<f32> {
@@ -73,10 +69,7 @@ fn store(b: u32, j0: u32, carry: vec4<f32>) -> vec4<f32> {
   return out;
 }
 
-fn isFiniteF(x: f32) -> bool {
-  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
-  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
+//! include finite
 
 /**
  * ||dH|| over this workgroup's tile of rows v0..v3 (zeros outside the matrix):
@@ -125,7 +118,6 @@ fn tileNorm(li: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>)
   if (!isFiniteF(M)) { return inf; }
   return sqrt(partial[0]) / k.y / k.x;
 }
-
 
 @compute @workgroup_size(8, 8)
 fn main(

@@ -35,20 +35,7 @@ const TILE: u32 = 32u;
 @group(0) @binding(2) var<storage, read> W: array<f32>;
 @group(0) @binding(3) var<storage, read_write> H: array<f32>;
 
-fn phi(a: f32) -> f32 {
-  // tanh by its series below 0.1: an exp-based tanh (SwiftShader's) loses the digits of small
-  // arguments (tanh(1e-30) was 0); beyond 16 it is +-1 in f32 exactly (tanh(+-Infinity) was NaN)
-  if (ACTIVATION == 1u) {
-    if (abs(a) < 0.1) {
-      let a2 = a * a;
-      return a * (1.0 + a2 * (-1.0 / 3.0 + a2 * (2.0 / 15.0 - a2 * (17.0 / 315.0))));
-    }
-    return select(tanh(a), sign(a), abs(a) > 16.0);
-  }
-  // relu(NaN) = 0, as on the CPU (max(NaN, 0) is not defined in WGSL); the NaN still reaches the gradients
-  if (ACTIVATION == 2u) { return select(0.0, a, a > 0.0); }
-  return a;
-}
+//! include activations
 
 fn store(b: u32, j0: u32, v: vec4<f32>) {
   let h = params.h;

@@ -56,11 +56,7 @@ const TILE: u32 = 32u;
 
 var<workgroup> partial: array<f32, 64>;
 
-fn phiGrad(hv: f32) -> f32 {
-  if (ACTIVATION == 1u) { return 1.0 - hv * hv; }
-  if (ACTIVATION == 2u) { return select(0.0, 1.0, hv > 0.0); }
-  return 1.0;
-}
+//! include activations
 
 /** Rows b0..b0+3 of slot `src` (an offset into slots) times Whh, columns j0..j0+3. */
 fn carry(src: u32, b0: u32, j0: u32) -> Block {
@@ -118,10 +114,7 @@ fn finish(b: u32, j0: u32, a: vec4<f32>) {
   }
 }
 
-fn isFiniteF(x: f32) -> bool {
-  // Tested on the bits: a shader compiler may assume floats are never NaN or infinite.
-  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
+//! include finite
 
 /**
  * ||dH|| over this workgroup's tile of rows v0..v3 (zeros outside the matrix):
@@ -170,7 +163,6 @@ fn tileNorm(li: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>)
   if (!isFiniteF(M)) { return inf; }
   return sqrt(partial[0]) / k.y / k.x;
 }
-
 
 @compute @workgroup_size(8, 8)
 fn main(

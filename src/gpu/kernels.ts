@@ -22,6 +22,9 @@ import scaleGradients from '../../kernels/scale_gradients.wgsl';
 import sgdUpdate from '../../kernels/sgd_update.wgsl';
 import tokenScatterAdd from '../../kernels/token_scatter_add.wgsl';
 import windowBackwardStep from '../../kernels/window_backward_step.wgsl';
+import libActivations from '../../kernels/lib/activations.wgsl';
+import libFinite from '../../kernels/lib/finite.wgsl';
+import libStats from '../../kernels/lib/stats.wgsl';
 import { type KernelInfo, reflectKernel } from './reflect.js';
 
 const SOURCES = {
@@ -52,13 +55,27 @@ const SOURCES = {
 
 export type KernelName = keyof typeof SOURCES;
 
+/**
+ * WGSL has no includes: a kernel names the shared functions it uses (kernels/lib/) with a line
+ * `//! include NAME`, replaced here by that file, so each function has one home.
+ */
+const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite, stats: libStats };
+
+export function linkKernel(name: string, source: string): string {
+  return source.replace(/^\/\/! include (\S+)[ \t]*$/gm, (_, lib: string) => {
+    const text = LIBS[lib];
+    if (text === undefined) throw new Error(`kernel ${name}: no kernels/lib/${lib}.wgsl to include`);
+    return text;
+  });
+}
+
 const reflected = new Map<KernelName, KernelInfo>();
 
 /** The kernel's source and reflected bindings (parsed on first use). */
 export function kernel(name: KernelName): KernelInfo {
   let info = reflected.get(name);
   if (!info) {
-    info = reflectKernel(name, SOURCES[name]);
+    info = reflectKernel(name, linkKernel(name, SOURCES[name]));
     reflected.set(name, info);
   }
   return info;

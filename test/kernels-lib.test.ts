@@ -1,0 +1,36 @@
+// The shared WGSL functions (kernels/lib/) have one home: kernels take them by `//! include`,
+// none defines them again, and every kernel links and reflects.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { KERNEL_NAMES, kernel, linkKernel } from '../src/gpu/kernels.js';
+
+const dir = new URL('../kernels/', import.meta.url);
+const LIB_FUNCTIONS = ['sigmoid', 'tanhF', 'phi', 'phiGrad', 'isFiniteF'];
+
+describe('kernels/lib', () => {
+  it('every kernel links: no include line is left and each lib function is defined once', () => {
+    for (const name of KERNEL_NAMES) {
+      const { source } = kernel(name);
+      expect(source, name).not.toMatch(/^\/\/! include/m);
+      for (const fn of LIB_FUNCTIONS) {
+        const defs = source.match(new RegExp(`^fn ${fn}\\(`, 'gm'))?.length ?? 0;
+        expect(defs, `${name}: fn ${fn}`).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
+  it('no kernel file defines a lib function or the Stats struct itself', () => {
+    const files = readdirSync(dir).filter((f) => f.endsWith('.wgsl'));
+    expect(files.length).toBeGreaterThan(20);
+    for (const f of files) {
+      const text = readFileSync(new URL(f, dir), 'utf8');
+      for (const fn of LIB_FUNCTIONS) expect(text, `${f} defines ${fn}`).not.toMatch(new RegExp(`^fn ${fn}\\(`, 'm'));
+      expect(text, `${f} declares Stats`).not.toMatch(/^struct Stats /m);
+    }
+  });
+
+  it('an include of a lib that does not exist is refused, naming it', () => {
+    expect(() => linkKernel('k', 'x\n//! include nothing\n')).toThrow(/kernels\/lib\/nothing\.wgsl/);
+    expect(linkKernel('k', '//! include finite\n')).toMatch(/^fn isFiniteF\(/m);
+  });
+});
