@@ -8,7 +8,7 @@ import { createEngine, type Engine } from '../src/index.js';
 import type { AnyModel, Batch, GenerateOptions, RnnModel, SequenceModel } from '../src/types.js';
 import { expectClose, randomProblem } from './helpers.js';
 import { forwardOutputs, randomSequenceProblem, type SequenceSpec } from './cpu-sequence-helpers.js';
-import { drawU, expF32, pickToken } from '../src/cpu/sequence/infer.js';
+import { drawU24, expQ24, pickToken } from '../src/cpu/sequence/infer.js';
 import { makeRng } from '../src/rng.js';
 
 let engine: Engine;
@@ -129,24 +129,22 @@ describe('generate', () => {
     expect(a.every((v) => v >= 0 && v < 7)).toBe(true);
   });
 
-  it('sampling is float32 arithmetic the kernel can repeat: expF32 within 3e-7 of exp, u exact in float32, the draw as softmax', () => {
+  it('sampling decides in integers the kernel repeats: expQ24 within one unit of 2^24 exp, U below 2^24, the draw as softmax', () => {
     let worst = 0;
-    let notF32 = 0;
+    let notInteger = 0;
     for (let i = 0; i <= 50000; i++) {
-      const x = Math.fround(-87 * (i / 50000) ** 2); // denser near 0, where the probabilities are
-      const e = Math.exp(x);
-      const got = expF32(x);
-      worst = Math.max(worst, Math.abs(got - e) / e);
-      if (Math.fround(got) !== got) notF32++;
+      const X = -Math.floor(20 * 2 ** 24 * (i / 50000) ** 2); // denser near 0, where the probabilities are
+      const got = expQ24(X);
+      worst = Math.max(worst, Math.abs(got - 2 ** 24 * Math.exp(X / 2 ** 24)));
+      if (!Number.isInteger(got)) notInteger++;
     }
-    expect(worst).toBeLessThan(3e-7);
-    expect(notF32).toBe(0);
-    expect(expF32(-88)).toBe(0);
-    expect(expF32(0)).toBe(1);
+    expect(worst).toBeLessThan(1.1);
+    expect(notInteger).toBe(0);
+    expect(expQ24(0)).toBe(2 ** 24);
     const rng = makeRng(4);
     for (let i = 0; i < 1000; i++) {
-      const u = drawU(rng);
-      expect(u >= 0 && u < 1 && Math.fround(u) === u).toBe(true);
+      const U = drawU24(rng);
+      expect(Number.isInteger(U) && U >= 0 && U < 2 ** 24).toBe(true);
     }
     // the frequencies of 20000 draws are softmax(o / temperature)
     const o = [0.5, -1, 2, 0, 1.25];

@@ -8,7 +8,7 @@
 import type { GenerateCall } from '../validate-forward.js';
 import { type DeviceParams, packSequence, sequenceLayout } from '../sequence-params.js';
 import { makeRng } from '../rng.js';
-import { drawU } from '../cpu/sequence/infer.js';
+import { drawU24 } from '../cpu/sequence/infer.js';
 import { type GpuContext, upload } from './context.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { submitAndRead } from './call.js';
@@ -49,7 +49,7 @@ export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number;
     const u = acquire(steps, 'draws');
     const rng = makeRng(seed);
     const draws = new Float32Array(steps);
-    if (temperature > 0) for (let i = 0; i < steps; i++) draws[i] = drawU(rng); // one draw per token, as on the CPU (exact in f32)
+    if (temperature > 0) for (let i = 0; i < steps; i++) draws[i] = drawU24(rng); // one draw per token, as on the CPU (an integer below 2^24: exact in f32)
     const q = dims.q;
     const K = s1.K;
     const lstm = dims.cell === 'lstm';

@@ -31,11 +31,14 @@ export function cpuForward(call: ForwardCall, batch: Batch): ForwardResult {
 /**
  * The next token from logits o [q]: the argmax at temperature 0 (the first on ties), else a draw from
  * softmax(o / temperature) with one rng() per token. The logits are taken as float32, as every
- * backend returns them, so that greedy decoding gives the same text on each; sampling is computed
- * in float32 with the operations of kernels/pick_token.wgsl, one by one (expF32 below, not
- * Math.exp), so that the device decides as this reference does from the same logits.
- *   z_c = o_c * fround(1/temperature), m = max z, p_c = expF32(z_c - m), S = p_0 + p_1 + ... (in order),
- *   id = the first c with u S - p_0 - ... - p_c < 0 (each step rounded), u = drawU(rng)
+ * backend returns them, so that greedy decoding gives the same text on each. Sampling decides in
+ * integers, as kernels/pick_token.wgsl does, so that the device picks the id this reference picks
+ * from the same logits whatever its float rounding (exp, or a multiply and add fused):
+ *   a_c = (o_c - o_best) * fround(1/temperature)            two float32 operations, each correctly rounded
+ *   X_c = floor(max(a_c, -20) * 2^24)                       exact
+ *   E_c = expQ24(X_c) >> shift                              2^24 exp(a_c) in integers (shift keeps the sum below 2^31)
+ *   id  = the first c with E_0 + ... + E_c > floor(U S / 2^24), S = the sum of E, U = drawU24(rng)
+ * E is softmax's numerator within 2^-24 of the largest (what is below that is 0).
  */
 export function pickToken(o: ArrayLike<number>, temperature: number, rng: Rng): number {
   const q = o.length;
@@ -44,38 +47,41 @@ export function pickToken(o: ArrayLike<number>, temperature: number, rng: Rng): 
   for (let c = 1; c < q; c++) if (f(o[c]) > f(o[best])) best = c;
   if (temperature === 0) return best;
   const inv = f(1 / temperature);
-  const m = f(f(o[best]) * inv); // the largest z: multiplying by inv > 0 keeps the order
-  const p = Array.from({ length: q }, (_, c) => expF32(f(f(f(o[c]) * inv) - m)));
-  let sum = 0;
-  for (let c = 0; c < q; c++) sum = f(sum + p[c]);
-  let left = f(drawU(rng) * sum);
+  const shift = Math.max(0, 32 - Math.clz32(q) - 7);
+  const E = Array.from({ length: q }, (_, c) => {
+    const a = f(f(f(o[c]) - f(o[best])) * inv);
+    return Math.floor(expQ24(Math.floor(Math.max(a, -20) * 16777216)) / 2 ** shift);
+  });
+  const S = E.reduce((a, b) => a + b, 0);
+  const threshold = Number((BigInt(drawU24(rng)) * BigInt(S)) >> 24n);
+  let cum = 0;
   for (let c = 0; c < q; c++) {
-    left = f(left - p[c]);
-    if (left < 0) return c;
+    cum += E[c];
+    if (cum > threshold) return c;
   }
   return q - 1;
 }
 
-/** A token's uniform draw, on 24 bits: exact in float32, so the device reads the value the reference uses. */
-export function drawU(rng: Rng): number {
-  return Math.floor(rng() * 16777216) / 16777216;
+/** A token's uniform draw as an integer in [0, 2^24) (exact in float32, so the device reads the reference's value). */
+export function drawU24(rng: Rng): number {
+  return Math.floor(rng() * 16777216);
 }
 
+const LN2_Q24 = 11629080; // round(ln 2 * 2^24)
+const EXP_Q28 = [268435456, 268435456, 134217728, 44739243, 11184811, 2236962, 372827, 53261, 6658, 740]; // round(2^28 / i!)
+
 /**
- * exp(x) for x <= 0 in float32, from +, -, *, floor and a power of two only (each exact or
- * correctly rounded in float32, here and in WGSL), as expF32 in kernels/pick_token.wgsl:
- * x = k ln2 + r (Cody-Waite, ln2 = C1 + C2 with k C1 exact), exp(r) by its Taylor polynomial to r^7
- * (|r| <= ln2/2: relative error about 2e-7), times 2^k. 0 below -87 (exp is then under 2^-125).
+ * 2^24 exp(X / 2^24), floored to an integer, for an integer X in [-20 * 2^24, 0], in integer
+ * arithmetic only (as expQ24 in kernels/pick_token.wgsl): X = k L + r with L = ln 2 in Q24 and
+ * 0 <= r < L, exp(r) by its Taylor polynomial to r^9 in Q28 (Horner, each product floored), then
+ * >> (4 - k). Within one unit of 2^24 exp(X / 2^24).
  */
-export function expF32(x: number): number {
-  const f = Math.fround;
-  if (x < -87) return 0;
-  // the constants as float32 (their bits in the kernel: 0x3fb8aa3b, 0xb95e8083, 0x39500d01, ...)
-  const k = Math.floor(f(f(x * f(1.44269504)) + 0.5));
-  const r = f(f(x - f(k * 0.693359375)) - f(k * f(-2.1219444e-4)));
-  let p = f(1 / 5040);
-  for (const c of [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1]) p = f(f(p * r) + f(c));
-  return f(p * 2 ** k);
+export function expQ24(X: number): number {
+  const k = Math.floor(X / LN2_Q24);
+  const r = X - k * LN2_Q24;
+  let p = EXP_Q28[9];
+  for (let i = 8; i >= 0; i--) p = EXP_Q28[i] + Math.floor((p * r) / 16777216); // p r < 2^53: exact in a double
+  return Math.floor(p / 2 ** (4 - k));
 }
 
 /**
