@@ -5,6 +5,7 @@
 import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { BufferPool, bufferId } from './buffers.js';
 import { type KernelInfo, reflectKernel, writeParams } from './reflect.js';
+import { linkKernel } from './kernels.js';
 import type { Tuner } from './tuning.js';
 
 export type Constants = Record<string, number | boolean>;
@@ -40,7 +41,8 @@ export class GpuContext {
     readonly device: GPUDevice,
     kernelSources: Record<string, string> = {},
   ) {
-    for (const [name, source] of Object.entries(kernelSources)) this.overrides.set(name, reflectKernel(`${name}#override`, source));
+    // a replacement kernel takes its //! include lines as the original does (kernels.ts linkKernel)
+    for (const [name, source] of Object.entries(kernelSources)) this.overrides.set(name, reflectKernel(`${name}#override`, linkKernel(name, source)));
     this.pool = new BufferPool(device);
     this.pool.onDestroy = () => this.bindGroups.clear();
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
