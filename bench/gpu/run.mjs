@@ -42,7 +42,9 @@ if (packed && !process.env.WEBGPU_BPTT_BENCH_CHILD) {
 
 const lib = await import(packed ? join(here, 'lib', 'index.js') : join(here, '..', '..', 'dist', 'node', 'index.js'));
 const { fullPlan, stepFlops } = await import(packed ? join(here, 'cases.mjs') : join(here, '..', 'lib', 'cases.mjs'));
-const { createEngine, makeRng, uniformArray } = lib;
+const { createEngine } = lib;
+const { seqFlops, problem: makeProblem, worst, timeInterleaved: interleaved } = await import(join(here, 'common.mjs'));
+const problem = (c) => makeProblem(lib, c);
 
 const started = performance.now();
 const probe = await createEngine({ backend: 'webgpu', tuning: 'off' });
@@ -57,10 +59,6 @@ const adapterName = [adapter.vendor, adapter.architecture, adapter.device].filte
 console.log(`adapter: ${adapterName} (${adapter.description || 'no description'})${software ? ' [software]' : ''}`);
 console.log(`limits: ${JSON.stringify(limits)}; features: ${features.join(', ')}`);
 
-// FLOPs of one gradient call of a stack, matrix products only (cases.mjs's count for L = 1, G = 1):
-// per layer 6 G h^2 T B for the recurrence; 4 G d h (layer 0, dense x; 0 for token ids) or 6 G h^2 (above: dWx, Gx, dY below) for the input; 6 h q for the head.
-const seqFlops = ({ T, B, d, h, q, tokens, G, L: layers }) => T * B * (layers * 6 * G * h * h + (tokens ? 0 : 4 * G * d * h) + (layers - 1) * 6 * G * h * h + 6 * h * q);
-
 const named = fullPlan().filter((c) => c.group === 'named');
 const cases = [
   ...named.map((c) => ({ id: c.id, label: c.label, cell: 'rnn', L: 1, ...c.shape })),
@@ -69,50 +67,8 @@ const cases = [
 if (software) for (const c of cases) c.T = Math.min(c.T, 8);
 for (const c of cases) if (c.cell === 'rnn') console.assert(seqFlops({ ...c, G: 1 }) === stepFlops(c), 'flop counts agree');
 
-function problem(c) {
-  const rng = makeRng(7);
-  const G = { rnn: 1, gru: 3, lstm: 4 }[c.cell];
-  const layers = [];
-  for (let l = 0; l < c.L; l++) {
-    const nIn = l === 0 ? c.d : c.h;
-    layers.push({ Wx: uniformArray(rng, G * c.h * nIn, 1 / Math.sqrt(nIn)), Wh: uniformArray(rng, G * c.h * c.h, 1 / Math.sqrt(c.h)), bx: uniformArray(rng, G * c.h, 0.1), bh: uniformArray(rng, G * c.h, 0.1) });
-  }
-  const model = { cell: c.cell, inputSize: c.d, hiddenSize: c.h, numLayers: c.L, bidirectional: false, layers, head: { outputSize: c.q, W: uniformArray(rng, c.q * c.h, 1 / Math.sqrt(c.h)), b: uniformArray(rng, c.q, 0.1) } };
-  if (c.cell === 'rnn') model.activation = 'tanh';
-  const R = c.T * c.B;
-  const x = c.tokens ? Int32Array.from({ length: R }, () => Math.floor(rng() * c.d)) : uniformArray(rng, R * c.d, 1);
-  const y = c.loss === 'cross-entropy' ? Int32Array.from({ length: R }, () => Math.floor(rng() * c.q)) : uniformArray(rng, R * c.q, 1);
-  return { model, batch: { steps: c.T, batchSize: c.B, x, y }, options: { loss: c.loss }, G };
-}
-
-/** Worst |got - want| / (atolOfMax * max|want| + rtol |want|) over every gradient. */
-function worst(got, want, tol = { rtol: 2e-3, atolOfMax: 1e-3 }) {
-  let w = 0;
-  const arrays = (g) => [...g.layers.flatMap((l) => [l.dWx, l.dWh, l.dbx, l.dbh]), g.head.dW, g.head.db];
-  const a = arrays(got);
-  arrays(want).forEach((ref, i) => {
-    let m = 0;
-    for (const v of ref) m = Math.max(m, Math.abs(v));
-    for (let k = 0; k < ref.length; k++) w = Math.max(w, Math.abs(a[i][k] - ref[k]) / (tol.atolOfMax * m + tol.rtol * Math.abs(ref[k])));
-  });
-  return w;
-}
-
 const runs = software ? 4 : 10;
-/** Calls alternating between the engines (each warmed up first, which tunes the tuned one): the fastest call of each, and its dispatches. */
-async function timeInterleaved(engines, p) {
-  for (const e of engines) await e.gradients(p.model, p.batch, p.options);
-  const best = engines.map(() => Infinity);
-  for (let r = 0; r < runs; r++) {
-    for (let i = 0; i < engines.length; i++) {
-      const t0 = performance.now();
-      await engines[i].gradients(p.model, p.batch, p.options);
-      best[i] = Math.min(best[i], performance.now() - t0);
-    }
-  }
-  return engines.map((e, i) => ({ ms: best[i], dispatches: e.stats().dispatches }));
-}
-
+const timeInterleaved = (engines, p) => interleaved(engines, p, runs);
 const budgetMs = software ? 12_000 : 2_000;
 const cpu = await createEngine({ backend: 'cpu' });
 const untuned = probe;
@@ -135,7 +91,7 @@ for (const c of cases) {
   const p2 = (n) => 2 ** Math.ceil(Math.log2(n)); // the tuner's shape class (src/gpu/variants.ts: shapeClass)
   const key = `${c.cell}${c.cell === 'rnn' ? '-tanh' : ''} L${c.L} dirs1 B${p2(c.B)} h${p2(c.h)}`;
   const cls = table.classes[key] ? [key, table.classes[key]] : null;
-  const choice = cls ? { forwardStep: cls[1].forwardStep, backwardStep: cls[1].backwardStep, matmul: cls[1].matmul, wavefront: cls[1].wavefront } : null;
+  const choice = cls ? { forwardStep: cls[1].forwardStep, backwardStep: cls[1].backwardStep, matmul: cls[1].matmul, wavefront: cls[1].wavefront, backwardWavefront: cls[1].backwardWavefront ?? false } : null;
   const row = {
     id: c.id, label: c.label, shape: { T: c.T, B: c.B, d: c.d, h: c.h, q: c.q, L: c.L, cell: c.cell, tokens: c.tokens },
     flops, untunedMs: u, tunedMs: t, ratio: t / u, untunedDispatches: a.dispatches, tunedDispatches: b.dispatches,
@@ -171,7 +127,7 @@ const md = [
   '',
   '| case | untuned ms | tuned ms | tuned/untuned | dispatches (untuned, tuned) | GFLOP/s (untuned, tuned) | tuned choice |',
   '| --- | ---: | ---: | ---: | --- | --- | --- |',
-  ...results.map((r) => `| ${r.id} (T=${r.shape.T} B=${r.shape.B} h=${r.shape.h}${r.shape.L > 1 ? ` L=${r.shape.L}` : ''} ${r.shape.cell}) | ${r.untunedMs.toFixed(1)} | ${r.tunedMs.toFixed(1)} | ${r.ratio.toFixed(3)} | ${r.untunedDispatches}, ${r.tunedDispatches} | ${r.untunedGflops.toFixed(2)}, ${r.tunedGflops.toFixed(2)} | ${r.choice ? `fwd ${r.choice.forwardStep}, bwd ${r.choice.backwardStep}, ${r.choice.matmul}${r.choice.wavefront ? ', wavefront' : ''}` : 'n/a'} |`),
+  ...results.map((r) => `| ${r.id} (T=${r.shape.T} B=${r.shape.B} h=${r.shape.h}${r.shape.L > 1 ? ` L=${r.shape.L}` : ''} ${r.shape.cell}) | ${r.untunedMs.toFixed(1)} | ${r.tunedMs.toFixed(1)} | ${r.ratio.toFixed(3)} | ${r.untunedDispatches}, ${r.tunedDispatches} | ${r.untunedGflops.toFixed(2)}, ${r.tunedGflops.toFixed(2)} | ${r.choice ? `fwd ${r.choice.forwardStep}, bwd ${r.choice.backwardStep}, ${r.choice.matmul}${r.choice.wavefront ? ', wavefront' : ''}${r.choice.backwardWavefront ? ', backward wavefront' : ''}` : 'n/a'} |`),
   '',
   `Library GEMM n=${gemmN}: ${gemm.gflops.toFixed(2)} GFLOP/s.`,
   '',
