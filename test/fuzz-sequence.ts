@@ -6,7 +6,7 @@
 // No vitest here.
 import type { Rng } from '../src/rng.js';
 import { packSequence } from '../src/sequence-params.js';
-import type { Batch, CellKind, ForwardOptions, ForwardResult, GradientOptions, LossKind, SequenceGradients, SequenceModel, StepResult, Trainer, TrainerOptions, Truncation } from '../src/types.js';
+import type { AnyModel, Batch, CellKind, ForwardOptions, ForwardResult, GradientOptions, LossKind, SequenceGradients, SequenceModel, StepResult, Trainer, TrainerOptions, Truncation } from '../src/types.js';
 import type { Engine } from '../src/index.js';
 import { randomSequenceProblem } from './sequence-reference.js';
 import { callRng, closeError, describeOutcome, FUZZ_TOL, outcome, type Outcome } from './fuzz-cases.js';
@@ -208,11 +208,27 @@ export function seqResultError(got: SequenceGradients, want: SequenceGradients, 
  * instead of failing the suite. Remove an entry when its bug is fixed.
  */
 // Engine bugs the fuzz test has found and that are not fixed yet: a matching failure is reported as
-// "known:" with its replay line instead of failing. (Empty: the two with lengths on WebGPU, NaN at padded
-// rows of x and stale dG rows of a pooled buffer, are fixed in uploadSequenceBatch.)
-export const KNOWN_BUGS: { name: string; matches: (engine: string, model: SequenceModel, batches: Batch[], why: string) => boolean }[] = [];
+// "known:" with its replay line instead of failing. (The two with lengths on WebGPU, NaN at padded
+// rows of x and stale dG rows of a pooled buffer, are fixed in uploadSequenceBatch; the wasm one below
+// showed once RnnModel trainer sessions drew lengths: FUZZ_SEED=20261202 FUZZ_ONLY=100111, 100170.)
+export const KNOWN_BUGS: { name: string; matches: (engine: string, model: AnyModel, batches: Batch[], why: string) => boolean }[] = [
+  {
+    name: "wasm: a non-finite x at a padded row (t >= n_b) reaches an RnnModel trainer's gradients (0 * NaN); the reference never reads it (WebGPU zeroes those rows on upload: uploadSequenceBatch). Fix in src/wasm (branch 'wasmseq')",
+    matches: (engine, _model, batches, why) => engine === 'wasm' && /skipped true, want false|NaN/.test(why) && batches.some(nonFiniteAtPaddedRow),
+  },
+];
 
-function knownBug(engine: string, model: SequenceModel, batches: Batch[], why: string): string | null {
+/** Whether value inputs hold a NaN or an infinity at a row past its sequence's end. */
+function nonFiniteAtPaddedRow(b: Batch): boolean {
+  if (!b.lengths || !(b.x instanceof Float32Array)) return false;
+  const d = b.x.length / (b.steps * b.batchSize);
+  for (let s = 0; s < b.batchSize; s++) {
+    for (let t = b.lengths[s]; t < b.steps; t++) if (b.x.subarray((t * b.batchSize + s) * d, (t * b.batchSize + s + 1) * d).some((v) => !Number.isFinite(v))) return true;
+  }
+  return false;
+}
+
+export function knownBug(engine: string, model: AnyModel, batches: Batch[], why: string): string | null {
   return KNOWN_BUGS.find((k) => k.matches(engine, model, batches, why))?.name ?? null;
 }
 
@@ -239,12 +255,6 @@ export async function fuzzSequenceGradients(engine: Engine, ref: Engine, seed: n
       return;
     }
     if (!want.ok) return fail(`the reference failed a legal call: ${describeOutcome(want)}`);
-    // API.md: window with lengths is refused on WebGPU, naming batch.lengths
-    if (engine.backend === 'webgpu' && call.options.truncation?.kind === 'window' && call.batch.lengths) {
-      if (refusedNaming(got, 'batch.lengths')) tally.refused++;
-      else fail(`expected the WebGPU refusal of window with lengths naming batch.lengths, got ${describeOutcome(got)}`);
-      return;
-    }
     if (!got.ok) return fail(`a legal call failed: ${describeOutcome(got)}`);
     const why = seqResultError(got.value, want.value, call.options.clipNorm);
     const known = why && knownBug(engine.backend, call.model, [call.batch], why);
@@ -339,7 +349,6 @@ export async function fuzzSequenceTrainers(engine: Engine, ref: Engine, seed: nu
         delete batch.h0;
         delete batch.c0;
       }
-      if (options.truncation?.kind === 'window' && engine.backend === 'webgpu') delete batch.lengths; // refused on WebGPU (API.md)
       if (!dims.tokens && rng() < 0.15) {
         const x = batch.x as Float32Array;
         x[int(rng, 0, x.length - 1)] = pick(rng, [NaN, Infinity, 1e18]);

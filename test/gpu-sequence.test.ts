@@ -75,12 +75,21 @@ describe('sequences of different lengths (packed-sequence semantics)', () => {
     const [spec, truncation, extra] = rows[i];
     await checkSequence(gpu, spec, truncation, extra, lengthsOf(spec.B, spec.T, i));
   });
-  it('with window truncation it is refused, naming batch.lengths, and the engine stays usable', async () => {
-    const spec: SeqSpec = { cell: 'gru', L: 1, bi: false, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 67 };
+  // window(tau) with lengths: each sequence's sweep starts at its own end (the window rows, every cell, 1 and 2 layers)
+  it.each(WINDOW_ROWS.map((r, i) => [i, `${r[0].cell} L=${r[0].L} tau=${r[1]}`] as const))('window %i: %s', async (i) => {
+    const [spec, tau, extra] = WINDOW_ROWS[i];
+    await checkSequence(gpu, spec, { kind: 'window', steps: tau }, extra, lengthsOf(spec.B, spec.T, 20 + i));
+  });
+  it('window at a round size: lstm, 2 layers, T = 8, B = 32, h = 32, tau = 3, dhT and dcT', async () => {
+    const spec: SeqSpec = { cell: 'lstm', L: 2, bi: false, T: 8, B: 32, d: 16, h: 32, q: 8, states: true, seed: 67 };
+    await checkSequence(gpu, spec, { kind: 'window', steps: 3 }, { clipNorm: 0.05 }, lengthsOf(spec.B, spec.T, 3));
+  });
+  it('window with both directions stays refused with lengths, naming options.truncation', async () => {
+    const spec: SeqSpec = { cell: 'gru', L: 1, bi: true, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 68 };
     const { model, batch } = randomSequenceProblem(spec);
     batch.lengths = Int32Array.from([3, 2]);
-    await expect(gpu.gradients(model, batch, { loss: 'cross-entropy', truncation: { kind: 'window', steps: 2 } })).rejects.toMatchObject({ argument: 'batch.lengths' });
-    await checkSequence(gpu, spec, { kind: 'full' }, {}, Int32Array.from([3, 2]));
+    await expect(gpu.gradients(model, batch, { loss: 'cross-entropy', truncation: { kind: 'window', steps: 2 } })).rejects.toMatchObject({ argument: 'options.truncation' });
+    await checkSequence(gpu, { ...spec, bi: false }, { kind: 'window', steps: 2 }, {}, Int32Array.from([3, 2]));
   });
 });
 

@@ -10,6 +10,7 @@ import { createEngine, type Engine } from '../../src/index.js';
 import { expectCloseToCpu, printWorst } from '../gpu-setup.js';
 import { randomProblem } from '../helpers.js';
 import { randomSequenceProblem, type SeqSpec } from '../sequence-reference.js';
+import { statsLayout } from '../../src/gpu/stats.js';
 
 
 const cases: Array<[string, SeqSpec, boolean]> = [
@@ -96,12 +97,45 @@ export function defineSequenceForwardTwins(label: string, makeEngine: () => Prom
       const trainer = gpu.trainer(model, { optimizer: { kind: 'adam', learningRate: 0.01 }, loss: 'cross-entropy' });
       await trainer.step(batch);
       await trainer.step(batch);
+      const before = gpu.stats().readBytes ?? 0;
       const got = await trainer.forward(batch, { outputs: ['O'] });
-      if (gpu.backend === 'webgpu') expect(gpu.stats().submits).toBe(1);
+      if (gpu.backend === 'webgpu') {
+        expect(gpu.stats().submits).toBe(1);
+        // read back: the loss's stats, hT of the K = 4 layer-directions and O; nothing of the parameters
+        expect(gpu.stats().readBytes! - before).toBe(4 * (statsLayout().fixed + 4 * spec.B * spec.h + spec.T * spec.B * spec.q));
+      }
       const want = await gpu.forward(await trainer.read(), batch, { outputs: ['O'] });
       expect(got.loss).toBe(want.loss);
       expect(got.O).toEqual(want.O);
       expect(got.hT).toEqual(want.hT);
+      trainer.dispose();
+    });
+
+    it('an RnnModel trainer: from its own parameters, without and with lengths, bit for bit as engine.forward on read(); on WebGPU nothing of the parameters read back', async () => {
+      const T = 6, B = 35, h = 33, q = 5;
+      const { model, batch } = randomProblem({ T, B, d: 7, h, q, tokens: true, seed: 128 });
+      const trainer = gpu.trainer(model, { optimizer: { kind: 'adam', learningRate: 0.01 }, loss: 'cross-entropy' });
+      await trainer.step(batch);
+      await trainer.step({ ...batch, lengths: Int32Array.from({ length: B }, (_, b) => 1 + ((b * 5) % T)) });
+      const lengths = Int32Array.from({ length: B }, (_, b) => 1 + ((b * 3) % T));
+      for (const b of [batch, { ...batch, lengths }]) {
+        const where = b.lengths ? 'with lengths' : 'without lengths';
+        const before = gpu.stats().readBytes ?? 0;
+        const got = await trainer.forward(b, { outputs: ['O'] });
+        if (gpu.backend === 'webgpu') {
+          expect(gpu.stats().submits, where).toBe(1);
+          expect(gpu.stats().readBytes! - before, where).toBe(4 * (statsLayout().fixed + B * h + T * B * q)); // the loss, hT, O
+        }
+        const now = await trainer.read();
+        const want = await gpu.forward(now, b, { outputs: ['O'] });
+        expect(got.loss, where).toBe(want.loss);
+        expect(got.O, where).toEqual(want.O);
+        expect(got.hT, where).toEqual(want.hT);
+        // and the loss a gradient call reports on these parameters
+        expect(got.loss, where).toBe((await gpu.gradients(now, b, { loss: 'cross-entropy' })).loss);
+        const ref = await cpu.forward(now, b, { outputs: ['O'] });
+        expectCloseToCpu(`rnn trainer ${where}`, 'O', got.O!, ref.O!);
+      }
       trainer.dispose();
     });
   });

@@ -137,6 +137,38 @@ export function defineSequenceTrainerTwins(label: string, makeEngine: () => Prom
     });
   });
 
+  describe('window(tau) with lengths: the steps of the CPU trainer, carryState', () => {
+    const odd = { T: 5, B: 35, d: 7, h: 33 };
+    const rows: Array<[string, SeqSpec, number, OptimizerOptions, number | undefined]> = [
+      ['rnn L=1, sgd, tau=2, clipped', { cell: 'rnn', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 161 }, 2, { kind: 'sgd', learningRate: 0.5 }, 0.05],
+      ['rnn L=2, adam, tau=3', { cell: 'rnn', L: 2, bi: false, ...odd, q: 6, seed: 162 }, 3, { kind: 'adam', learningRate: 0.01 }, undefined],
+      ['gru L=1, adam, tau=3, clipped', { cell: 'gru', L: 1, bi: false, ...odd, q: 9, tokens: true, seed: 163 }, 3, { kind: 'adam', learningRate: 0.01 }, 0.1],
+      ['gru L=2, sgd, tau=2', { cell: 'gru', L: 2, bi: false, ...odd, q: 5, bias: false, seed: 164 }, 2, { kind: 'sgd', learningRate: 0.3 }, undefined],
+      ['lstm L=1, sgd, tau=1', { cell: 'lstm', L: 1, bi: false, ...odd, q: 9, seed: 165 }, 1, { kind: 'sgd', learningRate: 0.3 }, undefined],
+      ['lstm L=2, adam, tau=2, clipped', { cell: 'lstm', L: 2, bi: false, ...odd, q: 9, tokens: true, seed: 166 }, 2, { kind: 'adam', learningRate: 0.01 }, 0.1],
+      ['lstm L=2, round T=8 B=32 h=32, adam, tau=3', { cell: 'lstm', L: 2, bi: false, T: 8, B: 32, d: 8, h: 32, q: 8, seed: 167 }, 3, { kind: 'adam', learningRate: 0.01 }, undefined],
+    ];
+    it.each(rows)('%s: three steps', async (name, spec, tau, optimizer, clipNorm) => {
+      const { model } = randomSequenceProblem(spec);
+      const options = { optimizer, loss: 'cross-entropy' as const, truncation: { kind: 'window' as const, steps: tau }, clipNorm, carryState: true };
+      const cpu = await createEngine({ backend: 'cpu' });
+      const g = gpu.trainer(model, options);
+      const c = cpu.trainer(model, options);
+      for (let k = 0; k < 3; k++) {
+        const { batch } = randomSequenceProblem({ ...spec, seed: spec.seed! + 10 * k });
+        batch.lengths = Int32Array.from({ length: spec.B }, (_, b) => (b === 0 ? spec.T : b === 1 ? 1 : 1 + ((b * 3 + k) % spec.T)));
+        const rg = await g.step(batch);
+        if (gpu.backend === 'webgpu') expect(gpu.stats().submits).toBe(1);
+        const rc = await c.step(batch);
+        expect(rg.skipped).toBe(false);
+        expectCloseToCpu(`${name}, step ${k}`, 'step loss', [rg.loss], [rc.loss], { rtol: 2e-3, atolRel: 0 });
+      }
+      expectModelsClose(name, await g.read(), await c.read());
+      g.dispose();
+      cpu.dispose();
+    });
+  });
+
   describe('training', () => {
     it('a 2-layer lstm learns to echo the previous token (loss falls below a third)', async () => {
       const V = 5;
