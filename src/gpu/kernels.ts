@@ -10,20 +10,31 @@ import cellForwardSubgroup from '../../kernels/cell_forward_subgroup.wgsl';
 import cellWindowBackwardStep from '../../kernels/cell_window_backward_step.wgsl';
 import columnSums from '../../kernels/column_sums.wgsl';
 import finalize from '../../kernels/finalize.wgsl';
+import finalizeParts from '../../kernels/finalize_parts.wgsl';
 import gatherColumns from '../../kernels/gather_columns.wgsl';
 import maskRows from '../../kernels/mask_rows.wgsl';
 import matmul from '../../kernels/matmul.wgsl';
 import outputLoss from '../../kernels/output_loss.wgsl';
 import pickToken from '../../kernels/pick_token.wgsl';
 import reduceSplits from '../../kernels/reduce_splits.wgsl';
+import rnnBackwardReduce from '../../kernels/rnn_backward_reduce.wgsl';
+import rnnBackwardSmall from '../../kernels/rnn_backward_small.wgsl';
 import rnnBackwardStep from '../../kernels/rnn_backward_step.wgsl';
+import rnnForwardReduce from '../../kernels/rnn_forward_reduce.wgsl';
+import rnnForwardSmall from '../../kernels/rnn_forward_small.wgsl';
+import rnnForwardSubgroup from '../../kernels/rnn_forward_subgroup.wgsl';
 import rnnForwardStep from '../../kernels/rnn_forward_step.wgsl';
+import rnnStepSplit from '../../kernels/rnn_step_split.wgsl';
 import scaleGradients from '../../kernels/scale_gradients.wgsl';
 import sgdUpdate from '../../kernels/sgd_update.wgsl';
 import tokenScatterAdd from '../../kernels/token_scatter_add.wgsl';
+import transpose from '../../kernels/transpose.wgsl';
+import windowBackwardSmall from '../../kernels/window_backward_small.wgsl';
 import windowBackwardStep from '../../kernels/window_backward_step.wgsl';
 import libActivations from '../../kernels/lib/activations.wgsl';
 import libFinite from '../../kernels/lib/finite.wgsl';
+import libGroupReduce from '../../kernels/lib/group_reduce.wgsl';
+import libTileNorm from '../../kernels/lib/tile_norm.wgsl';
 import { type KernelInfo, reflectKernel } from './reflect.js';
 
 const SOURCES = {
@@ -38,17 +49,26 @@ const SOURCES = {
   cell_window_backward_step: cellWindowBackwardStep,
   column_sums: columnSums,
   finalize,
+  finalize_parts: finalizeParts,
   gather_columns: gatherColumns,
   mask_rows: maskRows,
   matmul,
   output_loss: outputLoss,
   pick_token: pickToken,
   reduce_splits: reduceSplits,
+  rnn_backward_reduce: rnnBackwardReduce,
+  rnn_backward_small: rnnBackwardSmall,
   rnn_backward_step: rnnBackwardStep,
+  rnn_forward_reduce: rnnForwardReduce,
+  rnn_forward_small: rnnForwardSmall,
+  rnn_forward_subgroup: rnnForwardSubgroup,
   rnn_forward_step: rnnForwardStep,
+  rnn_step_split: rnnStepSplit,
   scale_gradients: scaleGradients,
   sgd_update: sgdUpdate,
   token_scatter_add: tokenScatterAdd,
+  transpose,
+  window_backward_small: windowBackwardSmall,
   window_backward_step: windowBackwardStep,
 };
 
@@ -58,7 +78,7 @@ export type KernelName = keyof typeof SOURCES;
  * WGSL has no includes: a kernel names the shared functions it uses (kernels/lib/) with a line
  * `//! include NAME`, replaced here by that file, so each function has one home.
  */
-const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite };
+const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite, group_reduce: libGroupReduce, tile_norm: libTileNorm };
 
 export function linkKernel(name: string, source: string): string {
   return source.replace(/^\/\/! include (\S+)[ \t]*$/gm, (_, lib: string) => {

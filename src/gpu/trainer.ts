@@ -15,6 +15,7 @@ import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { submitAndRead } from './call.js';
 import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
+import { chooseRnnVariants } from './tuning.js';
 
 
 export function createGpuTrainer(
@@ -63,10 +64,13 @@ export function createGpuTrainer(
       if (carrying && stateB !== B) {
         throw new BpttInputError('batch.batchSize', `${stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
-      const s = planShape(
-        { T, B, d: dims.d, h: dims.h, q: dims.q },
-        { tokens, hasBias: dims.hasBias, activation: shapeModel.activation, loss: opts.loss, window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncationForStep(truncation, draws), T) },
-        L,
+      const s = await chooseRnnVariants(
+        ctx,
+        planShape(
+          { T, B, d: dims.d, h: dims.h, q: dims.q },
+          { tokens, hasBias: dims.hasBias, activation: shapeModel.activation, loss: opts.loss, window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncationForStep(truncation, draws), T) },
+          L,
+        ),
       );
       const sizes = bufferSizes(s, false);
       checkLimits(sizes, limits);
