@@ -42,7 +42,7 @@ afterAll(() => {
 const SETS: Array<[string, Partial<KernelChoice>]> = [
   ['lanes4 / lanes4 / tile16', { forwardStep: 'lanes4', backwardStep: 'lanes4', matmul: 'tile16' }],
   ['lanes16 / lanes16 / tile64', { forwardStep: 'lanes16', backwardStep: 'lanes16', matmul: 'tile64' }], // LANES is an override of the same code: one row per cell below
-  ['subgroup4 + wavefront', { forwardStep: 'subgroup4', wavefront: true }],
+  ['subgroup4 + wavefront + tile32pad', { forwardStep: 'subgroup4', wavefront: true, matmul: 'tile32pad' }],
   ['persistent', { forwardStep: 'persistent' }],
 ];
 
@@ -170,7 +170,7 @@ describe('the tuner', () => {
     expect(entry).toBeDefined();
     expect(['direct', 'lanes4', 'lanes16', 'subgroup4', 'persistent']).toContain(entry.forwardStep);
     expect(['direct', 'lanes4', 'lanes16']).toContain(entry.backwardStep);
-    expect(['tile32', 'tile16', 'tile64']).toContain(entry.matmul);
+    expect(['tile32', 'tile16', 'tile64', 'tile32pad']).toContain(entry.matmul);
     const measured = Object.values(entry.measured ?? {});
     expect(measured.length).toBeGreaterThan(0);
     const stats = gpu.stats();
