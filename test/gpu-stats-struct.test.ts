@@ -1,6 +1,6 @@
 // The stats protocol between the kernels and the host is the WGSL struct
-// Stats of finalize.wgsl, read by reflection: every kernel that binds `stats`
-// declares it with the same members at the same offsets, and the host's
+// Stats of kernels/lib/stats.wgsl, read by reflection: every kernel that binds
+// `stats` includes it, so it has the same members at the same offsets, and the host's
 // layout (src/gpu/stats.ts) is read from it by name. No GPU needed.
 import { describe, expect, it } from 'vitest';
 import { KERNEL_NAMES, kernel } from '../src/gpu/kernels.js';

@@ -34,6 +34,7 @@ import windowBackwardStep from '../../kernels/window_backward_step.wgsl';
 import libActivations from '../../kernels/lib/activations.wgsl';
 import libFinite from '../../kernels/lib/finite.wgsl';
 import libGroupReduce from '../../kernels/lib/group_reduce.wgsl';
+import libStats from '../../kernels/lib/stats.wgsl';
 import libTileNorm from '../../kernels/lib/tile_norm.wgsl';
 import { type KernelInfo, reflectKernel } from './reflect.js';
 
@@ -78,7 +79,7 @@ export type KernelName = keyof typeof SOURCES;
  * WGSL has no includes: a kernel names the shared functions it uses (kernels/lib/) with a line
  * `//! include NAME`, replaced here by that file, so each function has one home.
  */
-const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite, group_reduce: libGroupReduce, tile_norm: libTileNorm };
+const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite, group_reduce: libGroupReduce, stats: libStats, tile_norm: libTileNorm };
 
 export function linkKernel(name: string, source: string): string {
   return source.replace(/^\/\/! include (\S+)[ \t]*$/gm, (_, lib: string) => {
