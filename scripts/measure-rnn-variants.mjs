@@ -3,10 +3,11 @@
 // adapter, at the benchmark's named shapes: char (T=35 B=32 tokens/28 h=256
 // q=28, cross-entropy) and dense (T=64 B=16 d=32 h=128 q=32, mse). Each row
 // fixes one kernel's variant (the others at their defaults, nothing tuned)
-// and times engine.gradients: median ms of `runs` calls after a warm-up,
-// ratio to the defaults' (below 1: faster), dispatches per call. The window
-// step's variants run under window(5) truncation (its own default row), the
-// others under full BPTT.
+// and times engine.gradients against the defaults in alternation (see pair):
+// median ms of `runs` calls each after a warm-up, the ratio (below 1: the
+// variant is faster), the variant's dispatches per call. The window step's
+// variants run under window(5) truncation, the others under full BPTT. Then
+// what the tuner picks at each shape given time for every candidate.
 // Usage: npm run build && node scripts/measure-rnn-variants.mjs [runs] [--cases=char,dense]
 import { createEngine, makeRng, uniformArray } from '../dist/node/index.js';
 
@@ -17,7 +18,7 @@ const SHAPES = {
   dense: { T: 64, B: 16, d: 32, h: 128, q: 32, tokens: false, loss: 'mse' },
 };
 const ROWS = [
-  ['rnnForwardStep', ['small', 'coalesced', 'splitk']],
+  ['rnnForwardStep', ['small', 'coalesced', 'splitk', 'subgroup4']],
   ['rnnBackwardStep', ['small', 'splitk']],
   ['matmul', ['tile16', 'tile64', 'tile32pad']],
   ['finalize', ['multi']],
@@ -37,47 +38,47 @@ function problem({ T, B, d, h, q, tokens, loss }) {
   return { model, batch: { steps: T, batchSize: B, x, y } };
 }
 
-async function median(fn) {
-  await fn(); // warm: pipelines compiled, buffers pooled
-  const ms = [];
+const median = (ms) => [...ms].sort((a, b) => a - b)[Math.floor(ms.length / 2)];
+
+/**
+ * The defaults and one variant, each on an engine of its own, warmed up, then
+ * timed in alternation (ABAB...): a machine whose load drifts (other work on
+ * its cores) moves both alike, and the ratio of the medians keeps the comparison.
+ */
+async function pair(device, fixed, call) {
+  const engines = [];
+  for (const f of [{}, fixed]) engines.push(await createEngine({ backend: 'webgpu', device, tuning: { mode: 'manual', fixed: f } }));
+  for (const e of engines) await call(e); // pipelines compiled, buffers pooled
+  const ms = [[], []];
   for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    ms.push(performance.now() - t0);
+    for (const [k, e] of engines.entries()) {
+      const t0 = performance.now();
+      await call(e);
+      ms[k].push(performance.now() - t0);
+    }
   }
-  ms.sort((a, b) => a - b);
-  return ms[Math.floor(ms.length / 2)];
+  const dispatches = engines.map((e) => e.stats().dispatches);
+  for (const e of engines) e.dispose();
+  return { base: median(ms[0]), ms: median(ms[1]), dispatches: dispatches[1] };
 }
 
 const owner = await createEngine({ backend: 'webgpu' });
 const a = owner.adapter;
 console.log(`adapter: ${a.vendor} ${a.architecture} ${a.description ?? ''}${a.isFallbackAdapter ? ' (fallback)' : ''}; ${runs} timed runs per row, median`);
-const lines = ['| shape | kernel | variant | ms | ratio to default | dispatches |', '| --- | --- | --- | ---: | ---: | ---: |'];
+const lines = ['| shape | kernel | variant | defaults ms | variant ms | ratio | dispatches |', '| --- | --- | --- | ---: | ---: | ---: | ---: |'];
 for (const name of only) {
   const shape = SHAPES[name];
   const { model, batch } = problem(shape);
-  const time = async (fixed, truncation) => {
-    const engine = await createEngine({ backend: 'webgpu', device: owner.device, tuning: { mode: 'manual', fixed } });
-    const options = { loss: shape.loss, truncation };
-    const ms = await median(() => engine.gradients(model, batch, options));
-    const dispatches = engine.stats().dispatches;
-    engine.dispose();
-    return { ms, dispatches };
-  };
   const full = { kind: 'full' };
   const win = { kind: 'window', steps: 5 };
-  const base = { full: await time({}, full), window: await time({}, win) };
-  const row = (kernel, variant, r, ref) => {
-    const line = `| ${name} | ${kernel} | ${variant} | ${r.ms.toFixed(0)} | ${(r.ms / ref.ms).toFixed(2)} | ${r.dispatches} |`;
-    lines.push(line);
-    console.log(line);
-  };
-  row('(all)', 'defaults, full', base.full, base.full);
-  row('(all)', 'defaults, window(5)', base.window, base.window);
   for (const [kernel, variants] of ROWS) {
-    const truncation = kernel === 'windowStep' ? win : full;
-    const ref = kernel === 'windowStep' ? base.window : base.full;
-    for (const variant of variants) row(kernel, variant, await time({ [kernel]: variant }, truncation), ref);
+    const options = { loss: shape.loss, truncation: kernel === 'windowStep' ? win : full };
+    for (const variant of variants) {
+      const r = await pair(owner.device, { [kernel]: variant }, (e) => e.gradients(model, batch, options));
+      const line = `| ${name} | ${kernel} | ${variant} | ${r.base.toFixed(0)} | ${r.ms.toFixed(0)} | ${(r.ms / r.base).toFixed(2)} | ${r.dispatches} |`;
+      lines.push(line);
+      console.log(line);
+    }
   }
   // What the tuner picks here given time enough for every candidate (on a software adapter 'auto' keeps the defaults)
   for (const truncation of [full, win]) {

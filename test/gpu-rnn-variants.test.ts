@@ -185,12 +185,14 @@ describe('the tuner for an RnnModel class', () => {
   });
 
   it('a fixed variant that cannot run is refused before any work, naming options.tuning.fixed.<kernel>; the engine stays usable', async () => {
-    for (const [fixed, argument] of [
-      [{ rnnForwardStep: 'coalesced' }, 'options.tuning.fixed.rnnForwardStep'],
-      [{ rnnBackwardStep: 'splitk' }, 'options.tuning.fixed.rnnBackwardStep'],
+    // one batch row per workgroup in y (coalesced, splitk), or eight (small)
+    for (const [fixed, argument, rowsPerGroup] of [
+      [{ rnnForwardStep: 'coalesced' }, 'options.tuning.fixed.rnnForwardStep', 1],
+      [{ rnnBackwardStep: 'splitk' }, 'options.tuning.fixed.rnnBackwardStep', 1],
+      [{ rnnBackwardStep: 'small' }, 'options.tuning.fixed.rnnBackwardStep', 8],
     ] as const) {
       const gpu = await engineWith({ mode: 'manual', fixed });
-      const B = gpu.device!.limits.maxComputeWorkgroupsPerDimension + 1; // one batch row per workgroup in y
+      const B = rowsPerGroup * gpu.device!.limits.maxComputeWorkgroupsPerDimension + 1;
       const { model, batch } = randomProblem({ T: 1, B, d: 1, h: 1, q: 1, seed: 42 });
       const call = gpu.gradients(model, batch, { loss: 'cross-entropy' });
       await expect(call).rejects.toThrow(BpttInputError);

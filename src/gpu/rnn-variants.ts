@@ -84,13 +84,17 @@ export function rnnExtraDispatches(s: GpuShape): number {
 }
 
 /** Why `choice` cannot run this shape on this device (the kernel in the choice and the reason), or null when it can. */
-export function unfitRnnReason(device: GPUDevice, s: Pick<GpuShape, 'B' | 'h'>, choice: KernelChoice): { argument: keyof KernelChoice; reason: string } | null {
+export function unfitRnnReason(device: GPUDevice, s: Pick<GpuShape, 'B' | 'h' | 'window'>, choice: KernelChoice): { argument: keyof KernelChoice; reason: string } | null {
   const c = rnnChoiceOf({ choice });
   const max = device.limits.maxComputeWorkgroupsPerDimension;
   for (const k of ['rnnForwardStep', 'rnnBackwardStep'] as const) {
     // one row b per workgroup in y (rnn_step_split.wgsl; rnn_forward_small.wgsl at 64 x 1)
     const rowsInY = c[k] === 'splitk' || (k === 'rnnForwardStep' && c[k] === 'coalesced');
     if (rowsInY && s.B > max) return { argument: k, reason: `'${c[k]}' runs one batch row per workgroup in y: B = ${s.B} exceeds maxComputeWorkgroupsPerDimension = ${max}` };
+  }
+  // (the reverse sweep's step also makes dh_0 under window(tau); the window's step runs only there)
+  for (const k of s.window > 0 ? (['rnnForwardStep', 'rnnBackwardStep', 'windowStep'] as const) : (['rnnForwardStep', 'rnnBackwardStep'] as const)) {
+    if (c[k] === 'small' && Math.ceil(s.B / SMALL) > max) return { argument: k, reason: `'small' runs 8 batch rows per workgroup in y: B = ${s.B} needs more than maxComputeWorkgroupsPerDimension = ${max}` };
   }
   if (c.rnnForwardStep === 'subgroup4' && !device.features.has('subgroups')) {
     return { argument: 'rnnForwardStep', reason: "'subgroup4' needs the adapter's 'subgroups' feature, which this device does not have" };
@@ -105,7 +109,7 @@ export function unfitRnnReason(device: GPUDevice, s: Pick<GpuShape, 'B' | 'h'>, 
 }
 
 /** The choice as given, refused (naming `${argument}.<kernel>`) where it cannot run. */
-export function assertRnnFits(device: GPUDevice, s: Pick<GpuShape, 'B' | 'h'>, choice: KernelChoice, argument: string): void {
+export function assertRnnFits(device: GPUDevice, s: Pick<GpuShape, 'B' | 'h' | 'window'>, choice: KernelChoice, argument: string): void {
   const bad = unfitRnnReason(device, s, choice);
   if (bad) throw new BpttInputError(`${argument}.${bad.argument}`, `a variant this device can run for this shape (${bad.reason})`, JSON.stringify(choice[bad.argument]));
 }
