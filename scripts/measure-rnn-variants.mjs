@@ -9,10 +9,13 @@
 // variants run under window(5) truncation, the others under full BPTT. Then
 // what the tuner picks at each shape given time for every candidate.
 // Usage: npm run build && node scripts/measure-rnn-variants.mjs [runs] [--cases=char,dense]
+//        [--kernels=matmul,finalize] [--variants=tile16,tile32pad] (only those rows, no tuner)
 import { createEngine, makeRng, uniformArray } from '../dist/node/index.js';
 
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3);
 const only = (process.argv.find((a) => a.startsWith('--cases=')) ?? '--cases=char,dense').slice(8).split(',');
+const kernels = process.argv.find((a) => a.startsWith('--kernels='))?.slice(10).split(','); // default: every kernel, then the tuner
+const variantsOnly = process.argv.find((a) => a.startsWith('--variants='))?.slice(11).split(',');
 const SHAPES = {
   char: { T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy' },
   dense: { T: 64, B: 16, d: 32, h: 128, q: 32, tokens: false, loss: 'mse' },
@@ -71,7 +74,9 @@ for (const name of only) {
   const { model, batch } = problem(shape);
   const full = { kind: 'full' };
   const win = { kind: 'window', steps: 5 };
-  for (const [kernel, variants] of ROWS) {
+  for (const [kernel, all] of ROWS) {
+    if (kernels && !kernels.includes(kernel)) continue;
+    const variants = variantsOnly ? all.filter((v) => variantsOnly.includes(v)) : all;
     const options = { loss: shape.loss, truncation: kernel === 'windowStep' ? win : full };
     for (const variant of variants) {
       const r = await pair(owner.device, { [kernel]: variant }, (e) => e.gradients(model, batch, options));
@@ -81,7 +86,7 @@ for (const name of only) {
     }
   }
   // What the tuner picks here given time enough for every candidate (on a software adapter 'auto' keeps the defaults)
-  for (const truncation of [full, win]) {
+  for (const truncation of kernels ? [] : [full, win]) {
     const tuned = await createEngine({ backend: 'webgpu', device: owner.device, tuning: { mode: 'manual', budgetMs: 120_000 } });
     const choice = await tuned.tune(model, batch, { loss: shape.loss, truncation });
     const entry = Object.values(tuned.tuning().classes)[0];

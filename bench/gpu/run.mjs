@@ -4,7 +4,8 @@
 //
 // Prints and writes bench/results/gpu-<adapter>.{json,md} (beside this file
 // when packed: results/): the adapter and its limits; per named case (char and
-// dense of bench/lib/cases.mjs, run as one-layer vanilla SequenceModels, and
+// dense of bench/lib/cases.mjs, run as one-layer vanilla SequenceModels and
+// as RnnModels (the vanilla path, with kernel variants of its own), and
 // an L = 2 LSTM case) ms per gradients call with the default kernels and with
 // the kernels tuned on this adapter, dispatches, GFLOP/s, the tuned choice;
 // the library's GEMM rate at n = 4096. Every case is checked against the CPU
@@ -64,12 +65,30 @@ const seqFlops = ({ T, B, d, h, q, tokens, G, L: layers }) => T * B * (layers * 
 const named = fullPlan().filter((c) => c.group === 'named');
 const cases = [
   ...named.map((c) => ({ id: c.id, label: c.label, cell: 'rnn', L: 1, ...c.shape })),
+  // the same shapes as RnnModels: the vanilla path, with kernel variants of its own (src/gpu/rnn-variants.ts)
+  ...named.map((c) => ({ id: `${c.id}-rnnmodel`, label: `${c.label}, as an RnnModel`, cell: 'rnn', L: 1, vanilla: true, ...c.shape })),
   { id: 'lstm-2', label: 'LSTM L=2: T=35 B=32 tokens/28 h=256 q=28, cross-entropy', cell: 'lstm', L: 2, T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy' },
 ];
 if (software) for (const c of cases) c.T = Math.min(c.T, 8);
 for (const c of cases) if (c.cell === 'rnn') console.assert(seqFlops({ ...c, G: 1 }) === stepFlops(c), 'flop counts agree');
 
+/** The case as an RnnModel (engine.gradients' vanilla path). */
+function vanillaProblem(c) {
+  const rng = makeRng(7);
+  const { d, h, q } = c;
+  const model = {
+    inputSize: d, hiddenSize: h, outputSize: q, activation: 'tanh',
+    Whx: uniformArray(rng, h * d, 1 / Math.sqrt(d)), Whh: uniformArray(rng, h * h, 1 / Math.sqrt(h)), Wqh: uniformArray(rng, q * h, 1 / Math.sqrt(h)),
+    bh: uniformArray(rng, h, 0.1), bq: uniformArray(rng, q, 0.1),
+  };
+  const R = c.T * c.B;
+  const x = c.tokens ? Int32Array.from({ length: R }, () => Math.floor(rng() * d)) : uniformArray(rng, R * d, 1);
+  const y = c.loss === 'cross-entropy' ? Int32Array.from({ length: R }, () => Math.floor(rng() * q)) : uniformArray(rng, R * q, 1);
+  return { model, batch: { steps: c.T, batchSize: c.B, x, y }, options: { loss: c.loss }, G: 1 };
+}
+
 function problem(c) {
+  if (c.vanilla) return vanillaProblem(c);
   const rng = makeRng(7);
   const G = { rnn: 1, gru: 3, lstm: 4 }[c.cell];
   const layers = [];
@@ -88,7 +107,7 @@ function problem(c) {
 /** Worst |got - want| / (atolOfMax * max|want| + rtol |want|) over every gradient. */
 function worst(got, want, tol = { rtol: 2e-3, atolOfMax: 1e-3 }) {
   let w = 0;
-  const arrays = (g) => [...g.layers.flatMap((l) => [l.dWx, l.dWh, l.dbx, l.dbh]), g.head.dW, g.head.db];
+  const arrays = (g) => (g.layers ? [...g.layers.flatMap((l) => [l.dWx, l.dWh, l.dbx, l.dbh]), g.head.dW, g.head.db] : [g.dWhx, g.dWhh, g.dWqh, g.dbh, g.dbq]);
   const a = arrays(got);
   arrays(want).forEach((ref, i) => {
     let m = 0;
@@ -133,9 +152,11 @@ for (const c of cases) {
   const t = b.ms;
   const table = tuned.tuning();
   const p2 = (n) => 2 ** Math.ceil(Math.log2(n)); // the tuner's shape class (src/gpu/variants.ts: shapeClass)
-  const key = `${c.cell}${c.cell === 'rnn' ? '-tanh' : ''} L${c.L} dirs1 B${p2(c.B)} h${p2(c.h)}`;
+  // (an RnnModel's class: src/gpu/rnn-variants.ts, vanillaClass)
+  const key = c.vanilla ? `vanilla-tanh B${p2(c.B)} h${p2(c.h)}` : `${c.cell}${c.cell === 'rnn' ? '-tanh' : ''} L${c.L} dirs1 B${p2(c.B)} h${p2(c.h)}`;
   const cls = table.classes[key] ? [key, table.classes[key]] : null;
-  const choice = cls ? { forwardStep: cls[1].forwardStep, backwardStep: cls[1].backwardStep, matmul: cls[1].matmul, wavefront: cls[1].wavefront } : null;
+  const kernels = c.vanilla ? ['rnnForwardStep', 'rnnBackwardStep', 'matmul', 'finalize'] : ['forwardStep', 'backwardStep', 'matmul', 'wavefront'];
+  const choice = cls ? Object.fromEntries(kernels.map((k) => [k, cls[1][k]])) : null;
   const row = {
     id: c.id, label: c.label, shape: { T: c.T, B: c.B, d: c.d, h: c.h, q: c.q, L: c.L, cell: c.cell, tokens: c.tokens },
     flops, untunedMs: u, tunedMs: t, ratio: t / u, untunedDispatches: a.dispatches, tunedDispatches: b.dispatches,
@@ -151,11 +172,17 @@ if (!(gemm.maxError <= 1)) throw new Error(`GEMM n=${gemmN}: wrong answer (worst
 console.log(`library GEMM n=${gemmN}: ${gemm.gflops.toFixed(2)} GFLOP/s${software ? ' (software adapter: n scaled down from 4096)' : ''}`);
 const seconds = (performance.now() - started) / 1000;
 
+function describeChoice(c) {
+  if (!c) return 'n/a';
+  if (c.rnnForwardStep) return `fwd ${c.rnnForwardStep}, bwd ${c.rnnBackwardStep}, ${c.matmul}, finalize ${c.finalize}`;
+  return `fwd ${c.forwardStep}, bwd ${c.backwardStep}, ${c.matmul}${c.wavefront ? ', wavefront' : ''}`;
+}
+
 const report = {
   date: new Date().toISOString(), adapter: { ...adapter, name: adapterName }, software, limits, features,
   notes: [
-    'Each case: one SequenceModel gradients call (forward, cross-entropy or MSE, reverse sweep, every gradient), the fastest of ' + runs + ' calls per engine, the two engines alternating call by call; checked against the CPU engine first.',
-    'char and dense are the named cases of bench/lib/cases.mjs as one-layer vanilla (tanh) SequenceModels with biases and a head.',
+    'Each case: one gradients call (forward, cross-entropy or MSE, reverse sweep, every gradient), the fastest of ' + runs + ' calls per engine, the two engines alternating call by call; checked against the CPU engine first.',
+    'char and dense are the named cases of bench/lib/cases.mjs as one-layer vanilla (tanh) SequenceModels with biases and a head; char-rnnmodel and dense-rnnmodel the same shapes as RnnModels (the vanilla path and its own kernel variants).',
     `tuned: createEngine({ tuning: { mode: 'lazy', budgetMs: ${budgetMs} } }); untuned: tuning 'off' (the defaults).`,
     software ? 'Software adapter: T cut to 8 and the GEMM to n = 512 to finish in minutes; absolute times are a CPU\'s.' : 'Full sizes.',
     "The adapter's best GEMM: no vendor GEMM is reachable from Node and Dawn here (TF.js and jax-js are not in the pack); the figure is the library's own matmul.",
@@ -171,7 +198,7 @@ const md = [
   '',
   '| case | untuned ms | tuned ms | tuned/untuned | dispatches (untuned, tuned) | GFLOP/s (untuned, tuned) | tuned choice |',
   '| --- | ---: | ---: | ---: | --- | --- | --- |',
-  ...results.map((r) => `| ${r.id} (T=${r.shape.T} B=${r.shape.B} h=${r.shape.h}${r.shape.L > 1 ? ` L=${r.shape.L}` : ''} ${r.shape.cell}) | ${r.untunedMs.toFixed(1)} | ${r.tunedMs.toFixed(1)} | ${r.ratio.toFixed(3)} | ${r.untunedDispatches}, ${r.tunedDispatches} | ${r.untunedGflops.toFixed(2)}, ${r.tunedGflops.toFixed(2)} | ${r.choice ? `fwd ${r.choice.forwardStep}, bwd ${r.choice.backwardStep}, ${r.choice.matmul}${r.choice.wavefront ? ', wavefront' : ''}` : 'n/a'} |`),
+  ...results.map((r) => `| ${r.id} (T=${r.shape.T} B=${r.shape.B} h=${r.shape.h}${r.shape.L > 1 ? ` L=${r.shape.L}` : ''} ${r.shape.cell}) | ${r.untunedMs.toFixed(1)} | ${r.tunedMs.toFixed(1)} | ${r.ratio.toFixed(3)} | ${r.untunedDispatches}, ${r.tunedDispatches} | ${r.untunedGflops.toFixed(2)}, ${r.tunedGflops.toFixed(2)} | ${describeChoice(r.choice)} |`),
   '',
   `Library GEMM n=${gemmN}: ${gemm.gflops.toFixed(2)} GFLOP/s.`,
   '',
