@@ -159,6 +159,20 @@ describe('the tuner for an RnnModel class', () => {
     expect(gpu.stats().tuningRuns).toBe(stats.tuningRuns);
   });
 
+  it("engine.tune(rnnModel) tunes its class up front in 'manual' mode; its table reused by a new engine gives bit-identical results", async () => {
+    const gpu = await engineWith({ mode: 'manual', budgetMs: 2000 });
+    const { model, batch } = randomProblem({ ...spec, seed: 43 });
+    await gpu.gradients(model, batch, ALL);
+    expect(gpu.stats().tuningRuns).toBe(0); // manual: calls never tune
+    const choice = await gpu.tune(model, batch, ALL);
+    expect(gpu.stats().tuningRuns).toBeGreaterThan(0);
+    expect(gpu.tuning().classes[classOf()]).toMatchObject(choice);
+    const a = await gpu.gradients(model, batch, ALL);
+    const again = await engineWith({ mode: 'manual', table: gpu.tuning() });
+    expect(await again.gradients(model, batch, ALL)).toEqual(a);
+    expect(again.stats().tuningRuns).toBe(0);
+  });
+
   it('a budget of 0 measures nothing and keeps the defaults', async () => {
     const gpu = await engineWith({ budgetMs: 0 });
     const { model, batch } = randomProblem(spec);
