@@ -16,8 +16,14 @@
  *   where B*h fits the adapter's workgroup storage.
  */
 export type ForwardStepVariant = 'direct' | 'lanes4' | 'lanes16' | 'subgroup4' | 'persistent';
-/** The reverse-sweep step: 'direct' (cell_backward_step.wgsl) or the carry split over 4 or 16 lanes (cell_backward_lanes.wgsl). */
-export type BackwardStepVariant = 'direct' | 'lanes4' | 'lanes16';
+/**
+ * The reverse-sweep step: 'direct' (cell_backward_step.wgsl) or the carry split over 4 or 16 lanes
+ * (cell_backward_lanes.wgsl); or 'persistent': a layer's whole sweep (every step, dh0 included) in
+ * ONE dispatch, one workgroup per direction looping over time, the carry and the gate gradients it
+ * is made of in workgroup memory (cell_backward_sweep.wgsl); only where about 4*(G+1)*B*h + 8*256 bytes
+ * fit the adapter's workgroup storage. window(tau) keeps its own kernel whatever is chosen.
+ */
+export type BackwardStepVariant = 'direct' | 'lanes4' | 'lanes16' | 'persistent';
 /**
  * The matmul's tile of C per workgroup: 32x32 (the default), 16x16 (4x the
  * workgroups), 64x64; 'tile32pad': 32x32 with the staged rows of workgroup
@@ -32,6 +38,15 @@ export interface KernelChoice {
   matmul: MatmulVariant;
   /** Unidirectional stacks: layer l's step t and layer l+1's step t-1 in one dispatch (T + L - 1 step dispatches). */
   wavefront: boolean;
+  /**
+   * The reverse sweep's wavefront (unidirectional stacks, not with a 'persistent' backwardStep or
+   * window truncation): layer l+1's step t and layer l's step t+1 in one dispatch, the gradient into
+   * each layer's output made inline in the step (cell_backward_sweep.wgsl): T + L backward step
+   * dispatches instead of L*(T+1), and none of the L-1 products dY_{l-1}. A field of its own, apart
+   * from `wavefront` (the forward's), so that each is measured by itself; absent means false
+   * (tables from before it stay valid).
+   */
+  backwardWavefront?: boolean;
   // The vanilla RnnModel path (src/gpu/rnn-variants.ts); absent: the default.
   /** The forward step of an RnnModel (see RnnForwardStepVariant). */
   rnnForwardStep?: RnnForwardStepVariant;
@@ -93,9 +108,9 @@ export interface TuningOptions {
  */
 export type TuningOption = 'auto' | 'off' | TuningOptions;
 
-export const DEFAULT_CHOICE: KernelChoice = { forwardStep: 'direct', backwardStep: 'direct', matmul: 'tile32', wavefront: false };
+export const DEFAULT_CHOICE: KernelChoice = { forwardStep: 'direct', backwardStep: 'direct', matmul: 'tile32', wavefront: false, backwardWavefront: false };
 export const FORWARD_STEP_VARIANTS: readonly ForwardStepVariant[] = ['direct', 'lanes4', 'lanes16', 'subgroup4', 'persistent'];
-export const BACKWARD_STEP_VARIANTS: readonly BackwardStepVariant[] = ['direct', 'lanes4', 'lanes16'];
+export const BACKWARD_STEP_VARIANTS: readonly BackwardStepVariant[] = ['direct', 'lanes4', 'lanes16', 'persistent'];
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tile32', 'tile16', 'tile64', 'tile32pad'];
 /** The defaults of the vanilla kernels, which an RnnModel call runs when its choice leaves them out. */
 export const DEFAULT_RNN_CHOICE: Required<Pick<KernelChoice, 'rnnForwardStep' | 'rnnBackwardStep' | 'windowStep' | 'finalize'>> = {

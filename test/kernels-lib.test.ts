@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { KERNEL_NAMES, kernel, linkKernel } from '../src/gpu/kernels.js';
 
 const dir = new URL('../kernels/', import.meta.url);
-const LIB_FUNCTIONS = ['sigmoid', 'tanhF', 'phi', 'phiGrad', 'isFiniteF'];
+const LIB_FUNCTIONS = ['sigmoid', 'tanhF', 'phi', 'phiGrad', 'isFiniteF', 'gateGrads'];
 
 describe('kernels/lib', () => {
   it('every kernel links: no include line is left and each lib function is defined once', () => {

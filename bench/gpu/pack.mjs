@@ -2,6 +2,7 @@
 // linux-x64 machine with a GPU and no network (and at most 64 MiB carried):
 //   bench/gpu/pack/
 //     run.mjs, cases.mjs            the runner and the benchmark's cases
+//     common.mjs, sweep.mjs         their shared helpers; the reverse-sweep variants side by side
 //     lib/index.js                  the built library (dist/node; wgsl_reflect and every kernel bundled in)
 //     node_modules/webgpu/          Dawn's node bindings: index.js, package.json, dist/linux-x64/dawn.node only
 //     vulkan/libvulkan.so.1         the Vulkan loader, used only where the machine has none
@@ -21,6 +22,7 @@ const need = (p) => {
 };
 copyFileSync(need(join(root, 'dist', 'node', 'index.js')), join(out, 'lib', 'index.js'));
 copyFileSync(join(root, 'bench', 'gpu', 'run.mjs'), join(out, 'run.mjs'));
+for (const f of ['common.mjs', 'sweep.mjs']) copyFileSync(join(root, 'bench', 'gpu', f), join(out, f));
 copyFileSync(join(root, 'bench', 'lib', 'cases.mjs'), join(out, 'cases.mjs'));
 
 const webgpu = realpathSync(join(root, 'node_modules', 'webgpu'));

@@ -5,8 +5,8 @@
 // Prints and writes bench/results/gpu-<adapter>.{json,md} (beside this file
 // when packed: results/): the adapter and its limits; per named case (char and
 // dense of bench/lib/cases.mjs, run as one-layer vanilla SequenceModels and
-// as RnnModels (the vanilla path, with kernel variants of its own), and
-// an L = 2 LSTM case) ms per gradients call with the default kernels and with
+// as RnnModels (the vanilla path, with kernel variants of its own), and an
+// L = 2 LSTM case) ms per gradients call with the default kernels and with
 // the kernels tuned on this adapter, dispatches, GFLOP/s, the tuned choice;
 // the library's GEMM rate at n = 4096. Every case is checked against the CPU
 // engine (float64) before it is timed. On a software adapter (SwiftShader) the
@@ -43,7 +43,31 @@ if (packed && !process.env.WEBGPU_BPTT_BENCH_CHILD) {
 
 const lib = await import(packed ? join(here, 'lib', 'index.js') : join(here, '..', '..', 'dist', 'node', 'index.js'));
 const { fullPlan, stepFlops } = await import(packed ? join(here, 'cases.mjs') : join(here, '..', 'lib', 'cases.mjs'));
-const { createEngine, makeRng, uniformArray } = lib;
+const { createEngine } = lib;
+const { seqFlops, problem: makeProblem, worst, timeInterleaved: interleaved } = await import(join(here, 'common.mjs'));
+const problem = (c) => (c.vanilla ? vanillaProblem(c) : makeProblem(lib, c));
+
+/** The case as an RnnModel (engine.gradients' vanilla path, src/gpu/rnn-variants.ts). */
+function vanillaProblem(c) {
+  const { makeRng, uniformArray } = lib;
+  const rng = makeRng(7);
+  const { d, h, q } = c;
+  const model = {
+    inputSize: d, hiddenSize: h, outputSize: q, activation: 'tanh',
+    Whx: uniformArray(rng, h * d, 1 / Math.sqrt(d)), Whh: uniformArray(rng, h * h, 1 / Math.sqrt(h)), Wqh: uniformArray(rng, q * h, 1 / Math.sqrt(h)),
+    bh: uniformArray(rng, h, 0.1), bq: uniformArray(rng, q, 0.1),
+  };
+  const R = c.T * c.B;
+  const x = c.tokens ? Int32Array.from({ length: R }, () => Math.floor(rng() * d)) : uniformArray(rng, R * d, 1);
+  const y = c.loss === 'cross-entropy' ? Int32Array.from({ length: R }, () => Math.floor(rng() * q)) : uniformArray(rng, R * q, 1);
+  return { model, batch: { steps: c.T, batchSize: c.B, x, y }, options: { loss: c.loss }, G: 1 };
+}
+
+function describeChoice(c) {
+  if (!c) return 'n/a';
+  if (c.rnnForwardStep) return `fwd ${c.rnnForwardStep}, bwd ${c.rnnBackwardStep}, ${c.matmul}, finalize ${c.finalize}`;
+  return `fwd ${c.forwardStep}, bwd ${c.backwardStep}, ${c.matmul}${c.wavefront ? ', wavefront' : ''}${c.backwardWavefront ? ', backward wavefront' : ''}`;
+}
 
 const started = performance.now();
 const probe = await createEngine({ backend: 'webgpu', tuning: 'off' });
@@ -58,80 +82,17 @@ const adapterName = [adapter.vendor, adapter.architecture, adapter.device].filte
 console.log(`adapter: ${adapterName} (${adapter.description || 'no description'})${software ? ' [software]' : ''}`);
 console.log(`limits: ${JSON.stringify(limits)}; features: ${features.join(', ')}`);
 
-// FLOPs of one gradient call of a stack, matrix products only (cases.mjs's count for L = 1, G = 1):
-// per layer 6 G h^2 T B for the recurrence; 4 G d h (layer 0, dense x; 0 for token ids) or 6 G h^2 (above: dWx, Gx, dY below) for the input; 6 h q for the head.
-const seqFlops = ({ T, B, d, h, q, tokens, G, L: layers }) => T * B * (layers * 6 * G * h * h + (tokens ? 0 : 4 * G * d * h) + (layers - 1) * 6 * G * h * h + 6 * h * q);
-
 const named = fullPlan().filter((c) => c.group === 'named');
 const cases = [
   ...named.map((c) => ({ id: c.id, label: c.label, cell: 'rnn', L: 1, ...c.shape })),
-  // the same shapes as RnnModels: the vanilla path, with kernel variants of its own (src/gpu/rnn-variants.ts)
   ...named.map((c) => ({ id: `${c.id}-rnnmodel`, label: `${c.label}, as an RnnModel`, cell: 'rnn', L: 1, vanilla: true, ...c.shape })),
   { id: 'lstm-2', label: 'LSTM L=2: T=35 B=32 tokens/28 h=256 q=28, cross-entropy', cell: 'lstm', L: 2, T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy' },
 ];
 if (software) for (const c of cases) c.T = Math.min(c.T, 8);
 for (const c of cases) if (c.cell === 'rnn') console.assert(seqFlops({ ...c, G: 1 }) === stepFlops(c), 'flop counts agree');
 
-/** The case as an RnnModel (engine.gradients' vanilla path). */
-function vanillaProblem(c) {
-  const rng = makeRng(7);
-  const { d, h, q } = c;
-  const model = {
-    inputSize: d, hiddenSize: h, outputSize: q, activation: 'tanh',
-    Whx: uniformArray(rng, h * d, 1 / Math.sqrt(d)), Whh: uniformArray(rng, h * h, 1 / Math.sqrt(h)), Wqh: uniformArray(rng, q * h, 1 / Math.sqrt(h)),
-    bh: uniformArray(rng, h, 0.1), bq: uniformArray(rng, q, 0.1),
-  };
-  const R = c.T * c.B;
-  const x = c.tokens ? Int32Array.from({ length: R }, () => Math.floor(rng() * d)) : uniformArray(rng, R * d, 1);
-  const y = c.loss === 'cross-entropy' ? Int32Array.from({ length: R }, () => Math.floor(rng() * q)) : uniformArray(rng, R * q, 1);
-  return { model, batch: { steps: c.T, batchSize: c.B, x, y }, options: { loss: c.loss }, G: 1 };
-}
-
-function problem(c) {
-  if (c.vanilla) return vanillaProblem(c);
-  const rng = makeRng(7);
-  const G = { rnn: 1, gru: 3, lstm: 4 }[c.cell];
-  const layers = [];
-  for (let l = 0; l < c.L; l++) {
-    const nIn = l === 0 ? c.d : c.h;
-    layers.push({ Wx: uniformArray(rng, G * c.h * nIn, 1 / Math.sqrt(nIn)), Wh: uniformArray(rng, G * c.h * c.h, 1 / Math.sqrt(c.h)), bx: uniformArray(rng, G * c.h, 0.1), bh: uniformArray(rng, G * c.h, 0.1) });
-  }
-  const model = { cell: c.cell, inputSize: c.d, hiddenSize: c.h, numLayers: c.L, bidirectional: false, layers, head: { outputSize: c.q, W: uniformArray(rng, c.q * c.h, 1 / Math.sqrt(c.h)), b: uniformArray(rng, c.q, 0.1) } };
-  if (c.cell === 'rnn') model.activation = 'tanh';
-  const R = c.T * c.B;
-  const x = c.tokens ? Int32Array.from({ length: R }, () => Math.floor(rng() * c.d)) : uniformArray(rng, R * c.d, 1);
-  const y = c.loss === 'cross-entropy' ? Int32Array.from({ length: R }, () => Math.floor(rng() * c.q)) : uniformArray(rng, R * c.q, 1);
-  return { model, batch: { steps: c.T, batchSize: c.B, x, y }, options: { loss: c.loss }, G };
-}
-
-/** Worst |got - want| / (atolOfMax * max|want| + rtol |want|) over every gradient. */
-function worst(got, want, tol = { rtol: 2e-3, atolOfMax: 1e-3 }) {
-  let w = 0;
-  const arrays = (g) => (g.layers ? [...g.layers.flatMap((l) => [l.dWx, l.dWh, l.dbx, l.dbh]), g.head.dW, g.head.db] : [g.dWhx, g.dWhh, g.dWqh, g.dbh, g.dbq]);
-  const a = arrays(got);
-  arrays(want).forEach((ref, i) => {
-    let m = 0;
-    for (const v of ref) m = Math.max(m, Math.abs(v));
-    for (let k = 0; k < ref.length; k++) w = Math.max(w, Math.abs(a[i][k] - ref[k]) / (tol.atolOfMax * m + tol.rtol * Math.abs(ref[k])));
-  });
-  return w;
-}
-
 const runs = software ? 4 : 10;
-/** Calls alternating between the engines (each warmed up first, which tunes the tuned one): the fastest call of each, and its dispatches. */
-async function timeInterleaved(engines, p) {
-  for (const e of engines) await e.gradients(p.model, p.batch, p.options);
-  const best = engines.map(() => Infinity);
-  for (let r = 0; r < runs; r++) {
-    for (let i = 0; i < engines.length; i++) {
-      const t0 = performance.now();
-      await engines[i].gradients(p.model, p.batch, p.options);
-      best[i] = Math.min(best[i], performance.now() - t0);
-    }
-  }
-  return engines.map((e, i) => ({ ms: best[i], dispatches: e.stats().dispatches }));
-}
-
+const timeInterleaved = (engines, p) => interleaved(engines, p, runs);
 const budgetMs = software ? 12_000 : 2_000;
 const cpu = await createEngine({ backend: 'cpu' });
 const untuned = probe;
@@ -155,8 +116,11 @@ for (const c of cases) {
   // (an RnnModel's class: src/gpu/rnn-variants.ts, vanillaClass)
   const key = c.vanilla ? `vanilla-tanh B${p2(c.B)} h${p2(c.h)}` : `${c.cell}${c.cell === 'rnn' ? '-tanh' : ''} L${c.L} dirs1 B${p2(c.B)} h${p2(c.h)}`;
   const cls = table.classes[key] ? [key, table.classes[key]] : null;
-  const kernels = c.vanilla ? ['rnnForwardStep', 'rnnBackwardStep', 'matmul', 'finalize'] : ['forwardStep', 'backwardStep', 'matmul', 'wavefront'];
-  const choice = cls ? Object.fromEntries(kernels.map((k) => [k, cls[1][k]])) : null;
+  const choice = !cls
+    ? null
+    : c.vanilla
+      ? { rnnForwardStep: cls[1].rnnForwardStep, rnnBackwardStep: cls[1].rnnBackwardStep, matmul: cls[1].matmul, finalize: cls[1].finalize }
+      : { forwardStep: cls[1].forwardStep, backwardStep: cls[1].backwardStep, matmul: cls[1].matmul, wavefront: cls[1].wavefront, backwardWavefront: cls[1].backwardWavefront ?? false };
   const row = {
     id: c.id, label: c.label, shape: { T: c.T, B: c.B, d: c.d, h: c.h, q: c.q, L: c.L, cell: c.cell, tokens: c.tokens },
     flops, untunedMs: u, tunedMs: t, ratio: t / u, untunedDispatches: a.dispatches, tunedDispatches: b.dispatches,
@@ -171,12 +135,6 @@ const gemm = await untuned.benchGemm(gemmN, software ? 3 : 5);
 if (!(gemm.maxError <= 1)) throw new Error(`GEMM n=${gemmN}: wrong answer (worst ${gemm.maxError} of tolerance)`);
 console.log(`library GEMM n=${gemmN}: ${gemm.gflops.toFixed(2)} GFLOP/s${software ? ' (software adapter: n scaled down from 4096)' : ''}`);
 const seconds = (performance.now() - started) / 1000;
-
-function describeChoice(c) {
-  if (!c) return 'n/a';
-  if (c.rnnForwardStep) return `fwd ${c.rnnForwardStep}, bwd ${c.rnnBackwardStep}, ${c.matmul}, finalize ${c.finalize}`;
-  return `fwd ${c.forwardStep}, bwd ${c.backwardStep}, ${c.matmul}${c.wavefront ? ', wavefront' : ''}`;
-}
 
 const report = {
   date: new Date().toISOString(), adapter: { ...adapter, name: adapterName }, software, limits, features,

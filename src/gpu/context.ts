@@ -4,6 +4,7 @@
 // Recorder: many dispatches in one compute pass, one submit, one readback.
 import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { BufferPool, bufferId } from './buffers.js';
+import { linkKernel } from './kernels.js';
 import { type KernelInfo, reflectKernel, writeParams } from './reflect.js';
 import type { Tuner } from './tuning.js';
 
@@ -39,7 +40,8 @@ export class GpuContext {
     readonly device: GPUDevice,
     kernelSources: Record<string, string> = {},
   ) {
-    for (const [name, source] of Object.entries(kernelSources)) this.overrides.set(name, reflectKernel(`${name}#override`, source));
+    // linked as the kernels themselves are (a replacement read from kernels/ keeps its `//! include` lines)
+    for (const [name, source] of Object.entries(kernelSources)) this.overrides.set(name, reflectKernel(`${name}#override`, linkKernel(name, source)));
     this.pool = new BufferPool(device);
     this.pool.onDestroy = () => this.bindGroups.clear();
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;

@@ -14,6 +14,7 @@
 //   reduce_splits, finalize (+ scale_gradients when clipping)
 //   lengths: the padded rows of O and the row losses (or of the caller's dO, dY) masked: +2 (+1)
 // so 2*L*T + L + K*(3 + 2*bias) + (L-1)*dirs + head + 2 (+1 clip) (+dirs dx) (+masks): see sequenceDispatches.
+// The forward and sweep variants record fewer (src/gpu/variants.ts, src/gpu/sweep-variants.ts).
 // With lengths, a padded row costs no product in the step kernels (it only
 // passes its state, or its carry, through); the grid stays the same.
 import type { Activation, LossKind } from '../types.js';
@@ -25,6 +26,7 @@ import { kernel } from './kernels.js';
 import type { KernelChoice } from '../tuning-types.js';
 import { backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, matmulWG, recordForwardVariant } from './variants.js';
 import { statsLayout } from './stats.js';
+import { backwardDispatchesSaved, recordPersistentSweep, recordWavefrontSweep, sweepMode, sweepTableSize, uploadSweepTable } from './sweep-variants.js';
 
 const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const NO_NORM = 0xffffffff;
@@ -120,6 +122,7 @@ export interface SeqBuffers {
   rowLoss: GPUBuffer; // [T*B]
   stats: GPUBuffer; // Stats of kernels/finalize.wgsl, K*T per-step norms
   dx: GPUBuffer | null; // [T, B, d]
+  sweep: GPUBuffer | null; // u32 [B + T]: n_b, xi_t bits (the persistent and wavefront sweeps only)
 }
 
 /** Element counts of every buffer (0: not needed). */
@@ -147,6 +150,7 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
     rowLoss: R,
     stats: statsLayout().perStep + K * T,
     dx: withDx ? R * d : 0,
+    sweep: sweepTableSize(s),
   };
 }
 
@@ -156,8 +160,8 @@ export function sequenceDispatches(s: SeqShape, o: { dx: boolean; clip: boolean 
   // one column sum per bias present: 2K with biases (an RnnModel run as a sequence has bx only)
   const biases = s.layout.layers.reduce((a, l) => a + (l.bx >= 0 ? 1 : 0) + (l.bh >= 0 ? 1 : 0), 0);
   const masks = !s.lengths ? 0 : s.q > 0 && s.loss !== 'none' ? 2 : 1;
-  // minus what a persistent or wavefront forward saves (src/gpu/variants.ts)
-  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s);
+  // minus what a persistent or wavefront forward (src/gpu/variants.ts) and sweep (src/gpu/sweep-variants.ts) save
+  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s) - backwardDispatchesSaved(s);
 }
 
 /** Elements between the parameters of a layer's two directions (the step kernels address dir 1 from dir 0's offsets). */
@@ -281,6 +285,9 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
 
   const tau = s.window;
   const backward = backwardStepKernel(s); // the variant chosen (cell_backward_step or cell_backward_lanes)
+  const sweep = sweepMode(s); // or a persistent or wavefront sweep (cell_backward_sweep)
+  if (sweep) uploadSweepTable(rec, s, b);
+  if (sweep === 'wavefront') recordWavefrontSweep(rec, s, b, opt.perStepNorms); // every layer's steps; then only dx below
   // window: the loss reaches the top layer at age 0 only
   if (tau > 1) rec.clear(b.dY, (o.dY(L - 1) + R * h) * 4, (tau - 1) * R * h * 4);
   for (let l = L - 1; l >= 0; l--) {
@@ -312,7 +319,8 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
         [Math.ceil((B * h) / STEP_WG)],
       );
     }
-    for (let step = 1; step <= T + 1 && tau === 0; step++) {
+    if (sweep === 'persistent') recordPersistentSweep(rec, s, b, l, opt.perStepNorms);
+    for (let step = 1; step <= T + 1 && tau === 0 && !sweep; step++) {
       const tail = step === T + 1;
       // forward direction: carry from t+1 into t = T+1-step, scaled by xi_{t+1}; tail: into h0, xi_1
       const tF = T + 1 - step;
@@ -346,7 +354,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
       );
     }
     // dY_{l-1} = sum over dir of dGx_k Wx_k (or dx for l = 0), accumulated on the device
-    if (l > 0 || opt.dx) {
+    if (l > 0 ? sweep !== 'wavefront' : opt.dx) {
       for (let dir = 0; dir < dirs; dir++) {
         const k = k0 + dir;
         const p = layout.layers[k];

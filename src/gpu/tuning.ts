@@ -3,10 +3,11 @@
 // completion, by wall clock), keep the fastest for the engine's life, and
 // offer the table for reuse (engine.tuning(), createEngine({ tuning: { table } })).
 //
-// How: greedy over the kernels, forward step, backward step, matmul, then the
-// wavefront; each candidate is a whole gradient call (forward, loss, reverse
-// sweep, weight gradients) at the call's B and h and min(T, 4) steps on
-// zeros, run once to compile and warm up and then twice, the faster run
+// How: greedy over the kernels, forward step, backward step (the persistent
+// sweep among them), matmul, then the wavefront and the backward wavefront
+// (unidirectional stacks); each candidate is a whole gradient call (forward,
+// loss, reverse sweep, weight gradients) at the call's B and h and min(T, 4)
+// steps on zeros, run once to compile and warm up and then twice, the faster run
 // counting. The default of each kernel is measured first and a candidate
 // replaces it only when faster. No run starts once budgetMs (default 500) has
 // passed for the class (a candidate cut short is dropped), so a class takes
@@ -79,7 +80,7 @@ export class Tuner {
     let choice: KernelChoice;
     let argument = 'options.tuning.fixed';
     if (known) {
-      choice = { forwardStep: known.forwardStep, backwardStep: known.backwardStep, matmul: known.matmul, wavefront: known.wavefront, ...fixed };
+      choice = { forwardStep: known.forwardStep, backwardStep: known.backwardStep, matmul: known.matmul, wavefront: known.wavefront, backwardWavefront: known.backwardWavefront ?? false, ...fixed };
       argument = `options.tuning.table.classes[${JSON.stringify(key)}]`;
     } else if (tuneNow && this.options.mode !== 'off' && SEQUENCE_KERNELS.some((k) => fixed[k] === undefined)) {
       assertFits(this.ctx.device, s, { ...DEFAULT_CHOICE, ...fixed }, argument); // a fixed part that cannot run is refused, not measured
@@ -130,6 +131,7 @@ export class Tuner {
         await tryEach('backwardStep', BACKWARD_STEP_VARIANTS);
         await tryEach('matmul', MATMUL_VARIANTS);
         if (s.L > 1 && s.dirs === 1 && best.forwardStep !== 'persistent') await tryEach('wavefront', [false, true]);
+        if (s.L > 1 && s.dirs === 1 && s.window === 0 && best.backwardStep !== 'persistent') await tryEach('backwardWavefront', [false, true]);
       }
     } finally {
       spent = performance.now() - start;
@@ -268,7 +270,7 @@ export class Tuner {
 }
 
 /** The kernels of a SequenceModel call's choice (the vanilla ones, VANILLA_KERNELS, are an RnnModel's). */
-const SEQUENCE_KERNELS = ['forwardStep', 'backwardStep', 'matmul', 'wavefront'] as const;
+const SEQUENCE_KERNELS = ['forwardStep', 'backwardStep', 'matmul', 'wavefront', 'backwardWavefront'] as const;
 
 /** Every variant of each kernel the vanilla RnnModel path runs. */
 const VANILLA_VARIANTS = {
@@ -306,7 +308,7 @@ export function describeVanillaChoice(c: KernelChoice, kernels: readonly string[
 }
 
 export function describeChoice(c: KernelChoice): string {
-  return `forward ${c.forwardStep}, backward ${c.backwardStep}, matmul ${c.matmul}${c.wavefront ? ', wavefront' : ''}`;
+  return `forward ${c.forwardStep}, backward ${c.backwardStep}, matmul ${c.matmul}${c.wavefront ? ', wavefront' : ''}${c.backwardWavefront ? ', backward wavefront' : ''}`;
 }
 
 /** Refuses a tuning option that is not one of the documented forms, naming the part that is wrong. */
@@ -330,13 +332,14 @@ export function validateTuningOption(option: unknown): void {
   }
 
   function validateChoice(c: unknown, arg: string, partial: boolean): void {
-    if (typeof c !== 'object' || c === null || Array.isArray(c)) fail(arg, 'an object { forwardStep, backwardStep, matmul, wavefront }', c);
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) fail(arg, 'an object { forwardStep, backwardStep, matmul, wavefront, backwardWavefront? }', c);
     const v = c as Record<string, unknown>;
     const allowed: Record<keyof KernelChoice, readonly unknown[]> = {
       forwardStep: FORWARD_STEP_VARIANTS,
       backwardStep: BACKWARD_STEP_VARIANTS,
       matmul: MATMUL_VARIANTS,
       wavefront: [true, false],
+      backwardWavefront: [true, false],
       rnnForwardStep: RNN_FORWARD_STEP_VARIANTS,
       rnnBackwardStep: RNN_BACKWARD_STEP_VARIANTS,
       windowStep: WINDOW_STEP_VARIANTS,
@@ -347,8 +350,8 @@ export function validateTuningOption(option: unknown): void {
       if (!(k in allowed)) fail(`${arg}.${k}`, `no such kernel (${Object.keys(allowed).join(', ')})`, v[k]);
     }
     for (const [k, values] of Object.entries(allowed)) {
-      // the vanilla kernels may be left out (their defaults), also from a table's class
-      if (v[k] === undefined && (partial || k in DEFAULT_RNN_CHOICE)) continue;
+      // optional: backwardWavefront (tables from before it stay valid) and the vanilla kernels (their defaults)
+      if (v[k] === undefined && (partial || k === 'backwardWavefront' || k in DEFAULT_RNN_CHOICE)) continue;
       if (!values.includes(v[k])) fail(`${arg}.${k}`, `one of ${values.map((x) => JSON.stringify(x)).join(', ')}`, v[k]);
     }
   }

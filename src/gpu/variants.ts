@@ -10,8 +10,9 @@ import type { Recorder } from './context.js';
 import { kernel } from './kernels.js';
 import type { KernelInfo } from './reflect.js';
 import { type SeqBuffers, type SeqShape, seqOffsets, strideK } from './sequence-encode.js';
+import { persistentOutputsPerPartial, sweepUnfitReason } from './sweep-variants.js';
 
-const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
+export const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const ACTIVATION_CODE = { identity: 0, tanh: 1, relu: 2 } as const;
 const STEP_WG = 64;
 const PERSISTENT_LANES = 4;
@@ -30,8 +31,8 @@ export function shapeClass(s: Pick<SeqShape, 'cell' | 'activation' | 'L' | 'dirs
   return `${s.cell}${s.cell === 'rnn' ? `-${s.activation}` : ''} L${s.L} dirs${s.dirs} B${p2(s.B)} h${p2(s.h)}`;
 }
 
-/** Invocations per workgroup of the persistent variant: 256 where the device allows, else 64. */
-function persistentWG(device: GPUDevice): number {
+/** Invocations per workgroup of the persistent variants: 256 where the device allows, else 64. */
+export function persistentWG(device: GPUDevice): number {
   return device.limits.maxComputeInvocationsPerWorkgroup >= 256 ? 256 : STEP_WG;
 }
 
@@ -52,7 +53,7 @@ export function unfitReason(device: GPUDevice, s: SeqShape, choice: KernelChoice
   if (choice.forwardStep === 'subgroup4' && !device.features.has('subgroups')) {
     return { argument: 'forwardStep', reason: "'subgroup4' needs the adapter's 'subgroups' feature, which this device does not have" };
   }
-  return null;
+  return sweepUnfitReason(device, s, choice);
 }
 
 /** The choice as given, refused (naming options.tuning.fixed.<kernel>) where it cannot run. */
@@ -70,6 +71,7 @@ export function wavefrontApplies(s: Pick<SeqShape, 'L' | 'dirs'>, choice: Kernel
 export function backwardOutputsPerGroup(s: SeqShape): number {
   if (s.window > 0) return STEP_WG; // window(tau) has its own kernel, one variant
   const v = choiceOf(s).backwardStep;
+  if (v === 'persistent') return persistentOutputsPerPartial(s);
   return v === 'lanes4' ? STEP_WG / 4 : v === 'lanes16' ? STEP_WG / 16 : STEP_WG;
 }
 
