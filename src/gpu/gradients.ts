@@ -110,6 +110,7 @@ export async function gpuGradients(
 ): Promise<GradientResult> {
   ctx.assertAlive();
   const s = await chooseRnnVariants(ctx, shapeOf(model, problem)); // the kernel variants (tuned, fixed or default)
+  ctx.assertAlive(); // (an engine disposed while the tuner was measuring)
   const { T, B, d, h, layout: L } = s;
   const R = T * B;
   const sizes = bufferSizes(s, problem.inputGradient);

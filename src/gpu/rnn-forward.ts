@@ -39,6 +39,7 @@ export async function gpuRnnForward(
     ctx,
     planShape({ T, B, d, h, q }, { tokens, hasBias: model.bh !== undefined, activation: model.activation, loss, window: 0, xi: null }, layoutOf(model)),
   );
+  ctx.assertAlive(); // (an engine disposed while the tuner was measuring)
   const extra = rnnExtraSizes(s); // the variants' buffers: the transposed Whh, split-K partial sums, finalize partials
   const R = T * B;
   const S = statsLayout();

@@ -72,6 +72,9 @@ export function createGpuSequenceTrainer(
         throw new BpttInputError('batch.batchSize', `${stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
       const s = await chooseVariants(ctx, planSequence(dims, { T, B, activation: dims.activation, tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, draws), T), window: truncation.kind === 'window' ? truncation.steps : 0, lengths }, layout));
+      // (choosing may await the tuner: a dispose() meanwhile ends this step here, before any buffer is touched)
+      assertUsable(trainer, 'trainer');
+      ctx.assertAlive();
       const sizes = seqBufferSizes(s, false);
       checkLimits(sizes, limits);
       const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (opts.carryState ? 1 : 0);

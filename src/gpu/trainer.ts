@@ -72,6 +72,9 @@ export function createGpuTrainer(
           L,
         ),
       );
+      // (choosing may await the tuner: a dispose() meanwhile ends this step here, before any buffer is touched)
+      assertUsable(trainer, 'trainer');
+      ctx.assertAlive();
       const sizes = bufferSizes(s, false);
       checkLimits(sizes, limits);
       checkDispatchLimits(s, dispatchLimits(ctx.device));
