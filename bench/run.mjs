@@ -8,7 +8,8 @@
 //                            or a result differs from the CPU reference
 //   --cases=char,sweep-T,... groups (named-case ids char, dense, lstm, gru, lstm-lengths, lstm-full; sweep-T, sweep-h,
 //                            sweep-B, gemm) or single ids (sweep-T-256)
-//   --backends=a,b           a subset of library-webgpu, library-cpu, tfjs-webgpu, tfjs-wasm, tfjs-cpu
+//   --backends=a,b           a subset of library-webgpu, library-webgpu-tuned, library-wasm, library-cpu, tfjs-webgpu,
+//                            tfjs-wasm, tfjs-cpu, jax-wasm, jax-webgpu (bench/lib/cases.mjs BACKENDS)
 //   --runs=N                 timed runs per backend and case (full: 5, quick: 2)
 //   --budget-min=M           stop starting new cases after M minutes (default 15)
 //   --out=path/base          output files (default bench/results/latest, quick,
@@ -24,12 +25,18 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildBenchPage } from './build.mjs';
 import { BACKENDS, FLOPS_FORMULA, TOLERANCE, estimateSeconds, fullPlan, quickPlan, selectCases } from './lib/cases.mjs';
-import { analyzeCase, analyzeGemm, evaluateTargets, linearityInT } from './lib/analyze.mjs';
-import { renderMarkdown } from './lib/report-md.mjs';
+import { analyzeCase, analyzeGemm, evaluateTargets, gatedSummary, linearityInT, tunedVsDefault } from './lib/analyze.mjs';
+import { renderMarkdown, summaryLines } from './lib/report-md.mjs';
 import { renderSvg } from './lib/report-svg.mjs';
 import { serveBench } from './lib/serve-isolated.mjs';
 import { median } from './lib/stats.mjs';
+import { driveCase } from './lib/drive-case.mjs';
 import { launchChromium } from '../scripts/chromium.mjs';
+
+// The page is driven one backend call at a time (bench/lib/drive-case.mjs); the
+// slowest single call seen here is TF.js webgpu's on the gated cases, about 90 s
+// on SwiftShader. 30 minutes only catches a page that hangs.
+const PROTOCOL_TIMEOUT_MS = 30 * 60_000;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -112,7 +119,7 @@ async function main() {
   }
   const dist = await buildBenchPage();
   const server = await serveBench(dist, { isolated: !args['no-isolation'] });
-  const browser = await launchChromium();
+  const browser = await launchChromium({ protocolTimeout: PROTOCOL_TIMEOUT_MS });
   const raws = new Map();
   const harnessErrors = [];
   const skipped = [];
@@ -147,10 +154,7 @@ async function main() {
       const skip = predictSkips(entry, prev, prev && raws.get(prev.id));
       const spec = skip ? { ...entry.spec, skip } : entry.spec;
       try {
-        const raw =
-          entry.kind === 'gemm'
-            ? await page.evaluate((s) => window.bench.runGemm(s), spec)
-            : await page.evaluate((s) => window.bench.runCase(s), spec);
+        const raw = entry.kind === 'gemm' ? await page.evaluate((s) => window.bench.runGemm(s), spec) : await driveCase(page, spec, log);
         raws.set(entry.id, raw);
         if (entry.kind === 'rnn') log(`  ${entry.id} done in ${(raw.elapsedMs / 1000).toFixed(1)} s`);
       } catch (e) {
@@ -181,7 +185,7 @@ async function main() {
       let why = null;
       if (r?.skipped) {
         problems.push(`${c.id} ${b}: not timed: ${r.skipped}`);
-        if (args.quick) failures.push(`${c.id} ${b}: not timed: ${r.skipped}`);
+        if (args.quick && !r.refused) failures.push(`${c.id} ${b}: not timed: ${r.skipped}`);
         if (r.check && !r.check.ok) problems.push(`${c.id} ${b}: differs from the CPU reference: worst ratio ${r.check.worst.toFixed(2)} at ${r.check.worstAt}`);
         continue;
       }
@@ -226,6 +230,8 @@ async function main() {
     targets: evaluateTargets(cases, gemm),
     cases,
     linearityInT: linearityInT(cases),
+    tunedVsDefault: tunedVsDefault(cases),
+    gated: gatedSummary(cases),
     gemm,
     problems,
     skipped,
@@ -238,6 +244,7 @@ async function main() {
 
   log('');
   for (const t of report.targets) log(`target ${t.status.toUpperCase().padEnd(4)} ${t.text}: ${t.detail}`);
+  for (const line of summaryLines(report)) log(line);
   for (const p of problems) log(`problem: ${p}`);
   log(`bench: wrote ${relative(root, outBase)}.{json,md,svg} in ${mmss(report.durationS)}`);
   if (args.quick && failures.length) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The browser half of issue 12's benchmark: the char and dense cases in
 // headless Chromium, every backend of the bench page in one page, interleaved
-// (bench/page/main.ts runCase: each backend checked against the CPU reference
+// (bench/lib/drive-case.mjs: each backend checked against the CPU reference
 // first, then warm-up, then timed runs in rotation), in two pages:
 //   plain     not cross-origin isolated: the library's wasm engine, jax-js and
 //             TF.js wasm each run on one thread
@@ -23,6 +23,7 @@ import { BACKENDS, fullPlan, stepFlops } from './lib/cases.mjs';
 import { serveBench } from './lib/serve-isolated.mjs';
 import { summarize } from './lib/stats.mjs';
 import { browserTargets, renderBrowserMarkdown } from './lib/wasm-report.mjs';
+import { driveCase } from './lib/drive-case.mjs';
 import { launchChromium } from '../scripts/chromium.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,7 +36,7 @@ const log = (s) => console.log(s);
 
 if (!existsSync(join(root, 'dist/browser/index.js'))) spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 const dist = await buildBenchPage();
-const plan = fullPlan({ runs, backends: BACKENDS }).filter((e) => caseIds.includes(e.id));
+const plan = fullPlan({ runs, backends: BACKENDS.filter((b) => b !== 'library-webgpu-tuned') }).filter((e) => caseIds.includes(e.id));
 const started = new Date();
 const loadStart = loadavg()[0];
 const report = { startedAt: started.toISOString(), command: `node bench/wasm-run.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`, runs, pages: {} };
@@ -54,7 +55,7 @@ for (const pageKind of pages) {
     const cases = {};
     for (const entry of plan) {
       log(`[${pageKind}] ${entry.label}`);
-      const raw = await page.evaluate((s) => window.bench.runCase(s), { ...entry.spec, minRuns: Math.min(3, runs), budgetMs: 240_000 });
+      const raw = await driveCase(page, { ...entry.spec, minRuns: Math.min(3, runs), budgetMs: 240_000 }, (line) => log(`[${pageKind}]${line}`));
       const backends = {};
       for (const [b, r] of Object.entries(raw.backends)) {
         const modes = {};

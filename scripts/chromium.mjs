@@ -23,7 +23,13 @@ export function chromiumPath() {
   return found;
 }
 
-export async function launchChromium({ extraArgs = [] } = {}) {
+/**
+ * protocolTimeout: the longest one puppeteer call (page.evaluate ...) may take,
+ * in ms; 0 for none. The tests keep 10 minutes; the benchmark passes its own
+ * (bench/run.mjs drives the page one backend call at a time, and one call of a
+ * slow backend at full size takes minutes on SwiftShader).
+ */
+export async function launchChromium({ extraArgs = [], protocolTimeout = 600_000 } = {}) {
   const args = [
     '--enable-unsafe-webgpu',
     '--enable-features=Vulkan',
@@ -36,5 +42,5 @@ export async function launchChromium({ extraArgs = [] } = {}) {
     ...extraArgs,
   ];
   if (typeof process.getuid === 'function' && process.getuid() === 0) args.push('--no-sandbox');
-  return puppeteer.launch({ executablePath: chromiumPath(), headless: true, args, protocolTimeout: 600_000 });
+  return puppeteer.launch({ executablePath: chromiumPath(), headless: true, args, protocolTimeout });
 }

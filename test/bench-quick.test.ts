@@ -29,6 +29,8 @@ interface QuickReport {
   gemm: { backends: Record<string, { error?: string; unavailable?: string; gflops?: number }> } | null;
   targets: { id: string; status: string }[];
   problems: string[];
+  tunedVsDefault: { case: string; mode: string; ratio: number }[];
+  gated: { case: string; tfjsWebgpuOverLibraryWebgpu: number | null; libraryWasmSpeedup: Record<string, number> | null; libraryWasmNote: string | null }[];
 }
 
 describe('bench --quick', () => {
@@ -64,6 +66,20 @@ describe('bench --quick', () => {
       }
     }
     for (const b of ['tfjs-webgpu', 'tfjs-wasm', 'tfjs-cpu']) expect(report.gemm?.backends[b]?.gflops, `gemm ${b}`).toBeGreaterThan(0);
+    // issue 13: the tuned engine beside the default one on every named case, checked, with the ratio reported
+    for (const c of report.cases.filter((x) => !x.id.startsWith('sweep-'))) {
+      expect(c.backends['library-webgpu-tuned']?.check?.ok, `${c.id} library-webgpu-tuned: matches the CPU reference`).toBe(true);
+    }
+    expect(report.cases.filter((c) => c.id.startsWith('sweep-')).every((c) => !c.backends['library-webgpu-tuned']), 'the tuned engine: named cases only').toBe(true);
+    for (const id of ['char', 'dense', 'lstm', 'gru', 'lstm-lengths']) {
+      expect(report.tunedVsDefault.some((t) => t.case === id && t.ratio > 0), `${id}: tuned/default ratio`).toBe(true);
+    }
+    // issue 10: the gated summary, with library-wasm timed or its engine's refusal given
+    expect(report.gated.map((g) => g.case)).toEqual(['lstm', 'gru']);
+    for (const g of report.gated) {
+      expect(g.tfjsWebgpuOverLibraryWebgpu, g.case).toBeGreaterThan(0);
+      expect(g.libraryWasmSpeedup !== null || /refuses|error/.test(g.libraryWasmNote ?? ''), `${g.case}: library-wasm timed or why not`).toBe(true);
+    }
     expect(report.targets.map((t) => t.id)).toEqual(['step-vs-tfjs-webgpu', 'char-vs-gemm', 'linear-in-T', 'cpu-vs-tfjs-cpu']);
     expect(readFileSync(join(root, 'bench/results/quick.md'), 'utf8')).toContain('## Targets');
     expect(readFileSync(join(root, 'bench/results/quick.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);

@@ -28,8 +28,7 @@ export function problem(lib, c) {
 /** Worst |got - want| / (atolOfMax * max|want| + rtol |want|) over every gradient. */
 export function worst(got, want, tol = { rtol: 2e-3, atolOfMax: 1e-3 }) {
   let w = 0;
-  // a SequenceModel's gradients, or an RnnModel's (run.mjs's -rnnmodel cases)
-  const arrays = (g) => (g.layers ? [...g.layers.flatMap((l) => [l.dWx, l.dWh, l.dbx, l.dbh]), g.head.dW, g.head.db] : [g.dWhx, g.dWhh, g.dWqh, g.dbh, g.dbq]);
+  const arrays = (g) => [...g.layers.flatMap((l) => [l.dWx, l.dWh, l.dbx, l.dbh]), g.head.dW, g.head.db];
   const a = arrays(got);
   arrays(want).forEach((ref, i) => {
     let m = 0;

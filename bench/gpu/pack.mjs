@@ -1,18 +1,24 @@
 // Packs the GPU benchmark into one folder that runs with `node` alone on a
 // linux-x64 machine with a GPU and no network (and at most 64 MiB carried):
 //   bench/gpu/pack/
-//     run.mjs, cases.mjs            the runner and the benchmark's cases
-//     common.mjs, sweep.mjs         their shared helpers; the reverse-sweep variants side by side
+//     run.mjs, gemm.mjs, cases.mjs  the runner, its GEMM part and the benchmark's cases
+//     common.mjs, sweep.mjs         shared helpers (FLOP count, ...); the reverse-sweep variants side by side
+//     problem.mjs, compare.mjs      the seeded problems and the check against the CPU reference (bench/lib)
+//     peers.mjs                     TF.js (core + webgpu backend) and jax-js with the bench's models, one
+//                                   minified esbuild bundle of bench/gpu/peers.ts (about 1.5 MiB)
 //     lib/index.js                  the built library (dist/node; wgsl_reflect and every kernel bundled in)
 //     node_modules/webgpu/          Dawn's node bindings: index.js, package.json, dist/linux-x64/dawn.node only
 //     vulkan/libvulkan.so.1         the Vulkan loader, used only where the machine has none
-// About 22 MiB. Run: node bench/gpu/pack/run.mjs (npm run bench:gpu packs, then runs it).
+// About 24 MiB. Run: node bench/gpu/pack/run.mjs (npm run bench:gpu packs, then runs it).
+//   node bench/gpu/pack.mjs [--out=DIR]   (default bench/gpu/pack; the test packs into a temporary folder)
+import { build } from 'esbuild';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const out = join(root, 'bench', 'gpu', 'pack');
+const outArg = process.argv.slice(2).find((a) => a.startsWith('--out='));
+const out = outArg ? outArg.slice('--out='.length) : join(root, 'bench', 'gpu', 'pack');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'lib'), { recursive: true });
 
@@ -21,9 +27,20 @@ const need = (p) => {
   return p;
 };
 copyFileSync(need(join(root, 'dist', 'node', 'index.js')), join(out, 'lib', 'index.js'));
-copyFileSync(join(root, 'bench', 'gpu', 'run.mjs'), join(out, 'run.mjs'));
-for (const f of ['common.mjs', 'sweep.mjs']) copyFileSync(join(root, 'bench', 'gpu', f), join(out, f));
-copyFileSync(join(root, 'bench', 'lib', 'cases.mjs'), join(out, 'cases.mjs'));
+for (const f of ['run.mjs', 'gemm.mjs', 'common.mjs', 'sweep.mjs']) copyFileSync(join(root, 'bench', 'gpu', f), join(out, f));
+for (const f of ['cases.mjs', 'problem.mjs', 'compare.mjs']) copyFileSync(join(root, 'bench', 'lib', f), join(out, f));
+await build({
+  entryPoints: [join(root, 'bench', 'gpu', 'peers.ts')],
+  outfile: join(out, 'peers.mjs'),
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // TF.js's Node platform calls require() (util, ...): an ES module has none of its own
+  banner: { js: "import { createRequire as __peersRequire } from 'node:module'; const require = __peersRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
 
 const webgpu = realpathSync(join(root, 'node_modules', 'webgpu'));
 const dawnOut = join(out, 'node_modules', 'webgpu');

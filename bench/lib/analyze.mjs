@@ -4,8 +4,8 @@
 import { BACKENDS } from './cases.mjs';
 import { linearFit, summarize } from './stats.mjs';
 
-const GPU_BACKENDS = ['library-webgpu', 'tfjs-webgpu'];
-const CPU_BACKENDS = ['library-cpu', 'tfjs-wasm', 'tfjs-cpu'];
+const GPU_BACKENDS = ['library-webgpu', 'library-webgpu-tuned', 'tfjs-webgpu', 'jax-webgpu'];
+const CPU_BACKENDS = ['library-cpu', 'library-wasm', 'tfjs-wasm', 'tfjs-cpu', 'jax-wasm'];
 
 /** Best GEMM GFLOP/s among `backends`, or null. */
 function bestGemm(gemm, backends) {
@@ -56,7 +56,7 @@ export function analyzeCase(entry, raw, gemm) {
       const best = GPU_BACKENDS.includes(b) ? adapterBest : cpuBest;
       modes[mode] = { samples: r.times[mode], ...s, gflops, ofBestGemm: best ? gflops / best.gflops : null };
     }
-    out.backends[b] = { error: r.error, skipped: r.skipped, checkedCallMs: r.checkedCallMs, check: r.check, stats: r.stats, modes };
+    out.backends[b] = { error: r.error, skipped: r.skipped, refused: r.refused, fewerRuns: r.fewerRuns, about: r.about, checkedCallMs: r.checkedCallMs, check: r.check, stats: r.stats, modes };
   }
   for (const mode of entry.spec.modes) {
     const lib = out.backends['library-webgpu']?.modes[mode]?.median;
@@ -71,6 +71,16 @@ const med = (c, b, mode) => c?.backends[b]?.modes[mode]?.median ?? null;
 export function evaluateTargets(cases, gemm) {
   const named = ['char', 'dense'].map((id) => cases.find((c) => c.id === id));
   const targets = [];
+  if (!named.some(Boolean) && !cases.some((c) => c.group === 'sweep-T')) {
+    // a run narrowed with --cases to other cases (the gated ones): say so rather than list missing figures
+    const none = (id, text) => ({ id, text, status: 'n/a', detail: 'not in this run (char, dense and the T sweep were not among --cases)' });
+    return [
+      none('step-vs-tfjs-webgpu', 'training step >= 5x faster than TF.js webgpu (char, dense)'),
+      none('char-vs-gemm', "char case's effective GFLOP/s >= 80% of the adapter's best large-GEMM rate"),
+      none('linear-in-T', 'time grows linearly in T (R² >= 0.98, exponent <= 1.2 at the top)'),
+      none('cpu-vs-tfjs-cpu', 'CPU reference at least as fast as TF.js cpu (char, dense; tfjs-cpu time / library-cpu time)'),
+    ];
+  }
 
   {
     const parts = [];
@@ -153,4 +163,50 @@ export function linearityInT(cases) {
     fits[b] = { ...fit, lastExponent: Math.log(t2 / t1) / Math.log(T2 / T1), points: pts };
   }
   return fits;
+}
+
+/**
+ * Issue 13: per named case and mode, library-webgpu-tuned's median over
+ * library-webgpu's (tuning 'off'); at most 1 means the tuned engine is no slower.
+ */
+export function tunedVsDefault(cases) {
+  const rows = [];
+  for (const c of cases.filter((x) => x.group === 'named')) {
+    const tuned = c.backends['library-webgpu-tuned'];
+    if (!tuned) continue;
+    for (const mode of c.modes) {
+      const d = med(c, 'library-webgpu', mode);
+      const t = med(c, 'library-webgpu-tuned', mode);
+      if (!d || !t) continue;
+      rows.push({ case: c.id, mode, defaultMs: d, tunedMs: t, ratio: t / d, choice: tuned.about ?? null });
+    }
+  }
+  return rows;
+}
+
+/**
+ * Issue 10's gated cases (lstm, gru): each backend's training step, the ratio
+ * tfjs-webgpu : library-webgpu (target >= 5) and library-wasm against every
+ * other backend (above 1: library-wasm is faster).
+ */
+export function gatedSummary(cases) {
+  const out = [];
+  for (const c of cases.filter((x) => x.id === 'lstm' || x.id === 'gru')) {
+    const step = {};
+    for (const [b, r] of Object.entries(c.backends)) step[b] = r.modes.step?.median ?? null;
+    const lib = step['library-webgpu'];
+    const tf = step['tfjs-webgpu'];
+    const wasm = step['library-wasm'];
+    const wasmVs = {};
+    if (wasm) for (const [b, ms] of Object.entries(step)) if (b !== 'library-wasm' && ms) wasmVs[b] = ms / wasm;
+    out.push({
+      case: c.id,
+      stepMs: step,
+      tfjsWebgpuOverLibraryWebgpu: lib && tf ? tf / lib : null,
+      target5x: lib && tf ? (tf / lib >= 5 ? 'pass' : 'fail') : 'n/a',
+      libraryWasmSpeedup: wasm ? wasmVs : null,
+      libraryWasmNote: wasm ? null : (c.backends['library-wasm']?.skipped ?? c.backends['library-wasm']?.error ?? 'not run'),
+    });
+  }
+  return out;
 }

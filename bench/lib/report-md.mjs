@@ -11,6 +11,7 @@ function cell(b, mode) {
   if (!b) return 'not run';
   const m = b.modes?.[mode];
   if (m) return ms(m.median);
+  if (b.refused) return 'refused';
   if (b.skipped) return b.checkedCallMs ? `skipped (1 call: ${ms(b.checkedCallMs)})` : 'skipped';
   return b.error ? `error` : '—';
 }
@@ -55,7 +56,66 @@ function namedTable(c) {
       );
     }
   }
+  const notes = BACKENDS.filter((n) => c.backends[n]?.fewerRuns || c.backends[n]?.about).map((n) => {
+    const b = c.backends[n];
+    return `- ${n}: ${[b.fewerRuns, b.about].filter(Boolean).join('; ')}`;
+  });
+  if (notes.length) rows.push('', ...notes);
   return rows.join('\n');
+}
+
+const x2 = (v) => (v == null ? '—' : `${v.toFixed(2)}×`);
+
+/** Lines for the console and the report: issue 13's tuned/default ratios and issue 10's gated cases. */
+export function summaryLines(r) {
+  const lines = [];
+  for (const t of r.tunedVsDefault ?? []) {
+    lines.push(`tuned/default ${t.case} ${t.mode}: ${ms(t.tunedMs)} / ${ms(t.defaultMs)} = ${t.ratio.toFixed(3)}${t.ratio <= 1 ? '' : ' (tuned slower)'}`);
+  }
+  for (const g of r.gated ?? []) {
+    const steps = Object.entries(g.stepMs).map(([b, v]) => `${b} ${ms(v)}`).join(', ');
+    lines.push(`${g.case} step: ${steps}`);
+    lines.push(`${g.case}: tfjs-webgpu / library-webgpu = ${x2(g.tfjsWebgpuOverLibraryWebgpu)} (target >= 5x: ${g.target5x})`);
+    if (g.libraryWasmSpeedup) lines.push(`${g.case}: library-wasm faster than ${Object.entries(g.libraryWasmSpeedup).map(([b, v]) => `${b} ${x2(v)}`).join(', ')}`);
+    else lines.push(`${g.case}: library-wasm: ${g.libraryWasmNote}`);
+  }
+  return lines;
+}
+
+function tunedSection(r) {
+  const rows = r.tunedVsDefault ?? [];
+  if (rows.length === 0) return [];
+  const out = [
+    '## Tuned against default kernels (issue 13)',
+    '',
+    "`library-webgpu` runs `createEngine({ backend: 'webgpu', tuning: 'off' })` (the defaults); `library-webgpu-tuned` the same engine with `tuning: { mode: 'manual', budgetMs: 60000 }` and `engine.tune(model, batch, { loss })` before the case's first call (not timed). Ratio: tuned median over default median (at most 1: the tuned engine is no slower).",
+    '',
+    '| case | mode | default | tuned | tuned / default | tuned choice |',
+    '| --- | --- | ---: | ---: | ---: | --- |',
+  ];
+  for (const t of rows) out.push(`| ${t.case} | ${t.mode} | ${ms(t.defaultMs)} | ${ms(t.tunedMs)} | ${t.ratio.toFixed(3)}${t.ratio > 1 ? ' (slower)' : ''} | ${t.choice ?? ''} |`);
+  out.push('');
+  return out;
+}
+
+function gatedSection(r) {
+  const rows = r.gated ?? [];
+  if (rows.length === 0) return [];
+  const used = BACKENDS.filter((b) => rows.some((g) => b in g.stepMs));
+  const out = [
+    '## Gated cells (issue 10): training step per backend',
+    '',
+    `| case | ${used.join(' | ')} | tfjs-webgpu / library-webgpu (target ≥ 5×) |`,
+    `| --- | ${used.map(() => '---:').join(' | ')} | ---: |`,
+  ];
+  for (const g of rows) out.push(`| ${g.case} | ${used.map((b) => ms(g.stepMs[b])).join(' | ')} | ${x2(g.tfjsWebgpuOverLibraryWebgpu)} (${g.target5x}) |`);
+  out.push('');
+  for (const g of rows) {
+    if (g.libraryWasmSpeedup) out.push(`- ${g.case}: library-wasm's step against each other backend's (their time over its time): ${Object.entries(g.libraryWasmSpeedup).map(([b, v]) => `${b} ${x2(v)}`).join(', ')}`);
+    else out.push(`- ${g.case}: library-wasm not timed: ${g.libraryWasmNote}`);
+  }
+  out.push('');
+  return out;
 }
 
 function sweepTable(cases, group, letter, fits) {
@@ -116,6 +176,7 @@ export function renderMarkdown(r) {
   out.push('| --- | --- | --- |');
   for (const t of r.targets) out.push(`| ${t.text} | ${t.status === 'pass' ? 'pass' : t.status === 'fail' ? '**fail**' : 'n/a'} | ${t.detail} |`);
   out.push('');
+  out.push(...gatedSection(r), ...tunedSection(r));
   out.push('## The two named cases');
   out.push('');
   out.push(

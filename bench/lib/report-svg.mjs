@@ -6,6 +6,10 @@ import { adapterLine, browserLine } from './report-md.mjs';
 
 export const COLORS = {
   'library-webgpu': '#d62728',
+  'library-webgpu-tuned': '#e377c2',
+  'library-wasm': '#8c564b',
+  'jax-wasm': '#17becf',
+  'jax-webgpu': '#bcbd22',
   'library-cpu': '#ff7f0e',
   'tfjs-webgpu': '#1f77b4',
   'tfjs-wasm': '#2ca02c',
@@ -104,8 +108,9 @@ export function renderSvg(r) {
   named.slice(0, 2).forEach((c, i) => parts.push(barPanel(c, 16 + i * 482, 66, 470, 250)));
   [['sweep-T', 'T'], ['sweep-h', 'h'], ['sweep-B', 'B']].forEach(([g, l], i) => parts.push(linePanel(r.cases, g, l, 16 + i * 322, 340, 310, 220)));
   BACKENDS.forEach((b, i) => {
-    const lx = 16 + i * 140;
-    parts.push(`<rect x="${lx}" y="${H - 22}" width="12" height="10" fill="${COLORS[b]}"/><text x="${lx + 16}" y="${H - 13}" class="s">${b}</text>`);
+    const lx = 16 + (i % 5) * 160; // two rows: nine backends do not fit one
+    const ly = H - 38 + Math.floor(i / 5) * 16;
+    parts.push(`<rect x="${lx}" y="${ly}" width="12" height="10" fill="${COLORS[b]}"/><text x="${lx + 16}" y="${ly + 9}" class="s">${b}</text>`);
   });
   parts.push(`<text x="${W - 16}" y="${H - 13}" class="s" text-anchor="end">bars: step solid, gradients pale</text>`);
   parts.push('</svg>');

@@ -7,21 +7,51 @@ import type { Lib } from './lib.js';
 import { isStack, stackGradNames, type AnyProblem } from './problem.js';
 import type { CaseRunner, Grads } from './runner.js';
 
-type LibBackend = 'webgpu' | 'wasm' | 'cpu';
+type LibBackend = 'webgpu' | 'webgpu-tuned' | 'wasm' | 'cpu';
 const engines = new Map<LibBackend, Promise<Engine>>();
 
-/** One engine per backend for the whole page; a failed creation is remembered. */
+/**
+ * The tuned engine's bound on tuning one shape class (the candidates are timed
+ * on short calls, src/gpu/tuning.ts): 500 ms, the library's default, is less
+ * than one candidate's call at the gated cases' size on SwiftShader.
+ */
+export const TUNING_BUDGET_MS = 60_000;
+
+/**
+ * One engine per backend for the whole page; a failed creation is remembered.
+ * 'webgpu' runs the default kernels (tuning 'off', as issue 13 compares them;
+ * 'auto' would tune on a hardware adapter); 'webgpu-tuned' tunes each case's
+ * shape class up front (engine.tune in libraryRunner), never inside a timed call.
+ */
 export function getEngine(lib: Lib, backend: LibBackend): Promise<Engine> {
   let engine = engines.get(backend);
   if (!engine) {
-    engine = lib.createEngine({ backend });
+    if (backend === 'webgpu') engine = lib.createEngine({ backend, tuning: 'off' });
+    else if (backend === 'webgpu-tuned') engine = lib.createEngine({ backend: 'webgpu', tuning: { mode: 'manual', budgetMs: TUNING_BUDGET_MS } });
+    else engine = lib.createEngine({ backend });
     engines.set(backend, engine);
   }
   return engine;
 }
 
+/** Tunes the tuned engine for a stack's shape class, once per class; says what it chose and what it cost. */
+async function tuneUpFront(engine: Engine, problem: AnyProblem): Promise<string> {
+  if (!isStack(problem)) {
+    // The tuner chooses the kernels of SequenceModel calls; an RnnModel's gradients and trainer run fixed kernels.
+    return 'an RnnModel: the tuner has no variants for its kernels, so this runs what library-webgpu runs';
+  }
+  const before = engine.stats();
+  const choice = await engine.tune(problem.model, problem.batch, { loss: problem.spec.loss });
+  const after = engine.stats();
+  const spent = (after.tuningMs ?? 0) - (before.tuningMs ?? 0);
+  const runs = (after.tuningRuns ?? 0) - (before.tuningRuns ?? 0);
+  const what = `forward ${choice.forwardStep}, backward ${choice.backwardStep}, matmul ${choice.matmul}${choice.wavefront ? ', wavefront' : ''}`;
+  return runs ? `tuned up front: ${what} (${(spent / 1000).toFixed(1)} s, ${runs} candidate calls)` : `tuned earlier on this page: ${what}`;
+}
+
 export async function libraryRunner(lib: Lib, backend: LibBackend, problem: AnyProblem): Promise<CaseRunner> {
   const engine = await getEngine(lib, backend);
+  const tuned = backend === 'webgpu-tuned' ? await tuneUpFront(engine, problem) : undefined;
   const { spec, batch } = problem;
   const options = { optimizer: { kind: 'sgd' as const, learningRate: spec.learningRate }, loss: spec.loss };
   const stack = isStack(problem) ? problem.model : null;
@@ -50,8 +80,8 @@ export async function libraryRunner(lib: Lib, backend: LibBackend, problem: AnyP
       const r = await engine.forward(stack ?? rnn!, batch);
       if (!Number.isFinite(r.loss)) throw new Error(`library-${backend}: engine.forward gave no loss`);
     },
-    stats: backend === 'webgpu' ? () => engine.stats() : undefined,
-    about: backend === 'wasm' ? engine.backendReason : undefined,
+    stats: backend === 'webgpu' || backend === 'webgpu-tuned' ? () => engine.stats() : undefined,
+    about: backend === 'wasm' ? engine.backendReason : tuned,
     dispose() {
       trainer?.dispose();
     },

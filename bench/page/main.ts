@@ -1,9 +1,10 @@
-// The benchmark page. bench/run.mjs opens it in headless Chromium and calls
-// window.bench.info(), .runCase(spec) and .runGemm(spec), one case at a time;
-// progress lines go back through window.benchProgress (puppeteer's
-// exposeFunction). Each case: every backend's first gradient call is checked
-// against this library's CPU reference, then warm-up calls, then timed runs
-// interleaved across backends (run k of every backend, then run k+1 ...).
+// The benchmark page. bench/run.mjs opens it in headless Chromium and drives
+// it one call at a time (bench/lib/drive-case.mjs): window.bench.openCase(spec),
+// then per backend checkBackend(id) (its first gradient call, checked against
+// this library's CPU reference), callBackend(id, mode) for each warm-up and
+// timed call, dropBackend(id), closeCase(); and runGemm(spec). The order of the
+// calls (interleaving, run counts) is decided in Node; progress lines of
+// runGemm go back through window.benchProgress (puppeteer's exposeFunction).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
@@ -20,14 +21,14 @@ import type { CaseRunner, Grads } from './runner.js';
 import type { AnyProblem } from './problem.js';
 import type {
   AdapterInfo,
-  BackendCaseResult,
   BackendId,
+  CheckedCall,
   GemmResult,
   GemmSpec,
   Mode,
   PageInfo,
-  RnnCaseResult,
   RnnCaseSpec,
+  TimedCall,
 } from './types.js';
 
 setWasmPaths(new URL('./wasm/', document.baseURI).href);
@@ -53,6 +54,7 @@ function tfName(id: BackendId): TfBackend {
 
 function makeRunner(lib: Lib, id: BackendId, problem: AnyProblem): Promise<CaseRunner> {
   if (id === 'library-webgpu') return libraryRunner(lib, 'webgpu', problem);
+  if (id === 'library-webgpu-tuned') return libraryRunner(lib, 'webgpu-tuned', problem);
   if (id === 'library-cpu') return libraryRunner(lib, 'cpu', problem);
   if (id === 'library-wasm') return libraryRunner(lib, 'wasm', problem);
   if (isStack(problem)) {
@@ -70,108 +72,71 @@ async function timed<R>(fn: () => Promise<R>): Promise<[R, number]> {
   return [r, performance.now() - t0];
 }
 
-async function runCase(spec: RnnCaseSpec): Promise<RnnCaseResult> {
-  const start = performance.now();
+/**
+ * The case in progress: its problem, the CPU reference's gradients and the
+ * runners checked so far. bench/run.mjs (bench/lib/drive-case.mjs) drives it
+ * one backend call per page.evaluate, so that no protocol call lasts longer
+ * than the slowest single call (minutes on SwiftShader for TF.js webgpu).
+ */
+interface Session {
+  spec: RnnCaseSpec;
+  problem: AnyProblem;
+  ref: Grads | null;
+  runners: Map<BackendId, CaseRunner>;
+}
+let session: Session | null = null;
+
+function current(): Session {
+  if (!session) throw new Error('bench: no case is open (call openCase first)');
+  return session;
+}
+
+async function openCase(spec: RnnCaseSpec): Promise<void> {
+  closeCase();
   const lib = await loadLib();
-  const problem = makeProblem(lib, spec);
-  const result: RnnCaseResult = { id: spec.id, runsUsed: 0, elapsedMs: 0, backends: {} };
-  const runners = new Map<BackendId, CaseRunner>();
-  const lastMs = new Map<string, number>(); // backend/mode -> last warm-up time, to size the runs
+  session = { spec, problem: makeProblem(lib, spec), ref: null, runners: new Map() };
+}
 
-  // The reference: this library's CPU engine, computed first.
-  let ref: Grads | null = null;
-  const order: BackendId[] = ['library-cpu', ...spec.backends.filter((b) => b !== 'library-cpu')];
-  for (const id of order) {
-    const timedHere = spec.backends.includes(id);
-    const r: BackendCaseResult = { times: {} };
-    if (timedHere) result.backends[id] = r;
-    if (timedHere && spec.skip?.[id]) {
-      r.skipped = spec.skip[id];
-      progress(`  ${spec.id} ${id}: skipped: ${r.skipped}`);
-      continue;
-    }
-    let runner: CaseRunner | null = null;
-    try {
-      runner = await makeRunner(lib, id, problem);
-      await runner.enter();
-      const [g, ms] = await timed(() => runner!.gradients());
-      if (id === 'library-cpu') ref = g;
-      else if (ref) r.check = compareGrads(g, ref, spec.tolerance);
-      if (runner.stats) r.stats = { gradients: runner.stats() };
-      if (runner.about) r.about = runner.about;
-      const verdict = r.check ? (r.check.ok ? `matches the CPU reference (worst ${r.check.worst.toFixed(3)})` : `MISMATCH: ${r.check.mismatches[0]}`) : 'reference';
-      progress(`  ${spec.id} ${id}: checked call ${fmt(ms)}, ${verdict}`);
-      r.checkedCallMs = ms;
-      if (!timedHere) {
-        runner.dispose();
-        continue;
-      }
-      // Too slow for the budget: judged on a warm call; the checked call also compiles shaders.
-      const tooSlow = (callMs: number, limit: number, what: string) => {
-        if (callMs <= limit) return false;
-        r.skipped = `${what} took ${fmt(callMs)}, over the ${fmt(limit)} limit per call`;
-        progress(`  ${spec.id} ${id}: not timed further: ${r.skipped}`);
-        runner!.dispose();
-        return true;
-      };
-      if (tooSlow(ms, 3 * spec.maxCallMs, 'the checked call')) continue;
-      let slow = false;
-      for (const mode of spec.modes) {
-        if (!runner[mode]) continue; // a mode this backend has no call for (forward: this library only)
-        for (let w = 0; w < Math.max(1, spec.warmup); w++) {
-          const [, wms] = await timed(async () => void (await runner![mode]!()));
-          lastMs.set(`${id}/${mode}`, wms);
-          if (mode === 'step' && runner.stats) r.stats = { ...r.stats, step: runner.stats() };
-        }
-        slow = tooSlow(lastMs.get(`${id}/${mode}`) ?? 0, spec.maxCallMs, `a warm ${mode} call`);
-        if (slow) break;
-      }
-      if (slow) {
-        for (const mode of spec.modes) lastMs.delete(`${id}/${mode}`);
-        continue;
-      }
-      runners.set(id, runner);
-    } catch (e) {
-      r.error = message(e);
-      runner?.dispose();
-      progress(`  ${spec.id} ${id}: ERROR ${r.error}`);
-    }
+/** Creates the backend's runner and makes its first (checked) gradients call; library-cpu's becomes the reference. */
+async function checkBackend(id: BackendId): Promise<CheckedCall> {
+  const s = current();
+  const lib = await loadLib();
+  let runner: CaseRunner | null = null;
+  try {
+    runner = await makeRunner(lib, id, s.problem);
+    await runner.enter();
+    const [g, ms] = await timed(() => runner!.gradients());
+    const out: CheckedCall = { checkedCallMs: ms };
+    if (id === 'library-cpu') s.ref = g;
+    else if (s.ref) out.check = compareGrads(g, s.ref, s.spec.tolerance);
+    if (runner.stats) out.stats = runner.stats();
+    if (runner.about) out.about = runner.about;
+    s.runners.set(id, runner);
+    return out;
+  } catch (e) {
+    runner?.dispose();
+    return { error: message(e), errorArgument: (e as { argument?: string }).argument };
   }
+}
 
-  // Size the timed runs to the case's budget, from the warm-up times.
-  let perRun = 0;
-  for (const ms of lastMs.values()) perRun += ms;
-  const fit = perRun > 0 ? Math.floor(spec.budgetMs / perRun) : spec.runs;
-  const runs = Math.max(spec.minRuns, Math.min(spec.runs, fit));
-  result.runsUsed = runs;
-  if (runs < spec.runs) progress(`  ${spec.id}: ${runs} timed runs instead of ${spec.runs} (about ${fmt(perRun)} a run, budget ${fmt(spec.budgetMs)})`);
+/** One call of a checked backend, timed around the awaited call (read-back included); its engine counts after it. */
+async function callBackend(id: BackendId, mode: Mode): Promise<TimedCall> {
+  const runner = current().runners.get(id);
+  if (!runner) throw new Error(`bench: ${id} has no runner in this case`);
+  if (!runner[mode]) return { ms: null };
+  await runner.enter();
+  const [, ms] = await timed(async () => void (await runner[mode]!()));
+  return { ms, stats: runner.stats?.() };
+}
 
-  for (let k = 0; k < runs; k++) {
-    const ids = [...runners.keys()];
-    const rotated = ids.slice(k % ids.length).concat(ids.slice(0, k % ids.length)); // no backend always first
-    for (const id of rotated) {
-      const runner = runners.get(id);
-      if (!runner) continue;
-      const r = result.backends[id]!;
-      try {
-        for (const mode of spec.modes) {
-          if (!runner[mode]) continue;
-          await runner.enter();
-          const [, ms] = await timed(async () => void (await runner[mode]!()));
-          (r.times[mode] ??= []).push(ms);
-          progress(`  ${spec.id} ${id} ${mode} run ${k + 1}/${runs}: ${fmt(ms)}`);
-        }
-      } catch (e) {
-        r.error = message(e);
-        runner.dispose();
-        runners.delete(id);
-        progress(`  ${spec.id} ${id}: ERROR ${r.error}`);
-      }
-    }
-  }
-  for (const runner of runners.values()) runner.dispose();
-  result.elapsedMs = performance.now() - start;
-  return result;
+function dropBackend(id: BackendId): void {
+  session?.runners.get(id)?.dispose();
+  session?.runners.delete(id);
+}
+
+function closeCase(): void {
+  for (const id of [...(session?.runners.keys() ?? [])]) dropBackend(id);
+  session = null;
 }
 
 async function runGemm(spec: GemmSpec): Promise<GemmResult> {
@@ -292,7 +257,11 @@ async function info(): Promise<PageInfo> {
 
 export interface BenchApi {
   info(): Promise<PageInfo>;
-  runCase(spec: RnnCaseSpec): Promise<RnnCaseResult>;
+  openCase(spec: RnnCaseSpec): Promise<void>;
+  checkBackend(id: BackendId): Promise<CheckedCall>;
+  callBackend(id: BackendId, mode: Mode): Promise<TimedCall>;
+  dropBackend(id: BackendId): void;
+  closeCase(): void;
   runGemm(spec: GemmSpec): Promise<GemmResult>;
 }
 
@@ -304,6 +273,6 @@ declare global {
   }
 }
 
-window.bench = { info, runCase, runGemm };
+window.bench = { info, openCase, checkBackend, callBackend, dropBackend, closeCase, runGemm };
 window.benchReady = true;
 export type { Mode };

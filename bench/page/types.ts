@@ -2,7 +2,7 @@
 // milliseconds of wall-clock time (performance.now) per call, read-back included.
 import type { EngineStats } from '../../src/index.js';
 
-export type BackendId = 'library-webgpu' | 'library-wasm' | 'library-cpu' | 'tfjs-webgpu' | 'tfjs-wasm' | 'tfjs-cpu' | 'jax-wasm' | 'jax-webgpu';
+export type BackendId = 'library-webgpu' | 'library-webgpu-tuned' | 'library-wasm' | 'library-cpu' | 'tfjs-webgpu' | 'tfjs-wasm' | 'tfjs-cpu' | 'jax-wasm' | 'jax-webgpu';
 export type Mode = 'gradients' | 'step' | 'forward';
 
 export interface Tolerance {
@@ -25,7 +25,9 @@ export interface RnnCaseSpec {
   runs: number; // timed calls per backend and mode, at most
   minRuns: number; // timed calls per backend and mode, at least
   budgetMs: number; // time for the timed runs; runs shrink (not below minRuns) to fit
-  maxCallMs: number; // a backend whose checked call takes longer is not timed further
+  maxCallMs: number; // a backend whose warm call takes longer (or whose checked call takes 3x longer) is not timed further
+  slowCallMs?: number; // a backend whose warm call takes longer gets slowRuns timed runs, and the report says so
+  slowRuns?: number;
   skip?: Partial<Record<BackendId, string>>; // backends not run in this case, and why
   modes: Mode[];
   backends: BackendId[];
@@ -43,9 +45,27 @@ export interface CheckResult {
   mismatches: string[]; // the first few mismatching elements
 }
 
+/** What checkBackend returns: the first gradients call of a backend, checked against the CPU reference. */
+export interface CheckedCall {
+  checkedCallMs?: number;
+  check?: CheckResult;
+  stats?: EngineStats;
+  about?: string;
+  error?: string;
+  errorArgument?: string; // a BpttInputError's argument (the engine refused the model or batch)
+}
+
+/** What callBackend returns: one call's wall-clock ms (null: the backend has no call for that mode). */
+export interface TimedCall {
+  ms: number | null;
+  stats?: EngineStats;
+}
+
 export interface BackendCaseResult {
   error?: string;
-  skipped?: string; // why this backend was not timed (too slow for the time budget)
+  skipped?: string; // why this backend was not timed (too slow for the time budget, or the engine refused the model)
+  refused?: boolean; // skipped because the engine refuses this model (not a failure: a build without that feature)
+  fewerRuns?: string; // why it got fewer timed runs than the others (a call over the case's slowCallMs)
   checkedCallMs?: number; // the first, checked call (shader compilation and all)
   check?: CheckResult;
   times: Partial<Record<Mode, number[]>>;
