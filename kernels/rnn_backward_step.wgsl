@@ -69,7 +69,7 @@ fn store(b: u32, j0: u32, carry: vec4<f32>) -> vec4<f32> {
 
 //! include finite
 
-//! include tile_norm
+//! include tilenorm4
 
 @compute @workgroup_size(8, 8)
 fn main(

@@ -40,7 +40,7 @@ override ACTIVATION: u32 = 1u;
 
 //! include activations
 //! include finite
-//! include tile_norm
+//! include tilenorm4
 
 @compute @workgroup_size(8, 8)
 fn main(

@@ -114,7 +114,7 @@ fn finish(b: u32, j0: u32, a: vec4<f32>) {
 
 //! include finite
 
-//! include tile_norm
+//! include tilenorm4
 
 @compute @workgroup_size(8, 8)
 fn main(

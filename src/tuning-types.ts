@@ -4,8 +4,12 @@
 
 /**
  * The forward step of every cell:
+ * - 'tile4' (the default): each invocation a register tile of 4 rows b by 4
+ *   rows of Wh (one unit's G gates, or 4 units of rnn), as the vanilla
+ *   rnn_forward_step.wgsl (cell_forward_tile4.wgsl; the fastest measured on
+ *   SwiftShader, bench/step-variants.mjs);
  * - 'direct': one invocation per output (b, j) reads its rows of Wh straight
- *   from storage (cell_forward_step.wgsl; the fastest measured on SwiftShader);
+ *   from storage (cell_forward_step.wgsl; the default before 'tile4');
  * - 'lanes4', 'lanes16': 4 or 16 invocations per output split each dot product,
  *   neighbours reading neighbouring words of Wh (coalesced), partial sums met
  *   in workgroup memory; 4 or 16 times the workgroups (cell_forward_lanes.wgsl);
@@ -15,15 +19,19 @@
  *   direction looping over time with h_prev staged in workgroup memory; only
  *   where B*h fits the adapter's workgroup storage.
  */
-export type ForwardStepVariant = 'direct' | 'lanes4' | 'lanes16' | 'subgroup4' | 'persistent';
+export type ForwardStepVariant = 'tile4' | 'direct' | 'lanes4' | 'lanes16' | 'subgroup4' | 'persistent';
 /**
- * The reverse-sweep step: 'direct' (cell_backward_step.wgsl) or the carry split over 4 or 16 lanes
+ * The reverse-sweep step: 'tile4' (the default: each invocation a 4x4 register
+ * tile of the carry dGh Wh, cell_backward_tile4.wgsl; window(tau) too,
+ * cell_window_backward_tile4.wgsl), 'direct' (one invocation per (b, j),
+ * cell_backward_step.wgsl) or the carry split over 4 or 16 lanes
  * (cell_backward_lanes.wgsl); or 'persistent': a layer's whole sweep (every step, dh0 included) in
  * ONE dispatch, one workgroup per direction looping over time, the carry and the gate gradients it
  * is made of in workgroup memory (cell_backward_sweep.wgsl); only where about 4*(G+1)*B*h + 8*256 bytes
- * fit the adapter's workgroup storage. window(tau) keeps its own kernel whatever is chosen.
+ * fit the adapter's workgroup storage. window(tau) runs cell_window_backward_tile4 with 'tile4' and
+ * cell_window_backward_step with every other choice.
  */
-export type BackwardStepVariant = 'direct' | 'lanes4' | 'lanes16' | 'persistent';
+export type BackwardStepVariant = 'tile4' | 'direct' | 'lanes4' | 'lanes16' | 'persistent';
 /**
  * The matmul's tile of C per workgroup: 32x32 (the default), 16x16 (4x the
  * workgroups), 64x64; 'tile32pad': 32x32 with the staged rows of workgroup
@@ -108,9 +116,9 @@ export interface TuningOptions {
  */
 export type TuningOption = 'auto' | 'off' | TuningOptions;
 
-export const DEFAULT_CHOICE: KernelChoice = { forwardStep: 'direct', backwardStep: 'direct', matmul: 'tile32', wavefront: false, backwardWavefront: false };
-export const FORWARD_STEP_VARIANTS: readonly ForwardStepVariant[] = ['direct', 'lanes4', 'lanes16', 'subgroup4', 'persistent'];
-export const BACKWARD_STEP_VARIANTS: readonly BackwardStepVariant[] = ['direct', 'lanes4', 'lanes16', 'persistent'];
+export const DEFAULT_CHOICE: KernelChoice = { forwardStep: 'tile4', backwardStep: 'tile4', matmul: 'tile32', wavefront: false, backwardWavefront: false };
+export const FORWARD_STEP_VARIANTS: readonly ForwardStepVariant[] = ['tile4', 'direct', 'lanes4', 'lanes16', 'subgroup4', 'persistent'];
+export const BACKWARD_STEP_VARIANTS: readonly BackwardStepVariant[] = ['tile4', 'direct', 'lanes4', 'lanes16', 'persistent'];
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tile32', 'tile16', 'tile64', 'tile32pad'];
 /** The defaults of the vanilla kernels, which an RnnModel call runs when its choice leaves them out. */
 export const DEFAULT_RNN_CHOICE: Required<Pick<KernelChoice, 'rnnForwardStep' | 'rnnBackwardStep' | 'windowStep' | 'finalize'>> = {

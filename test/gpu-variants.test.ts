@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/index.js';
 import type { GradientOptions, SequenceGradients } from '../src/types.js';
-import type { KernelChoice, TuningOption } from '../src/tuning-types.js';
+import { type KernelChoice, type TuningOption, BACKWARD_STEP_VARIANTS, DEFAULT_CHOICE, FORWARD_STEP_VARIANTS, MATMUL_VARIANTS } from '../src/tuning-types.js';
 import { BpttInputError } from '../src/errors.js';
 import { sequenceLayout } from '../src/sequence-params.js';
 import { validateSequenceModel } from '../src/validate-sequence.js';
@@ -36,10 +36,11 @@ afterAll(() => {
   printWorst('gpu-variants.test.ts');
 });
 
-// Each kernel's every variant appears in one set; the wavefront rides with the
+// Each kernel's every variant but the default appears in one set; the wavefront rides with the
 // subgroup set (it applies to the table's unidirectional stacks) and runs alone
 // with the direct step in the dispatch-count tests below.
 const SETS: Array<[string, Partial<KernelChoice>]> = [
+  ['direct / direct', { forwardStep: 'direct', backwardStep: 'direct' }], // the defaults before tile4 (the defaults run in gpu-sequence*.test.ts)
   ['lanes4 / lanes4 / tile16', { forwardStep: 'lanes4', backwardStep: 'lanes4', matmul: 'tile16' }],
   ['lanes16 / lanes16 / tile64', { forwardStep: 'lanes16', backwardStep: 'lanes16', matmul: 'tile64' }], // LANES is an override of the same code: one row per cell below
   ['subgroup4 + wavefront + tile32pad', { forwardStep: 'subgroup4', wavefront: true, matmul: 'tile32pad' }],
@@ -79,6 +80,26 @@ describe("the benchmark's shape (B = 32, h = 256)", () => {
     expect(forwardStepGroups(pick({ forwardStep: 'lanes4' }))).toBe(512);
     expect(backwardStepKernel(pick({ backwardStep: 'lanes16' })).groups).toBe(2048);
     expect(forwardStepGroups(pick({ forwardStep: 'persistent' }))).toBe(1);
+  });
+
+  it("tile4 (the default): 16 outputs per invocation; the norm partials per step are its workgroups", () => {
+    const { model } = randomSequenceProblem({ cell: 'lstm', L: 1, bi: false, T: 2, B: 32, d: 28, h: 256, q: 28, tokens: true });
+    const dims = validateSequenceModel(model);
+    const s = planSequence(dims, { T: 35, B: 32, activation: 'tanh', tokens: true, loss: 'cross-entropy', xi: null }, sequenceLayout(model));
+    expect(forwardStepGroups(s)).toBe(32); // (32/4 row quads) * 256 units / 64: each invocation 4 rows x 1 unit x 4 gates
+    expect(backwardStepKernel(s).groups).toBe(8); // 8 row quads * 64 column quads / 64
+    expect(s.stepParts).toBe(8);
+    expect(withChoice(s, { ...DEFAULT_CHOICE, backwardStep: 'direct' }).stepParts).toBe(128);
+    // rnn: 4 units per invocation; sizes that are not multiples of 4 round up
+    const odd = planSequence({ ...dims, cell: 'rnn', G: 1, h: 7 }, { T: 3, B: 5, activation: 'tanh', tokens: true, loss: 'cross-entropy', xi: null }, sequenceLayout(model));
+    expect(forwardStepGroups(odd)).toBe(1);
+    expect(odd.stepParts).toBe(1);
+    // under the forward wavefront (cell_forward_lanes) and the backward one (cell_backward_sweep) tile4 runs as one lane per output
+    const two = randomSequenceProblem({ cell: 'lstm', L: 2, bi: false, T: 2, B: 32, d: 28, h: 256, q: 28, tokens: true }).model;
+    const s2 = planSequence(validateSequenceModel(two), { T: 35, B: 32, activation: 'tanh', tokens: true, loss: 'cross-entropy', xi: null }, sequenceLayout(two));
+    expect(forwardStepGroups(withChoice(s2, { ...DEFAULT_CHOICE, wavefront: true }))).toBe(128);
+    expect(withChoice(s2, { ...DEFAULT_CHOICE, backwardWavefront: true }).stepParts).toBe(128);
+    expect(s2.stepParts).toBe(8);
   });
 });
 
@@ -169,9 +190,9 @@ describe('the tuner', () => {
     await checkSequence(gpu, tiny, full, options);
     const entry = gpu.tuning().classes[classOf(tiny)];
     expect(entry).toBeDefined();
-    expect(['direct', 'lanes4', 'lanes16', 'subgroup4', 'persistent']).toContain(entry.forwardStep);
-    expect(['direct', 'lanes4', 'lanes16', 'persistent']).toContain(entry.backwardStep);
-    expect(['tile32', 'tile16', 'tile64', 'tile32pad']).toContain(entry.matmul);
+    expect(FORWARD_STEP_VARIANTS).toContain(entry.forwardStep);
+    expect(BACKWARD_STEP_VARIANTS).toContain(entry.backwardStep);
+    expect(MATMUL_VARIANTS).toContain(entry.matmul);
     const measured = Object.values(entry.measured ?? {});
     expect(measured.length).toBeGreaterThan(0);
     const stats = gpu.stats();
@@ -190,7 +211,7 @@ describe('the tuner', () => {
     const gpu = await engineWith({ budgetMs: 0 });
     await checkSequence(gpu, spec, full, options);
     expect(gpu.stats().tuningRuns).toBe(0);
-    expect(gpu.tuning().classes[classOf(spec)]).toMatchObject({ forwardStep: 'direct', backwardStep: 'direct', matmul: 'tile32', wavefront: false });
+    expect(gpu.tuning().classes[classOf(spec)]).toMatchObject(DEFAULT_CHOICE);
   });
 
   it('a table passed back is used as given (no measuring; its persistent choice shows in the dispatch count)', async () => {

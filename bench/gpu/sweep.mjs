@@ -24,7 +24,7 @@ const cases = [
   { id: 'lstm-2', label: `LSTM L=2 T=${T} B=32 tokens/28 h=256 q=28`, cell: 'lstm', L: 2, T, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy' },
   { id: 'lstm-2-small', label: `LSTM L=2 T=${T} B=4 tokens/28 h=64 q=28`, cell: 'lstm', L: 2, T, B: 4, d: 28, h: 64, q: 28, tokens: true, loss: 'cross-entropy' },
 ];
-const DEFAULT = { forwardStep: 'direct', backwardStep: 'direct', matmul: 'tile32', wavefront: false, backwardWavefront: false };
+const DEFAULT = { forwardStep: 'tile4', backwardStep: 'tile4', matmul: 'tile32', wavefront: false, backwardWavefront: false }; // DEFAULT_CHOICE (src/tuning-types.ts)
 const choices = [
   ['defaults', {}],
   ['backward persistent', { backwardStep: 'persistent' }],

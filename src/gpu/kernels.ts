@@ -4,11 +4,14 @@ import carryState from '../../kernels/carry_state.wgsl';
 import carrySequenceState from '../../kernels/carry_sequence_state.wgsl';
 import cellBackwardLanes from '../../kernels/cell_backward_lanes.wgsl';
 import cellBackwardStep from '../../kernels/cell_backward_step.wgsl';
+import cellBackwardTile4 from '../../kernels/cell_backward_tile4.wgsl';
 import cellBackwardSweep from '../../kernels/cell_backward_sweep.wgsl';
 import cellForwardLanes from '../../kernels/cell_forward_lanes.wgsl';
 import cellForwardStep from '../../kernels/cell_forward_step.wgsl';
 import cellForwardSubgroup from '../../kernels/cell_forward_subgroup.wgsl';
+import cellForwardTile4 from '../../kernels/cell_forward_tile4.wgsl';
 import cellWindowBackwardStep from '../../kernels/cell_window_backward_step.wgsl';
+import cellWindowBackwardTile4 from '../../kernels/cell_window_backward_tile4.wgsl';
 import columnSums from '../../kernels/column_sums.wgsl';
 import finalize from '../../kernels/finalize.wgsl';
 import finalizeParts from '../../kernels/finalize_parts.wgsl';
@@ -34,10 +37,10 @@ import windowBackwardSmall from '../../kernels/window_backward_small.wgsl';
 import windowBackwardStep from '../../kernels/window_backward_step.wgsl';
 import libActivations from '../../kernels/lib/activations.wgsl';
 import libFinite from '../../kernels/lib/finite.wgsl';
+import libTileNorm4 from '../../kernels/lib/tilenorm4.wgsl';
 import libGateGrads from '../../kernels/lib/gate_grads.wgsl';
 import libGroupReduce from '../../kernels/lib/group_reduce.wgsl';
 import libStats from '../../kernels/lib/stats.wgsl';
-import libTileNorm from '../../kernels/lib/tile_norm.wgsl';
 import { type KernelInfo, reflectKernel } from './reflect.js';
 
 const SOURCES = {
@@ -46,11 +49,14 @@ const SOURCES = {
   carry_sequence_state: carrySequenceState,
   cell_backward_lanes: cellBackwardLanes,
   cell_backward_step: cellBackwardStep,
+  cell_backward_tile4: cellBackwardTile4,
   cell_backward_sweep: cellBackwardSweep,
   cell_forward_lanes: cellForwardLanes,
   cell_forward_step: cellForwardStep,
   cell_forward_subgroup: cellForwardSubgroup,
+  cell_forward_tile4: cellForwardTile4,
   cell_window_backward_step: cellWindowBackwardStep,
+  cell_window_backward_tile4: cellWindowBackwardTile4,
   column_sums: columnSums,
   finalize,
   finalize_parts: finalizeParts,
@@ -82,7 +88,7 @@ export type KernelName = keyof typeof SOURCES;
  * WGSL has no includes: a kernel names the shared functions it uses (kernels/lib/) with a line
  * `//! include NAME`, replaced here by that file, so each function has one home.
  */
-const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite, gate_grads: libGateGrads, group_reduce: libGroupReduce, stats: libStats, tile_norm: libTileNorm };
+const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite, gate_grads: libGateGrads, group_reduce: libGroupReduce, stats: libStats, tilenorm4: libTileNorm4 };
 
 export function linkKernel(name: string, source: string): string {
   return source.replace(/^\/\/! include (\S+)[ \t]*$/gm, (_, lib: string) => {

@@ -21,16 +21,14 @@ import type { Activation, LossKind } from '../types.js';
 import type { SequenceDims } from '../validate-sequence.js';
 import type { SequenceLayout } from '../sequence-params.js';
 import type { Recorder } from './context.js';
-import { ACTIVATION_CODE, elementwise, recordMatmul } from './encode.js';
+import { elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
 import type { KernelChoice } from '../tuning-types.js';
-import { backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, matmulWG, recordForwardVariant } from './variants.js';
+import { backwardStepGroups, backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, forwardStepKernel, matmulWG, recordForwardVariant, windowStepKernel } from './variants.js';
 import { statsLayout } from './stats.js';
 import { backwardDispatchesSaved, recordPersistentSweep, recordWavefrontSweep, sweepMode, sweepTableSize, uploadSweepTable } from './sweep-variants.js';
 
-const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const NO_NORM = 0xffffffff;
-const STEP_WG = 64; // invocations per workgroup of the step kernels
 
 export interface SeqShape extends SequenceDims {
   T: number;
@@ -66,7 +64,8 @@ export function planSequence(
   const xi = run.xi ?? new Float32Array(run.T).fill(1);
   const lengths = run.lengths ?? null;
   const N = lengths ? lengths.reduce((a, n) => a + n, 0) : R;
-  return { ...dims, ...run, xi, window, lengths, N, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: Math.ceil((run.B * dims.h) / STEP_WG) };
+  const s: SeqShape = { ...dims, ...run, xi, window, lengths, N, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: 0 };
+  return { ...s, stepParts: backwardStepGroups(s) }; // the default choice's (withChoice sets another's)
 }
 
 /** Element offsets of every tensor inside the shared buffers (see the kernel headers). */
@@ -173,7 +172,6 @@ export function strideK(s: SeqShape, k0: number): number {
 export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>): void {
   const o = seqOffsets(s);
   const { T, B, R, h, G, dirs, layout } = s;
-  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
   // Every product recorded into this call uses the chosen matmul tile (the head and backward follow the forward).
   rec.matmulWG = matmulWG(choiceOf(s));
   rec.matmulPad = choiceOf(s).matmul === 'tile32pad' ? 1 : 0;
@@ -201,14 +199,15 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
     recordForwardVariant(rec, s, b, projection);
     return;
   }
+  const forward = forwardStepKernel(s); // the variant chosen (cell_forward_tile4 or cell_forward_step)
   for (let l = 0; l < s.L; l++) {
     projection(l);
     const k0 = l * dirs;
     const p0 = layout.layers[k0];
     for (let step = 1; step <= T; step++) {
       rec.dispatch(
-        kernel('cell_forward_step'),
-        constants,
+        forward.info,
+        forward.constants,
         { W: b.params, Gx: b.Gx, state0: b.state0, lengths: b.lengths, Y: b.Y, saved: b.saved },
         {
           B, h, T, dirs, s: step,
@@ -224,7 +223,7 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
           offH0: o.h0(k0),
           offC0: o.c0(k0),
         },
-        [Math.ceil((B * h) / STEP_WG), dirs],
+        [forward.groups, dirs],
       );
     }
   }
@@ -277,14 +276,14 @@ export interface SeqBackwardOptions {
 export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers, opt: SeqBackwardOptions): void {
   const o = seqOffsets(s);
   const { T, B, R, h, G, L, K, dirs, layout } = s;
-  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
   // a caller's dO (loss 'none') or dY at padded rows is ignored
   if (s.q > 0 && s.loss === 'none') recordMaskRows(rec, s, b.lengths, b.O, s.q);
   if (s.q === 0) recordMaskRows(rec, s, b.lengths, b.dY, dirs * h, o.dY(L - 1));
   if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.head!.W, offC: o.dY(L - 1) });
 
   const tau = s.window;
-  const backward = backwardStepKernel(s); // the variant chosen (cell_backward_step or cell_backward_lanes)
+  const backward = backwardStepKernel(s); // the variant chosen (cell_backward_tile4, cell_backward_step or cell_backward_lanes)
+  const windowKernel = windowStepKernel(s); // window(tau): cell_window_backward_tile4 or cell_window_backward_step
   const sweep = sweepMode(s); // or a persistent or wavefront sweep (cell_backward_sweep)
   if (sweep) uploadSweepTable(rec, s, b);
   if (sweep === 'wavefront') recordWavefrontSweep(rec, s, b, opt.perStepNorms); // every layer's steps; then only dx below
@@ -296,8 +295,8 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
     for (let step = 1; step <= T + 1 && tau > 0; step++) {
       const norms = opt.perStepNorms && step <= T;
       rec.dispatch(
-        kernel('cell_window_backward_step'),
-        constants,
+        windowKernel.info,
+        windowKernel.constants,
         { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
         {
           B, h, T, tau, s: step,
@@ -316,7 +315,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
           offDCa: o.dCa,
           normBase: norms ? (k0 * T + T - step) * s.stepParts : NO_NORM,
         },
-        [Math.ceil((B * h) / STEP_WG)],
+        [windowKernel.groups],
       );
     }
     if (sweep === 'persistent') recordPersistentSweep(rec, s, b, l, opt.perStepNorms);

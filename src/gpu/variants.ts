@@ -1,8 +1,8 @@
 // The kernel variants of a SequenceModel call: which WGSL file and override
 // constants each choice means, where it applies on a device, the shape class
 // the tuner keys its choices by, and the recording of the forward steps for
-// the variants that differ from cell_forward_step (lanes, subgroup,
-// persistent, wavefront). The choice rides on the SeqShape (s.choice); absent,
+// the variants that differ from the layer-by-layer step loop (lanes,
+// subgroup, persistent, wavefront). The choice rides on the SeqShape (s.choice); absent,
 // everything is recorded as before.
 import { BpttInputError } from '../errors.js';
 import { type KernelChoice, DEFAULT_CHOICE } from '../tuning-types.js';
@@ -10,7 +10,7 @@ import type { Recorder } from './context.js';
 import { kernel } from './kernels.js';
 import type { KernelInfo } from './reflect.js';
 import { type SeqBuffers, type SeqShape, seqOffsets, strideK } from './sequence-encode.js';
-import { persistentOutputsPerPartial, sweepUnfitReason } from './sweep-variants.js';
+import { persistentOutputsPerPartial, sweepMode, sweepUnfitReason } from './sweep-variants.js';
 
 export const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 const ACTIVATION_CODE = { identity: 0, tanh: 1, relu: 2 } as const;
@@ -67,18 +67,44 @@ export function wavefrontApplies(s: Pick<SeqShape, 'L' | 'dirs'>, choice: Kernel
   return choice.wavefront && s.L > 1 && s.dirs === 1 && choice.forwardStep !== 'persistent';
 }
 
-/** Outputs (b, j) per workgroup of the backward step: its norm partials per (k, t) are ceil(B*h / this). */
+/** Workgroups over x of the 'tile4' step kernels: 64 invocations, each 4 rows b by 4 columns (units of rnn, or of the backward's dh). */
+function tile4Groups(B: number, h: number, unitsPer: number): number {
+  return Math.ceil((Math.ceil(B / 4) * Math.ceil(h / unitsPer)) / STEP_WG);
+}
+
+/**
+ * Outputs (b, j) per workgroup of the backward step of the 'direct', lanes and persistent
+ * variants and of the wavefront sweep (which runs 'tile4' as 'direct': one lane): their norm
+ * partials per (k, t) are ceil(B*h / this).
+ */
 export function backwardOutputsPerGroup(s: SeqShape): number {
-  if (s.window > 0) return STEP_WG; // window(tau) has its own kernel, one variant
+  if (s.window > 0) return STEP_WG; // window(tau): cell_window_backward_step
   const v = choiceOf(s).backwardStep;
   if (v === 'persistent') return persistentOutputsPerPartial(s);
   return v === 'lanes4' ? STEP_WG / 4 : v === 'lanes16' ? STEP_WG / 16 : STEP_WG;
 }
 
+/** Workgroups per direction of one backward step = its norm partials per (k, t). */
+export function backwardStepGroups(s: SeqShape): number {
+  if (s.window > 0) return windowStepKernel(s).groups;
+  if (choiceOf(s).backwardStep === 'tile4' && !sweepMode(s)) return backwardStepKernel(s).groups;
+  return Math.ceil((s.B * s.h) / backwardOutputsPerGroup(s));
+}
+
+/**
+ * The window(tau) sweep's kernel: cell_window_backward_tile4 with the 'tile4' backward,
+ * else cell_window_backward_step (the lanes and persistent variants have no window form).
+ */
+export function windowStepKernel(s: SeqShape): { info: KernelInfo; constants: Record<string, number>; groups: number } {
+  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
+  if (choiceOf(s).backwardStep === 'tile4') return { info: kernel('cell_window_backward_tile4'), constants, groups: tile4Groups(s.B, s.h, 4) };
+  return { info: kernel('cell_window_backward_step'), constants, groups: Math.ceil((s.B * s.h) / STEP_WG) };
+}
+
 /** s with `choice` on it, and the norm partials that choice's backward writes. */
 export function withChoice(s: SeqShape, choice: KernelChoice): SeqShape {
   const out = { ...s, choice };
-  return { ...out, stepParts: Math.ceil((s.B * s.h) / backwardOutputsPerGroup(out)) };
+  return { ...out, stepParts: backwardStepGroups(out) };
 }
 
 /** The 8x8 (tile32), 4x4 (tile16) or 16x16 (tile64) invocations of matmul.wgsl. */
@@ -90,6 +116,7 @@ export function matmulWG(choice: KernelChoice): number {
 export function backwardStepKernel(s: SeqShape): { info: KernelInfo; constants: Record<string, number>; groups: number } {
   const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
   const v = choiceOf(s).backwardStep;
+  if (v === 'tile4') return { info: kernel('cell_backward_tile4'), constants, groups: tile4Groups(s.B, s.h, 4) };
   if (v === 'direct') return { info: kernel('cell_backward_step'), constants, groups: Math.ceil((s.B * s.h) / STEP_WG) };
   const lanes = v === 'lanes4' ? 4 : 16;
   return { info: kernel('cell_backward_lanes'), constants: { ...constants, LANES: lanes }, groups: Math.ceil((s.B * s.h) / (STEP_WG / lanes)) };
@@ -98,21 +125,29 @@ export function backwardStepKernel(s: SeqShape): { info: KernelInfo; constants: 
 /** The forward step's lanes per output and invocations per workgroup. */
 function forwardLanes(device: GPUDevice | null, v: KernelChoice['forwardStep']): { lanes: number; wg: number } {
   if (v === 'persistent') return { lanes: PERSISTENT_LANES, wg: device ? persistentWG(device) : 256 };
-  return { lanes: v === 'lanes16' ? 16 : v === 'direct' ? 1 : 4, wg: STEP_WG };
+  return { lanes: v === 'lanes16' ? 16 : v === 'direct' || v === 'tile4' ? 1 : 4, wg: STEP_WG }; // the wavefront runs 'tile4' and 'direct' as one lane
 }
 
 /** Workgroups over x of one forward step dispatch (per direction, per layer of a wave). */
 export function forwardStepGroups(s: SeqShape, device: GPUDevice | null = null): number {
   const v = choiceOf(s).forwardStep;
   if (v === 'persistent') return 1;
+  if ((v === 'direct' || v === 'tile4') && !wavefrontApplies(s, choiceOf(s))) return forwardStepKernel(s).groups;
   const { lanes, wg } = forwardLanes(device, v);
   return Math.ceil((s.B * s.h) / (wg / lanes));
 }
 
-/** Whether the forward is recorded here rather than by cell_forward_step's loop. */
+/** The step kernel of the layer-by-layer forward ('tile4' or 'direct'), its constants and workgroups over x. */
+export function forwardStepKernel(s: SeqShape): { info: KernelInfo; constants: Record<string, number>; groups: number } {
+  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
+  if (choiceOf(s).forwardStep === 'tile4') return { info: kernel('cell_forward_tile4'), constants, groups: tile4Groups(s.B, s.h, s.cell === 'rnn' ? 4 : 1) };
+  return { info: kernel('cell_forward_step'), constants, groups: Math.ceil((s.B * s.h) / STEP_WG) };
+}
+
+/** Whether the forward is recorded here rather than by the step loop of sequence-encode.ts (forwardStepKernel). */
 export function forwardIsVariant(s: SeqShape): boolean {
   const c = choiceOf(s);
-  return c.forwardStep !== 'direct' || wavefrontApplies(s, c);
+  return (c.forwardStep !== 'direct' && c.forwardStep !== 'tile4') || wavefrontApplies(s, c);
 }
 
 /** Forward dispatches the variant saves against L*T steps and K input projections. */

@@ -1,18 +1,16 @@
-// tileNorm: ||v|| over the values of one workgroup of 64 invocations, each
-// giving four vec4 (zeros outside the matrix), without overflow; it uses
-// `partial` (64 f32 of workgroup memory) and isFiniteF (include finite first).
-// The per-step norm partials of the vanilla reverse-sweep kernels.
+// lib/tilenorm4: ||v|| over a workgroup of 64 invocations that hold 16 values each (a 4x4 register
+// tile as four vec4), for the per-step gradient norms. `//! include tilenorm4` after `//! include finite`.
+// Also the vanilla reverse-sweep kernels' (rnn_backward_*.wgsl, window_backward_*.wgsl; one output
+// per invocation passes its value as v0.x and zeros).
 
 var<workgroup> partial: array<f32, 64>;
 
 /**
- * ||dH|| over this workgroup's tile of rows v0..v3 (zeros outside the matrix):
- * sqrt(sum (v k)^2) / k with k about 1 / M, M the tile's largest |v|, so that
- * no square overflows (a plain sum of squares read Infinity from |dH| of
- * about 1.8e19, the exploding gradients the per-step norms exist to show);
- * k in two power-of-two factors, each a normal f32 (1 / M is flushed to zero
- * for M above about 8.5e37). +Infinity when an element is NaN or infinite.
- * Every invocation of the workgroup calls it.
+ * sqrt(sum (v k)^2) / k with k about 1 / M, M the workgroup's largest |v|, so that no square
+ * overflows (a plain sum of squares reads Infinity from |v| of about 1.8e19, the exploding
+ * gradients the per-step norms exist to show); k in two power-of-two factors, each a normal f32
+ * (1 / M is flushed to zero for M above about 8.5e37). +Infinity when a value is NaN or infinite.
+ * Values outside the matrix must be 0. Every invocation of the workgroup calls it.
  */
 fn tileNorm(li: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) -> f32 {
   var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled

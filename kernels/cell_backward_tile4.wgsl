@@ -1,0 +1,257 @@
+// cell_backward_tile4: one step of the reverse sweep of one layer, both directions in one dispatch, register-tiled
+//
+// The same step as cell_backward_step.wgsl (the 'direct' variant). With
+// dh = dL/dh_t (the layer output's gradient dY_t plus the carry from the step
+// processed before, the later one in the direction's own time order) and for
+// lstm dc = dL/dc_t, the gate pre-activation gradients (MATH.md part 2;
+// gateGrads of kernels/lib/gate_grads.wgsl):
+//   rnn : da = dh * phi'(a)  (read through h_t);  dGx = dGh = da
+//   gru : dn = dh * (1 - z), dz = dh * (h_prev - n), dan = dn * (1 - n^2),
+//         daz = dz * z(1 - z), dar = dan * gh_n * r(1 - r);
+//         dGx = [dar, daz, dan], dGh = [dar, daz, dan * r]
+//   lstm: dc += dh * o * (1 - tanh(c)^2), dao = dh * tanh(c) * o(1 - o),
+//         dai = dc * g * i(1 - i), daf = dc * c_prev * f(1 - f), dag = dc * i * (1 - g^2)
+//         dGx = dGh = [dai, daf, dag, dao]
+// and the carry into the step processed next (the earlier state), computed
+// at the start of that step from what this one stored:
+//   dh_prev = xi * (dGh Wh + z * dh)   (the z term: gru only)
+//   dc_prev = xi * (dc * f)            (lstm)
+// xi is the truncation factor of the edge (xi_t between t - 1 and t, for
+// either direction; the reverse direction's path into its initial state is
+// not scaled). The first step of each direction starts from dhT, dcT.
+// s = 1..T processes t = T + 1 - s (forward direction) and t = s (reverse);
+// s = T + 1 only computes the carry into the initial states: dh0, dc0.
+// With lengths (n_b valid steps), a padded row t > n_b does no work: its
+// gate gradients are 0 and the carry passes through it unscaled.
+//
+//   W       the parameter buffer: Wh [G*h, h] at offWh + dir*strideK
+//   Y       [L, T+2, B, dirs*h] layer outputs (cell_forward_step.wgsl): h_t for phi' (rnn)
+//   saved   Hs [K, T+2, B, h] at offHs (h_prev, gru), C [K, T+2, B, h] at offC (lstm),
+//           S [K, T, B, 4*h] at offS (gru, lstm)
+//   lengths [B] u32 n_b
+//   dY      [L, T, B, dirs*h] this layer's output gradient at offDY
+//   dG      dGx [K, T, B, G*h] at offDGx and dGh [K, T, B, G*h] at offDGh
+//   dState  dH [K, T+2, B, h] at offDH and dC [K, T+2, B, h] at offDC: slot t
+//           (1..T) the total dh_t (dc_t); slot T+1 holds dhT (dcT) on entry;
+//           slot 0 receives dh0 (dc0) at s = T + 1
+//   normPartials  ||dh_t|| over each workgroup's tile at normBase0/1 + workgroup index
+//                 (combined in finalize.wgsl, scaled, into the per-step norms)
+//
+// One dispatch per step per layer. Work split as rnn_backward_step.wgsl: each
+// invocation a 4x4 tile of dh_prev (rows b0..b0+3, columns j0..j0+3),
+// accumulated in four vec4 registers over i = 0..G*h-1, per i loading 4
+// contiguous words of row i of Wh and 4 of dGh (column i of rows b0..b0+3);
+// then the cell's adjoints of its 16 (b, j). 64 invocations per workgroup over
+// x (column quads fastest), workgroup y = dir. Rows and columns past B and h
+// are clamped on load and skipped. Any B and h.
+
+struct Params {
+  B: u32,
+  h: u32,
+  T: u32,
+  dirs: u32,
+  s: u32, // 1..T+1
+  offWh: u32,
+  strideK: u32,
+  offY: u32,
+  offHs: u32,
+  offC: u32,
+  offS: u32,
+  offDY: u32,
+  offDGx: u32,
+  offDGh: u32,
+  offDH: u32,
+  offDC: u32,
+  xi0: f32, // scale of the carry into this step, forward direction
+  xi1: f32, // reverse direction
+  normBase0: u32, // 0xffffffff: no norm partials
+  normBase1: u32,
+}
+
+override CELL: u32 = 2u;
+override ACTIVATION: u32 = 1u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> W: array<f32>;
+@group(0) @binding(2) var<storage, read> Y: array<f32>;
+@group(0) @binding(3) var<storage, read> saved: array<f32>;
+@group(0) @binding(4) var<storage, read> dY: array<f32>;
+@group(0) @binding(5) var<storage, read> lengths: array<u32>;
+@group(0) @binding(6) var<storage, read_write> dG: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dState: array<f32>;
+@group(0) @binding(8) var<storage, read_write> normPartials: array<f32>;
+
+fn gateCount() -> u32 {
+  if (CELL == 0u) { return 1u; }
+  if (CELL == 1u) { return 3u; }
+  return 4u;
+}
+
+//! include activations
+//! include gate_grads
+//! include finite
+//! include tilenorm4
+
+/** The step processed now (t, 0 at the tail), the one processed before (src) and h_prev's slot, for direction dir. */
+fn steps(dir: u32) -> vec3<u32> {
+  let T = params.T;
+  let tail = params.s == T + 1u;
+  if (dir == 0u) {
+    let t = T + 1u - params.s;
+    return vec3<u32>(t, t + 1u, t - 1u);
+  }
+  let t = select(params.s, 0u, tail);
+  return vec3<u32>(t, select(t - 1u, T, tail), t + 1u);
+}
+
+/** The carry's scale into element row b of direction dir (the reverse one's path out of n_b is unscaled). */
+fn xiOf(dir: u32, src: u32, n: u32) -> f32 {
+  if (dir == 0u) { return params.xi0; }
+  return select(params.xi1, 1.0, src == n);
+}
+
+/** The step for element (b, j) of direction dir, given prod = (dGh_src Wh)[b, j]; returns dh (0 at padded rows and at s = T + 1). */
+fn finish(b: u32, j: u32, dir: u32, prod: f32) -> f32 {
+  let B = params.B;
+  let h = params.h;
+  let T = params.T;
+  let e = b * h + j;
+  let n = lengths[b];
+  let G = gateCount();
+  let gh = G * h;
+  let bh = B * h;
+  let tail = params.s == T + 1u;
+  let ts = steps(dir);
+  let t = ts.x;
+  let src = ts.y;
+  let prev = ts.z;
+  let xi = xiOf(dir, src, n);
+  let dh0 = params.offDH + dir * (T + 2u) * bh; // this direction's dH block
+  let dc0 = params.offDC + dir * (T + 2u) * bh;
+  let gBase = dir * T * B * gh;
+  var dhc: f32;
+  var dcc = 0.0;
+  if (params.s == 1u) {
+    dhc = dState[dh0 + (T + 1u) * bh + e];
+    if (CELL == 2u) { dcc = dState[dc0 + (T + 1u) * bh + e]; }
+  } else if (src > n) {
+    // the step before was a padded row: its carry passes through unscaled
+    dhc = dState[dh0 + src * bh + e];
+    if (CELL == 2u) { dcc = dState[dc0 + src * bh + e]; }
+  } else {
+    var acc = 0.0;
+    if (xi != 0.0) {
+      let sBase = params.offS + dir * T * B * 4u * h + ((src - 1u) * B + b) * 4u * h;
+      acc = prod;
+      if (CELL == 1u) { acc += saved[sBase + h + j] * dState[dh0 + src * bh + e]; }
+      if (CELL == 2u) { dcc = xi * dState[dc0 + src * bh + e] * saved[sBase + h + j]; }
+    }
+    dhc = xi * acc;
+  }
+  if (tail) {
+    dState[dh0 + e] = dhc;
+    if (CELL == 2u) { dState[dc0 + e] = dcc; }
+    return 0.0;
+  }
+  let gx = params.offDGx + gBase + ((t - 1u) * B + b) * gh + j; // column j of block 0
+  let gg = params.offDGh + gBase + ((t - 1u) * B + b) * gh + j;
+  if (t > n) {
+    dState[dh0 + t * bh + e] = dhc;
+    if (CELL == 2u) { dState[dc0 + t * bh + e] = dcc; }
+    for (var q = 0u; q < G; q++) {
+      dG[gx + q * h] = 0.0;
+      dG[gg + q * h] = 0.0;
+    }
+    return 0.0;
+  }
+  let row = params.dirs * h;
+  let dh = dY[params.offDY + ((t - 1u) * B + b) * row + dir * h + j] + dhc;
+  dState[dh0 + t * bh + e] = dh;
+  var gates = vec4<f32>(0.0);
+  var hOut = 0.0;
+  var hPrev = 0.0;
+  var c = 0.0;
+  var cPrev = 0.0;
+  if (CELL == 0u) {
+    hOut = Y[params.offY + (t * B + b) * row + dir * h + j];
+  } else {
+    let sBase = params.offS + dir * T * B * 4u * h + ((t - 1u) * B + b) * 4u * h + j;
+    gates = vec4<f32>(saved[sBase], saved[sBase + h], saved[sBase + 2u * h], saved[sBase + 3u * h]);
+  }
+  if (CELL == 1u) { hPrev = saved[params.offHs + dir * (T + 2u) * bh + prev * bh + e]; }
+  if (CELL == 2u) {
+    let cb = params.offC + dir * (T + 2u) * bh;
+    c = saved[cb + t * bh + e];
+    cPrev = saved[cb + prev * bh + e];
+  }
+  let g = gateGrads(dh, gates, hOut, hPrev, c, cPrev, dcc);
+  if (CELL == 2u) { dState[dc0 + t * bh + e] = g.dc; }
+  for (var q = 0u; q < G; q++) {
+    dG[gx + q * h] = g.gx[q];
+    dG[gg + q * h] = g.gh[q];
+  }
+  return dh;
+}
+
+@compute @workgroup_size(64)
+fn main(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let B = params.B;
+  let h = params.h;
+  let T = params.T;
+  let gh = gateCount() * h;
+  let nJ = (h + 3u) / 4u; // column quads
+  let dir = gid.y;
+  let b0 = 4u * (gid.x / nJ); // past B for the invocations beyond the grid: they store nothing
+  let j0 = 4u * (gid.x % nJ);
+  let src = steps(dir).y;
+  // The carry's product dGh_src Wh, over i = 0..G*h-1, where some row of the tile needs it:
+  // not at s = 1 (dhT is the carry), nor where every row's step before was padding or xi = 0.
+  var live = false;
+  for (var r = 0u; r < 4u; r++) {
+    let b = b0 + r;
+    if (b < B && params.s != 1u && src <= lengths[b] && xiOf(dir, src, lengths[b]) != 0.0) { live = true; }
+  }
+  let kEnd = select(0u, gh, live);
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  {
+    let g0 = params.offDGh + dir * T * B * gh + (src - 1u) * B * gh; // rows of step src (read only when live)
+    let r0 = g0 + min(b0, B - 1u) * gh;
+    let r1 = g0 + min(b0 + 1u, B - 1u) * gh;
+    let r2 = g0 + min(b0 + 2u, B - 1u) * gh;
+    let r3 = g0 + min(b0 + 3u, B - 1u) * gh;
+    let pw = params.offWh + dir * params.strideK;
+    let c0 = pw + min(j0, h - 1u);
+    let c1 = pw + min(j0 + 1u, h - 1u);
+    let c2 = pw + min(j0 + 2u, h - 1u);
+    let c3 = pw + min(j0 + 3u, h - 1u);
+    for (var i = 0u; i < kEnd; i++) {
+      let row = i * h;
+      let w = vec4<f32>(W[c0 + row], W[c1 + row], W[c2 + row], W[c3 + row]);
+      acc0 += dG[r0 + i] * w;
+      acc1 += dG[r1 + i] * w;
+      acc2 += dG[r2 + i] * w;
+      acc3 += dG[r3 + i] * w;
+    }
+  }
+  var accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  var dhs = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  for (var r = 0u; r < 4u; r++) {
+    let b = b0 + r;
+    if (b >= B) { break; }
+    for (var u = 0u; u < 4u && j0 + u < h; u++) {
+      dhs[r][u] = finish(b, j0 + u, dir, accs[r][u]);
+    }
+  }
+  let base = select(params.normBase0, params.normBase1, dir == 1u);
+  if (params.normBase0 != 0xffffffffu) {
+    let norm = tileNorm(li, dhs[0], dhs[1], dhs[2], dhs[3]);
+    if (li == 0u) { normPartials[base + wg.x] = norm; }
+  }
+}
