@@ -20,7 +20,7 @@ const state = {
   validation: [] as [number, number][], // [step, loss on the held-out text]
   cell: '',
   numLayers: 0,
-  trainedOn: '', // the engine of the last step: the page's, or the CPU reference for a model WebAssembly cannot train yet
+  trainedOn: '', // the engine of the last step
   msPerStep: [] as number[],
   tokensPerStep: [] as number[],
   heat: [] as { step: number; norms: number[] }[],

@@ -15,7 +15,6 @@ const scope = workerScope<ToTrainer, FromTrainer>();
 const post = (m: FromTrainer) => scope.postMessage(m);
 
 let engine: Engine | null = null;
-let reference: Engine | null = null; // the CPU reference, for models the engine cannot train (see engineFor)
 let trainingEngine: Engine | null = null; // the engine the current trainer runs on
 let ids: Int32Array = new Int32Array(0); // the training text
 let validation: Batch | null = null; // held-out text: VALIDATION.batchSize streams of VALIDATION.steps tokens
@@ -142,16 +141,9 @@ async function trainStep(): Promise<void> {
   if (step % config.sampleEvery === 0) await sample();
 }
 
-/**
- * The engine that trains this model: the page's engine, except that the
- * WebAssembly engine trains the vanilla RnnModel only for now, so a GRU, an
- * LSTM or a stack goes to the CPU reference there (the status line says so).
- */
-async function engineFor(model: AnyModel): Promise<Engine> {
-  if (!('cell' in model) || engine!.backend !== 'wasm') return engine!;
-  reference ??= await createEngine({ backend: 'cpu' });
-  post({ type: 'state', running, note: `the WebAssembly engine trains the vanilla RNN only for now: this ${model.cell} trains on the CPU reference` });
-  return reference;
+/** The engine that trains this model: the page's engine (every backend trains every cell and stack). */
+async function engineFor(_model: AnyModel): Promise<Engine> {
+  return engine!;
 }
 
 function newTrainer(e: Engine, model: AnyModel, c: TrainConfig): Trainer<AnyModel> {

@@ -3,7 +3,7 @@
 // Every loss term l_s reaches back at most tau steps (MATH.md: "window(tau)"),
 // in every layer: the sweep carries tau adjoint slots, one per age a = s - t,
 // and a slot keeps its age as it passes down the stack. For age a at step t:
-//   dh^(a) = dY^(a)_t + carry^(a),   carry^(0) = dhT (dc: dcT) at t = T, else 0,
+//   dh^(a) = dY^(a)_t + carry^(a),   carry^(0) = dhT (dc: dcT) at t = n_b, else 0,
 //   carry^(a) = dGh^(a-1)_{t+1} Wh + z_{t+1} * dh^(a-1)_{t+1}     (a >= 1; the z term: gru)
 //   dc carry^(a) = dc^(a-1)_{t+1} * f_{t+1}                       (lstm)
 // then the gate gradients of each age as in cell_backward_step.wgsl (dGh^(a)
@@ -12,9 +12,15 @@
 // its loss term may not reach h_{t-1}. At s = T + 1 every slot reaches the
 // initial state: dh0 = sum_a carry^(a+1), dc0 likewise (no xi in window).
 // One direction only (window with bidirectional is refused).
+// With lengths (n_b valid steps, packed semantics): sequence b's sweep starts
+// at its own end, where dhT (dcT) enters age 0; a padded row t > n_b does no
+// work and carries nothing (the slot of age a+1 at n_b starts empty), and its
+// gate gradients, summed and per age, are 0, so the layer below and the weight
+// products read zeros there.
 //
 //   W       Wh [G*h, h] at offWh
-//   Y, saved (Hs, C, S), as cell_backward_step.wgsl (no lengths: window takes none on the GPU)
+//   Y, saved (Hs, C, S), as cell_backward_step.wgsl
+//   lengths [B] u32 n_b (T each without lengths)
 //   dY      [tau, T, B, h] this layer's output gradient per age, at offDY
 //   dG      dGx, dGh [K, T, B, G*h] (sums over ages, for the weight gradients and dx)
 //           at offDGx, offDGh; per age dGx^(a) [tau, T, B, G*h] at offDGa
@@ -58,9 +64,10 @@ override ACTIVATION: u32 = 1u;
 @group(0) @binding(2) var<storage, read> Y: array<f32>;
 @group(0) @binding(3) var<storage, read> saved: array<f32>;
 @group(0) @binding(4) var<storage, read> dY: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dG: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dState: array<f32>;
-@group(0) @binding(7) var<storage, read_write> normPartials: array<f32>;
+@group(0) @binding(5) var<storage, read> lengths: array<u32>;
+@group(0) @binding(6) var<storage, read_write> dG: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dState: array<f32>;
+@group(0) @binding(8) var<storage, read_write> normPartials: array<f32>;
 
 var<workgroup> partial: array<f32, 64>;
 
@@ -112,7 +119,17 @@ fn step(e: u32) -> f32 {
     return 0.0;
   }
   let t = T + 1u - params.s;
+  let n = lengths[b];
   let row = (t - 1u) * B + b;
+  if (t > n) {
+    // padded row: nothing to carry, zero gate gradients (summed and per age)
+    for (var q = 0u; q < G; q++) {
+      dG[params.offDGx + row * gh + j + q * h] = 0.0;
+      dG[params.offDGh + row * gh + j + q * h] = 0.0;
+      for (var a = 0u; a < params.tau; a++) { dG[params.offDGa + (a * T * B + row) * gh + j + q * h] = 0.0; }
+    }
+    return 0.0;
+  }
   let sBase = params.offS + row * 4u * h + j;
   let gx = params.offDGx + row * gh + j;
   let gg = params.offDGh + row * gh + j;
@@ -121,10 +138,10 @@ fn step(e: u32) -> f32 {
   var dhSum = 0.0;
   for (var a = 0u; a < params.tau; a++) {
     var c = vec2<f32>(0.0);
-    if (a == 0u && t == T) {
+    if (a == 0u && t == n) {
       c = vec2<f32>(dState[params.offDH + (T + 1u) * bh + e], 0.0);
       if (CELL == 2u) { c.y = dState[params.offDC + (T + 1u) * bh + e]; }
-    } else if (a > 0u && t < T) {
+    } else if (a > 0u && t < n) {
       c = carryFrom(a - 1u, t + 1u, b, j);
     }
     let at = (a * T + t - 1u) * bh + e;

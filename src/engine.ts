@@ -24,7 +24,7 @@ import { cpuRnnGradients } from './cpu/rnn-gradients.js';
 import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
 import { validateForwardCall, validateGenerateCall } from './validate-forward.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
-import { type SequenceProblem, sequenceProblemOfRnn, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import { sequenceProblemOfRnn, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
 import { isSequenceModel, rnnAsSequence, rnnGradientsOf } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
@@ -154,11 +154,11 @@ class GpuEngine implements Engine {
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, refuseLengths(validateSequenceCall(model, batch, options)));
+    if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, validateSequenceCall(model, batch, options));
     const problem = validateGradientCall(model, batch, options);
     if (problem.lengths) {
       // with lengths an RnnModel runs as its one-layer sequence (as on the CPU)
-      const p = refuseLengths(sequenceProblemOfRnn(model.activation, problem, problem.lengths));
+      const p = sequenceProblemOfRnn(model.activation, problem, problem.lengths);
       return rnnGradientsOf(await this.impl.sequenceGradients(rnnAsSequence(model), batch, p));
     }
     return this.impl.gradients(model, batch, problem);
@@ -168,18 +168,11 @@ class GpuEngine implements Engine {
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) {
-      // forward and generate run on the device, on the trainer's parameter buffer
+      // forward and generate run on the device, on the trainer's parameter buffer (as for an RnnModel)
       return this.impl.sequenceTrainer(model, validateSequenceTrainerOptions(model, options));
     }
-    const trainer = withInference(this.impl.trainer(model, validateTrainerOptions(model, options)));
-    const step = trainer.step;
-    trainer.step = async (batch, stepOptions) => {
-      if (typeof batch === 'object' && batch !== null && batch.lengths !== undefined) {
-        throw new BpttInputError('batch.lengths', "undefined for an RnnModel on the 'webgpu' backend (lengths run on 'cpu' for now)", 'Int32Array');
-      }
-      return step(batch, stepOptions);
-    };
-    return trainer;
+    // lengths run as the layer walk on the trainer's own buffers; forward and generate too, without read-back
+    return this.impl.trainer(model, validateTrainerOptions(model, options));
   }
   // The forward part of a gradient call on the GPU, storing nothing for a backward pass.
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
@@ -205,7 +198,7 @@ class GpuEngine implements Engine {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return this.impl.tune(model, validateSequenceCall(model, batch, options));
     const problem = validateGradientCall(model, batch, options); // refuses what is neither model (naming it)
-    if (problem.lengths) return this.impl.tune(rnnAsSequence(model), refuseLengths(sequenceProblemOfRnn(model.activation, problem, problem.lengths)));
+    if (problem.lengths) return this.impl.tune(rnnAsSequence(model), sequenceProblemOfRnn(model.activation, problem, problem.lengths));
     return this.impl.tuneRnn(model, problem);
   }
   /** Times the library's GEMM kernel on an n x n product (benchmarks). */
@@ -217,14 +210,6 @@ class GpuEngine implements Engine {
     if (!markDisposedOnce(this)) return;
     this.impl.dispose();
   }
-}
-
-/** Different lengths with window truncation are not on the WebGPU engine: refused, naming batch.lengths, before any work. */
-function refuseLengths(p: SequenceProblem): SequenceProblem {
-  if (p.lengths && p.truncation.kind === 'window') {
-    throw new BpttInputError('batch.lengths', "undefined with window truncation on the 'webgpu' backend (use full, chunked or randomized truncation, or backend 'cpu')", 'an Int32Array');
-  }
-  return p;
 }
 
 function markDisposedOnce(owner: object): boolean {

@@ -1,7 +1,7 @@
 // engine.forward / engine.generate, and the same on a trainer's current
-// parameters. On the CPU these are the float64 reference's forward pass; the
-// WebGPU engine uses them too until its own kernels land (branch i10gpu), on
-// the parameters it reads back.
+// parameters. On the CPU these are the float64 reference's forward pass (a CPU
+// trainer's read() is a copy); the WebGPU trainers run theirs on the device
+// (src/gpu/trainer.ts, sequence-trainer.ts).
 import type { AnyModel, Batch, ForwardOptions, ForwardResult, GenerateOptions, StepTrainer, Trainer } from './types.js';
 import { validateForwardCall, validateGenerateCall } from './validate-forward.js';
 import { cpuForward, cpuGenerate } from './cpu/sequence/infer.js';

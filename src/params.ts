@@ -1,6 +1,7 @@
 // Every parameter in one flat vector, [Whx | Whh | Wqh | bh | bq], the layout
 // the optimizers, the gradient norm and the GPU parameter buffer all share.
 import type { RnnModel } from './types.js';
+import type { SequenceLayout } from './sequence-params.js';
 
 export interface ParamLayout {
   Whx: number; // offsets, in elements
@@ -22,6 +23,20 @@ export function paramLayout(d: number, h: number, q: number, hasBias: boolean): 
 
 export function layoutOf(model: RnnModel): ParamLayout {
   return paramLayout(model.inputSize, model.hiddenSize, model.outputSize, model.bh !== undefined);
+}
+
+/**
+ * The vanilla layout seen as the layer walk's (rnnAsSequence: one 'rnn' layer whose single bias bh
+ * is bx, the head Wqh, bq): the sequence kernels then read, and write gradients, in [Whx|Whh|Wqh|bh|bq].
+ */
+export function sequenceLayoutOfRnn(model: RnnModel): SequenceLayout {
+  const L = layoutOf(model);
+  const bias = model.bh !== undefined;
+  return {
+    layers: [{ Wx: L.Whx, Wh: L.Whh, bx: bias ? L.bh : -1, bh: -1, nIn: model.inputSize }],
+    head: { W: L.Wqh, b: bias ? L.bq : -1 },
+    total: L.total,
+  };
 }
 
 export function packParams(model: RnnModel): Float32Array {

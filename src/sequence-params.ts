@@ -4,6 +4,12 @@
 import type { SequenceModel } from './types.js';
 import { stackShape } from './sequence-model.js';
 
+/** Parameters already on the device (a trainer's buffer) and where each tensor lies inside it. */
+export interface DeviceParams {
+  buffer: GPUBuffer;
+  layout: SequenceLayout;
+}
+
 /** Offsets (in elements) of one layer-direction's tensors; bx, bh are -1 when absent. */
 export interface LayerSlots {
   Wx: number;

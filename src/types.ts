@@ -210,6 +210,8 @@ export interface EngineStats {
   liveBuffers: number; // GPU buffers the engine holds now (pool included)
   liveBytes: number;
   peakBytes: number;
+  /** Bytes the WebGPU backend has read back to the host, over the engine's life. */
+  readBytes?: number;
   /** Wall-clock ms this engine has spent tuning kernel variants, over its life (0: none). */
   tuningMs?: number;
   /** Candidate calls the tuner has timed, over the engine's life. */

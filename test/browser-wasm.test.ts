@@ -3,7 +3,8 @@
 // (one thread, and backendReason says why) and in one that is (COOP/COEP:
 // worker threads over shared memory, spawned from the bundle itself). Each
 // page runs the cases of test/browser/cases.ts against the CPU reference
-// (test/browser/compare.js, ?backend=wasm); any page error, console error or
+// (test/browser/compare.js, ?backend=wasm), and a SequenceModel case (seq_run on
+// the workers as well); any page error, console error or
 // failed request fails the test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
@@ -27,6 +28,7 @@ type Win = {
     adapter(): Promise<{ backend: string; reason: string; threads: number | null; isolated: boolean }>;
     gradientCase(c: unknown): Promise<{ outputs: Record<string, Compared>; flags: { gpu: boolean[]; cpu: boolean[] }; xiEqual: boolean; lossNaN: boolean[]; identical: boolean }>;
     trainerCase(c: unknown): Promise<{ outputs: Record<string, Compared> }>;
+    sequenceCase(c: unknown): Promise<{ outputs: Record<string, Compared> }>;
   };
 };
 
@@ -84,6 +86,15 @@ for (const isolated of [false, true]) {
       expect(r.xiEqual, 'xi').toBe(true);
       expect(r.lossNaN[0]).toBe(r.lossNaN[1]);
       expect(r.identical, 'bit-identical on a second run').toBe(true);
+      expect(problems).toEqual([]);
+    });
+
+    it('a SequenceModel (lstm and gru, 2 layers, both directions, h = 9): gradients and two trainer steps as the CPU reference', async () => {
+      for (const cell of ['lstm', 'gru']) {
+        const c = { spec: { cell, L: 2, bi: true, T: 5, B: 6, d: 7, h: 9, q: 5, seed: 17 }, tol: TOL };
+        const r = await page.evaluate((x) => (window as unknown as Win).bptt.sequenceCase(x), c);
+        expectWithin(`${cell} stack`, r.outputs);
+      }
       expect(problems).toEqual([]);
     });
 

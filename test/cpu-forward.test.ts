@@ -8,6 +8,8 @@ import { createEngine, type Engine } from '../src/index.js';
 import type { AnyModel, Batch, GenerateOptions, RnnModel, SequenceModel } from '../src/types.js';
 import { expectClose, randomProblem } from './helpers.js';
 import { forwardOutputs, randomSequenceProblem, type SequenceSpec } from './cpu-sequence-helpers.js';
+import { drawU24, expQ24, pickToken } from '../src/cpu/sequence/infer.js';
+import { makeRng } from '../src/rng.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -125,6 +127,33 @@ describe('generate', () => {
     const others = await Promise.all([10, 11, 12].map((seed) => engine.generate(model, { ...opts, seed })));
     expect(others.some((o) => o.join() !== a.join())).toBe(true);
     expect(a.every((v) => v >= 0 && v < 7)).toBe(true);
+  });
+
+  it('sampling decides in integers the kernel repeats: expQ24 within one unit of 2^24 exp, U below 2^24, the draw as softmax', () => {
+    let worst = 0;
+    let notInteger = 0;
+    for (let i = 0; i <= 50000; i++) {
+      const X = -Math.floor(20 * 2 ** 24 * (i / 50000) ** 2); // denser near 0, where the probabilities are
+      const got = expQ24(X);
+      worst = Math.max(worst, Math.abs(got - 2 ** 24 * Math.exp(X / 2 ** 24)));
+      if (!Number.isInteger(got)) notInteger++;
+    }
+    expect(worst).toBeLessThan(1.1);
+    expect(notInteger).toBe(0);
+    expect(expQ24(0)).toBe(2 ** 24);
+    const rng = makeRng(4);
+    for (let i = 0; i < 1000; i++) {
+      const U = drawU24(rng);
+      expect(Number.isInteger(U) && U >= 0 && U < 2 ** 24).toBe(true);
+    }
+    // the frequencies of 20000 draws are softmax(o / temperature)
+    const o = [0.5, -1, 2, 0, 1.25];
+    const counts = [0, 0, 0, 0, 0];
+    const r = makeRng(5);
+    for (let i = 0; i < 20000; i++) counts[pickToken(o, 0.8, r)]++;
+    const z = o.map((v) => Math.exp(v / 0.8));
+    const sum = z.reduce((a, b) => a + b, 0);
+    z.forEach((v, c) => expect(Math.abs(counts[c] / 20000 - v / sum)).toBeLessThan(0.015));
   });
 
   it('refuses what it cannot generate from, naming the argument', async () => {

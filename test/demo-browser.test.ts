@@ -243,8 +243,7 @@ describe('demo in headless Chromium', () => {
     expect(again.cell).toBe('lstm');
     expect(again.numLayers).toBe(2);
     expect(again.backend).toBe(s.backend);
-    // WebAssembly trains the vanilla RnnModel only for now: a stack of LSTMs goes to the CPU reference there
-    expect(again.trainedOn).toBe(s.backend === 'wasm' ? 'cpu' : s.backend);
+    expect(again.trainedOn).toBe(s.backend); // every backend trains a stack of LSTMs itself
     expect(again.losses.length).toBeGreaterThanOrEqual(2);
     expect(again.losses[0][1]).toBeGreaterThan(2.9); // a fresh model: about log 27 again
     expect(again.heat[0].norms).toHaveLength(32); // the top layer's row of gradNormPerStep [L, T]

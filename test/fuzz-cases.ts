@@ -240,10 +240,12 @@ export function trainerCall(rng: Rng): TrainerCall {
     parts.push(`mutation: ${name}`);
   }
   const steps: TrainerCall['steps'] = [];
+  const shapes: { T: number; B: number }[] = [];
   let B = int(rng, 1, 4);
   for (let s = int(rng, 1, 4); s > 0; s--) {
     if (rng() < 0.2) B = int(rng, 1, 4); // a new batch size: refused while a state is carried, unless h0 is given
     const T = int(rng, 1, 5);
+    shapes.push({ T, B });
     const batch = randomBatch(rng, { T, B, d, h, q }, loss, tokens);
     const r = rng();
     if (r < 0.15) {
@@ -259,6 +261,12 @@ export function trainerCall(rng: Rng): TrainerCall {
   }
   const disposeAfter = rng() < 0.1 ? int(rng, 0, steps.length - 1) : null;
   if (disposeAfter !== null) parts.push(`dispose while step ${disposeAfter} is pending`);
+  // sequences of different lengths in some steps (drawn last, so the draws above replay as before)
+  steps.forEach((s, k) => {
+    if (rng() >= 0.3) return;
+    s.batch.lengths = Int32Array.from({ length: shapes[k].B }, () => int(rng, 1, shapes[k].T));
+    parts.push(`step ${k}: lengths ${Array.from(s.batch.lengths).join(',')}`);
+  });
   return { desc: parts.join('; '), model, options, refusedAs, steps, disposeAfter };
 }
 

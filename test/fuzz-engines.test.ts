@@ -17,7 +17,8 @@ import { POOL_MIN_FREE_BYTES } from '../src/gpu/buffers.js';
 import { ENGINES, reference } from './fuzz-engines-list.js';
 import { fuzzDisposal, fuzzGradients, fuzzTrainers, newTally, type FuzzTally } from './fuzz-run.js';
 import { runChild } from './child-process.js';
-import { fuzzSequenceForward, fuzzSequenceGradients, fuzzSequenceTrainers } from './fuzz-sequence.js';
+import { fuzzSequenceForward, fuzzSequenceGradients, fuzzSequenceTrainers, seqGradientCall } from './fuzz-sequence.js';
+import { callRng, trainerCall } from './fuzz-cases.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 const ONLY = process.env.FUZZ_ONLY === undefined ? null : Number(process.env.FUZZ_ONLY);
@@ -82,7 +83,7 @@ for (const factory of ENGINES) {
       expect(t.failures.slice(0, 10)).toEqual([]);
     });
 
-    it('random SequenceModel gradient calls: the reference, or refused naming the argument (model on wasm)', async () => {
+    it('random SequenceModel gradient calls: the reference, or refused naming the argument', async () => {
       const t = newTally();
       const start = performance.now();
       await fuzzSequenceGradients(engine, ref, SEED, range(600_000, N.seqGradients), t, sample);
@@ -99,7 +100,7 @@ for (const factory of ENGINES) {
       expect(t.failures.slice(0, 10)).toEqual([]);
     });
 
-    it('random SequenceModel trainers: as the CPU trainer (refused naming model on wasm)', async () => {
+    it('random SequenceModel trainers: as the CPU trainer', async () => {
       const t = newTally();
       const start = performance.now();
       await fuzzSequenceTrainers(engine, ref, SEED, range(800_000, N.seqTrainers), t);
@@ -130,6 +131,20 @@ for (const factory of ENGINES) {
     });
   });
 }
+
+describe('what the fuzz draws', () => {
+  it('legal calls of window with lengths, and RnnModel trainer sessions with steps with lengths', () => {
+    if (ONLY !== null) return; // a replay of one call
+    const windowLengths = range(600_000, N.seqGradients).filter((i) => {
+      const c = seqGradientCall(callRng(SEED, i));
+      return c.refusedAs === null && c.options.truncation?.kind === 'window' && c.batch.lengths !== undefined;
+    }).length;
+    const rnnTrainers = range(100_000, N.trainers).filter((i) => trainerCall(callRng(SEED, i)).steps.some((s) => s.batch.lengths !== undefined)).length;
+    console.log(`[fuzz] draws: ${windowLengths} legal SequenceModel gradient calls with window and lengths, ${rnnTrainers} RnnModel trainer sessions with lengths`);
+    expect(windowLengths).toBeGreaterThanOrEqual(Math.round(20 * SCALE));
+    expect(rnnTrainers).toBeGreaterThanOrEqual(Math.round(40 * SCALE));
+  });
+});
 
 describe('fuzz in a child process: shared arrays, dispose and device loss at random points', () => {
   it('the child ends normally, every call as it must be', async () => {

@@ -1,14 +1,12 @@
 // The fuzz test's SequenceModel calls (gated cells, stacks, both directions,
 // lengths): random legal and illegal engine.gradients, engine.forward and
 // trainer calls, each knowing what must happen, compared with the float64
-// reference (the CPU engine) within the tolerances of fuzz-cases.ts. The
-// 'wasm' engine has no SequenceModel gradients or trainers yet: a call it
-// takes is refused there naming 'model' (after validation, so an illegal
-// call still names its own argument). Same seeding and replay as
-// fuzz-cases.ts: call i draws from callRng(seed, i). No vitest here.
+// reference (the CPU engine) within the tolerances of fuzz-cases.ts. Same
+// seeding and replay as fuzz-cases.ts: call i draws from callRng(seed, i).
+// No vitest here.
 import type { Rng } from '../src/rng.js';
 import { packSequence } from '../src/sequence-params.js';
-import type { Batch, CellKind, ForwardOptions, ForwardResult, GradientOptions, LossKind, SequenceGradients, SequenceModel, StepResult, Trainer, TrainerOptions, Truncation } from '../src/types.js';
+import type { AnyModel, Batch, CellKind, ForwardOptions, ForwardResult, GradientOptions, LossKind, SequenceGradients, SequenceModel, StepResult, Trainer, TrainerOptions, Truncation } from '../src/types.js';
 import type { Engine } from '../src/index.js';
 import { randomSequenceProblem } from './sequence-reference.js';
 import { callRng, closeError, describeOutcome, FUZZ_TOL, outcome, type Outcome } from './fuzz-cases.js';
@@ -210,11 +208,27 @@ export function seqResultError(got: SequenceGradients, want: SequenceGradients, 
  * instead of failing the suite. Remove an entry when its bug is fixed.
  */
 // Engine bugs the fuzz test has found and that are not fixed yet: a matching failure is reported as
-// "known:" with its replay line instead of failing. (Empty: the two with lengths on WebGPU, NaN at padded
-// rows of x and stale dG rows of a pooled buffer, are fixed in uploadSequenceBatch.)
-export const KNOWN_BUGS: { name: string; matches: (engine: string, model: SequenceModel, batches: Batch[], why: string) => boolean }[] = [];
+// "known:" with its replay line instead of failing. (The two with lengths on WebGPU, NaN at padded
+// rows of x and stale dG rows of a pooled buffer, are fixed in uploadSequenceBatch; the wasm one below
+// showed once RnnModel trainer sessions drew lengths: FUZZ_SEED=20261202 FUZZ_ONLY=100111, 100170.)
+export const KNOWN_BUGS: { name: string; matches: (engine: string, model: AnyModel, batches: Batch[], why: string) => boolean }[] = [
+  {
+    name: "wasm: a non-finite x at a padded row (t >= n_b) reaches an RnnModel trainer's gradients (0 * NaN); the reference never reads it (WebGPU zeroes those rows on upload: uploadSequenceBatch). Fix in src/wasm (branch 'wasmseq')",
+    matches: (engine, _model, batches, why) => engine === 'wasm' && /skipped true, want false|NaN/.test(why) && batches.some(nonFiniteAtPaddedRow),
+  },
+];
 
-function knownBug(engine: string, model: SequenceModel, batches: Batch[], why: string): string | null {
+/** Whether value inputs hold a NaN or an infinity at a row past its sequence's end. */
+function nonFiniteAtPaddedRow(b: Batch): boolean {
+  if (!b.lengths || !(b.x instanceof Float32Array)) return false;
+  const d = b.x.length / (b.steps * b.batchSize);
+  for (let s = 0; s < b.batchSize; s++) {
+    for (let t = b.lengths[s]; t < b.steps; t++) if (b.x.subarray((t * b.batchSize + s) * d, (t * b.batchSize + s + 1) * d).some((v) => !Number.isFinite(v))) return true;
+  }
+  return false;
+}
+
+export function knownBug(engine: string, model: AnyModel, batches: Batch[], why: string): string | null {
   return KNOWN_BUGS.find((k) => k.matches(engine, model, batches, why))?.name ?? null;
 }
 
@@ -227,9 +241,8 @@ async function inFlights<T>(items: T[], flight: number, each: (item: T) => Promi
   }
 }
 
-/** SequenceModel gradient calls i in `indices`: the reference's result, or refused naming the argument ('model' for a legal call on 'wasm'). */
+/** SequenceModel gradient calls i in `indices`: the reference's result, or refused naming the argument. */
 export async function fuzzSequenceGradients(engine: Engine, ref: Engine, seed: number, indices: number[], tally: FuzzTally, after?: () => void): Promise<void> {
-  const wasm = engine.backend === 'wasm';
   await inFlights(indices, 8, async (i) => {
     const call = seqGradientCall(callRng(seed, i));
     const fail = (why: string): void => void tally.failures.push(`${engine.backend} SequenceModel gradients call ${i} (${replay(seed, i)}): ${call.desc}: ${why}`);
@@ -242,17 +255,6 @@ export async function fuzzSequenceGradients(engine: Engine, ref: Engine, seed: n
       return;
     }
     if (!want.ok) return fail(`the reference failed a legal call: ${describeOutcome(want)}`);
-    if (wasm) {
-      if (refusedNaming(got, 'model')) tally.refused++;
-      else fail(`expected the 'wasm' refusal naming model, got ${describeOutcome(got)}`);
-      return;
-    }
-    // API.md: window with lengths is refused on WebGPU, naming batch.lengths
-    if (engine.backend === 'webgpu' && call.options.truncation?.kind === 'window' && call.batch.lengths) {
-      if (refusedNaming(got, 'batch.lengths')) tally.refused++;
-      else fail(`expected the WebGPU refusal of window with lengths naming batch.lengths, got ${describeOutcome(got)}`);
-      return;
-    }
     if (!got.ok) return fail(`a legal call failed: ${describeOutcome(got)}`);
     const why = seqResultError(got.value, want.value, call.options.clipNorm);
     const known = why && knownBug(engine.backend, call.model, [call.batch], why);
@@ -313,11 +315,9 @@ function stepError(got: StepResult, want: StepResult): string | null {
 /**
  * SequenceModel trainer sessions i in `indices`: a few steps (sgd or adam,
  * carryState or not, some with an extreme x) on the engine and on the CPU
- * reference, the losses and the parameters read back compared. On 'wasm' the
- * creation is refused naming 'model' (or the argument a bad option names).
+ * reference, the losses and the parameters read back compared.
  */
 export async function fuzzSequenceTrainers(engine: Engine, ref: Engine, seed: number, indices: number[], tally: FuzzTally): Promise<void> {
-  const wasm = engine.backend === 'wasm';
   await inFlights(indices, 2, async (i) => {
     const rng = callRng(seed, i);
     const first = problem(rng);
@@ -349,7 +349,6 @@ export async function fuzzSequenceTrainers(engine: Engine, ref: Engine, seed: nu
         delete batch.h0;
         delete batch.c0;
       }
-      if (options.truncation?.kind === 'window') delete batch.lengths; // refused on WebGPU (API.md)
       if (!dims.tokens && rng() < 0.15) {
         const x = batch.x as Float32Array;
         x[int(rng, 0, x.length - 1)] = pick(rng, [NaN, Infinity, 1e18]);
@@ -363,8 +362,8 @@ export async function fuzzSequenceTrainers(engine: Engine, ref: Engine, seed: nu
     const want = await outcome(() => ref.trainer(model, options));
     const got = await outcome(() => engine.trainer(model, options));
     tally.calls++;
-    if (refusedAs !== null || wasm || !want.ok || !got.ok) {
-      const expected = refusedAs ?? (wasm ? 'model' : null);
+    if (refusedAs !== null || !want.ok || !got.ok) {
+      const expected = refusedAs;
       if (want.ok) want.value.dispose();
       if (got.ok) got.value.dispose();
       if (expected !== null && refusedNaming(got, expected) && (refusedAs === null || refusedNaming(want, refusedAs))) tally.refused++;

@@ -12,7 +12,7 @@ import type { GradientOptions, Truncation } from '../src/types.js';
 import { gpuEngine, expectSameAsCpu, printWorst } from './gpu-setup.js';
 import { randomProblem } from './helpers.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
-import { COVERING_TABLE, WINDOW_ROWS, checkSequence, chunked, explicitXi, full, odd, randomized } from './gpu-sequence-cases.js';
+import { COVERING_TABLE, LENGTHS_ROWS, WINDOW_ROWS, checkSequence, full, lengthsOf } from './gpu-sequence-cases.js';
 import { BpttInputError } from '../src/errors.js';
 
 let gpu: Engine;
@@ -70,25 +70,26 @@ describe('window(tau): one direction, slots that keep their age down the stack',
 });
 
 describe('sequences of different lengths (packed-sequence semantics)', () => {
-  const n = (B: number, T: number, seed: number) => Int32Array.from({ length: B }, (_, b) => (b === 0 ? T : b === 1 ? 1 : 1 + ((b * 7 + seed) % T)));
-  const rows: Array<[SeqSpec, Truncation, Partial<GradientOptions>]> = [
-    [{ cell: 'lstm', L: 2, bi: true, ...odd, q: 9, states: true, seed: 61 }, chunked, {}],
-    [{ cell: 'lstm', L: 1, bi: false, ...odd, q: 0, states: true, seed: 62 }, explicitXi, { clipNorm: 0.01 }],
-    [{ cell: 'gru', L: 2, bi: true, ...odd, q: 4, loss: 'mse', tokens: true, states: true, seed: 63 }, randomized, {}],
-    [{ cell: 'gru', L: 1, bi: false, ...odd, q: 5, loss: 'none', seed: 64 }, full, {}],
-    [{ cell: 'rnn', L: 2, bi: true, ...odd, q: 0, states: true, seed: 65 }, explicitXi, {}],
-    [{ cell: 'rnn', L: 1, bi: false, ...odd, q: 9, tokens: true, activation: 'relu', seed: 66 }, full, {}],
-  ];
+  const rows = LENGTHS_ROWS;
   it.each(rows.map((r, i) => [i, `${r[0].cell} L=${r[0].L} ${r[0].bi ? 'bi' : 'uni'} ${r[1].kind} ${r[0].q ? (r[0].loss ?? 'cross-entropy') : 'dY'}`] as const))('%i: %s', async (i) => {
     const [spec, truncation, extra] = rows[i];
-    await checkSequence(gpu, spec, truncation, extra, n(spec.B, spec.T, i));
+    await checkSequence(gpu, spec, truncation, extra, lengthsOf(spec.B, spec.T, i));
   });
-  it('with window truncation it is refused, naming batch.lengths, and the engine stays usable', async () => {
-    const spec: SeqSpec = { cell: 'gru', L: 1, bi: false, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 67 };
+  // window(tau) with lengths: each sequence's sweep starts at its own end (the window rows, every cell, 1 and 2 layers)
+  it.each(WINDOW_ROWS.map((r, i) => [i, `${r[0].cell} L=${r[0].L} tau=${r[1]}`] as const))('window %i: %s', async (i) => {
+    const [spec, tau, extra] = WINDOW_ROWS[i];
+    await checkSequence(gpu, spec, { kind: 'window', steps: tau }, extra, lengthsOf(spec.B, spec.T, 20 + i));
+  });
+  it('window at a round size: lstm, 2 layers, T = 8, B = 32, h = 32, tau = 3, dhT and dcT', async () => {
+    const spec: SeqSpec = { cell: 'lstm', L: 2, bi: false, T: 8, B: 32, d: 16, h: 32, q: 8, states: true, seed: 67 };
+    await checkSequence(gpu, spec, { kind: 'window', steps: 3 }, { clipNorm: 0.05 }, lengthsOf(spec.B, spec.T, 3));
+  });
+  it('window with both directions stays refused with lengths, naming options.truncation', async () => {
+    const spec: SeqSpec = { cell: 'gru', L: 1, bi: true, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 68 };
     const { model, batch } = randomSequenceProblem(spec);
     batch.lengths = Int32Array.from([3, 2]);
-    await expect(gpu.gradients(model, batch, { loss: 'cross-entropy', truncation: { kind: 'window', steps: 2 } })).rejects.toMatchObject({ argument: 'batch.lengths' });
-    await checkSequence(gpu, spec, { kind: 'full' }, {}, Int32Array.from([3, 2]));
+    await expect(gpu.gradients(model, batch, { loss: 'cross-entropy', truncation: { kind: 'window', steps: 2 } })).rejects.toMatchObject({ argument: 'options.truncation' });
+    await checkSequence(gpu, { ...spec, bi: false }, { kind: 'window', steps: 2 }, {}, Int32Array.from([3, 2]));
   });
 });
 

@@ -1,5 +1,6 @@
 // Reliability, bad input (issue 6): a battery of distinct bad calls across the
-// public API, each on BOTH the CPU and the WebGPU engine. Every bad call must
+// public API, each on the CPU, the WebGPU and the WebAssembly engine (at the end:
+// SequenceModel calls on the WebAssembly engine). Every bad call must
 // throw a clear error naming the argument (a BpttInputError whose `argument`
 // is that name, or a BpttDeviceError whose message names what is unusable), and
 // after each one a valid call on the same engine must return the right answer
@@ -12,7 +13,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpuEngine } from './gpu-setup.js';
 import { BpttDeviceError, BpttInputError, createEngine, packParams, type Engine } from '../src/index.js';
-import type { Batch, GradientOptions, GradientResult, LossKind, RnnModel, Trainer, TrainerOptions } from '../src/types.js';
+import type { Batch, GradientOptions, GradientResult, LossKind, RnnModel, SequenceModel, Trainer, TrainerOptions } from '../src/types.js';
+import { BAD_SEQUENCE_CASES, expectRefused } from './sequence-bad-cases.js';
+import { randomSequenceProblem, type SequenceSpec } from './cpu-sequence-helpers.js';
+import { packSequence } from '../src/sequence-params.js';
 import { expectClose, randomProblem, type Tolerance } from './helpers.js';
 import { validateGradientCall } from '../src/validate.js';
 import { bufferSizes } from '../src/gpu/encode.js';
@@ -680,3 +684,82 @@ describe('bad input battery', () => {
     });
   });
 });
+
+// A SequenceModel on the 'wasm' engine (1 and 2 threads): the bad calls of the SequenceModel validation tests
+// (test/sequence-bad-cases.ts), then bad trainer options, bad steps, forward and generate. Each is refused
+// naming the argument; afterwards the engine (and the trainer) give the same answers as before.
+describe('SequenceModel on the wasm engine', () => {
+  for (const threads of [1, 2]) {
+    describe(`${threads} thread(s)`, () => {
+      let engine: Engine;
+      beforeAll(async () => {
+        engine = await createEngine({ backend: 'wasm', threads });
+      });
+      afterAll(() => engine?.dispose());
+
+      for (const bad of BAD_SEQUENCE_CASES) it(`gradients: ${bad.name}`, () => expectRefused(engine, bad));
+
+      const OPTIONS: TrainerOptions = { optimizer: { kind: 'adam', learningRate: 0.01 }, loss: 'cross-entropy', carryState: true };
+      const trainerRows: Array<[string, string, (c: SeqCall, o: TrainerOptions) => void]> = [
+        ['window with both directions', 'options.truncation', (c, o) => ((c.model = randomSequenceProblem({ ...SEQ, bidirectional: true }).model), (o.truncation = { kind: 'window', steps: 2 }))],
+        ['a learning rate of 0', 'options.optimizer.learningRate', (_c, o) => (o.optimizer.learningRate = 0)],
+        ['a loss other than none without head', 'options.loss', (c, o) => (delete c.model.head, (o.loss = 'mse'))],
+        ['a layer missing', 'model.layers', (c) => c.model.layers.pop()],
+      ];
+      for (const [name, argument, change] of trainerRows) {
+        it(`trainer: ${name}`, () => {
+          const c = validSequence();
+          const o = structuredClone(OPTIONS);
+          change(c, o);
+          expect(() => engine.trainer(c.model, o)).toThrow(expect.objectContaining({ argument }));
+        });
+      }
+
+      const stepRows: Array<[string, string, (b: Batch) => void]> = [
+        ['x one short', 'batch.x', (b) => (b.x = new Float32Array(b.x.length - 1))],
+        ['y of the wrong type', 'batch.y', (b) => (b.y = new Float32Array(b.y!.length))],
+        ['c0 of the wrong size', 'batch.c0', (b) => (b.c0 = new Float32Array(5))],
+        ['a length above T', 'batch.lengths', (b) => (b.lengths = Int32Array.from({ length: b.batchSize }, () => b.steps + 1))],
+        ['a batch size other than the carried state', 'batch.batchSize', (b) => Object.assign(b, randomSequenceProblem({ ...SEQ, B: SEQ.B + 1 }).batch, { h0: undefined, c0: undefined })],
+      ];
+      it('trainer.step: refused steps leave the parameters and the carried state as they were', async () => {
+        const { model, batch } = validSequence();
+        const stepped = engine.trainer(model, OPTIONS);
+        const twin = engine.trainer(model, OPTIONS);
+        const clean = { ...batch, h0: undefined, c0: undefined };
+        for (const t of [stepped, twin]) await t.step(clean);
+        for (const [name, argument, change] of stepRows) {
+          const bad = structuredClone(clean);
+          change(bad);
+          await expect(stepped.step(bad), name).rejects.toMatchObject({ argument });
+        }
+        const [a, b] = [await stepped.step(clean), await twin.step(clean)];
+        expect(a).toEqual(b);
+        expect(packSequence(await stepped.read())).toEqual(packSequence(await twin.read()));
+        stepped.dispose();
+        twin.dispose();
+      });
+
+      it('forward and generate: bad options refused naming the argument, then the same answers', async () => {
+        const { model, batch } = validSequence();
+        const before = await engine.forward(model, batch, { outputs: ['O'] });
+        await expect(engine.forward({ ...model, head: undefined }, batch, { outputs: ['O'] })).rejects.toMatchObject({ argument: 'options.outputs' });
+        await expect(engine.forward(model, { ...batch, x: new Float32Array(3) })).rejects.toMatchObject({ argument: 'batch.x' });
+        await expect(engine.generate(model, { prefix: Int32Array.of(1), steps: 3 })).rejects.toMatchObject({ argument: 'model.head.outputSize' });
+        await expect(engine.generate({ ...model, head: { ...model.head!, outputSize: SEQ.d, W: new Float32Array(SEQ.d * SEQ.h), b: new Float32Array(SEQ.d) } }, { prefix: Int32Array.of(SEQ.d), steps: 3 })).rejects.toMatchObject({
+          argument: 'options.prefix',
+        });
+        expect(await engine.forward(model, batch, { outputs: ['O'] })).toEqual(before);
+      });
+    });
+  }
+});
+
+interface SeqCall {
+  model: SequenceModel;
+  batch: Batch;
+}
+const SEQ: SequenceSpec = { cell: 'lstm', T: 4, B: 3, d: 5, h: 4, q: 6, L: 2, states: true, seed: 707 };
+function validSequence(): SeqCall {
+  return randomSequenceProblem(SEQ);
+}

@@ -21,7 +21,7 @@ import { planShape } from '../src/gpu/encode.js';
 import { checkDispatchLimits, checkSequenceDispatchLimits } from '../src/gpu/dispatch-limits.js';
 import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
 import { validateSequenceModel } from '../src/validate-sequence.js';
-import { sequenceLayout } from '../src/sequence-params.js';
+import { packSequence, sequenceLayout } from '../src/sequence-params.js';
 import { expectClose, randomProblem } from './helpers.js';
 import { runChild } from './child-process.js';
 import { randomSequenceProblem } from './sequence-reference.js';
@@ -170,14 +170,13 @@ describe('2. float options must survive float32', () => {
     }
   });
 
-  it('SequenceModel per-step norms beyond 1.8e19 (rnn, gru, lstm; 2 layers; both directions, and window): the cell kernels scale as the rnn ones', async () => {
+  for (const kind of OTHERS) it(`${kind}: SequenceModel per-step norms beyond 1.8e19 (rnn, gru, lstm; 2 layers; both directions, and window): the cell kernels scale as the rnn ones`, async () => {
     for (const cell of ['rnn', 'gru', 'lstm'] as const) {
       for (const [bi, truncation] of [[true, undefined], [false, { kind: 'window' as const, steps: 3 }]] as const) {
         const { model, batch } = randomSequenceProblem({ cell, L: 2, bi, T: 6, B: 3, d: 3, h: 5, q: 0, seed: 5 });
         batch.dY = batch.dY!.map((v) => v * 1e21); // |dh| about 1e20: its square is beyond float32
         const options: GradientOptions = { loss: 'none', gradNormPerStep: true, truncation };
-        // the wasm engine runs RnnModels only: SequenceModels are compared on WebGPU
-        const [c, g] = (await Promise.all(PAIR('webgpu').map((k) => engines[k].gradients(model, batch, options)))) as unknown as SequenceGradients[];
+        const [c, g] = (await Promise.all(PAIR(kind).map((k) => engines[k].gradients(model, batch, options)))) as unknown as SequenceGradients[];
         const where = `${cell} ${bi ? 'bi' : 'uni'} ${truncation?.kind ?? 'full'}`;
         expect(c.nonFinite, where).toBe(false);
         expect(g.nonFinite, where).toBe(false);
@@ -219,6 +218,33 @@ describe('3. the trainer takes a snapshot of the model and options at creation',
   }
 });
 
+describe('3. ... for a SequenceModel trainer too', () => {
+  for (const kind of ['cpu', 'wasm'] as const) {
+    it(`${kind}: changing the model and options after creation changes nothing`, async () => {
+      const engine = engines[kind];
+      const { model, batch } = randomSequenceProblem({ cell: 'gru', L: 2, bi: false, T: 4, B: 2, d: 3, h: 5, q: 3, tokens: true, seed: 94 });
+      const make = (): TrainerOptions => ({ optimizer: { kind: 'adam', learningRate: 0.05 }, loss: 'cross-entropy', truncation: { kind: 'chunked', steps: 2 }, clipNorm: 5, carryState: true });
+      const pristine = engine.trainer(structuredClone(model), make());
+      const options = make();
+      const trainer = engine.trainer(model, options);
+      model.layers[0].Wh.fill(3);
+      model.layers.pop();
+      (options.optimizer as { learningRate: number }).learningRate = 10;
+      (options.truncation as { steps: number }).steps = 1;
+      options.carryState = false;
+      for (let s = 0; s < 3; s++) {
+        const [a, b] = [await pristine.step({ ...batch, h0: undefined }), await trainer.step({ ...batch, h0: undefined })];
+        expect(b.loss, `step ${s}`).toBe(a.loss);
+      }
+      const read = await trainer.read();
+      expect(read.layers.length).toBe(2);
+      expect(bits(packSequence(read))).toEqual(bits(packSequence(await pristine.read())));
+      pristine.dispose();
+      trainer.dispose();
+    });
+  }
+});
+
 describe('4. a step that is refused, fails or is skipped leaves the carried state', () => {
   const B2 = randomProblem({ T: 3, B: 2, d: 3, h: 4, q: 3, h0: true, seed: 95 }).batch;
   const B3bad = randomProblem({ T: 3, B: 3, d: 3, h: 4, q: 3, h0: true, seed: 96 }).batch;
@@ -237,6 +263,26 @@ describe('4. a step that is refused, fails or is skipped leaves the carried stat
       const [a, b] = [await t.step(next), await ref.step(next)]; // B = 2 without h0: accepted, carries step 1's hT
       expect(a.loss).toBe(b.loss);
       expect(bits(packParams(await t.read()))).toEqual(bits(packParams(await ref.read())));
+      t.dispose();
+      ref.dispose();
+    });
+  }
+
+  for (const kind of ['cpu', 'wasm'] as const) {
+    it(`${kind}: a SequenceModel (lstm, 2 layers, both directions): a skipped step keeps the carried h and c of every layer-direction`, async () => {
+      const spec = { cell: 'lstm' as const, L: 2, bi: true, T: 3, d: 3, h: 4, q: 3, tokens: false };
+      const engine = engines[kind];
+      const m = randomSequenceProblem({ ...spec, B: 2, seed: 98 }).model;
+      const first = randomSequenceProblem({ ...spec, B: 2, seed: 95 }).batch;
+      const bad = randomSequenceProblem({ ...spec, B: 3, states: true, seed: 96 }).batch;
+      (bad.x as Float32Array)[0] = Infinity; // non-finite gradients: the step is skipped
+      const after = { ...randomSequenceProblem({ ...spec, B: 2, seed: 97 }).batch, h0: undefined, c0: undefined };
+      const [t, ref] = [engine.trainer(m, options), engine.trainer(m, options)];
+      await Promise.all([t.step(first), ref.step(first)]);
+      expect((await t.step({ ...bad, dhT: undefined, dcT: undefined })).skipped).toBe(true);
+      const [a, b] = [await t.step(after), await ref.step(after)]; // B = 2 without h0, c0: accepted, carries step 1's hT, cT
+      expect(a.loss).toBe(b.loss);
+      expect(bits(packSequence(await t.read()))).toEqual(bits(packSequence(await ref.read())));
       t.dispose();
       ref.dispose();
     });

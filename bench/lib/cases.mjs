@@ -71,8 +71,8 @@ function stack(group, id, label, shape, common, rows) {
 const STACK = { T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy', numLayers: 2 };
 const LENGTHS = { T: 128, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy', cell: 'lstm', numLayers: 1 };
 // Backends that cannot run a case, and why: a skip shows in the report (the full plan); --quick leaves them out.
-// library-wasm is not among them: it is tried on every case, and where its engine refuses the model (a
-// BpttInputError naming 'model': a SequenceModel before the wasm engine takes one) the report says so.
+// library-wasm is not among them: it is tried on every case (its engine takes SequenceModels and lengths), and
+// where an engine refuses the model (a BpttInputError naming 'model') the report says so.
 const NO_STACKS = {};
 const NO_LENGTHS = {
   'jax-wasm': 'jax-js has no packed sequences (masking would compute every padded step)',

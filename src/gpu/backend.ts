@@ -30,7 +30,7 @@ export interface GpuBackend {
   readonly gpu: DeviceApi;
   gradients(model: RnnModel, batch: Batch, problem: Problem): Promise<GradientResult>;
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
-  trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
+  trainer(model: RnnModel, options: TrainerOptions): StepTrainer & Pick<Trainer, 'forward' | 'generate'>;
   sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'>;
   forward(call: ForwardCall, batch: Batch, rnn?: RnnModel): Promise<ForwardResult>;
   generate(call: GenerateCall): Promise<Int32Array>;
@@ -138,6 +138,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
       liveBuffers: context.pool.liveBuffers + context.extraBuffers,
       liveBytes: context.pool.liveBytes + context.extraBytes,
       peakBytes: context.pool.peakBytes,
+      readBytes: context.readBytes,
       tuningMs: tuner.milliseconds,
       tuningRuns: tuner.measurements,
     }),

@@ -34,6 +34,7 @@ export async function benchGemm(ctx: GpuContext, n: number, runs = 5): Promise<G
     };
     await once(true);
     await staging.mapAsync(GPUMapMode.READ);
+    ctx.readBytes += staging.size;
     const c = new Float32Array(staging.getMappedRange().slice(0));
     staging.unmap();
     let maxError = 0;

@@ -27,6 +27,7 @@ export async function submitAndRead(
     const error = await ctx.guard(errors);
     if (error) throw new BpttDeviceError(`WebGPU ${error.constructor?.name ?? 'error'} in ${what}: ${error.message}`);
     await ctx.guard(staging.mapAsync(GPUMapMode.READ, 0, bytes));
+    ctx.readBytes += bytes;
     const data = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
     staging.unmap();
     return data;

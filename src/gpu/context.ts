@@ -27,6 +27,7 @@ export class GpuContext {
   private lostWaiters = new Set<(reason: string) => void>();
   dispatches = 0; // of the last call
   submits = 0;
+  readBytes = 0; // mapped back to the host over the engine's life (src/gpu/call.ts, bench-gemm.ts)
   /** The kernel variants of this engine's SequenceModel calls (src/gpu/tuning.ts); null: the defaults. */
   tuner: Tuner | null = null;
 

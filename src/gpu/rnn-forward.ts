@@ -27,6 +27,7 @@ export async function gpuRnnForward(
   model: RnnModel,
   call: ForwardCall,
   batch: Batch,
+  params?: GPUBuffer, // a trainer's parameter buffer (this layout), used in place of an upload of model's
 ): Promise<ForwardResult> {
   ctx.assertAlive();
   const { outputs, withLoss } = call;
@@ -45,7 +46,7 @@ export async function gpuRnnForward(
   const S = statsLayout();
   const needO = withLoss || outputs.O;
   const sizes = {
-    params: s.layout.total,
+    params: params ? 0 : s.layout.total,
     x: tokens ? R : R * d,
     H: (T + 1) * B * h,
     P: R * h,
@@ -70,11 +71,11 @@ export async function gpuRnnForward(
       .filter(([, n]) => n > 0)
       .map(([k, n]) => [k, ctx.pool.acquire(n * 4, STORAGE(), k)]),
   ) as Record<string, GPUBuffer>;
-  const bufs = { WhhT: null, stepScratch: null, finalParts: null, ...own } as unknown as GpuBuffers;
+  const bufs = { WhhT: null, stepScratch: null, finalParts: null, ...own, ...(params ? { params } : {}) } as unknown as GpuBuffers;
   try {
     const data = await submitAndRead(ctx, 'a forward call', 1 + T + 3 + rnnExtraDispatches(s), readElems, (rec, staging) => {
       const dev = ctx.device;
-      upload(dev, bufs.params, 0, packParams(model));
+      if (!params) upload(dev, bufs.params, 0, packParams(model));
       upload(dev, bufs.x, 0, batch.x);
       if (batch.h0) upload(dev, bufs.H, 0, batch.h0);
       else rec.clear(bufs.H, 0, B * h * 4);

@@ -297,7 +297,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
       rec.dispatch(
         windowKernel.info,
         windowKernel.constants,
-        { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
+        { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, lengths: b.lengths, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
         {
           B, h, T, tau, s: step,
           offWh: p0.Wh,

@@ -7,7 +7,7 @@
 // lengths); with y the loss (+ the row losses' mask) and finalize.
 import type { Batch, ForwardResult } from '../types.js';
 import type { ForwardCall } from '../validate-forward.js';
-import { packSequence } from '../sequence-params.js';
+import { type DeviceParams, packSequence } from '../sequence-params.js';
 import { type GpuContext, upload } from './context.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { submitAndRead } from './call.js';
@@ -17,11 +17,12 @@ import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.j
 import { type SeqBuffers, recordMaskRows, recordSequenceForward, recordSequenceOutput, seqBufferSizes, seqOffsets } from './sequence-encode.js';
 import { copyFinalStates, lengthsOf, sequenceShape } from './sequence-gradients.js';
 
-/** `params`: a buffer already holding the flat parameters (a trainer's), used in place of an upload of call.sequence's. */
-export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: ForwardCall, batch: Batch, params?: GPUBuffer): Promise<ForwardResult> {
+/** `onDevice`: a buffer already holding the parameters (a trainer's) in its layout, used in place of an upload of call.sequence's. */
+export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: ForwardCall, batch: Batch, onDevice?: DeviceParams): Promise<ForwardResult> {
   ctx.assertAlive();
   const { sequence, problem: p, outputs, withLoss } = call;
-  const s = sequenceShape(sequence, p);
+  const params = onDevice?.buffer;
+  const s = sequenceShape(sequence, p, onDevice?.layout);
   const { T, B, R, h, q, K, dirs } = s;
   const lstm = s.cell === 'lstm';
   const S = statsLayout();

@@ -6,8 +6,9 @@
 // initial states of the next. Many tokens per submit (CHUNK dispatches at
 // most); only the ids are read back, once.
 import type { GenerateCall } from '../validate-forward.js';
-import { packSequence, sequenceLayout } from '../sequence-params.js';
+import { type DeviceParams, packSequence, sequenceLayout } from '../sequence-params.js';
 import { makeRng } from '../rng.js';
+import { drawU24 } from '../cpu/sequence/infer.js';
 import { type GpuContext, upload } from './context.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { submitAndRead } from './call.js';
@@ -19,11 +20,12 @@ const CHUNK = 2048; // dispatches per submit: 256-byte uniform blocks, 512 KiB o
 
 type FwdBuffers = Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths' | 'O'>;
 
-/** `params`: a buffer already holding the flat parameters (a trainer's), used in place of an upload of call.sequence's. */
-export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: GenerateCall, given?: GPUBuffer): Promise<Int32Array> {
+/** `onDevice`: a buffer already holding the parameters (a trainer's) in its layout, used in place of an upload of call.sequence's. */
+export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: GenerateCall, onDevice?: DeviceParams): Promise<Int32Array> {
   ctx.assertAlive();
   const { sequence, dims, prefix, steps, temperature, seed } = call;
-  const layout = sequenceLayout(sequence);
+  const given = onDevice?.buffer;
+  const layout = onDevice?.layout ?? sequenceLayout(sequence);
   const shape = (T: number): SeqShape => planSequence(dims, { T, B: 1, activation: dims.activation, tokens: true, loss: 'none', xi: null }, layout);
   const sp = shape(prefix.length);
   const s1 = shape(1);
@@ -47,13 +49,13 @@ export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number;
     const u = acquire(steps, 'draws');
     const rng = makeRng(seed);
     const draws = new Float32Array(steps);
-    if (temperature > 0) for (let i = 0; i < steps; i++) draws[i] = rng(); // one draw per token, as on the CPU
+    if (temperature > 0) for (let i = 0; i < steps; i++) draws[i] = drawU24(rng); // one draw per token, as on the CPU (an integer below 2^24: exact in f32)
     const q = dims.q;
     const K = s1.K;
     const lstm = dims.cell === 'lstm';
     const perToken = K + dims.L + 2;
     const pick = (rec: Parameters<Parameters<typeof submitAndRead>[4]>[0], O: GPUBuffer, offO: number, i: number) =>
-      rec.dispatch(kernel('pick_token'), {}, { O, u, ids: b1.x, out }, { q, offO, i, temperature }, [1]);
+      rec.dispatch(kernel('pick_token'), {}, { O, u, ids: b1.x, out }, { q, offO, i, temperature, invTemperature: temperature > 0 ? Math.fround(1 / temperature) : 0 }, [1]);
     // the prefix, and the first new token: one submit of its own (its shape differs)
     await submitAndRead(ctx, 'generate', K + dims.L * sp.T + 2, 0, (rec) => {
       if (!given) upload(ctx.device, params, 0, packSequence(sequence));

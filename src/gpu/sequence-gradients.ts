@@ -3,7 +3,7 @@
 // back with one map.
 import type { Batch, SequenceGradients, SequenceModel } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
-import { packSequence, sequenceLayout } from '../sequence-params.js';
+import { type SequenceLayout, packSequence, sequenceLayout } from '../sequence-params.js';
 import { truncationXi } from '../truncation.js';
 import { type GpuContext, type Recorder, upload } from './context.js';
 import { STORAGE, checkLimits, tokenCsr } from './gradients.js';
@@ -13,12 +13,13 @@ import { chooseVariants } from './tuning.js';
 import { statsLayout } from './stats.js';
 import { type SeqBuffers, type SeqShape, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
 
-export function sequenceShape(model: SequenceModel, p: SequenceProblem): SeqShape {
+/** `layout`: where the parameters lie (default: the model's own flat layout, sequenceLayout). */
+export function sequenceShape(model: SequenceModel, p: SequenceProblem, layout: SequenceLayout = sequenceLayout(model)): SeqShape {
   const t = p.truncation;
   return planSequence(
     p,
     { T: p.T, B: p.B, activation: p.activation, tokens: p.tokens, loss: p.loss, xi: truncationXi(t, p.T), window: t.kind === 'window' ? t.steps : 0, lengths: p.lengths },
-    sequenceLayout(model),
+    layout,
   );
 }
 

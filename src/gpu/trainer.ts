@@ -1,11 +1,15 @@
-// The WebGPU trainer: parameters, optimizer state and the carried hidden state
-// stay on the device between steps; a step reads back 32 bytes (the loss and
-// the flags of kernels/finalize.wgsl), nothing else.
-import type { Batch, RnnModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
+// The WebGPU trainer of an RnnModel: parameters, optimizer state and the
+// carried hidden state stay on the device between steps; a step reads back 32
+// bytes (the loss and the flags of kernels/finalize.wgsl), nothing else. A
+// batch with lengths runs the layer walk (sequence-trainer.ts) on the same
+// buffers, read through the vanilla layout; forward and generate run on them
+// too, without reading the parameters back.
+import type { Batch, ForwardOptions, ForwardResult, GenerateOptions, RnnModel, StepOptions, StepResult, StepTrainer, Trainer, TrainerOptions } from '../types.js';
 import { BpttInputError } from '../errors.js';
-import { layoutOf, packParams, unpackParams } from '../params.js';
+import { layoutOf, packParams, sequenceLayoutOfRnn, unpackParams } from '../params.js';
 import { truncationForStep, truncationXi } from '../truncation.js';
 import { validateBatch, validateModel, validateStepOptions, validateTruncation } from '../validate.js';
+import { validateForwardCall, validateGenerateCall, modelAsSequence } from '../validate-forward.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
 import { type GpuContext, upload } from './context.js';
 import { bufferSizes, elementwise, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
@@ -16,7 +20,10 @@ import { submitAndRead } from './call.js';
 import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
 import { chooseRnnVariants } from './tuning.js';
-
+import { createTrainerState, releaseTrainerState, sequenceTrainerStep } from './sequence-trainer.js';
+import { gpuRnnForward } from './rnn-forward.js';
+import { gpuSequenceForward } from './sequence-forward.js';
+import { gpuGenerate } from './sequence-generate.js';
 
 export function createGpuTrainer(
   ctx: GpuContext,
@@ -24,7 +31,7 @@ export function createGpuTrainer(
   model: RnnModel,
   opts: TrainerOptions,
   onDispose: () => void,
-): StepTrainer {
+): StepTrainer & Pick<Trainer, 'forward' | 'generate'> {
   ctx.assertAlive(); // a lost device: refuse now, not at the first step
   const dims = validateModel(model);
   const L = layoutOf(model);
@@ -33,42 +40,32 @@ export function createGpuTrainer(
   // Everything about the model is read now, once: a caller who changes model (activation included) later changes nothing here.
   const shapeModel = unpackParams(model, packParams(model));
   const pool = ctx.pool;
-  const q = ctx.device.queue;
-  const params = pool.acquire(L.total * 4, STORAGE(), 'trainer params');
-  upload(ctx.device, params, 0, packParams(model));
+  // params, stats, moments, the carried h_T [B, h] and the counters: shared by both paths of step()
+  const own = createTrainerState(ctx, packParams(model), opts);
+  const { params, stats, m, v } = own;
   const S = statsLayout();
-  const stats = pool.acquire(S.fixed * 4, STORAGE(), 'trainer stats'); // the Stats scalars of finalize.wgsl (no per-step norms)
-  upload(ctx.device, stats, 0, new Float32Array(S.fixed));
-  const adam = opts.optimizer.kind === 'adam';
-  const m = adam ? pool.acquire(L.total * 4, STORAGE(), 'adam m') : null;
-  const v = adam ? pool.acquire(L.total * 4, STORAGE(), 'adam v') : null;
-  if (m && v) {
-    upload(ctx.device, m, 0, new Float32Array(L.total));
-    upload(ctx.device, v, 0, new Float32Array(L.total));
-  }
-  let state: GPUBuffer | null = null; // carried h_T, [B, h]
-  let stateB = 0;
-  let applied = 0;
-  let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k, as the CPU trainer
+  // the layer walk's view of the same buffers (a batch with lengths, forward with lengths, generate)
+  const walk = { dims: modelAsSequence(shapeModel).dims, onDevice: { buffer: params, layout: sequenceLayoutOfRnn(shapeModel) } };
 
-
-  const trainer: StepTrainer = {
+  const trainer: StepTrainer & Pick<Trainer, 'forward' | 'generate'> = {
     backend: 'webgpu',
     async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
       assertUsable(trainer, 'trainer');
       ctx.assertAlive();
       const stepOptions = validateStepOptions(stepOptionsGiven);
-      const { T, B, tokens } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
+      const { T, B, tokens, lengths } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
+      // with lengths: the layer walk, each sequence carrying its own state from its own end
+      if (lengths) return sequenceTrainerStep(ctx, limits, walk.dims, walk.onDevice.layout, opts, own, batch, stepOptions);
       const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
-      const carrying = opts.carryState === true && state !== null && batch.h0 === undefined;
-      if (carrying && stateB !== B) {
-        throw new BpttInputError('batch.batchSize', `${stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
+      const carrying = opts.carryState === true && own.state !== null && batch.h0 === undefined;
+      if (carrying && own.stateB !== B) {
+        throw new BpttInputError('batch.batchSize', `${own.stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
       const s = await chooseRnnVariants(
         ctx,
         planShape(
           { T, B, d: dims.d, h: dims.h, q: dims.q },
-          { tokens, hasBias: dims.hasBias, activation: shapeModel.activation, loss: opts.loss, window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncationForStep(truncation, draws), T) },
+          { tokens, hasBias: dims.hasBias, activation: shapeModel.activation, loss: opts.loss, window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncationForStep(truncation, own.draws), T) },
           L,
         ),
       );
@@ -82,15 +79,15 @@ export function createGpuTrainer(
       // A new carried state (first step, or a new batch size with h0 given) goes into a buffer of its
       // own, adopted only once this step is known to have been applied: a step that fails or is
       // skipped leaves the carried state as it was, batch size included.
-      let fresh = opts.carryState && (!state || stateB !== B) ? pool.acquire(B * dims.h * 4, STORAGE(), 'carried state') : null;
-      const target = fresh ?? (opts.carryState ? state : null);
+      let fresh = opts.carryState && (!own.state || own.stateB !== B) ? pool.acquire(B * dims.h * 4, STORAGE(), 'carried state') : null;
+      const target = fresh ?? (opts.carryState ? own.state : null);
       try {
         const out = await submitAndRead(ctx, 'a training step', maxDispatches(s), S.fixed, (rec, staging) => {
           uploadBatch(ctx, s, bufs, batch);
           if (batch.h0) upload(ctx.device, bufs.H, 0, batch.h0);
           if (batch.dhT) upload(ctx.device, bufs.dhT, 0, batch.dhT);
           const hBytes = B * dims.h * 4;
-          if (carrying) rec.copy(state!, 0, bufs.H, 0, hBytes);
+          if (carrying) rec.copy(own.state!, 0, bufs.H, 0, hBytes);
           else if (!batch.h0) rec.clear(bufs.H, 0, hBytes);
           if (!batch.dhT) rec.clear(bufs.dhT, 0, hBytes);
           recordForward(rec, s, bufs);
@@ -103,8 +100,7 @@ export function createGpuTrainer(
             applyClip: false,
             countStep: true,
           });
-          const n = L.total;
-          recordOptimizerUpdate(rec, opts.optimizer, { grad: bufs.grad, stats, theta: params, m, v }, n);
+          recordOptimizerUpdate(rec, opts.optimizer, { grad: bufs.grad, stats, theta: params, m, v }, L.total);
           if (target) {
             // Only a step that was applied advances the carried state (decided on the device: no read-back).
             const n = B * dims.h;
@@ -113,15 +109,15 @@ export function createGpuTrainer(
           rec.copy(stats, 0, staging, 0, S.fixed * 4);
         });
         const skipped = out[S.nonFinite] !== 0;
-        draws++; // a completed step (applied or skipped) moves to the next randomized draw, as on the CPU
-        if (!skipped) applied++;
+        own.draws++; // a completed step (applied or skipped) moves to the next randomized draw, as on the CPU
+        if (!skipped) own.applied++;
         if (fresh && !skipped) {
-          if (state) pool.release(state);
-          state = fresh;
-          stateB = B;
+          if (own.state) pool.release(own.state);
+          own.state = fresh;
+          own.stateB = B;
           fresh = null;
         }
-        const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[S.loss], skipped, step: applied };
+        const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[S.loss], skipped, step: own.applied };
         if (stepOptions.readGradNorm) result.gradNorm = out[S.gradNorm];
         return result;
       } finally {
@@ -130,32 +126,32 @@ export function createGpuTrainer(
         pool.settle();
       }
     },
+    /** engine.forward on the current parameters, from the trainer's buffer (no read-back of the parameters). */
+    async forward(batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
+      assertUsable(trainer, 'trainer');
+      const call = validateForwardCall(shapeModel, batch, options);
+      // as engine.forward: the vanilla kernels without lengths, the layer walk with them
+      if (!batch.lengths) return gpuRnnForward(ctx, limits, shapeModel, call, batch, params);
+      return gpuSequenceForward(ctx, limits, call, batch, walk.onDevice);
+    },
+    /** engine.generate on the current parameters, from the trainer's buffer. */
+    async generate(options: GenerateOptions): Promise<Int32Array> {
+      assertUsable(trainer, 'trainer');
+      return gpuGenerate(ctx, limits, validateGenerateCall(shapeModel, options), walk.onDevice);
+    },
     async read(): Promise<RnnModel> {
       assertUsable(trainer, 'trainer');
       ctx.assertAlive();
-      const bytes = L.total * 4;
-      const staging = pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'trainer read');
-      try {
-        const enc = ctx.device.createCommandEncoder();
-        enc.copyBufferToBuffer(params, 0, staging, 0, bytes);
-        q.submit([enc.finish()]);
-        await ctx.guard(staging.mapAsync(GPUMapMode.READ, 0, bytes));
-        const flat = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
-        staging.unmap();
-        return unpackParams(shapeModel, flat);
-      } finally {
-        if (staging.mapState === 'mapped') staging.unmap();
-        pool.release(staging);
-      }
+      const flat = await submitAndRead(ctx, 'trainer.read', 0, L.total, (rec, staging) => rec.copy(params, 0, staging, 0, L.total * 4));
+      return unpackParams(shapeModel, flat.subarray(0, L.total));
     },
     resetState(): void {
-      if (state) pool.release(state);
-      state = null;
+      if (own.state) pool.release(own.state);
+      own.state = null;
     },
     dispose(): void {
       if (!markOnce(trainer)) return;
-      for (const b of [params, stats, m, v, state]) if (b) pool.release(b);
-      state = null;
+      releaseTrainerState(ctx, own);
       onDispose();
     },
   };

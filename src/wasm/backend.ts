@@ -1,5 +1,6 @@
 // The 'wasm' engine: float32 kernels in WebAssembly (SIMD), on one or more
-// threads over shared memory (src/wasm/pool.ts). Validation, truncation draws,
+// threads over shared memory (src/wasm/pool.ts). An RnnModel runs here
+// (bptt_run, call.ts); a SequenceModel in seq-backend.ts (seq_run, seq-call.ts). Validation, truncation draws,
 // parameter layout and the trainer's bookkeeping are the CPU reference's own
 // (src/validate.ts, src/truncation.ts, src/params.ts), so every engine
 // refuses and accepts the same calls.
@@ -12,9 +13,12 @@ import type {
   GradientOptions,
   GradientResult,
   RnnModel,
+  SequenceGradients,
+  SequenceModel,
   StepOptions,
   StepResult,
   StepTrainer,
+  Trainer,
   TrainerOptions,
 } from '../types.js';
 import { validateForwardCall, validateGenerateCall } from '../validate-forward.js';
@@ -29,6 +33,8 @@ import { assertUsable, markDisposed } from '../lifecycle.js';
 import { WasmPool } from './pool.js';
 import { runCall, type PhaseTimes } from './call.js';
 import { wasmPlatform } from './platform.js';
+import { validateSequenceCall } from '../validate-sequence.js';
+import { createWasmSequenceTrainer, sequenceForward, sequenceGenerate, sequenceGradients } from './seq-backend.js';
 
 export interface WasmBackend {
   readonly threads: number;
@@ -40,6 +46,11 @@ export interface WasmBackend {
   readonly threadReason: string;
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): GradientResult;
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
+  /** The same four for a SequenceModel (seq-backend.ts), validated here. */
+  sequenceGradients(model: SequenceModel, batch: Batch, options: GradientOptions): SequenceGradients;
+  sequenceForward(model: SequenceModel, batch: Batch, options?: ForwardOptions): ForwardResult;
+  sequenceGenerate(model: SequenceModel, options: GenerateOptions): Int32Array;
+  sequenceTrainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   stats(): EngineStats;
   phaseTimes(): PhaseTimes | null;
   dispose(): void;
@@ -65,7 +76,7 @@ export async function createWasmBackend(threads: number | undefined): Promise<Wa
 }
 
 class WasmImpl implements WasmBackend {
-  private readonly trainers = new Set<StepTrainer>();
+  private readonly trainers = new Set<{ dispose(): void }>();
   constructor(
     private readonly pool: WasmPool,
     readonly threadReason: string,
@@ -100,6 +111,24 @@ class WasmImpl implements WasmBackend {
 
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer {
     const t = createWasmTrainer(this.pool, model, options, () => this.trainers.delete(t));
+    this.trainers.add(t);
+    return t;
+  }
+
+  sequenceGradients(model: SequenceModel, batch: Batch, options: GradientOptions): SequenceGradients {
+    return sequenceGradients(this.pool, model, batch, validateSequenceCall(model, batch, options));
+  }
+
+  sequenceForward(model: SequenceModel, batch: Batch, options?: ForwardOptions): ForwardResult {
+    return sequenceForward(this.pool, model, batch, options);
+  }
+
+  sequenceGenerate(model: SequenceModel, options: GenerateOptions): Int32Array {
+    return sequenceGenerate(this.pool, model, options);
+  }
+
+  sequenceTrainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel> {
+    const t = createWasmSequenceTrainer(this.pool, model, options, () => this.trainers.delete(t));
     this.trainers.add(t);
     return t;
   }

@@ -17,12 +17,10 @@ import type {
   TrainerOptions,
 } from '../types.js';
 import type { DeviceApi } from '../gpu/device-api.js';
-import { BpttDeviceError, BpttInputError } from '../errors.js';
+import { BpttDeviceError } from '../errors.js';
 import { assertUsable, isDisposed, markDisposed } from '../lifecycle.js';
 import { checkPositiveInt } from '../validate.js';
 import { isSequenceModel } from '../sequence-model.js';
-import { validateSequenceCall, validateSequenceTrainerOptions } from '../validate-sequence.js';
-import { forwardOnCpu, generateOnCpu } from '../inference.js';
 import { createWasmBackend, type WasmBackend } from './backend.js';
 import { type KernelChoice, type TuningTable, DEFAULT_CHOICE } from '../tuning-types.js';
 import type { PhaseTimes } from './call.js';
@@ -51,21 +49,14 @@ export class WasmEngine implements Engine {
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): Promise<GradientResult>;
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
-    // SequenceModel (gated cells, stacks) and batch.lengths have no WebAssembly kernels yet: refused, after validation.
-    if (isSequenceModel(model)) {
-      validateSequenceCall(model, batch, options);
-      throw notYet(model);
-    }
+    if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, options);
     return this.impl.gradients(model, batch, options);
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) {
-      validateSequenceTrainerOptions(model, options);
-      throw notYet(model);
-    }
+    if (isSequenceModel(model)) return this.impl.sequenceTrainer(model, options);
     const trainer = this.impl.trainer(model, options);
     // forward and generate on the trainer's current parameters, on this engine
     return Object.assign(trainer, {
@@ -73,14 +64,13 @@ export class WasmEngine implements Engine {
       generate: async (o: GenerateOptions) => this.impl.generate(await trainer.read(), o),
     });
   }
-  // An RnnModel runs in WebAssembly; a SequenceModel on the CPU reference until WebAssembly kernels of their own land.
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
-    return isSequenceModel(model) ? forwardOnCpu(model, batch, options) : this.impl.forward(model, batch, options);
+    return isSequenceModel(model) ? this.impl.sequenceForward(model, batch, options) : this.impl.forward(model, batch, options);
   }
   async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
     assertUsable(this, 'engine');
-    return isSequenceModel(model) ? generateOnCpu(model, options) : this.impl.generate(model, options);
+    return isSequenceModel(model) ? this.impl.sequenceGenerate(model, options) : this.impl.generate(model, options);
   }
   stats(): EngineStats {
     return this.impl.stats();
@@ -112,10 +102,6 @@ export class WasmEngine implements Engine {
     markDisposed(this);
     this.impl.dispose();
   }
-}
-
-function notYet(model: SequenceModel): BpttInputError {
-  return new BpttInputError('model', "an RnnModel on the 'wasm' backend (a SequenceModel trains on 'webgpu' or 'cpu' for now)", `a ${model.cell} SequenceModel`);
 }
 
 /** A 'wasm' engine; `why` starts its backendReason. Throws when WebAssembly SIMD is not available here. */

@@ -20,7 +20,12 @@ const CTRL_BYTES = 64;
 const MAX_PAGES = 32768; // the modules' --max-memory (2 GiB)
 const START_MS = 20_000; // a worker that has not instantiated the module by then is taken as failed
 
-type Exports = { bptt_run(ctx: number, tid: number, nth: number, mayWait: number): void; __heap_base: WebAssembly.Global };
+type Entry = (ctx: number, tid: number, nth: number, mayWait: number) => void;
+type Exports = { bptt_run: Entry; seq_run: Entry; __heap_base: WebAssembly.Global };
+
+/** The entry points of the kernels: bptt_run (rnn.c, an RnnModel) and seq_run (seq.c, a SequenceModel); index = ctrl[5]. */
+export const ENTRIES = ['bptt_run', 'seq_run'] as const;
+export type EntryName = (typeof ENTRIES)[number];
 
 export class WasmPool {
   private broken: string | null = null;
@@ -84,21 +89,22 @@ export class WasmPool {
     grow(this.memory, bytes);
   }
 
-  /** Runs bptt_run on the context block on every thread; returns when all are done. */
-  run(): void {
+  /** Runs an entry point (bptt_run by default) on the context block on every thread; returns when all are done. */
+  run(entry: EntryName = 'bptt_run'): void {
     if (this.broken) throw new BpttDeviceError(`the 'wasm' engine stopped after an earlier failure (${this.broken}); create a new engine`);
     const nth = this.threads;
     try {
       if (nth === 1) {
-        this.exports.bptt_run(this.context, 0, 1, 0);
+        this.exports[entry](this.context, 0, 1, 0);
         return;
       }
       const ctrl = new Int32Array(this.memory.buffer, this.ctrl, 8);
       Atomics.store(ctrl, 1, 0);
       Atomics.store(ctrl, 2, this.context);
+      Atomics.store(ctrl, 5, ENTRIES.indexOf(entry));
       Atomics.add(ctrl, 0, 1);
       Atomics.notify(ctrl, 0);
-      this.exports.bptt_run(this.context, 0, nth, this.mayBlock ? 1 : 0);
+      this.exports[entry](this.context, 0, nth, this.mayBlock ? 1 : 0);
       // the workers finish their last phase within microseconds of thread 0, unless the OS took their core
       for (let spins = 0, done; (done = Atomics.load(ctrl, 1)) !== nth - 1; spins++) {
         if (this.mayBlock && spins > 20000) Atomics.wait(ctrl, 1, done);

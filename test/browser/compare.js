@@ -120,6 +120,43 @@ async function trainerCase(c) {
   return { name: c.name, outputs, submits };
 }
 
+/**
+ * A SequenceModel gradient call and two SGD trainer steps on both backends: { spec: { cell, L, bi, T, B, d, h, q,
+ * seed }, tol }. Token ids in, cross-entropy, h0 and c0 (lstm) given; every layer's gradients, the head's, dh0,
+ * hT (dc0, cT), then the trained parameters compared.
+ */
+async function sequenceCase(c) {
+  const { gpu, cpu } = await engines();
+  const { cell, L, bi, T, B, d, h, q, seed } = c.spec;
+  const G = { rnn: 1, gru: 3, lstm: 4 }[cell];
+  const dirs = bi ? 2 : 1;
+  const rng = makeRng(seed);
+  const layers = Array.from({ length: L * dirs }, (_, k) => {
+    const nIn = k < dirs ? d : dirs * h;
+    return { Wx: uniformArray(rng, G * h * nIn, 0.5), Wh: uniformArray(rng, G * h * h, 0.5), bx: uniformArray(rng, G * h, 0.1), bh: uniformArray(rng, G * h, 0.1) };
+  });
+  const model = { cell, inputSize: d, hiddenSize: h, numLayers: L, bidirectional: bi, layers, head: { outputSize: q, W: uniformArray(rng, q * dirs * h, 0.5), b: uniformArray(rng, q, 0.1) } };
+  const ids = (n) => Int32Array.from({ length: T * B }, () => Math.floor(rng() * n));
+  const batch = { steps: T, batchSize: B, x: ids(d), y: ids(q), h0: uniformArray(rng, L * dirs * B * h, 0.5) };
+  if (cell === 'lstm') batch.c0 = uniformArray(rng, L * dirs * B * h, 0.5);
+  const options = { loss: 'cross-entropy', gradNormPerStep: true };
+  const [g, r] = [await gpu.gradients(model, batch, options), await cpu.gradients(model, batch, options)];
+  const outputs = {};
+  g.layers.forEach((l, k) => {
+    for (const key of ['dWx', 'dWh', 'dbx', 'dbh']) outputs[`layers[${k}].${key}`] = compareArrays(l[key], r.layers[k][key], c.tol);
+  });
+  outputs['head.dW'] = compareArrays(g.head.dW, r.head.dW, c.tol);
+  outputs['head.db'] = compareArrays(g.head.db, r.head.db, c.tol);
+  for (const key of ['dh0', 'hT', 'dc0', 'cT', 'gradNormPerStep']) if (g[key] || r[key]) outputs[key] = compareArrays(g[key], r[key], c.tol);
+  outputs.loss = compareArrays([g.loss], [r.loss], { rtol: c.tol.rtol, atolRel: 0 });
+  const trainers = [gpu, cpu].map((e) => e.trainer(model, { optimizer: { kind: 'sgd', learningRate: 0.5 }, loss: 'cross-entropy' }));
+  for (let k = 0; k < 2; k++) for (const t of trainers) await t.step(batch);
+  const [mg, mc] = await Promise.all(trainers.map((t) => t.read()));
+  for (const t of trainers) t.dispose();
+  mg.layers.forEach((l, k) => (outputs[`trained layers[${k}].Wh`] = compareArrays(l.Wh, mc.layers[k].Wh, c.tol)));
+  return { outputs };
+}
+
 /** Disposes the GPU engine and reports what it still holds (0 expected). */
 function disposeAll() {
   if (!gpu) return null;
@@ -136,6 +173,7 @@ window.bptt = {
   },
   gradientCase,
   trainerCase,
+  sequenceCase,
   disposeAll,
 };
 window.bpttReady = true;

@@ -158,6 +158,51 @@ export function defineTrainerTwins(label: string, makeEngine: () => Promise<Engi
     });
   });
 
+  describe('batches with lengths: the same steps as the CPU trainer (on WebGPU, the layer walk on the trainer\'s own buffers)', () => {
+    // sequence 0 full, sequence 1 one step, the others spread over 1..T (a different draw per batch)
+    const withLengths = (batch: Batch, k: number): Batch => ({
+      ...batch,
+      lengths: Int32Array.from({ length: batch.batchSize }, (_, i) => (i === 0 ? batch.steps : i === 1 ? 1 : 1 + ((i * 5 + k) % batch.steps))),
+    });
+    const data = tokenBatches(5, 6, 5, 231);
+    it.each([
+      { name: 'sgd', optimizer: { kind: 'sgd', learningRate: 0.5 } },
+      { name: 'adam', optimizer: { kind: 'adam', learningRate: 0.01 } },
+    ] as { name: string; optimizer: TrainerOptions['optimizer'] }[])('$name: token ids, chunked(4), clipNorm 0.3, carryState (each sequence from its own end), 5 steps', async ({ name, optimizer }) => {
+      const actions: Action[] = data.map((batch, k) => ({ batch: withLengths(batch, k) }));
+      const results = await trainBoth(`lengths ${name}`, charModel(16, 9), { optimizer, loss: 'cross-entropy', truncation: { kind: 'chunked', steps: 4 }, clipNorm: 0.3, carryState: true }, actions);
+      expect(results.some((r) => r.gradNorm! > 0.3), 'clipping happened').toBe(true);
+      expect(results.at(-1)!.step).toBe(5);
+    });
+
+    it('steps with and without lengths share the parameters, Adam\'s moments and step count, and the carried state', async () => {
+      const actions: Action[] = [
+        { batch: data[0] },
+        { batch: withLengths(data[1], 1) },
+        { batch: data[2] },
+        { batch: withLengths(data[3], 3) },
+        { reset: true },
+        { batch: withLengths(data[4], 4) },
+        { batch: data[0] },
+      ];
+      await trainBoth('mixed lengths', charModel(16, 10), { optimizer: { kind: 'adam', learningRate: 0.02 }, loss: 'cross-entropy', clipNorm: 1, carryState: true }, actions);
+    });
+
+    it('odd sizes B=35 h=33: values, mse, relu, window(2), h0 given, sgd, clipping', async () => {
+      const size = { T: 5, B: 35, d: 4, h: 33, q: 5, activation: 'relu' as const, loss: 'mse' as const };
+      const actions: Action[] = [0, 1, 2].map((k) => ({ batch: withLengths(randomProblem({ ...size, h0: true, seed: 240 + k }).batch, k) }));
+      const { model } = randomProblem({ ...size, seed: 240 });
+      await trainBoth('lengths odd window', model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, loss: 'mse', truncation: { kind: 'window', steps: 2 }, clipNorm: 0.5 }, actions);
+    });
+
+    it('round sizes B=32 h=32 T=8: no biases, identity, randomized(0.7, seed 4), adam, carryState', async () => {
+      const size = { T: 8, B: 32, d: 6, h: 32, q: 4, activation: 'identity' as const, bias: false };
+      const actions: Action[] = [0, 1, 2].map((k) => ({ batch: withLengths(randomProblem({ ...size, seed: 250 + k }).batch, k) }));
+      const { model } = randomProblem({ ...size, seed: 250 });
+      await trainBoth('lengths round', model, { optimizer: { kind: 'adam', learningRate: 0.01 }, loss: 'cross-entropy', truncation: { kind: 'randomized', keepProbability: 0.7, seed: 4 }, carryState: true }, actions);
+    });
+  });
+
   describe('one GPU trainer step is the optimizer applied to the GPU engine.gradients', () => {
     it('sgd with clipping and randomized truncation: step k is p - lr * (clipped g of seed + k)', async () => {
       const { model, batch } = randomProblem({ T: 8, B: 3, d: 4, h: 6, q: 5, seed: 103 });

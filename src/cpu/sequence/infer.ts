@@ -31,24 +31,57 @@ export function cpuForward(call: ForwardCall, batch: Batch): ForwardResult {
 /**
  * The next token from logits o [q]: the argmax at temperature 0 (the first on ties), else a draw from
  * softmax(o / temperature) with one rng() per token. The logits are taken as float32, as every
- * backend returns them, so that greedy decoding gives the same text on each.
+ * backend returns them, so that greedy decoding gives the same text on each. Sampling decides in
+ * integers, as kernels/pick_token.wgsl does, so that the device picks the id this reference picks
+ * from the same logits whatever its float rounding (exp, or a multiply and add fused):
+ *   a_c = (o_c - o_best) * fround(1/temperature)            two float32 operations, each correctly rounded
+ *   X_c = floor(max(a_c, -20) * 2^24)                       exact
+ *   E_c = expQ24(X_c) >> shift                              2^24 exp(a_c) in integers (shift keeps the sum below 2^31)
+ *   id  = the first c with E_0 + ... + E_c > floor(U S / 2^24), S = the sum of E, U = drawU24(rng)
+ * E is softmax's numerator within 2^-24 of the largest (what is below that is 0).
  */
 export function pickToken(o: ArrayLike<number>, temperature: number, rng: Rng): number {
   const q = o.length;
-  if (temperature === 0) {
-    let best = 0;
-    for (let c = 1; c < q; c++) if (Math.fround(o[c]) > Math.fround(o[best])) best = c;
-    return best;
-  }
-  const z = Array.from({ length: q }, (_, c) => Math.fround(o[c]) / temperature);
-  const m = Math.max(...z);
-  const p = z.map((v) => Math.exp(v - m));
-  let u = rng() * p.reduce((a, b) => a + b, 0);
+  const f = Math.fround;
+  let best = 0;
+  for (let c = 1; c < q; c++) if (f(o[c]) > f(o[best])) best = c;
+  if (temperature === 0) return best;
+  const inv = f(1 / temperature);
+  const shift = Math.max(0, 32 - Math.clz32(q) - 7);
+  const E = Array.from({ length: q }, (_, c) => {
+    const a = f(f(f(o[c]) - f(o[best])) * inv);
+    return Math.floor(expQ24(Math.floor(Math.max(a, -20) * 16777216)) / 2 ** shift);
+  });
+  const S = E.reduce((a, b) => a + b, 0);
+  const threshold = Number((BigInt(drawU24(rng)) * BigInt(S)) >> 24n);
+  let cum = 0;
   for (let c = 0; c < q; c++) {
-    u -= p[c];
-    if (u < 0) return c;
+    cum += E[c];
+    if (cum > threshold) return c;
   }
   return q - 1;
+}
+
+/** A token's uniform draw as an integer in [0, 2^24) (exact in float32, so the device reads the reference's value). */
+export function drawU24(rng: Rng): number {
+  return Math.floor(rng() * 16777216);
+}
+
+const LN2_Q24 = 11629080; // round(ln 2 * 2^24)
+const EXP_Q28 = [268435456, 268435456, 134217728, 44739243, 11184811, 2236962, 372827, 53261, 6658, 740]; // round(2^28 / i!)
+
+/**
+ * 2^24 exp(X / 2^24), floored to an integer, for an integer X in [-20 * 2^24, 0], in integer
+ * arithmetic only (as expQ24 in kernels/pick_token.wgsl): X = k L + r with L = ln 2 in Q24 and
+ * 0 <= r < L, exp(r) by its Taylor polynomial to r^9 in Q28 (Horner, each product floored), then
+ * >> (4 - k). Within one unit of 2^24 exp(X / 2^24).
+ */
+export function expQ24(X: number): number {
+  const k = Math.floor(X / LN2_Q24);
+  const r = X - k * LN2_Q24;
+  let p = EXP_Q28[9];
+  for (let i = 8; i >= 0; i--) p = EXP_Q28[i] + Math.floor((p * r) / 16777216); // p r < 2^53: exact in a double
+  return Math.floor(p / 2 ** (4 - k));
 }
 
 /**

@@ -76,3 +76,17 @@ void part(int tid, int nth, int M, int N, int mode, int *m0, int *m1, int *n0, i
 void part_range(int tid, int nth, int n, int *e0, int *e1);
 // out[N, M] = in[M, N]^T for rows m0..m1 of in.
 void transpose(const float *in, float *out, int M, int N, int m0, int m1);
+
+// common.c: what rnn.c and seq.c share.
+// The loss of rows r0..r1 of O [R, q] (returned, summed) and dO into D (D = O: in place); kind 0 cross-entropy
+// (labels: i32 class ids [R]), 1 mse (labels: f32 targets [R, q]); rows past len[b] (len may be 0) are padding.
+double loss_rows(int r0, int r1, const float *O, float *D, int q, int B, int T, const int32_t *len, int N, int kind, const void *labels);
+// Sum of squares of g[e0..e1) in double; NaN when any element is not finite.
+double grad_sumsq(const float *g, int e0, int e1);
+// Thread 0 after the last barrier: part [nth][stride] holds per thread loss, sum of squares, then `steps` squared
+// step norms; out [4 + steps] gets loss / N, gradNorm, clip scale (0: not clipped), nonFinite, the step norms.
+void finalize_out(const double *part, int nth, int stride, int steps, const double *clipNorm, int N, double *out);
+// Clipping of g[e0..e1) by out[2], then (unless out[3] says non-finite, or opt is 0) the update of p: opt 1 SGD,
+// 2 Adam with moments m, v; k: the OPT_CONSTS f32 slots lr, b1, b2, eps, c1, c2, 1 - b1, 1 - b2, in that order.
+#define OPT_CONSTS 8
+void clip_and_update(float *p, float *g, float *m, float *v, int e0, int e1, const double *out, int opt, const int32_t *k);

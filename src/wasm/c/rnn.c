@@ -18,51 +18,10 @@ static inline float dphi(float hv, int act) {  // phi'(a) written through h = ph
   return act == 1 ? 1.0f - hv * hv : act == 2 ? (hv > 0.0f ? 1.0f : 0.0f) : 1.0f;
 }
 
-static inline int finite(double v) { return v - v == 0; }
-
 // n_b: the steps of sequence b (packed sequences); steps t > n_b are padding.
 static inline int steps_of(const Ctx *c, int b) {
   const int32_t *len = PTR(c, P_LEN, int32_t);
   return len ? len[b] : c->s[S_T];
-}
-
-// The loss of rows r0..r1 of O into *acc, and dO into D (D = O: in place; a forward-only call keeps O).
-static void loss_rows(const Ctx *c, int r0, int r1, const float *O, float *D, double *acc) {
-  int q = c->s[S_Q], B = c->s[S_B];
-  float scale = 1.0f / (float)c->s[S_N];
-  double total = 0;
-  for (int r = r0; r < r1; r++) {
-    const float *src = O + r * q;
-    float *o = D + r * q;
-    if (r / B + 1 > steps_of(c, r % B)) {  // padding: no loss, no gradient
-      for (int k = 0; k < q; k++) o[k] = 0.0f;
-      continue;
-    }
-    if (o != src) for (int k = 0; k < q; k++) o[k] = src[k];
-    if (c->s[S_LOSS] == 0) {
-      int y = PTR(c, P_Y, int32_t)[r];
-      float m = o[0];
-      for (int k = 1; k < q; k++) m = o[k] > m ? o[k] : m;
-      float oy = o[y], s = 0;
-      int k = 0;
-      for (; k + 4 <= q; k += 4) wasm_v128_store(o + k, v_exp(wasm_f32x4_sub(wasm_v128_load(o + k), wasm_f32x4_splat(m))));
-      for (; k < q; k++) o[k] = s_exp(o[k] - m);
-      for (k = 0; k < q; k++) s += o[k];
-      total += (double)m + (double)s_log(s) - (double)oy;
-      float inv = 1.0f / s;
-      for (k = 0; k < q; k++) o[k] = (o[k] * inv - (k == y ? 1.0f : 0.0f)) * scale;
-    } else {
-      const float *y = PTR(c, P_Y, float) + r * q;
-      double l = 0;
-      for (int k = 0; k < q; k++) {
-        float diff = o[k] - y[k];
-        l += (double)diff * diff;
-        o[k] = diff * scale;
-      }
-      total += 0.5 * l;
-    }
-  }
-  *acc = total;
 }
 
 // Full, chunked and randomized truncation: dH_t = G_t + xi_{t+1} dA_{t+1} Whh, the carry of the last step dhT.
@@ -213,7 +172,7 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   if (c->s[S_LOSS] != 2) {
     part(tid, nth, R, q, 1, &m0, &m1, &n0, &n1);
     mm(m0, m1, 0, q, h, H + bh, h, 1, WqhT, q, O, q, 0, 0, bq, 0);
-    loss_rows(c, m0, m1, O, c->s[S_FORWARD] ? G : O, &mine[0]);
+    mine[0] = loss_rows(m0, m1, O, c->s[S_FORWARD] ? G : O, q, B, T, PTR(c, P_LEN, int32_t), c->s[S_N], c->s[S_LOSS], PTR(c, P_Y, void));
   } else {
     dO = PTR(c, P_DOIN, float);
   }
@@ -283,57 +242,11 @@ __attribute__((export_name("bptt_run"))) void bptt_run(Ctx *c, int tid, int nth,
   // 8
   PHASE(7);
   part_range(tid, nth, total, &e0, &e1);
-  double s = 0;
-  int bad = 0;
-  for (int e = e0; e < e1; e++) {
-    s += (double)dWhx[e] * dWhx[e];
-    bad |= !finite(dWhx[e]);
-  }
-  mine[1] = bad ? __builtin_nan("") : s;  // a NaN or infinite gradient makes gradNorm NaN (README, non-finite values)
+  mine[1] = grad_sumsq(dWhx, e0, e1);
   barrier(bar, nth, wait);
   double *out = PTR(c, P_OUT, double);
-  if (tid == 0) {
-    double loss = 0, sq = 0;
-    const double *all = PTR(c, P_PART, double);
-    for (int i = 0; i < nth; i++) { loss += all[i * (2 + T)]; sq += all[i * (2 + T) + 1]; }
-    for (int t = 0; t < T; t++) {
-      double n = 0;
-      for (int i = 0; i < nth; i++) n += all[i * (2 + T) + 2 + t];
-      out[4 + t] = __builtin_sqrt(n);
-    }
-    const double *clipNorm = PTR(c, P_CLIP, double);
-    double clip = clipNorm ? *clipNorm : 0;
-    double norm = __builtin_sqrt(sq);
-    if (norm > 3.4028234663852886e38) norm = __builtin_inf();  // finite gradients whose norm is beyond float32
-    out[0] = loss / c->s[S_N];
-    out[1] = norm;
-    out[3] = finite(norm) ? 0 : 1;
-    out[2] = clip > 0 && finite(norm) && norm > clip ? clip / norm : 0;
-  }
+  if (tid == 0) finalize_out(PTR(c, P_PART, double), nth, 2 + T, T, PTR(c, P_CLIP, double), c->s[S_N], out);
   barrier(bar, nth, wait);
   PHASE(8);
-  // the clip scale in float64, element by element: clipNorm / norm can be far below float32's range
-  double scale = out[2];
-  if (scale != 0) for (int e = e0; e < e1; e++) dWhx[e] = (float)((double)dWhx[e] * scale);
-  if (out[3] != 0 || c->s[S_OPT] == 0) return;
-  float *p = Whx, *g = dWhx, lr = slot_f32(c, S_LR);
-  if (c->s[S_OPT] == 1) {
-    for (int e = e0; e < e1; e++) p[e] -= lr * g[e];
-    return;
-  }
-  // In double, with 1 - beta from the host (betas near 1 are legal), and v kept as its square
-  // root r (stored as a float, it has the size of g): g^2 leaves float32's range below |g| of
-  // about 1e-19 (subnormal, then 0) and above 1.8e19, and with a small epsilon the update was
-  // lr * g / epsilon. As the WebGPU trainer's Adam does.
-  double omb1 = slot_f32(c, S_OMB1), omb2 = slot_f32(c, S_OMB2), b1 = 1.0 - omb1, b2 = 1.0 - omb2;
-  double eps = slot_f32(c, S_EPS), c1 = slot_f32(c, S_C1), rootC2 = __builtin_sqrt((double)slot_f32(c, S_C2));
-  float *m = PTR(c, P_M, float), *v = PTR(c, P_V, float);
-  for (int e = e0; e < e1; e++) {
-    double ge = g[e], r = v[e];
-    double mi = b1 * m[e] + omb1 * ge;
-    double ri = __builtin_sqrt(b2 * r * r + omb2 * ge * ge);
-    m[e] = (float)mi;
-    v[e] = (float)ri;
-    p[e] = (float)(p[e] - (lr * (mi / c1)) / (ri / rootC2 + eps));
-  }
+  clip_and_update(Whx, dWhx, PTR(c, P_M, float), PTR(c, P_V, float), e0, e1, out, c->s[S_OPT], &c->s[S_LR]);
 }
