@@ -207,26 +207,11 @@ export function seqResultError(got: SequenceGradients, want: SequenceGradients, 
  * matches one is counted in `tally.known` and printed with its replay line,
  * instead of failing the suite. Remove an entry when its bug is fixed.
  */
-// Engine bugs the fuzz test has found and that are not fixed yet: a matching failure is reported as
-// "known:" with its replay line instead of failing. (The two with lengths on WebGPU, NaN at padded
-// rows of x and stale dG rows of a pooled buffer, are fixed in uploadSequenceBatch; the wasm one below
-// showed once RnnModel trainer sessions drew lengths: FUZZ_SEED=20261202 FUZZ_ONLY=100111, 100170.)
-export const KNOWN_BUGS: { name: string; matches: (engine: string, model: AnyModel, batches: Batch[], why: string) => boolean }[] = [
-  {
-    name: "wasm: a non-finite x at a padded row (t >= n_b) reaches an RnnModel trainer's gradients (0 * NaN); the reference never reads it (WebGPU zeroes those rows on upload: uploadSequenceBatch). Fix in src/wasm (branch 'wasmseq')",
-    matches: (engine, _model, batches, why) => engine === 'wasm' && /skipped true, want false|NaN/.test(why) && batches.some(nonFiniteAtPaddedRow),
-  },
-];
-
-/** Whether value inputs hold a NaN or an infinity at a row past its sequence's end. */
-function nonFiniteAtPaddedRow(b: Batch): boolean {
-  if (!b.lengths || !(b.x instanceof Float32Array)) return false;
-  const d = b.x.length / (b.steps * b.batchSize);
-  for (let s = 0; s < b.batchSize; s++) {
-    for (let t = b.lengths[s]; t < b.steps; t++) if (b.x.subarray((t * b.batchSize + s) * d, (t * b.batchSize + s + 1) * d).some((v) => !Number.isFinite(v))) return true;
-  }
-  return false;
-}
+// (Fixed so far: NaN at padded rows of x and stale dG rows of a pooled buffer with lengths on WebGPU,
+// in uploadSequenceBatch; a NaN at a padded row of x reaching an RnnModel trainer's gradients on wasm,
+// found once RnnModel trainer sessions drew lengths: FUZZ_SEED=20261202 FUZZ_ONLY=100111, 100170, fixed
+// in src/wasm/call.ts.)
+export const KNOWN_BUGS: { name: string; matches: (engine: string, model: AnyModel, batches: Batch[], why: string) => boolean }[] = [];
 
 export function knownBug(engine: string, model: AnyModel, batches: Batch[], why: string): string | null {
   return KNOWN_BUGS.find((k) => k.matches(engine, model, batches, why))?.name ?? null;

@@ -2,8 +2,8 @@
 // float64 CPU reference: the WebGPU tables of gpu-sequence-cases.ts (every
 // cell, 1 and 2 layers, both directions, every truncation, biases or not, head
 // or not, tokens and values, lengths, at odd sizes h = 33, B = 35), sizes that
-// straddle the SIMD width (h = 5..9), window with lengths (the CPU reference
-// has it; WebGPU refuses it), the benchmark's size, and determinism: the same
+// straddle the SIMD width (h = 5..9), window with lengths (as the CPU
+// reference), the benchmark's size, and determinism: the same
 // bits run after run and for 1, 2 and 3 threads (every product sums each element
 // in one fixed order, src/wasm/c/gemm.c, and the loss and norms add per-row and
 // per-block partial sums in one order).

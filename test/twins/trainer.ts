@@ -195,6 +195,19 @@ export function defineTrainerTwins(label: string, makeEngine: () => Promise<Engi
       await trainBoth('lengths odd window', model, { optimizer: { kind: 'sgd', learningRate: 0.1 }, loss: 'mse', truncation: { kind: 'window', steps: 2 }, clipNorm: 0.5 }, actions);
     });
 
+    it('a NaN or an infinity in x past a sequence\'s end is ignored, as by the reference (fuzz: FUZZ_SEED=20261202 FUZZ_ONLY=100111 on wasm)', async () => {
+      const size = { T: 5, B: 7, d: 4, h: 9, q: 5, loss: 'mse' as const };
+      const actions: Action[] = [0, 1].map((k) => {
+        const batch = withLengths(randomProblem({ ...size, seed: 245 + k }).batch, k);
+        const x = batch.x as Float32Array;
+        x.fill(k === 0 ? NaN : Infinity, (4 * 7 + 1) * 4, (4 * 7 + 2) * 4); // t = 4, sequence 1 (length 1)
+        return { batch };
+      });
+      const { model } = randomProblem({ ...size, seed: 245 });
+      const results = await trainBoth('lengths non-finite padding', model, { optimizer: { kind: 'adam', learningRate: 0.01 }, loss: 'mse', carryState: true }, actions);
+      expect(results.every((r) => !r.skipped && Number.isFinite(r.gradNorm!))).toBe(true);
+    });
+
     it('round sizes B=32 h=32 T=8: no biases, identity, randomized(0.7, seed 4), adam, carryState', async () => {
       const size = { T: 8, B: 32, d: 6, h: 32, q: 4, activation: 'identity' as const, bias: false };
       const actions: Action[] = [0, 1, 2].map((k) => ({ batch: withLengths(randomProblem({ ...size, seed: 250 + k }).batch, k) }));
