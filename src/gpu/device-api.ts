@@ -167,8 +167,8 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.forward');
     if (args.h0 !== undefined) checkBuffer('h0', args.h0, B * h, `[B, h] = [${B}, ${h}]`, SRC);
     const s = await chooseRnnVariants(ctx, planShape({ T, B, d, h, q }, { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: 0, xi: null }, L));
-    assertUsable(); // (choosing may await the tuner, and the engine be disposed meanwhile)
-    ctx.assertAlive();
+    ctx.assertAlive(); // (choosing may await the tuner, and the engine be disposed meanwhile)
+    assertUsable();
     const all = bufferSizes(s, false);
     const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O, ...variantSizes(all) };
     checkLimits(sizes, limits);
@@ -218,8 +218,8 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
         L,
       ),
     );
-    assertUsable(); // (choosing may await the tuner, and the engine be disposed meanwhile)
-    ctx.assertAlive();
+    ctx.assertAlive(); // (choosing may await the tuner, and the engine be disposed meanwhile)
+    assertUsable();
     const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
     checkLimits(sizes, limits);
     checkDispatchLimits(s, dispatchLimits(ctx.device), LAYER_NAMES);

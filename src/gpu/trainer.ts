@@ -69,9 +69,10 @@ export function createGpuTrainer(
           L,
         ),
       );
-      // (choosing may await the tuner: a dispose() meanwhile ends this step here, before any buffer is touched)
-      assertUsable(trainer, 'trainer');
+      // (choosing may await the tuner: a dispose() meanwhile ends this step here, before any buffer is
+      // touched; the engine's first, which says the call was pending)
       ctx.assertAlive();
+      assertUsable(trainer, 'trainer');
       const sizes = bufferSizes(s, false);
       checkLimits(sizes, limits);
       checkDispatchLimits(s, dispatchLimits(ctx.device));
