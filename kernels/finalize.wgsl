@@ -14,6 +14,9 @@
 //                     (T: every layer-direction's steps, k*T + t - 1, for a SequenceModel), as
 //                     M * sqrt(sum (n_p / M)^2), M = max n_p: finite up to the largest f32
 //
+// With PARTS > 0 (the variant 'multi' of src/gpu/rnn-variants.ts),
+// finalize_parts.wgsl first reduces blocks of rowLoss and grad over PARTS
+// workgroups and this kernel combines their partials.
 // One workgroup of 256 invocations: strided sums then tree reductions in
 // workgroup memory, always in the same order (bit-identical run after run).
 
@@ -30,82 +33,80 @@ struct Params {
   countStep: u32,
 }
 
+// PARTS > 0: finalize_parts.wgsl ran first over PARTS workgroups; grad holds
+// its partials (see main) and R, n are not read. 0: one workgroup does all.
+override PARTS: u32 = 0u;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> rowLoss: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read> stepPartials: array<f32>;
 @group(0) @binding(4) var<storage, read_write> stats: Stats;
 
-var<workgroup> red: array<f32, 256>;
-
-fn reduce(li: u32, v: f32) -> f32 {
-  red[li] = v;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-
-fn reduceMax(li: u32, v: f32) -> f32 {
-  red[li] = v;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] = max(red[li], red[li + s]); }
-    workgroupBarrier();
-  }
-  let total = red[0];
-  workgroupBarrier();
-  return total;
-}
-
-/**
- * Two powers of two whose product k is about 1 / x (x > 0, finite), each a
- * normal f32 (2^-65 or more): v * k1 * k2 brings every |v| <= x to at most 1
- * without ever forming 1 / x, which is below the normal range for x above
- * about 8.5e37 and which GPUs flush to zero.
- */
-fn inverseFactors(x: f32) -> vec2<f32> {
-  let e = frexp(x).exp; // x = f * 2^e, f in [0.5, 1)
-  let e1 = e / 2;
-  return vec2<f32>(exp2(f32(-e1)), exp2(f32(e1 - e)));
-}
+//! include group_reduce
 
 //! include finite
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) li: u32) {
-  var l = 0.0;
-  if (params.hasLoss != 0u) {
-    for (var r = li; r < params.R; r += 256u) { l += rowLoss[r]; }
-  }
-  let loss = reduce(li, l);
-  // ||g|| = sqrt(sum (g_i k)^2) / k, k about 1 / max |g_i| (two factors, see
-  // inverseFactors): no overflow of the sum of squares, no flushed reciprocal,
-  // for gradients up to the largest f32 (the CPU reference works in float64).
-  // Any NaN or infinite element makes the norm non-finite.
-  var m = 0.0;
+  var loss = 0.0;
+  var m = 0.0; // the largest |g_i| (with PARTS: the largest partial norm); k = inverseFactors(m)
+  var scaledNorm = 0.0; // ||g|| k
+  var norm = 0.0;
   var bad = 0.0;
-  for (var i = li; i < params.n; i += 256u) {
-    let g = grad[i];
-    if (isFiniteF(g)) { m = max(m, abs(g)); } else { bad = 1.0; }
-  }
-  m = reduceMax(li, m);
-  bad = reduceMax(li, bad);
-  var n = 0.0;
-  var k = vec2<f32>(1.0, 1.0);
-  if (m > 0.0) {
-    k = inverseFactors(m);
-    for (var i = li; i < params.n; i += 256u) {
-      let r = (grad[i] * k.x) * k.y;
-      n += r * r;
+  if (PARTS == 0u) {
+    var l = 0.0;
+    if (params.hasLoss != 0u) {
+      for (var r = li; r < params.R; r += 256u) { l += rowLoss[r]; }
     }
+    loss = reduce(li, l);
+    // ||g|| = sqrt(sum (g_i k)^2) / k, k about 1 / max |g_i| (two factors, see
+    // inverseFactors): no overflow of the sum of squares, no flushed reciprocal,
+    // for gradients up to the largest f32 (the CPU reference works in float64).
+    // Any NaN or infinite element makes the norm non-finite.
+    for (var i = li; i < params.n; i += 256u) {
+      let g = grad[i];
+      if (isFiniteF(g)) { m = max(m, abs(g)); } else { bad = 1.0; }
+    }
+    m = reduceMax(li, m);
+    bad = reduceMax(li, bad);
+    var n = 0.0;
+    var k = vec2<f32>(1.0, 1.0);
+    if (m > 0.0) {
+      k = inverseFactors(m);
+      for (var i = li; i < params.n; i += 256u) {
+        let r = (grad[i] * k.x) * k.y;
+        n += r * r;
+      }
+    }
+    scaledNorm = sqrt(reduce(li, n)); // in [1, sqrt(n)] when m > 0
+    norm = scaledNorm / k.y / k.x; // infinite only when ||g|| is beyond float32
+  } else {
+    // The partials of finalize_parts.wgsl, bound as grad: PARTS loss sums, PARTS
+    // norms n_w of blocks of g, PARTS flags (1: a non-finite element). ||g|| =
+    // sqrt(sum n_w^2) = sqrt(sum (n_w k)^2) / k, k about 1 / max n_w, as above.
+    var l = 0.0;
+    var b = 0.0;
+    for (var w = li; w < PARTS; w += 256u) {
+      l += grad[w];
+      m = max(m, grad[PARTS + w]);
+      b = max(b, grad[2u * PARTS + w]);
+    }
+    loss = reduce(li, l);
+    m = reduceMax(li, m);
+    bad = reduceMax(li, b);
+    var n = 0.0;
+    var k = vec2<f32>(1.0, 1.0);
+    if (m > 0.0 && isFiniteF(m)) {
+      k = inverseFactors(m);
+      for (var w = li; w < PARTS; w += 256u) {
+        let r = (grad[PARTS + w] * k.x) * k.y;
+        n += r * r;
+      }
+    }
+    scaledNorm = sqrt(reduce(li, n));
+    norm = select(m, scaledNorm / k.y / k.x, isFiniteF(m)); // a block's norm beyond float32 stays infinite
   }
-  let scaledNorm = sqrt(reduce(li, n)); // ||g|| k, in [1, sqrt(n)] when m > 0
-  var norm = scaledNorm / k.y / k.x; // infinite only when ||g|| is beyond float32
   if (bad != 0.0) {
     var nanBits = 0x7fc00000u; // a var: a NaN constant would be rejected when the shader is compiled
     norm = bitcast<f32>(nanBits);

@@ -54,6 +54,12 @@ override DIRECT: bool = false;
 
 override WG: u32 = 8u; // invocations per side of the workgroup
 override TILE: u32 = 4u * WG; // rows and columns of C per workgroup
+// PAD vec4 of padding after each staged row (the variant 'tile32pad': 1). A
+// row of TILE floats is 32 words at WG = 8: the 16 invocations that stage one
+// column of op(A) (TRANS_A = false: consecutive kk) all write the same bank;
+// a stride of 36 words spreads them over 8 banks.
+override PAD: u32 = 0u;
+override STRIDE: u32 = WG + PAD; // vec4 per staged row
 const TK: u32 = 16u; // K per stage
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -62,8 +68,8 @@ const TK: u32 = 16u; // K per stage
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;
 
-var<workgroup> tileA: array<vec4<f32>, TK * WG>; // [TK][TILE/4]: op(A)[m0 + 4i..4i+3, k]
-var<workgroup> tileB: array<vec4<f32>, TK * WG>; // [TK][TILE/4]: op(B)[k, n0 + 4j..4j+3]
+var<workgroup> tileA: array<vec4<f32>, TK * STRIDE>; // [TK][STRIDE]: op(A)[m0 + 4i..4i+3, k] (i < TILE/4)
+var<workgroup> tileB: array<vec4<f32>, TK * STRIDE>; // [TK][STRIDE]: op(B)[k, n0 + 4j..4j+3]
 
 fn loadA(m: u32, k: u32, kEnd: u32) -> f32 {
   if (m >= params.M || k >= kEnd) { return 0.0; }
@@ -120,15 +126,15 @@ fn main(
       var kk: u32;
       var mm: u32;
       if (TRANS_A) { kk = e / TILE; mm = e % TILE; } else { mm = e / TK; kk = e % TK; }
-      tileA[kk * WG + mm / 4u][mm % 4u] = loadA(m0 + mm, k0 + kk, kEnd);
+      tileA[kk * STRIDE + mm / 4u][mm % 4u] = loadA(m0 + mm, k0 + kk, kEnd);
       var nn: u32;
       if (TRANS_B) { nn = e / TK; kk = e % TK; } else { kk = e / TILE; nn = e % TILE; }
-      tileB[kk * WG + nn / 4u][nn % 4u] = loadB(k0 + kk, n0 + nn, kEnd);
+      tileB[kk * STRIDE + nn / 4u][nn % 4u] = loadB(k0 + kk, n0 + nn, kEnd);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
-      let a = tileA[kk * WG + lid.y];
-      let b = tileB[kk * WG + lid.x];
+      let a = tileA[kk * STRIDE + lid.y];
+      let b = tileB[kk * STRIDE + lid.x];
       acc0 += a.x * b;
       acc1 += a.y * b;
       acc2 += a.z * b;

@@ -54,8 +54,6 @@ const TILE: u32 = 32u;
 @group(0) @binding(6) var<storage, read_write> dA: array<f32>;
 @group(0) @binding(7) var<storage, read_write> normPartials: array<f32>;
 
-var<workgroup> partial: array<f32, 64>;
-
 //! include activations
 
 /** Rows b0..b0+3 of slot `src` (an offset into slots) times Whh, columns j0..j0+3. */
@@ -116,53 +114,7 @@ fn finish(b: u32, j0: u32, a: vec4<f32>) {
 
 //! include finite
 
-/**
- * ||dH|| over this workgroup's tile of rows v0..v3 (zeros outside the matrix):
- * sqrt(sum (v k)^2) / k with k about 1 / M, M the tile's largest |v|, so that
- * no square overflows (a plain sum of squares read Infinity from |dH| of
- * about 1.8e19, the exploding gradients the per-step norms exist to show);
- * k in two power-of-two factors, each a normal f32 (1 / M is flushed to zero
- * for M above about 8.5e37). +Infinity when an element is NaN or infinite.
- * Every invocation of the workgroup calls it.
- */
-fn tileNorm(li: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) -> f32 {
-  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
-  let inf = bitcast<f32>(infBits);
-  var m = 0.0;
-  for (var k = 0u; k < 4u; k++) {
-    let a = vec4<f32>(v0[k], v1[k], v2[k], v3[k]);
-    for (var c = 0u; c < 4u; c++) {
-      if (isFiniteF(a[c])) { m = max(m, abs(a[c])); } else { m = inf; }
-    }
-  }
-  partial[li] = m;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
-    workgroupBarrier();
-  }
-  let M = partial[0];
-  workgroupBarrier();
-  var q = 0.0;
-  var k = vec2<f32>(1.0, 1.0);
-  if (M > 0.0 && isFiniteF(M)) {
-    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
-    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
-    let s0 = (v0 * k.x) * k.y;
-    let s1 = (v1 * k.x) * k.y;
-    let s2 = (v2 * k.x) * k.y;
-    let s3 = (v3 * k.x) * k.y;
-    q = dot(s0, s0) + dot(s1, s1) + dot(s2, s2) + dot(s3, s3);
-  }
-  partial[li] = q;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
-  }
-  if (!isFiniteF(M)) { return inf; }
-  return sqrt(partial[0]) / k.y / k.x;
-}
+//! include tilenorm4
 
 @compute @workgroup_size(8, 8)
 fn main(

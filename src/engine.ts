@@ -70,8 +70,11 @@ export interface Engine {
   benchGemm?(n: number, runs?: number): Promise<GemmTiming>;
   /** The kernel variants chosen so far, per shape class (pass it back as createEngine({ tuning: { table } })). */
   tuning(): TuningTable;
-  /** Tunes the kernel variants for this call's shape class now (up front) and resolves to the choice. */
-  tune(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<KernelChoice>;
+  /**
+   * Tunes the kernel variants for this call's shape class now (up front) and resolves to the choice:
+   * a SequenceModel's cells, or an RnnModel's vanilla kernels (with lengths: those of its one-layer sequence).
+   */
+  tune(model: AnyModel, batch: Batch, options: GradientOptions): Promise<KernelChoice>;
   dispose(): void;
 }
 
@@ -191,10 +194,12 @@ class GpuEngine implements Engine {
   tuning(): TuningTable {
     return this.impl.tuning();
   }
-  async tune(model: SequenceModel, batch: Batch, options: GradientOptions): Promise<KernelChoice> {
+  async tune(model: AnyModel, batch: Batch, options: GradientOptions): Promise<KernelChoice> {
     assertUsable(this, 'engine');
-    if (!isSequenceModel(model)) throw new BpttInputError('model', 'a SequenceModel (the kernel variants are those of its cells)', describe(model));
-    return this.impl.tune(model, validateSequenceCall(model, batch, options));
+    if (isSequenceModel(model)) return this.impl.tune(model, validateSequenceCall(model, batch, options));
+    const problem = validateGradientCall(model, batch, options); // refuses what is neither model (naming it)
+    if (problem.lengths) return this.impl.tune(rnnAsSequence(model), sequenceProblemOfRnn(model.activation, problem, problem.lengths));
+    return this.impl.tuneRnn(model, problem);
   }
   /** Times the library's GEMM kernel on an n x n product (benchmarks). */
   benchGemm(n: number, runs?: number): Promise<GemmTiming> {

@@ -32,8 +32,13 @@ export type ForwardStepVariant = 'tile4' | 'direct' | 'lanes4' | 'lanes16' | 'su
  * cell_window_backward_step with every other choice.
  */
 export type BackwardStepVariant = 'tile4' | 'direct' | 'lanes4' | 'lanes16' | 'persistent';
-/** The matmul's tile of C per workgroup: 32x32 (the default), 16x16 (4x the workgroups), 64x64. */
-export type MatmulVariant = 'tile32' | 'tile16' | 'tile64';
+/**
+ * The matmul's tile of C per workgroup: 32x32 (the default), 16x16 (4x the
+ * workgroups), 64x64; 'tile32pad': 32x32 with the staged rows of workgroup
+ * memory padded by one vec4 (a stride of 36 words, not 32: the 16 rows a
+ * staging pass writes fall in different banks).
+ */
+export type MatmulVariant = 'tile32' | 'tile16' | 'tile64' | 'tile32pad';
 
 export interface KernelChoice {
   forwardStep: ForwardStepVariant;
@@ -50,7 +55,37 @@ export interface KernelChoice {
    * (tables from before it stay valid).
    */
   backwardWavefront?: boolean;
+  // The vanilla RnnModel path (src/gpu/rnn-variants.ts); absent: the default.
+  /** The forward step of an RnnModel (see RnnForwardStepVariant). */
+  rnnForwardStep?: RnnForwardStepVariant;
+  /** The reverse-sweep step of an RnnModel under full, chunked or randomized truncation. */
+  rnnBackwardStep?: RnnBackwardStepVariant;
+  /** The reverse-sweep step of an RnnModel under window(tau). */
+  windowStep?: WindowStepVariant;
+  /** The gradient norm and loss of an RnnModel call: one workgroup, or partial sums over many then one. */
+  finalize?: FinalizeVariant;
 }
+
+/**
+ * The forward step of an RnnModel, H_t = phi(P_t + H_{t-1} Whh^T):
+ * - 'direct' (default): 32x32 tiles of H_t, 4x4 per invocation (rnn_forward_step.wgsl; fastest on SwiftShader);
+ * - 'small': 8x8 tiles, one output per invocation: 16x the workgroups (rnn_forward_small.wgsl);
+ * - 'coalesced': 64 invocations along j reading a transposed copy of Whh made
+ *   once per call, neighbours reading neighbouring words (rnn_forward_small.wgsl, TRANSPOSED);
+ * - 'splitk': the product split over k across workgroups into partial sums,
+ *   then a reduce dispatch adding P_t and applying phi in a fixed order
+ *   (rnn_step_split.wgsl, rnn_forward_reduce.wgsl): two dispatches per step;
+ * - 'subgroup4': 4 lanes per output over k, neighbours reading neighbouring
+ *   words of a row of Whh, the lanes' sums met by subgroup shuffles (adapters
+ *   with the 'subgroups' feature; rnn_forward_subgroup.wgsl).
+ */
+export type RnnForwardStepVariant = 'direct' | 'small' | 'coalesced' | 'splitk' | 'subgroup4';
+/** 'direct' (default, rnn_backward_step.wgsl), 'small' (8x8 tiles, rnn_backward_small.wgsl), 'splitk' (rnn_step_split.wgsl + rnn_backward_reduce.wgsl). */
+export type RnnBackwardStepVariant = 'direct' | 'small' | 'splitk';
+/** 'direct' (default, window_backward_step.wgsl) or 'small' (8x8 tiles, window_backward_small.wgsl). */
+export type WindowStepVariant = 'direct' | 'small';
+/** 'single' (default: finalize.wgsl in one workgroup) or 'multi' (finalize_parts.wgsl over many workgroups, then finalize.wgsl over their partials). */
+export type FinalizeVariant = 'single' | 'multi';
 
 /** What engine.tuning() returns, and what createEngine({ tuning: { table } }) takes back. */
 export interface TuningTable {
@@ -84,4 +119,15 @@ export type TuningOption = 'auto' | 'off' | TuningOptions;
 export const DEFAULT_CHOICE: KernelChoice = { forwardStep: 'tile4', backwardStep: 'tile4', matmul: 'tile32', wavefront: false, backwardWavefront: false };
 export const FORWARD_STEP_VARIANTS: readonly ForwardStepVariant[] = ['tile4', 'direct', 'lanes4', 'lanes16', 'subgroup4', 'persistent'];
 export const BACKWARD_STEP_VARIANTS: readonly BackwardStepVariant[] = ['tile4', 'direct', 'lanes4', 'lanes16', 'persistent'];
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tile32', 'tile16', 'tile64'];
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tile32', 'tile16', 'tile64', 'tile32pad'];
+/** The defaults of the vanilla kernels, which an RnnModel call runs when its choice leaves them out. */
+export const DEFAULT_RNN_CHOICE: Required<Pick<KernelChoice, 'rnnForwardStep' | 'rnnBackwardStep' | 'windowStep' | 'finalize'>> = {
+  rnnForwardStep: 'direct',
+  rnnBackwardStep: 'direct',
+  windowStep: 'direct',
+  finalize: 'single',
+};
+export const RNN_FORWARD_STEP_VARIANTS: readonly RnnForwardStepVariant[] = ['direct', 'small', 'coalesced', 'splitk', 'subgroup4'];
+export const RNN_BACKWARD_STEP_VARIANTS: readonly RnnBackwardStepVariant[] = ['direct', 'small', 'splitk'];
+export const WINDOW_STEP_VARIANTS: readonly WindowStepVariant[] = ['direct', 'small'];
+export const FINALIZE_VARIANTS: readonly FinalizeVariant[] = ['single', 'multi'];

@@ -43,7 +43,7 @@ const SETS: Array<[string, Partial<KernelChoice>]> = [
   ['direct / direct', { forwardStep: 'direct', backwardStep: 'direct' }], // the defaults before tile4 (the defaults run in gpu-sequence*.test.ts)
   ['lanes4 / lanes4 / tile16', { forwardStep: 'lanes4', backwardStep: 'lanes4', matmul: 'tile16' }],
   ['lanes16 / lanes16 / tile64', { forwardStep: 'lanes16', backwardStep: 'lanes16', matmul: 'tile64' }], // LANES is an override of the same code: one row per cell below
-  ['subgroup4 + wavefront', { forwardStep: 'subgroup4', wavefront: true }],
+  ['subgroup4 + wavefront + tile32pad', { forwardStep: 'subgroup4', wavefront: true, matmul: 'tile32pad' }],
   ['persistent', { forwardStep: 'persistent' }],
 ];
 

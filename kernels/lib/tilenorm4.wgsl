@@ -1,6 +1,7 @@
 // lib/tilenorm4: ||v|| over a workgroup of 64 invocations that hold 16 values each (a 4x4 register
 // tile as four vec4), for the per-step gradient norms. `//! include tilenorm4` after `//! include finite`.
-// (rnn_backward_step.wgsl keeps its own copy of the same function: the vanilla kernels are frozen.)
+// Also the vanilla reverse-sweep kernels' (rnn_backward_*.wgsl, window_backward_*.wgsl; one output
+// per invocation passes its value as v0.x and zeros).
 
 var<workgroup> partial: array<f32, 64>;
 

@@ -9,7 +9,7 @@ import { makeRng, uniformArray } from '../rng.js';
 import { BpttDeviceError } from '../errors.js';
 import { acquireDevice } from './device.js';
 import { GpuContext } from './context.js';
-import { gpuGradients } from './gradients.js';
+import { gpuGradients, shapeOf } from './gradients.js';
 import { gpuSequenceGradients } from './sequence-gradients.js';
 import { gpuSequenceForward } from './sequence-forward.js';
 import { gpuRnnForward } from './rnn-forward.js';
@@ -41,6 +41,8 @@ export interface GpuBackend {
   tuning(): TuningTable;
   /** Tunes the shape class of this call now (up front), whatever the mode; resolves to its choice. */
   tune(model: SequenceModel, problem: SequenceProblem): Promise<KernelChoice>;
+  /** The same for an RnnModel call (its vanilla kernels). */
+  tuneRnn(model: RnnModel, problem: Problem): Promise<KernelChoice>;
   dispose(): void;
 }
 
@@ -143,6 +145,10 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     tuning: () => tuner.table(),
     async tune(model, problem) {
       const s = await tuner.choose(sequenceShape(model, problem), true);
+      return s.choice!;
+    },
+    async tuneRnn(model, problem) {
+      const s = await tuner.chooseVanilla(shapeOf(model, problem), true);
       return s.choice!;
     },
     benchGemm: (n, runs) => benchGemm(context, n, runs),

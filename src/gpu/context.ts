@@ -296,6 +296,8 @@ export class Recorder {
   private blocks = 0;
   /** matmul.wgsl's WG (invocations per side) for the products recorded here: the tuned matmul variant. */
   matmulWG = 8;
+  /** matmul.wgsl's PAD (vec4 after each staged row) for the products recorded here: 1 for the 'tile32pad' variant. */
+  matmulPad = 0;
 
   constructor(
     private readonly ctx: GpuContext,

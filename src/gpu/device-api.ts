@@ -27,6 +27,8 @@ import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward,
 import { acquireBuffers, checkLimits, releaseBuffers } from './gradients.js';
 import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
+import { chooseRnnVariants } from './tuning.js';
+import { rnnExtraDispatches } from './rnn-variants.js';
 import { type StackBackwardArgs, type StackBackwardOutputs, type StackForwardArgs, type StackForwardOutputs, createStackDeviceApi } from './stack-device-api.js';
 
 const LAYER_NAMES = { rows: 'steps', steps: 'steps', batchSize: 'batchSize', inputSize: 'layer.inputSize', hiddenSize: 'layer.hiddenSize', outputSize: 'layer.outputSize' };
@@ -164,9 +166,11 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
   async function forward(args: ForwardArgs): Promise<ForwardOutputs> {
     const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.forward');
     if (args.h0 !== undefined) checkBuffer('h0', args.h0, B * h, `[B, h] = [${B}, ${h}]`, SRC);
-    const s = planShape({ T, B, d, h, q }, { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: 0, xi: null }, L);
+    const s = await chooseRnnVariants(ctx, planShape({ T, B, d, h, q }, { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: 0, xi: null }, L));
+    ctx.assertAlive(); // (choosing may await the tuner, and the engine be disposed meanwhile)
+    assertUsable();
     const all = bufferSizes(s, false);
-    const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O };
+    const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O, ...variantSizes(all) };
     checkLimits(sizes, limits);
     checkDispatchLimits(s, dispatchLimits(ctx.device), LAYER_NAMES);
     const created: GPUBuffer[] = [];
@@ -178,7 +182,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     };
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     const allocate = args.encoder ? ctx.heldAllocator(`forward ${JSON.stringify(sizes)}`) : (n: number, u: number, k: string) => ctx.pool.acquire(n, u, k);
-    const bufs = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, allocate(n * 4, usage, k)])) as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O'>;
+    const bufs = { WhhT: null, stepScratch: null, ...Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, allocate(n * 4, usage, k)])) } as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O' | 'WhhT' | 'stepScratch'>;
     try {
       const named = callerBuffers(args, { h0: args.h0 }, args.outputs ?? {});
       await run('engine.gpu.forward', args.encoder, named, created, (rec) => {
@@ -191,9 +195,9 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
         rec.copy(bufs.H, 0, result.H, 0, (T + 1) * B * h * 4);
         rec.copy(bufs.O, 0, result.O, 0, T * B * q * 4);
         rec.copy(bufs.H, T * B * h * 4, result.hT, 0, B * h * 4);
-      }, T + 8);
+      }, T + 8 + rnnExtraDispatches(s));
     } finally {
-      if (!args.encoder) for (const b of Object.values(bufs)) ctx.pool.release(b);
+      if (!args.encoder) for (const b of Object.values(bufs)) if (b) ctx.pool.release(b);
     }
     return result;
   }
@@ -206,11 +210,16 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     const inputGradient = checkOptionalBoolean('inputGradient', args.inputGradient);
     if (inputGradient && tokens) throw new BpttInputError('inputGradient', 'value inputs (f32 x) for dx', 'token ids (tokens: true)');
     const truncation = validateTruncation(args.truncation, T, 'truncation');
-    const s = planShape(
-      { T, B, d, h, q },
-      { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncation, T) },
-      L,
+    const s = await chooseRnnVariants(
+      ctx,
+      planShape(
+        { T, B, d, h, q },
+        { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncation, T) },
+        L,
+      ),
     );
+    ctx.assertAlive(); // (choosing may await the tuner, and the engine be disposed meanwhile)
+    assertUsable();
     const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
     checkLimits(sizes, limits);
     checkDispatchLimits(s, dispatchLimits(ctx.device), LAYER_NAMES);
@@ -260,4 +269,12 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     forward: ((args: ForwardArgs | StackForwardArgs) => (isStack(args) ? stacks.forward(args) : forward(args))) as DeviceApi['forward'],
     backward: ((args: BackwardArgs | StackBackwardArgs) => (isStack(args) ? stacks.backward(args) : backward(args))) as DeviceApi['backward'],
   };
+}
+
+/** The forward's share of the variants' extra buffers (the transposed Whh, the split-K partial sums), where they are needed. */
+function variantSizes(all: { WhhT: number; stepScratch: number }): Partial<{ WhhT: number; stepScratch: number }> {
+  const out: Partial<{ WhhT: number; stepScratch: number }> = {};
+  if (all.WhhT > 0) out.WhhT = all.WhhT;
+  if (all.stepScratch > 0) out.stepScratch = all.stepScratch;
+  return out;
 }

@@ -7,6 +7,8 @@ import type { ParamLayout } from '../params.js';
 import type { Recorder } from './context.js';
 import { kernel } from './kernels.js';
 import { statsLayout } from './stats.js';
+import type { KernelChoice } from '../tuning-types.js';
+import { applyMatmulChoice, recordFinalize, recordRnnBackwardStep, recordRnnForwardSteps, recordWindowStep, rnnExtraDispatches, rnnExtraSizes } from './rnn-variants.js';
 
 /** The ACTIVATION override of every kernel with phi: 0 identity, 1 tanh, 2 relu. */
 export const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, tanh: 1, relu: 2 };
@@ -30,6 +32,7 @@ export interface GpuShape {
   splits: number; // split-K blocks of the weight-gradient reductions
   kPerSplit: number;
   stepParts: number; // workgroups of one step kernel = norm partials per step
+  choice?: KernelChoice; // the kernel variants (src/gpu/rnn-variants.ts: withRnnChoice); absent: the defaults
 }
 
 export function planShape(
@@ -71,6 +74,9 @@ export interface GpuBuffers {
   rowLoss: GPUBuffer; // [T*B]
   stats: GPUBuffer; // Stats of kernels/finalize.wgsl, T per-step norms
   dx: GPUBuffer | null; // [T*B*d]
+  WhhT: GPUBuffer | null; // [h*h]                Whh transposed ('coalesced' and 'splitk' forward variants)
+  stepScratch: GPUBuffer | null; // [splits*B*h]  partial sums of the 'splitk' step variants
+  finalParts: GPUBuffer | null; // [3*parts]      partials of the 'multi' finalize
 }
 
 /** Element counts of every buffer of a shape, for allocation and limit checks. */
@@ -95,6 +101,7 @@ export function bufferSizes(s: GpuShape, withDx: boolean): Record<keyof GpuBuffe
     rowLoss: R,
     stats: statsLayout().perStep + s.T,
     dx: withDx ? R * s.d : 0,
+    ...rnnExtraSizes(s),
   };
 }
 
@@ -139,11 +146,13 @@ export function recordMatmul(rec: Recorder, m: MatmulArgs): void {
   // on SwiftShader 1.2-2.5x slower for every product here) and WG = 4.
   const wg = rec.matmulWG;
   const tile = 4 * wg;
+  const direct = Math.min(m.K, m.kPerSplit ?? m.K) <= 64;
   rec.dispatch(
     kernel('matmul'),
     // Short products (K <= 64: one to four stages) read operands directly; staging
-    // them in workgroup memory costs more in barriers than it saves.
-    { TRANS_A: m.transA ?? false, TRANS_B: m.transB ?? false, DIRECT: Math.min(m.K, m.kPerSplit ?? m.K) <= 64, WG: wg },
+    // them in workgroup memory costs more in barriers than it saves. PAD (the
+    // 'tile32pad' variant) pads the staged rows; only where there are any.
+    { TRANS_A: m.transA ?? false, TRANS_B: m.transB ?? false, DIRECT: direct, WG: wg, ...(rec.matmulPad && !direct ? { PAD: rec.matmulPad } : {}) },
     { A: m.A, B: m.B, bias: m.bias ?? m.B, C: m.C },
     {
       M: m.M,
@@ -165,9 +174,10 @@ export function recordMatmul(rec: Recorder, m: MatmulArgs): void {
 }
 
 /** P = X Whx^T + bh (or the gather of Whx columns), then H_t = phi(P_t + H_{t-1} Whh^T) for t = 1..T. */
-export function recordForward(rec: Recorder, s: GpuShape, b: Pick<GpuBuffers, 'x' | 'params' | 'P' | 'H'>): void {
+export function recordForward(rec: Recorder, s: GpuShape, b: Pick<GpuBuffers, 'x' | 'params' | 'P' | 'H' | 'WhhT' | 'stepScratch'>): void {
   const { T, B, d, h, layout: L } = s;
   const R = T * B;
+  applyMatmulChoice(rec, s);
   if (s.tokens) {
     rec.dispatch(
       kernel('gather_columns'),
@@ -179,17 +189,7 @@ export function recordForward(rec: Recorder, s: GpuShape, b: Pick<GpuBuffers, 'x
   } else {
     recordMatmul(rec, { A: b.x, B: b.params, C: b.P, bias: s.hasBias ? b.params : undefined, M: R, N: h, K: d, offB: L.Whx, offBias: L.bh, transB: true });
   }
-  const fwd = kernel('rnn_forward_step');
-  const groups: [number, number] = [Math.ceil(h / TILE), Math.ceil(B / TILE)];
-  for (let t = 1; t <= T; t++) {
-    rec.dispatch(
-      fwd,
-      { ACTIVATION: ACTIVATION_CODE[s.activation] },
-      { P: b.P, W: b.params, H: b.H },
-      { B, h, offPrev: (t - 1) * B * h, offCur: t * B * h, offP: (t - 1) * B * h, offWhh: L.Whh },
-      groups,
-    );
-  }
+  recordRnnForwardSteps(rec, s, b); // the fused step kernel of the chosen variant (rnn-variants.ts)
 }
 
 /** O = H Wqh^T + bq over the T*B rows of H_1..H_T. */
@@ -231,84 +231,54 @@ export function recordBackward(rec: Recorder, s: GpuShape, b: GpuBuffers, o: Bac
   const { T, B, d, h, q, layout: L } = s;
   const R = T * B;
   const bh = B * h;
-  const act = { ACTIVATION: ACTIVATION_CODE[s.activation] };
+  applyMatmulChoice(rec, s);
   recordMatmul(rec, { A: b.O, B: b.params, C: b.G, M: R, N: h, K: q, offB: L.Wqh });
 
-  const groups: [number, number] = [Math.ceil(h / TILE), Math.ceil(B / TILE)];
-  const step = kernel('rnn_backward_step');
-  const stepResources = { G: b.G, H: b.H, W: b.params, dhT: b.dhT, dA: b.dA, normPartials: b.stepPartials };
+  // One step kernel per step, of the chosen variant (rnn-variants.ts).
   if (s.window > 0) {
     const tau = s.window;
-    const win = kernel('window_backward_step');
     for (let t = T; t >= 1; t--) {
       const parity = (T - t) % 2;
-      rec.dispatch(
-        win,
-        act,
-        { G: b.G, H: b.H, W: b.params, dhT: b.dhT, slots: b.slots!, dA: b.dA, normPartials: b.stepPartials },
-        {
-          B,
-          h,
-          tau,
-          first: t === T ? 1 : 0,
-          offOld: (1 - parity) * tau * bh,
-          offNew: parity * tau * bh,
-          offG: (t - 1) * bh,
-          offH: t * bh,
-          offOut: t * bh,
-          offWhh: L.Whh,
-          normBase: o.perStepNorms ? (t - 1) * s.stepParts : NO_NORM,
-        },
-        groups,
-      );
+      recordWindowStep(rec, s, b, {
+        tau,
+        first: t === T ? 1 : 0,
+        offOld: (1 - parity) * tau * bh,
+        offNew: parity * tau * bh,
+        offG: (t - 1) * bh,
+        offH: t * bh,
+        offOut: t * bh,
+        normBase: o.perStepNorms ? (t - 1) * s.stepParts : NO_NORM,
+      });
     }
   } else {
     const xi = s.xi!;
     for (let t = T; t >= 1; t--) {
-      rec.dispatch(
-        step,
-        act,
-        stepResources,
-        {
-          B,
-          h,
-          offNext: t === T ? 0 : (t + 1) * bh,
-          offOut: t * bh,
-          offG: (t - 1) * bh,
-          offH: t * bh,
-          offWhh: L.Whh,
-          xi: t === T ? 1 : xi[t], // xi_{t+1}
-          useCarry: t === T ? 0 : 1,
-          useG: 1,
-          applyAct: 1,
-          normBase: o.perStepNorms ? (t - 1) * s.stepParts : NO_NORM,
-        },
-        groups,
-      );
+      recordRnnBackwardStep(rec, s, b, {
+        offNext: t === T ? 0 : (t + 1) * bh,
+        offOut: t * bh,
+        offG: (t - 1) * bh,
+        offH: t * bh,
+        xi: t === T ? 1 : xi[t], // xi_{t+1}
+        useCarry: t === T ? 0 : 1,
+        useG: 1,
+        applyAct: 1,
+        normBase: o.perStepNorms ? (t - 1) * s.stepParts : NO_NORM,
+      });
     }
   }
   if (o.dh0) {
     // dh_0 = xi_1 * dA_1 Whh (window: every slot reaches h_0, xi = 1)
-    rec.dispatch(
-      step,
-      act,
-      stepResources,
-      {
-        B,
-        h,
-        offNext: bh,
-        offOut: 0,
-        offG: 0,
-        offH: 0,
-        offWhh: L.Whh,
-        xi: s.window > 0 ? 1 : s.xi![0],
-        useCarry: 1,
-        useG: 0,
-        applyAct: 0,
-        normBase: NO_NORM,
-      },
-      groups,
-    );
+    recordRnnBackwardStep(rec, s, b, {
+      offNext: bh,
+      offOut: 0,
+      offG: 0,
+      offH: 0,
+      xi: s.window > 0 ? 1 : s.xi![0],
+      useCarry: 1,
+      useG: 0,
+      applyAct: 0,
+      normBase: NO_NORM,
+    });
   }
 
   // Weight gradients: each one reduction over all T*B rows, split-K into `partials`.
@@ -333,22 +303,16 @@ export function recordBackward(rec: Recorder, s: GpuShape, b: GpuBuffers, o: Bac
     rec.dispatch(sums, {}, { A: b.O, out: b.partials }, { ...common, N: q, offA: 0, offOut: L.bq }, [Math.ceil(q / 64), s.splits]);
   }
   rec.dispatch(kernel('reduce_splits'), {}, { partials: b.partials, grad: b.grad }, { n: L.total, splits: s.splits }, elementwise(L.total));
-  rec.dispatch(
-    kernel('finalize'),
-    {},
-    { rowLoss: b.rowLoss, grad: b.grad, stepPartials: b.stepPartials, stats: b.stats },
-    {
-      R,
-      hasLoss: s.loss === 'none' ? 0 : 1,
-      lossScale: 1 / R,
-      n: L.total,
-      clipNorm: o.clipNorm,
-      T,
-      stepParts: o.perStepNorms ? s.stepParts : 0,
-      countStep: o.countStep ? 1 : 0,
-    },
-    [1],
-  );
+  recordFinalize(rec, s, b, {
+    R,
+    hasLoss: s.loss === 'none' ? 0 : 1,
+    lossScale: 1 / R,
+    n: L.total,
+    clipNorm: o.clipNorm,
+    T,
+    stepParts: o.perStepNorms ? s.stepParts : 0,
+    countStep: o.countStep ? 1 : 0,
+  });
   if (o.applyClip && o.clipNorm > 0) {
     rec.dispatch(kernel('scale_gradients'), {}, { stats: b.stats, grad: b.grad }, { n: L.total }, elementwise(L.total));
   }
@@ -357,5 +321,5 @@ export function recordBackward(rec: Recorder, s: GpuShape, b: GpuBuffers, o: Bac
 
 /** The most dispatches a computation of this shape records (for the uniform arena). */
 export function maxDispatches(s: GpuShape): number {
-  return 2 * s.T + 24;
+  return 2 * s.T + 24 + rnnExtraDispatches(s);
 }

@@ -9,6 +9,7 @@ import { type GpuContext, upload } from './context.js';
 import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { submitAndRead } from './call.js';
 import { statsLayout } from './stats.js';
+import { chooseRnnVariants } from './tuning.js';
 import { type GpuBuffers, type GpuShape, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutputAndLoss } from './encode.js';
 
 export const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -108,7 +109,8 @@ export async function gpuGradients(
   problem: Problem,
 ): Promise<GradientResult> {
   ctx.assertAlive();
-  const s = shapeOf(model, problem);
+  const s = await chooseRnnVariants(ctx, shapeOf(model, problem)); // the kernel variants (tuned, fixed or default)
+  ctx.assertAlive(); // (an engine disposed while the tuner was measuring)
   const { T, B, d, h, layout: L } = s;
   const R = T * B;
   const sizes = bufferSizes(s, problem.inputGradient);

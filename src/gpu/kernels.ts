@@ -14,22 +14,32 @@ import cellWindowBackwardStep from '../../kernels/cell_window_backward_step.wgsl
 import cellWindowBackwardTile4 from '../../kernels/cell_window_backward_tile4.wgsl';
 import columnSums from '../../kernels/column_sums.wgsl';
 import finalize from '../../kernels/finalize.wgsl';
+import finalizeParts from '../../kernels/finalize_parts.wgsl';
 import gatherColumns from '../../kernels/gather_columns.wgsl';
 import maskRows from '../../kernels/mask_rows.wgsl';
 import matmul from '../../kernels/matmul.wgsl';
 import outputLoss from '../../kernels/output_loss.wgsl';
 import pickToken from '../../kernels/pick_token.wgsl';
 import reduceSplits from '../../kernels/reduce_splits.wgsl';
+import rnnBackwardReduce from '../../kernels/rnn_backward_reduce.wgsl';
+import rnnBackwardSmall from '../../kernels/rnn_backward_small.wgsl';
 import rnnBackwardStep from '../../kernels/rnn_backward_step.wgsl';
+import rnnForwardReduce from '../../kernels/rnn_forward_reduce.wgsl';
+import rnnForwardSmall from '../../kernels/rnn_forward_small.wgsl';
+import rnnForwardSubgroup from '../../kernels/rnn_forward_subgroup.wgsl';
 import rnnForwardStep from '../../kernels/rnn_forward_step.wgsl';
+import rnnStepSplit from '../../kernels/rnn_step_split.wgsl';
 import scaleGradients from '../../kernels/scale_gradients.wgsl';
 import sgdUpdate from '../../kernels/sgd_update.wgsl';
 import tokenScatterAdd from '../../kernels/token_scatter_add.wgsl';
+import transpose from '../../kernels/transpose.wgsl';
+import windowBackwardSmall from '../../kernels/window_backward_small.wgsl';
 import windowBackwardStep from '../../kernels/window_backward_step.wgsl';
 import libActivations from '../../kernels/lib/activations.wgsl';
 import libFinite from '../../kernels/lib/finite.wgsl';
 import libTileNorm4 from '../../kernels/lib/tilenorm4.wgsl';
 import libGateGrads from '../../kernels/lib/gate_grads.wgsl';
+import libGroupReduce from '../../kernels/lib/group_reduce.wgsl';
 import libStats from '../../kernels/lib/stats.wgsl';
 import { type KernelInfo, reflectKernel } from './reflect.js';
 
@@ -49,17 +59,26 @@ const SOURCES = {
   cell_window_backward_tile4: cellWindowBackwardTile4,
   column_sums: columnSums,
   finalize,
+  finalize_parts: finalizeParts,
   gather_columns: gatherColumns,
   mask_rows: maskRows,
   matmul,
   output_loss: outputLoss,
   pick_token: pickToken,
   reduce_splits: reduceSplits,
+  rnn_backward_reduce: rnnBackwardReduce,
+  rnn_backward_small: rnnBackwardSmall,
   rnn_backward_step: rnnBackwardStep,
+  rnn_forward_reduce: rnnForwardReduce,
+  rnn_forward_small: rnnForwardSmall,
+  rnn_forward_subgroup: rnnForwardSubgroup,
   rnn_forward_step: rnnForwardStep,
+  rnn_step_split: rnnStepSplit,
   scale_gradients: scaleGradients,
   sgd_update: sgdUpdate,
   token_scatter_add: tokenScatterAdd,
+  transpose,
+  window_backward_small: windowBackwardSmall,
   window_backward_step: windowBackwardStep,
 };
 
@@ -69,7 +88,7 @@ export type KernelName = keyof typeof SOURCES;
  * WGSL has no includes: a kernel names the shared functions it uses (kernels/lib/) with a line
  * `//! include NAME`, replaced here by that file, so each function has one home.
  */
-const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite, gate_grads: libGateGrads, stats: libStats, tilenorm4: libTileNorm4 };
+const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite, gate_grads: libGateGrads, group_reduce: libGroupReduce, stats: libStats, tilenorm4: libTileNorm4 };
 
 export function linkKernel(name: string, source: string): string {
   return source.replace(/^\/\/! include (\S+)[ \t]*$/gm, (_, lib: string) => {

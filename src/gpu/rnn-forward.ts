@@ -6,7 +6,8 @@
 // split-K or gradient buffers). The SequenceModel path would also compute it,
 // but with the gated cells' step kernels, which are slower for this one case.
 //
-// Dispatches: 1 + T (+ 1 for O) (+ 2 with a loss). One submit; reads back the
+// Dispatches: 1 + T (+ 1 for O) (+ 2 with a loss), plus what the chosen
+// variants add (rnn-variants.ts: rnnExtraDispatches). One submit; reads back the
 // stats (loss), hT and the outputs asked for.
 import type { Batch, ForwardResult, RnnModel } from '../types.js';
 import type { ForwardCall } from '../validate-forward.js';
@@ -14,10 +15,11 @@ import { layoutOf, packParams } from '../params.js';
 import { type GpuContext, upload } from './context.js';
 import { STORAGE, checkLimits } from './gradients.js';
 import { submitAndRead } from './call.js';
-import { kernel } from './kernels.js';
 import { statsLayout } from './stats.js';
 import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type GpuBuffers, planShape, recordForward, recordLoss, recordOutput } from './encode.js';
+import { chooseRnnVariants } from './tuning.js';
+import { recordFinalize, rnnExtraDispatches, rnnExtraSizes } from './rnn-variants.js';
 
 export async function gpuRnnForward(
   ctx: GpuContext,
@@ -34,11 +36,12 @@ export async function gpuRnnForward(
   const { inputSize: d, hiddenSize: h, outputSize: q } = model;
   const tokens = batch.x instanceof Int32Array;
   const loss = withLoss ? call.problem.loss : 'none';
-  const s = planShape(
-    { T, B, d, h, q },
-    { tokens, hasBias: model.bh !== undefined, activation: model.activation, loss, window: 0, xi: null },
-    layoutOf(model),
+  const s = await chooseRnnVariants(
+    ctx,
+    planShape({ T, B, d, h, q }, { tokens, hasBias: model.bh !== undefined, activation: model.activation, loss, window: 0, xi: null }, layoutOf(model)),
   );
+  ctx.assertAlive(); // (an engine disposed while the tuner was measuring)
+  const extra = rnnExtraSizes(s); // the variants' buffers: the transposed Whh, split-K partial sums, finalize partials
   const R = T * B;
   const S = statsLayout();
   const needO = withLoss || outputs.O;
@@ -53,6 +56,9 @@ export async function gpuRnnForward(
     targets: withLoss ? (loss === 'mse' ? R * q : 1) : 0,
     rowLoss: withLoss ? R : 0,
     stats: withLoss ? S.fixed : 0,
+    WhhT: extra.WhhT,
+    stepScratch: extra.stepScratch,
+    finalParts: withLoss ? extra.finalParts : 0,
   };
   // Readback, in f32 elements: stats | hT | O | Y (= H_1..H_T)
   const at = { hT: S.fixed, O: S.fixed + B * h, Y: 0 };
@@ -65,9 +71,9 @@ export async function gpuRnnForward(
       .filter(([, n]) => n > 0)
       .map(([k, n]) => [k, ctx.pool.acquire(n * 4, STORAGE(), k)]),
   ) as Record<string, GPUBuffer>;
-  const bufs = (params ? { ...own, params } : own) as unknown as GpuBuffers;
+  const bufs = { WhhT: null, stepScratch: null, finalParts: null, ...own, ...(params ? { params } : {}) } as unknown as GpuBuffers;
   try {
-    const data = await submitAndRead(ctx, 'a forward call', 1 + T + 3, readElems, (rec, staging) => {
+    const data = await submitAndRead(ctx, 'a forward call', 1 + T + 3 + rnnExtraDispatches(s), readElems, (rec, staging) => {
       const dev = ctx.device;
       if (!params) upload(dev, bufs.params, 0, packParams(model));
       upload(dev, bufs.x, 0, batch.x);
@@ -81,12 +87,12 @@ export async function gpuRnnForward(
         else upload(dev, bufs.targets, 0, batch.y as Float32Array);
         rec.clear(bufs.stats, 0, S.fixed * 4);
         recordLoss(rec, s, bufs);
-        rec.dispatch(
-          kernel('finalize'),
-          {},
-          { rowLoss: bufs.rowLoss, grad: bufs.rowLoss, stepPartials: bufs.rowLoss, stats: bufs.stats },
+        // the finalize variant of the gradient call too: the same loss, bit for bit
+        recordFinalize(
+          rec,
+          s,
+          { rowLoss: bufs.rowLoss, grad: bufs.rowLoss, stepPartials: bufs.rowLoss, stats: bufs.stats, finalParts: bufs.finalParts },
           { R, hasLoss: 1, lossScale: 1 / R, n: 0, clipNorm: 0, T: 0, stepParts: 0, countStep: 0 },
-          [1],
         );
         rec.copy(bufs.stats, 0, staging, 0, S.fixed * 4);
       }

@@ -174,6 +174,7 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
   const { T, B, R, h, G, dirs, layout } = s;
   // Every product recorded into this call uses the chosen matmul tile (the head and backward follow the forward).
   rec.matmulWG = matmulWG(choiceOf(s));
+  rec.matmulPad = choiceOf(s).matmul === 'tile32pad' ? 1 : 0;
   const projection = (l: number) => {
     for (let dir = 0; dir < dirs; dir++) {
       const k = l * dirs + dir;

@@ -6,7 +6,7 @@ import type { Batch, ForwardOptions, ForwardResult, GenerateOptions, SequenceMod
 import { validateForwardCall, validateGenerateCall } from '../validate-forward.js';
 import { gpuGenerate } from './sequence-generate.js';
 import { gpuSequenceForward } from './sequence-forward.js';
-import { BpttInputError } from '../errors.js';
+import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { type SequenceLayout, packSequence, sequenceLayout, unpackSequence } from '../sequence-params.js';
 import { truncationForStep, truncationXi } from '../truncation.js';
 import { validateStepOptions, validateTruncation } from '../validate.js';
@@ -35,6 +35,7 @@ export interface DeviceTrainerState {
   stateB: number;
   applied: number;
   draws: number; // step() calls that passed validation: randomized xi from seed + k, as the other trainers
+  released?: boolean; // set by releaseTrainerState (the trainer was disposed)
 }
 
 /**
@@ -65,6 +66,9 @@ export async function sequenceTrainerStep(
     throw new BpttInputError('batch.batchSize', `${own.stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
   }
   const s = await chooseVariants(ctx, planSequence(dims, { T, B, activation: dims.activation, tokens, loss: opts.loss, xi: truncationXi(truncationForStep(truncation, own.draws), T), window: truncation.kind === 'window' ? truncation.steps : 0, lengths }, layout));
+  // (choosing may await the tuner: a dispose() meanwhile ends this step here, before any buffer is touched)
+  ctx.assertAlive();
+  if (own.released) throw new BpttDeviceError('trainer: this trainer was disposed while its step was being prepared; create a new one');
   const sizes = seqBufferSizes(s, false);
   checkLimits(sizes, limits);
   const dispatches = sequenceDispatches(s, { dx: false, clip: false }) + 1 + (opts.carryState ? 1 : 0);
@@ -195,4 +199,5 @@ export function createTrainerState(ctx: GpuContext, flat: Float32Array, opts: Tr
 export function releaseTrainerState(ctx: GpuContext, own: DeviceTrainerState): void {
   for (const b of [own.params, own.stats, own.m, own.v, own.state]) if (b) ctx.pool.release(b);
   own.state = null;
+  own.released = true;
 }

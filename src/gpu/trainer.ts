@@ -19,6 +19,7 @@ import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { submitAndRead } from './call.js';
 import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
+import { chooseRnnVariants } from './tuning.js';
 import { createTrainerState, releaseTrainerState, sequenceTrainerStep } from './sequence-trainer.js';
 import { gpuRnnForward } from './rnn-forward.js';
 import { gpuSequenceForward } from './sequence-forward.js';
@@ -60,11 +61,18 @@ export function createGpuTrainer(
       if (carrying && own.stateB !== B) {
         throw new BpttInputError('batch.batchSize', `${own.stateB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
       }
-      const s = planShape(
-        { T, B, d: dims.d, h: dims.h, q: dims.q },
-        { tokens, hasBias: dims.hasBias, activation: shapeModel.activation, loss: opts.loss, window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncationForStep(truncation, own.draws), T) },
-        L,
+      const s = await chooseRnnVariants(
+        ctx,
+        planShape(
+          { T, B, d: dims.d, h: dims.h, q: dims.q },
+          { tokens, hasBias: dims.hasBias, activation: shapeModel.activation, loss: opts.loss, window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncationForStep(truncation, own.draws), T) },
+          L,
+        ),
       );
+      // (choosing may await the tuner: a dispose() meanwhile ends this step here, before any buffer is
+      // touched; the engine's first, which says the call was pending)
+      ctx.assertAlive();
+      assertUsable(trainer, 'trainer');
       const sizes = bufferSizes(s, false);
       checkLimits(sizes, limits);
       checkDispatchLimits(s, dispatchLimits(ctx.device));

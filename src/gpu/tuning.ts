@@ -17,13 +17,23 @@
 import { BpttInputError } from '../errors.js';
 import type { Batch } from '../types.js';
 import { type KernelChoice, type TuningOption, type TuningTable, BACKWARD_STEP_VARIANTS, DEFAULT_CHOICE, FORWARD_STEP_VARIANTS, MATMUL_VARIANTS } from '../tuning-types.js';
+import { DEFAULT_RNN_CHOICE, FINALIZE_VARIANTS, RNN_BACKWARD_STEP_VARIANTS, RNN_FORWARD_STEP_VARIANTS, WINDOW_STEP_VARIANTS } from '../tuning-types.js';
 import type { GpuContext } from './context.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
 import { type SeqShape, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, sequenceDispatches } from './sequence-encode.js';
 import { assertFits, shapeClass, unfitReason, withChoice } from './variants.js';
+import { type GpuShape, planShape } from './encode.js';
+import { assertRnnFits, unfitRnnReason, vanillaClass, withRnnChoice } from './rnn-variants.js';
+import { vanillaCallTimer } from './rnn-tuning.js';
 
 export const DEFAULT_BUDGET_MS = 500;
 const TUNE_STEPS = 4;
+/**
+ * A vanilla candidate replaces the choice so far only when at least 5% faster:
+ * its runs are short (min(T, 4) steps), and on a loaded machine their noise
+ * alone made the tuner pick variants that a side-by-side run showed 1.2x slower.
+ */
+const VANILLA_MARGIN = 0.95;
 
 export interface ResolvedTuning {
   mode: 'off' | 'lazy' | 'manual';
@@ -72,7 +82,7 @@ export class Tuner {
     if (known) {
       choice = { forwardStep: known.forwardStep, backwardStep: known.backwardStep, matmul: known.matmul, wavefront: known.wavefront, backwardWavefront: known.backwardWavefront ?? false, ...fixed };
       argument = `options.tuning.table.classes[${JSON.stringify(key)}]`;
-    } else if (tuneNow && this.options.mode !== 'off' && Object.keys(fixed).length < Object.keys(DEFAULT_CHOICE).length) {
+    } else if (tuneNow && this.options.mode !== 'off' && SEQUENCE_KERNELS.some((k) => fixed[k] === undefined)) {
       assertFits(this.ctx.device, s, { ...DEFAULT_CHOICE, ...fixed }, argument); // a fixed part that cannot run is refused, not measured
       choice = await this.measure(s, key);
     } else {
@@ -131,6 +141,95 @@ export class Tuner {
     return best;
   }
 
+  /**
+   * An RnnModel shape with the variants to run it with: fixed, from the
+   * table, tuned now (lazy), or the defaults. The same rules as choose(): a
+   * class of its own (vanillaClass), greedy over the kernels it runs
+   * (vanillaKernels), the same budget and bound.
+   */
+  async chooseVanilla(s: GpuShape, tuneNow = this.options.mode === 'lazy'): Promise<GpuShape> {
+    const key = vanillaClass(s);
+    const fixed = this.options.fixed;
+    const known = this.classes.get(key);
+    const kernels = vanillaKernels(s);
+    const defaults: KernelChoice = { ...DEFAULT_CHOICE, ...DEFAULT_RNN_CHOICE };
+    let choice: KernelChoice;
+    let argument = 'options.tuning.fixed';
+    if (known) {
+      const given: Partial<KernelChoice> = {};
+      for (const k of Object.keys(VANILLA_VARIANTS) as VanillaKernel[]) if (known[k] !== undefined) Object.assign(given, { [k]: known[k] });
+      choice = { ...defaults, ...given, ...fixed };
+      argument = `options.tuning.table.classes[${JSON.stringify(key)}]`;
+    } else if (tuneNow && this.options.mode !== 'off' && kernels.some((k) => fixed[k] === undefined)) {
+      assertRnnFits(this.ctx.device, s, { ...defaults, ...fixed }, argument); // a fixed part that cannot run is refused, not measured
+      choice = await this.measureVanilla(s, key, kernels, { ...defaults, ...fixed });
+    } else {
+      choice = { ...defaults, ...fixed };
+    }
+    assertRnnFits(this.ctx.device, s, choice, argument);
+    return withRnnChoice(s, choice);
+  }
+
+  /** Greedy over `kernels` from `start` (the defaults and the fixed parts), each candidate a whole gradient call at min(T, 4) steps. */
+  private async measureVanilla(s: GpuShape, key: string, kernels: VanillaKernel[], start: KernelChoice): Promise<KernelChoice> {
+    const t0 = performance.now();
+    const fixed = this.options.fixed;
+    const measured: Record<string, number> = {};
+    const T = Math.min(s.T, TUNE_STEPS);
+    const small = planShape({ T, B: s.B, d: s.d, h: s.h, q: s.q }, { tokens: s.tokens, hasBias: s.hasBias, activation: s.activation, loss: s.loss, window: s.window, xi: s.xi ? s.xi.slice(0, T) : null }, s.layout);
+    const inBudget = () => performance.now() - t0 < this.options.budgetMs;
+    this.inBudget = inBudget;
+    this.longestRunMs = 0;
+    const timeOf = async (choice: KernelChoice): Promise<number> => {
+      const name = describeVanillaChoice(choice, kernels);
+      if (measured[name] === undefined) {
+        const timer = vanillaCallTimer(this.ctx, withRnnChoice(small, choice));
+        try {
+          const once = async () => {
+            if (!inBudget()) return Infinity; // out of time: this candidate is dropped
+            const ms = await timer.run();
+            this.measurements++;
+            this.longestRunMs = Math.max(this.longestRunMs, ms);
+            return ms;
+          };
+          await once(); // compiles and warms up
+          const a = await once();
+          const b = await once();
+          if (Math.max(a, b) === Infinity) return Infinity; // cut short by the budget: not recorded
+          measured[name] = Math.min(a, b);
+        } finally {
+          timer.release();
+        }
+      }
+      return measured[name];
+    };
+    let best = start;
+    let spent = 0;
+    try {
+      if (inBudget()) {
+        let bestMs = await timeOf(best);
+        for (const k of kernels) {
+          if (fixed[k] !== undefined) continue;
+          for (const v of VANILLA_VARIANTS[k]) {
+            if (!inBudget()) break;
+            const cand = { ...best, [k]: v };
+            if (v === best[k] || unfitRnnReason(this.ctx.device, s, cand)) continue;
+            const ms = await timeOf(cand);
+            if (ms < bestMs * VANILLA_MARGIN) {
+              best = cand;
+              bestMs = ms;
+            }
+          }
+        }
+      }
+    } finally {
+      spent = performance.now() - t0;
+      this.milliseconds += spent;
+    }
+    this.classes.set(key, { ...best, measured, spentMs: spent, longestRunMs: this.longestRunMs });
+    return best;
+  }
+
   /** One gradient call of shape s on zeros: once to compile and warm up, then the faster of two runs (ms). */
   private async timeCall(s: SeqShape): Promise<number> {
     const ctx = this.ctx;
@@ -170,6 +269,29 @@ export class Tuner {
   }
 }
 
+/** The kernels of a SequenceModel call's choice (the vanilla ones, VANILLA_KERNELS, are an RnnModel's). */
+const SEQUENCE_KERNELS = ['forwardStep', 'backwardStep', 'matmul', 'wavefront', 'backwardWavefront'] as const;
+
+/** Every variant of each kernel the vanilla RnnModel path runs. */
+const VANILLA_VARIANTS = {
+  rnnForwardStep: RNN_FORWARD_STEP_VARIANTS,
+  rnnBackwardStep: RNN_BACKWARD_STEP_VARIANTS,
+  windowStep: WINDOW_STEP_VARIANTS,
+  matmul: MATMUL_VARIANTS,
+  finalize: FINALIZE_VARIANTS,
+} as const;
+type VanillaKernel = keyof typeof VANILLA_VARIANTS;
+
+/** The kernels an RnnModel shape runs, in the order they are tuned: the reverse sweep's is the window's under window(tau). */
+export function vanillaKernels(s: Pick<GpuShape, 'window'>): VanillaKernel[] {
+  return ['rnnForwardStep', s.window > 0 ? 'windowStep' : 'rnnBackwardStep', 'matmul', 'finalize'];
+}
+
+/** s with the variants of the engine's tuner for an RnnModel call (none: the defaults). */
+export async function chooseRnnVariants(ctx: GpuContext, s: GpuShape): Promise<GpuShape> {
+  return ctx.tuner ? ctx.tuner.chooseVanilla(s) : s;
+}
+
 /** s with the variants of the engine's tuner (none: the defaults). */
 export async function chooseVariants(ctx: GpuContext, s: SeqShape): Promise<SeqShape> {
   return ctx.tuner ? ctx.tuner.choose(s) : s;
@@ -178,6 +300,11 @@ export async function chooseVariants(ctx: GpuContext, s: SeqShape): Promise<SeqS
 /** The shape at T steps (xi and window cut to fit), for the tuner's short calls. */
 function shorten(s: SeqShape, T: number): SeqShape {
   return { ...s, T, R: T * s.B, xi: s.xi.slice(0, T), window: Math.min(s.window, T), kPerSplit: Math.ceil((T * s.B) / s.splits / 16) * 16 };
+}
+
+/** The vanilla kernels' part of a choice, as the tuner's table names a candidate. */
+export function describeVanillaChoice(c: KernelChoice, kernels: readonly string[]): string {
+  return kernels.map((k) => `${k} ${String(c[k as keyof KernelChoice])}`).join(', ');
 }
 
 export function describeChoice(c: KernelChoice): string {
@@ -207,13 +334,24 @@ export function validateTuningOption(option: unknown): void {
   function validateChoice(c: unknown, arg: string, partial: boolean): void {
     if (typeof c !== 'object' || c === null || Array.isArray(c)) fail(arg, 'an object { forwardStep, backwardStep, matmul, wavefront, backwardWavefront? }', c);
     const v = c as Record<string, unknown>;
-    const allowed: Record<keyof KernelChoice, readonly unknown[]> = { forwardStep: FORWARD_STEP_VARIANTS, backwardStep: BACKWARD_STEP_VARIANTS, matmul: MATMUL_VARIANTS, wavefront: [true, false], backwardWavefront: [true, false] };
+    const allowed: Record<keyof KernelChoice, readonly unknown[]> = {
+      forwardStep: FORWARD_STEP_VARIANTS,
+      backwardStep: BACKWARD_STEP_VARIANTS,
+      matmul: MATMUL_VARIANTS,
+      wavefront: [true, false],
+      backwardWavefront: [true, false],
+      rnnForwardStep: RNN_FORWARD_STEP_VARIANTS,
+      rnnBackwardStep: RNN_BACKWARD_STEP_VARIANTS,
+      windowStep: WINDOW_STEP_VARIANTS,
+      finalize: FINALIZE_VARIANTS,
+    };
     for (const k of Object.keys(v)) {
       if (k === 'measured' || k === 'spentMs' || k === 'longestRunMs') continue; // what engine.tuning() adds beside the choice
-      if (!(k in allowed)) fail(`${arg}.${k}`, 'no such kernel (forwardStep, backwardStep, matmul, wavefront, backwardWavefront)', v[k]);
+      if (!(k in allowed)) fail(`${arg}.${k}`, `no such kernel (${Object.keys(allowed).join(', ')})`, v[k]);
     }
     for (const [k, values] of Object.entries(allowed)) {
-      if (v[k] === undefined && (partial || k === 'backwardWavefront')) continue; // (optional: tables from before it stay valid)
+      // optional: backwardWavefront (tables from before it stay valid) and the vanilla kernels (their defaults)
+      if (v[k] === undefined && (partial || k === 'backwardWavefront' || k in DEFAULT_RNN_CHOICE)) continue;
       if (!values.includes(v[k])) fail(`${arg}.${k}`, `one of ${values.map((x) => JSON.stringify(x)).join(', ')}`, v[k]);
     }
   }
