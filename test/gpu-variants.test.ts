@@ -45,6 +45,7 @@ const SETS: Array<[string, Partial<KernelChoice>]> = [
   ['lanes16 / lanes16 / tile64', { forwardStep: 'lanes16', backwardStep: 'lanes16', matmul: 'tile64' }], // LANES is an override of the same code: one row per cell below
   ['subgroup4 + wavefront + tile32pad', { forwardStep: 'subgroup4', wavefront: true, matmul: 'tile32pad' }],
   ['persistent', { forwardStep: 'persistent' }],
+  ['finalize multi', { finalize: 'multi' }], // finalize_parts over 2-64 workgroups, then finalize over their partials
 ];
 
 const tableName = (row: (typeof COVERING_TABLE)[number]) => `${row[0].cell} L=${row[0].L} ${row[0].bi ? 'bi' : 'uni'} ${row[1].kind}${row[0].q ? '' : ' dY'}${row[0].tokens ? ' tokens' : ''}`;
@@ -125,7 +126,7 @@ describe('the subgroup kernel is the lanes kernel but for its reduction', () => 
   });
 });
 
-describe('dispatch counts: persistent and wavefront', () => {
+describe('dispatch counts: persistent, wavefront, finalize multi', () => {
   // budgetMs 0: the kernels not fixed keep their defaults (a lazy tuner could pick a sweep variant, which changes the count)
   const spec: SeqSpec = { cell: 'gru', L: 3, bi: false, T: 9, B: 3, d: 4, h: 5, q: 5, seed: 70 };
   const base = (T: number, L: number, K: number, dirs: number) => 2 * L * T + L + K * (3 + 2) + (L - 1) * dirs + (3 + 1 + 1) + 2 + dirs;
@@ -146,6 +147,15 @@ describe('dispatch counts: persistent and wavefront', () => {
       await checkSequence(gpu, { ...spec, T }, full, { gradNormPerStep: false });
       expect(gpu.stats().dispatches).toBe(base(T, 3, 3, 1) - 3 * T + 3);
     }
+  });
+  it("finalize 'multi': one dispatch more (finalize_parts before finalize)", async () => {
+    const gpu = await engineWith({ fixed: { finalize: 'multi' }, budgetMs: 0 });
+    await checkSequence(gpu, spec, full, { gradNormPerStep: false });
+    const { T, L } = spec;
+    expect(gpu.stats().dispatches).toBe(base(T, L, L, 1) + 1);
+    const { model } = randomSequenceProblem(spec);
+    const s = withChoice(planSequence(validateSequenceModel(model), { T, B: 3, activation: 'tanh', tokens: false, loss: 'cross-entropy', xi: null }, sequenceLayout(model)), { ...DEFAULT_CHOICE, finalize: 'multi' });
+    expect(sequenceDispatches(s, { dx: true, clip: false })).toBe(base(T, L, L, 1) + 1);
   });
   it('a bidirectional stack keeps layer by layer (the wavefront needs one direction)', async () => {
     const gpu = await engineWith({ fixed: { wavefront: true }, budgetMs: 0 });

@@ -11,7 +11,7 @@
 //   sweep        L*(T+1) steps (the last one gives dh0, dc0) + (L-1)*dirs products dY_{l-1}
 //                (+ dirs for dx)
 //   weights      per k dWx, dWh (+ dbx, dbh): K*(2 + 2*bias); head dW (+ db)
-//   reduce_splits, finalize (+ scale_gradients when clipping)
+//   reduce_splits, finalize (+ scale_gradients when clipping; + finalize_parts with the 'multi' finalize)
 //   lengths: the padded rows of O and the row losses (or of the caller's dO, dY) masked: +2 (+1)
 // so 2*L*T + L + K*(3 + 2*bias) + (L-1)*dirs + head + 2 (+1 clip) (+dirs dx) (+masks): see sequenceDispatches.
 // The forward and sweep variants record fewer (src/gpu/variants.ts, src/gpu/sweep-variants.ts).
@@ -26,6 +26,7 @@ import { kernel } from './kernels.js';
 import type { KernelChoice } from '../tuning-types.js';
 import { backwardStepGroups, backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, forwardStepKernel, matmulWG, recordForwardVariant, windowStepKernel } from './variants.js';
 import { statsLayout } from './stats.js';
+import { finalizeParts, recordFinalize } from './rnn-variants.js';
 import { backwardDispatchesSaved, recordPersistentSweep, recordWavefrontSweep, sweepMode, sweepTableSize, uploadSweepTable } from './sweep-variants.js';
 
 const NO_NORM = 0xffffffff;
@@ -122,6 +123,7 @@ export interface SeqBuffers {
   stats: GPUBuffer; // Stats of kernels/finalize.wgsl, K*T per-step norms
   dx: GPUBuffer | null; // [T, B, d]
   sweep: GPUBuffer | null; // u32 [B + T]: n_b, xi_t bits (the persistent and wavefront sweeps only)
+  finalParts: GPUBuffer | null; // [3*parts] partials of the 'multi' finalize (src/gpu/rnn-variants.ts)
 }
 
 /** Element counts of every buffer (0: not needed). */
@@ -150,6 +152,7 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
     stats: statsLayout().perStep + K * T,
     dx: withDx ? R * d : 0,
     sweep: sweepTableSize(s),
+    finalParts: s.choice?.finalize === 'multi' ? 3 * finalizeParts(s) : 0,
   };
 }
 
@@ -160,7 +163,8 @@ export function sequenceDispatches(s: SeqShape, o: { dx: boolean; clip: boolean 
   const biases = s.layout.layers.reduce((a, l) => a + (l.bx >= 0 ? 1 : 0) + (l.bh >= 0 ? 1 : 0), 0);
   const masks = !s.lengths ? 0 : s.q > 0 && s.loss !== 'none' ? 2 : 1;
   // minus what a persistent or wavefront forward (src/gpu/variants.ts) and sweep (src/gpu/sweep-variants.ts) save
-  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s) - backwardDispatchesSaved(s);
+  const finalize = s.choice?.finalize === 'multi' ? 2 : 1; // 'multi': finalize_parts, then finalize
+  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 1 + finalize + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s) - backwardDispatchesSaved(s);
 }
 
 /** Elements between the parameters of a layer's two directions (the step kernels address dir 1 from dir 0's offsets). */
@@ -397,22 +401,16 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
     if (s.hasHeadBias) rec.dispatch(sums, {}, { A: b.O, out: b.partials }, { ...common, N: s.q, offA: 0, offOut: layout.head!.b }, [Math.ceil(s.q / 64), s.splits]);
   }
   rec.dispatch(kernel('reduce_splits'), {}, { partials: b.partials, grad: b.grad }, { n: layout.total, splits: s.splits }, elementwise(layout.total));
-  rec.dispatch(
-    kernel('finalize'),
-    {},
-    { rowLoss: b.rowLoss, grad: b.grad, stepPartials: b.stepPartials, stats: b.stats },
-    {
-      R,
-      hasLoss: s.loss === 'none' ? 0 : 1,
-      lossScale: 1 / s.N,
-      n: layout.total,
-      clipNorm: opt.clipNorm,
-      T: K * T,
-      stepParts: opt.perStepNorms ? s.stepParts : 0,
-      countStep: opt.countStep ? 1 : 0,
-    },
-    [1],
-  );
+  recordFinalize(rec, s, b, {
+    R,
+    hasLoss: s.loss === 'none' ? 0 : 1,
+    lossScale: 1 / s.N,
+    n: layout.total,
+    clipNorm: opt.clipNorm,
+    T: K * T,
+    stepParts: opt.perStepNorms ? s.stepParts : 0,
+    countStep: opt.countStep ? 1 : 0,
+  });
   if (opt.applyClip && opt.clipNorm > 0) {
     rec.dispatch(kernel('scale_gradients'), {}, { stats: b.stats, grad: b.grad }, { n: layout.total }, elementwise(layout.total));
   }

@@ -4,7 +4,7 @@
 // offer the table for reuse (engine.tuning(), createEngine({ tuning: { table } })).
 //
 // How: greedy over the kernels, forward step, backward step (the persistent
-// sweep among them), matmul, then the wavefront and the backward wavefront
+// sweep among them), matmul, then the wavefront and the backward wavefront, then finalize
 // (unidirectional stacks); each candidate is a whole gradient call (forward,
 // loss, reverse sweep, weight gradients) at the call's B and h and min(T, 4)
 // steps on zeros, run once to compile and warm up and then twice, the faster run
@@ -80,7 +80,7 @@ export class Tuner {
     let choice: KernelChoice;
     let argument = 'options.tuning.fixed';
     if (known) {
-      choice = { forwardStep: known.forwardStep, backwardStep: known.backwardStep, matmul: known.matmul, wavefront: known.wavefront, backwardWavefront: known.backwardWavefront ?? false, ...fixed };
+      choice = { forwardStep: known.forwardStep, backwardStep: known.backwardStep, matmul: known.matmul, wavefront: known.wavefront, backwardWavefront: known.backwardWavefront ?? false, ...(known.finalize ? { finalize: known.finalize } : {}), ...fixed };
       argument = `options.tuning.table.classes[${JSON.stringify(key)}]`;
     } else if (tuneNow && this.options.mode !== 'off' && SEQUENCE_KERNELS.some((k) => fixed[k] === undefined)) {
       assertFits(this.ctx.device, s, { ...DEFAULT_CHOICE, ...fixed }, argument); // a fixed part that cannot run is refused, not measured
@@ -132,6 +132,8 @@ export class Tuner {
         await tryEach('matmul', MATMUL_VARIANTS);
         if (s.L > 1 && s.dirs === 1 && best.forwardStep !== 'persistent') await tryEach('wavefront', [false, true]);
         if (s.L > 1 && s.dirs === 1 && s.window === 0 && best.backwardStep !== 'persistent') await tryEach('backwardWavefront', [false, true]);
+        // the default 'single' was measured with everything above (absent from the choice: tables from before stay valid)
+        await tryEach('finalize', FINALIZE_VARIANTS.filter((v) => v !== DEFAULT_RNN_CHOICE.finalize));
       }
     } finally {
       spent = performance.now() - start;
@@ -270,7 +272,7 @@ export class Tuner {
 }
 
 /** The kernels of a SequenceModel call's choice (the vanilla ones, VANILLA_KERNELS, are an RnnModel's). */
-const SEQUENCE_KERNELS = ['forwardStep', 'backwardStep', 'matmul', 'wavefront', 'backwardWavefront'] as const;
+const SEQUENCE_KERNELS = ['forwardStep', 'backwardStep', 'matmul', 'wavefront', 'backwardWavefront', 'finalize'] as const;
 
 /** Every variant of each kernel the vanilla RnnModel path runs. */
 const VANILLA_VARIANTS = {
@@ -308,7 +310,7 @@ export function describeVanillaChoice(c: KernelChoice, kernels: readonly string[
 }
 
 export function describeChoice(c: KernelChoice): string {
-  return `forward ${c.forwardStep}, backward ${c.backwardStep}, matmul ${c.matmul}${c.wavefront ? ', wavefront' : ''}${c.backwardWavefront ? ', backward wavefront' : ''}`;
+  return `forward ${c.forwardStep}, backward ${c.backwardStep}, matmul ${c.matmul}${c.wavefront ? ', wavefront' : ''}${c.backwardWavefront ? ', backward wavefront' : ''}${c.finalize === 'multi' ? ', finalize multi' : ''}`;
 }
 
 /** Refuses a tuning option that is not one of the documented forms, naming the part that is wrong. */
