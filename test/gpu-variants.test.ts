@@ -14,7 +14,7 @@ import { BpttInputError } from '../src/errors.js';
 import { sequenceLayout } from '../src/sequence-params.js';
 import { validateSequenceModel } from '../src/validate-sequence.js';
 import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
-import { backwardStepKernel, forwardStepGroups, shapeClass, unfitReason, withChoice } from '../src/gpu/variants.js';
+import { SPLITK_MAX_BH, backwardStepKernel, forwardSplits, forwardStepGroups, shapeClass, unfitReason, withChoice } from '../src/gpu/variants.js';
 import { gpuEngine, printWorst } from './gpu-setup.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
 import { COVERING_TABLE, WINDOW_ROWS, checkSequence, chunked, full } from './gpu-sequence-cases.js';
@@ -45,6 +45,7 @@ const SETS: Array<[string, Partial<KernelChoice>]> = [
   ['lanes16 / lanes16 / tile64', { forwardStep: 'lanes16', backwardStep: 'lanes16', matmul: 'tile64' }], // LANES is an override of the same code: one row per cell below
   ['subgroup4 + wavefront + tile32pad', { forwardStep: 'subgroup4', wavefront: true, matmul: 'tile32pad' }],
   ['persistent', { forwardStep: 'persistent' }],
+  ['splitk', { forwardStep: 'splitk' }], // the recurrent product split along k (grid z), then a fixed-order reduce that finishes the cell
   ['finalize multi', { finalize: 'multi' }], // finalize_parts over 2-64 workgroups, then finalize over their partials
 ];
 
@@ -81,6 +82,10 @@ describe("the benchmark's shape (B = 32, h = 256)", () => {
     expect(forwardStepGroups(pick({ forwardStep: 'lanes4' }))).toBe(512);
     expect(backwardStepKernel(pick({ backwardStep: 'lanes16' })).groups).toBe(2048);
     expect(forwardStepGroups(pick({ forwardStep: 'persistent' }))).toBe(1);
+    // splitk: the one-pass step's 128 workgroups times S = 4 blocks of 64 terms of k
+    expect(forwardSplits(s)).toBe(4);
+    expect(forwardStepGroups(pick({ forwardStep: 'splitk' }))).toBe(512);
+    expect(s.B * s.h).toBeLessThanOrEqual(SPLITK_MAX_BH); // a tuner candidate here
   });
 
   it("tile4 (the default): 16 outputs per invocation; the norm partials per step are its workgroups", () => {
@@ -126,7 +131,7 @@ describe('the subgroup kernel is the lanes kernel but for its reduction', () => 
   });
 });
 
-describe('dispatch counts: persistent, wavefront, finalize multi', () => {
+describe('dispatch counts: persistent, wavefront, splitk, finalize multi', () => {
   // budgetMs 0: the kernels not fixed keep their defaults (a lazy tuner could pick a sweep variant, which changes the count)
   const spec: SeqSpec = { cell: 'gru', L: 3, bi: false, T: 9, B: 3, d: 4, h: 5, q: 5, seed: 70 };
   const base = (T: number, L: number, K: number, dirs: number) => 2 * L * T + L + K * (3 + 2) + (L - 1) * dirs + (3 + 1 + 1) + 2 + dirs;
@@ -156,6 +161,15 @@ describe('dispatch counts: persistent, wavefront, finalize multi', () => {
     const { model } = randomSequenceProblem(spec);
     const s = withChoice(planSequence(validateSequenceModel(model), { T, B: 3, activation: 'tanh', tokens: false, loss: 'cross-entropy', xi: null }, sequenceLayout(model)), { ...DEFAULT_CHOICE, finalize: 'multi' });
     expect(sequenceDispatches(s, { dx: true, clip: false })).toBe(base(T, L, L, 1) + 1);
+  });
+  it('splitk: two dispatches per forward step (the partial sums, then the reduce)', async () => {
+    const gpu = await engineWith({ fixed: { forwardStep: 'splitk' }, budgetMs: 0 });
+    await checkSequence(gpu, spec, full, { gradNormPerStep: false });
+    const { T, L } = spec;
+    expect(gpu.stats().dispatches).toBe(base(T, L, L, 1) + L * T);
+    const { model } = randomSequenceProblem(spec);
+    const s = withChoice(planSequence(validateSequenceModel(model), { T, B: 3, activation: 'tanh', tokens: false, loss: 'cross-entropy', xi: null }, sequenceLayout(model)), { ...DEFAULT_CHOICE, forwardStep: 'splitk' });
+    expect(sequenceDispatches(s, { dx: true, clip: false })).toBe(base(T, L, L, 1) + L * T);
   });
   it('a bidirectional stack keeps layer by layer (the wavefront needs one direction)', async () => {
     const gpu = await engineWith({ fixed: { wavefront: true }, budgetMs: 0 });

@@ -24,7 +24,7 @@ import type { Recorder } from './context.js';
 import { elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
 import type { KernelChoice } from '../tuning-types.js';
-import { backwardStepGroups, backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, forwardStepKernel, matmulWG, recordForwardVariant, windowStepKernel } from './variants.js';
+import { backwardStepGroups, backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, forwardSplits, forwardStepKernel, matmulWG, recordForwardVariant, windowStepKernel } from './variants.js';
 import { statsLayout } from './stats.js';
 import { finalizeParts, recordFinalize } from './rnn-variants.js';
 import { backwardDispatchesSaved, recordPersistentSweep, recordWavefrontSweep, sweepMode, sweepTableSize, uploadSweepTable } from './sweep-variants.js';
@@ -124,6 +124,7 @@ export interface SeqBuffers {
   dx: GPUBuffer | null; // [T, B, d]
   sweep: GPUBuffer | null; // u32 [B + T]: n_b, xi_t bits (the persistent and wavefront sweeps only)
   finalParts: GPUBuffer | null; // [3*parts] partials of the 'multi' finalize (src/gpu/rnn-variants.ts)
+  stepScratch: GPUBuffer | null; // vec4 [dirs, S, B*h]: the partial sums of the 'splitk' forward step
 }
 
 /** Element counts of every buffer (0: not needed). */
@@ -153,6 +154,7 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
     dx: withDx ? R * d : 0,
     sweep: sweepTableSize(s),
     finalParts: s.choice?.finalize === 'multi' ? 3 * finalizeParts(s) : 0,
+    stepScratch: s.choice?.forwardStep === 'splitk' ? 4 * s.dirs * forwardSplits(s) * B * h : 0,
   };
 }
 
@@ -173,7 +175,11 @@ export function strideK(s: SeqShape, k0: number): number {
 }
 
 /** Gx_k = X_l Wx_k^T + bx_k for every k, then the steps of each layer, bottom up. */
-export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>): void {
+export function recordSequenceForward(
+  rec: Recorder,
+  s: SeqShape,
+  b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'> & Partial<Pick<SeqBuffers, 'stepScratch'>>,
+): void {
   const o = seqOffsets(s);
   const { T, B, R, h, G, dirs, layout } = s;
   // Every product recorded into this call uses the chosen matmul tile (the head and backward follow the forward).
@@ -203,32 +209,35 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
     recordForwardVariant(rec, s, b, projection);
     return;
   }
-  const forward = forwardStepKernel(s); // the variant chosen (cell_forward_tile4 or cell_forward_step)
+  const forward = forwardStepKernel(s); // the variant chosen (cell_forward_tile4, cell_forward_step or cell_forward_splitk)
+  if (forward.splits && !b.stepScratch) throw new Error('the splitk forward step needs its stepScratch buffer (seqBufferSizes)');
   for (let l = 0; l < s.L; l++) {
     projection(l);
     const k0 = l * dirs;
     const p0 = layout.layers[k0];
     for (let step = 1; step <= T; step++) {
-      rec.dispatch(
-        forward.info,
-        forward.constants,
-        { W: b.params, Gx: b.Gx, state0: b.state0, lengths: b.lengths, Y: b.Y, saved: b.saved },
-        {
-          B, h, T, dirs, s: step,
-          offWh: p0.Wh,
-          offBh: Math.max(0, p0.bh),
-          strideK: strideK(s, k0),
-          hasBias: p0.bh >= 0 ? 1 : 0,
-          offGx: o.Gx(k0),
-          offY: o.Y(l),
-          offHs: o.Hs(k0),
-          offC: o.C(k0),
-          offS: o.S(k0),
-          offH0: o.h0(k0),
-          offC0: o.c0(k0),
-        },
-        [forward.groups, dirs],
-      );
+      const buffers = { W: b.params, Gx: b.Gx, state0: b.state0, lengths: b.lengths, Y: b.Y, saved: b.saved };
+      const params = {
+        B, h, T, dirs, s: step,
+        offWh: p0.Wh,
+        offBh: Math.max(0, p0.bh),
+        strideK: strideK(s, k0),
+        hasBias: p0.bh >= 0 ? 1 : 0,
+        offGx: o.Gx(k0),
+        offY: o.Y(l),
+        offHs: o.Hs(k0),
+        offC: o.C(k0),
+        offS: o.S(k0),
+        offH0: o.h0(k0),
+        offC0: o.c0(k0),
+      };
+      if (forward.splits) {
+        // splitk: the partial sums over S blocks of k (grid z), then their fixed-order sum and the cell's finish
+        rec.dispatch(forward.info, { ...forward.constants, REDUCE: false }, { ...buffers, scratch: b.stepScratch! }, params, [forward.groups, dirs, forward.splits]);
+        rec.dispatch(forward.info, { ...forward.constants, REDUCE: true }, { ...buffers, scratch: b.stepScratch! }, params, [forward.groups, dirs]);
+      } else {
+        rec.dispatch(forward.info, forward.constants, buffers, params, [forward.groups, dirs]);
+      }
     }
   }
 }

@@ -21,7 +21,7 @@ import { DEFAULT_RNN_CHOICE, FINALIZE_VARIANTS, RNN_BACKWARD_STEP_VARIANTS, RNN_
 import type { GpuContext } from './context.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
 import { type SeqShape, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, sequenceDispatches } from './sequence-encode.js';
-import { assertFits, shapeClass, unfitReason, withChoice } from './variants.js';
+import { SPLITK_MAX_BH, assertFits, shapeClass, unfitReason, withChoice } from './variants.js';
 import { type GpuShape, planShape } from './encode.js';
 import { assertRnnFits, unfitRnnReason, vanillaClass, withRnnChoice } from './rnn-variants.js';
 import { vanillaCallTimer } from './rnn-tuning.js';
@@ -120,6 +120,7 @@ export class Tuner {
             if (!inBudget()) return;
             const cand = { ...best, [k]: v };
             if (v === best[k] || unfitReason(this.ctx.device, small, cand) || unfitReason(this.ctx.device, s, cand)) continue;
+            if (k === 'forwardStep' && v === 'splitk' && s.B * s.h > SPLITK_MAX_BH) continue; // split-K only where B*h leaves units idle
             const ms = await timeOf(cand);
             if (ms < bestMs) {
               best = cand;
@@ -130,7 +131,7 @@ export class Tuner {
         await tryEach('forwardStep', FORWARD_STEP_VARIANTS);
         await tryEach('backwardStep', BACKWARD_STEP_VARIANTS);
         await tryEach('matmul', MATMUL_VARIANTS);
-        if (s.L > 1 && s.dirs === 1 && best.forwardStep !== 'persistent') await tryEach('wavefront', [false, true]);
+        if (s.L > 1 && s.dirs === 1 && best.forwardStep !== 'persistent' && best.forwardStep !== 'splitk') await tryEach('wavefront', [false, true]);
         if (s.L > 1 && s.dirs === 1 && s.window === 0 && best.backwardStep !== 'persistent') await tryEach('backwardWavefront', [false, true]);
         // the default 'single' was measured with everything above (absent from the choice: tables from before stay valid)
         await tryEach('finalize', FINALIZE_VARIANTS.filter((v) => v !== DEFAULT_RNN_CHOICE.finalize));
