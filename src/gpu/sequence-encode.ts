@@ -14,7 +14,8 @@
 //   reduce_splits, finalize (+ scale_gradients when clipping; + finalize_parts with the 'multi' finalize)
 //   lengths: the padded rows of O and the row losses (or of the caller's dO, dY) masked: +2 (+1)
 // so 2*L*T + L + K*(3 + 2*bias) + (L-1)*dirs + head + 2 (+1 clip) (+dirs dx) (+masks): see sequenceDispatches.
-// The forward and sweep variants record fewer (src/gpu/variants.ts, src/gpu/sweep-variants.ts).
+// The forward and sweep variants record fewer (src/gpu/variants.ts, src/gpu/sweep-variants.ts); the
+// splitk forward step two per step (its reduce), finalize multi one more (finalize_parts).
 // With lengths, a padded row costs no product in the step kernels (it only
 // passes its state, or its carry, through); the grid stays the same.
 import type { Activation, LossKind } from '../types.js';
