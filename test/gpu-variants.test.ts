@@ -170,6 +170,11 @@ describe('dispatch counts: persistent, wavefront, splitk, finalize multi', () =>
     const { model } = randomSequenceProblem(spec);
     const s = withChoice(planSequence(validateSequenceModel(model), { T, B: 3, activation: 'tanh', tokens: false, loss: 'cross-entropy', xi: null }, sequenceLayout(model)), { ...DEFAULT_CHOICE, forwardStep: 'splitk' });
     expect(sequenceDispatches(s, { dx: true, clip: false })).toBe(base(T, L, L, 1) + L * T);
+    // the S partials are added in a fixed order (no atomics): bit-identical run after run
+    const { batch } = randomSequenceProblem(spec);
+    const a = await gpu.gradients(model, batch, { loss: 'cross-entropy' });
+    const b = await gpu.gradients(model, batch, { loss: 'cross-entropy' });
+    expect([...b.layers.flatMap((l) => [...l.dWh, ...l.dWx]), b.loss]).toEqual([...a.layers.flatMap((l) => [...l.dWh, ...l.dWx]), a.loss]);
   });
   it('a bidirectional stack keeps layer by layer (the wavefront needs one direction)', async () => {
     const gpu = await engineWith({ fixed: { wavefront: true }, budgetMs: 0 });
@@ -229,6 +234,18 @@ describe('the tuner', () => {
     // a second call of the same class measures nothing more
     await checkSequence(gpu, { ...tiny, T: 5, seed: 92 }, full, options); // the same class: T is not part of it
     expect(gpu.stats().tuningRuns).toBe(stats.tuningRuns);
+  });
+
+  it("tries splitk (where B*h <= SPLITK_MAX_BH) and finalize 'multi' among its candidates", async () => {
+    const tiny: SeqSpec = { cell: 'gru', L: 1, bi: true, T: 3, B: 3, d: 3, h: 5, q: 3, seed: 93 };
+    // the forward step and finalize left free, so that the budget reaches finalize (tuned last)
+    const gpu = await engineWith({ mode: 'lazy', budgetMs: 20_000, fixed: { backwardStep: 'tile4', matmul: 'tile32' } });
+    await checkSequence(gpu, tiny, full, options);
+    const entry = gpu.tuning().classes[classOf(tiny)];
+    const names = Object.keys(entry.measured ?? {});
+    expect(names.some((n) => n.startsWith('forward splitk,')), names.join('; ')).toBe(true);
+    expect(names.some((n) => n.endsWith('finalize multi')), names.join('; ')).toBe(true);
+    expect(['single', 'multi', undefined]).toContain(entry.finalize);
   });
 
   it('a budget of 0 measures nothing and keeps the defaults', async () => {
