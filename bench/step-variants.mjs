@@ -8,7 +8,7 @@
 // the median wall-clock ms and the median CPU ms of the process (SwiftShader
 // runs on the CPU: on a shared machine the CPU time is the steadier figure).
 //
-//   npm run build && nice -n 10 node bench/step-variants.mjs [--cases=char,lstm,gru,dense] [--choices=tile4,direct] [--runs=3] [--window=0] [--only=forward|gradients]
+//   npm run build && nice -n 10 node bench/step-variants.mjs [--cases=char,lstm,gru,dense] [--choices=tile4,direct,splitk/tile4] [--runs=3] [--window=0] [--only=forward|gradients]
 //
 // char: T=35, B=32, tokens over 28, h=256, one layer (rnn tanh); lstm and gru:
 // the same with 2 layers (the benchmark's gated cases); dense: values d=64,
@@ -57,7 +57,13 @@ function makeCase(name) {
 
 const choices = args.choices.split(',');
 const engines = new Map();
-for (const c of choices) engines.set(c, await createEngine({ backend: 'webgpu', tuning: { fixed: { forwardStep: c, backwardStep: c } } }));
+// a choice 'F' fixes both steps to F; 'F/B' the forward to F and the backward to B (splitk is a
+// forward variant only). Every other kernel is fixed at its default: nothing is tuned.
+for (const c of choices) {
+  const [forwardStep, backwardStep = forwardStep] = c.split('/');
+  const fixed = { forwardStep, backwardStep, matmul: 'tile32', wavefront: false, backwardWavefront: false, finalize: 'single' };
+  engines.set(c, await createEngine({ backend: 'webgpu', tuning: { fixed } }));
+}
 const anyEngine = engines.get(choices[0]);
 console.log(`adapter: ${anyEngine.adapter.vendor} ${anyEngine.adapter.architecture}; T=${T} B=${B} h=${h}; runs=${runs}${tau ? `; window(${tau})` : ''}`);
 

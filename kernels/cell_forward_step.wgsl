@@ -65,59 +65,25 @@ override ACTIVATION: u32 = 1u; // rnn only: 0 identity, 1 tanh, 2 relu
 @group(0) @binding(6) var<storage, read_write> saved: array<f32>;
 
 //! include activations
-
-fn gateCount() -> u32 {
-  if (CELL == 0u) { return 1u; }
-  if (CELL == 1u) { return 3u; }
-  return 4u;
-}
+//! include cell_step
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let B = params.B;
   let h = params.h;
-  let T = params.T;
   let e = gid.x;
-  let dir = gid.y;
-  if (e >= B * h) { return; }
-  let b = e / h;
-  let j = e % h;
-  let n = lengths[b];
-  let G = gateCount();
-  let gh = G * h;
-  let bh = B * h;
-  var t = params.s;
-  var prev = t - 1u;
-  var first = t == 1u;
-  if (dir == 1u) { t = T + 1u - params.s; prev = t + 1u; first = t == n; }
-  let hsBase = params.offHs + dir * (T + 2u) * bh; // this direction's Hs block
-  let cBase = params.offC + dir * (T + 2u) * bh;
-  let k0 = dir * bh; // this direction's block in h0, c0
-  let yCur = params.offY + (t * B + b) * params.dirs * h + dir * h + j;
-  if (t > n) {
-    // padded row: no output, the carried state passes through
-    Y[yCur] = 0.0;
-    if (dir == 0u) {
-      saved[hsBase + t * bh + e] = saved[hsBase + prev * bh + e];
-      if (CELL == 2u) { saved[cBase + t * bh + e] = saved[cBase + prev * bh + e]; }
-    } else {
-      saved[hsBase + t * bh + e] = state0[params.offH0 + k0 + e];
-      if (CELL == 2u) { saved[cBase + t * bh + e] = state0[params.offC0 + k0 + e]; }
-    }
+  if (e >= params.B * h) { return; }
+  let a = stepAt(e, gid.y);
+  if (a.t > a.n) {
+    passPadded(a);
     return;
   }
-  let pw = params.offWh + dir * params.strideK;
-  let pb = params.offBh + dir * params.strideK;
-  // h_prev: h0 at the direction's first step of this sequence, else the previous slot
-  var hRow = hsBase + prev * bh + b * h;
-  var hBuf = 0u; // 0: saved, 1: state0
-  if (first) { hRow = params.offH0 + k0 + b * h; hBuf = 1u; }
-
-  // gh_g = Wh[g*h + j, :] . h_prev + bh[g*h + j], the G blocks in one pass over h_prev.
+  let G = gateCount();
+  let pw = params.offWh + a.dir * params.strideK;
+  let j = a.j;
+  // gh_g = Wh[g*h + j, :] . h_prev, the G blocks in one pass over h_prev (lib/cell_step adds bh and finishes).
   var acc = vec4<f32>(0.0);
   for (var k = 0u; k < h; k++) {
-    var hp: f32;
-    if (hBuf == 1u) { hp = state0[hRow + k]; } else { hp = saved[hRow + k]; }
+    let hp = hPrevAt(a, k);
     acc.x += W[pw + j * h + k] * hp;
     if (G > 1u) {
       acc.y += W[pw + (h + j) * h + k] * hp;
@@ -125,55 +91,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     if (G > 3u) { acc.w += W[pw + (3u * h + j) * h + k] * hp; }
   }
-  if (params.hasBias != 0u) {
-    acc.x += W[pb + j];
-    if (G > 1u) {
-      acc.y += W[pb + h + j];
-      acc.z += W[pb + 2u * h + j];
-    }
-    if (G > 3u) { acc.w += W[pb + 3u * h + j]; }
-  }
-  let gxBase = params.offGx + dir * T * B * gh + ((t - 1u) * B + b) * gh;
-  var hPrevJ: f32;
-  if (first) {
-    hPrevJ = state0[params.offH0 + k0 + e];
-    saved[hsBase + prev * bh + e] = hPrevJ; // the border slot (or a padded one holding h0 already)
-  } else {
-    hPrevJ = saved[hsBase + prev * bh + e];
-  }
-  let sBase = params.offS + dir * T * B * 4u * h + ((t - 1u) * B + b) * 4u * h;
-  var hNew: f32;
-  if (CELL == 0u) {
-    hNew = phi(Gx[gxBase + j] + acc.x);
-  } else if (CELL == 1u) {
-    let r = sigmoid(Gx[gxBase + j] + acc.x);
-    let z = sigmoid(Gx[gxBase + h + j] + acc.y);
-    let nn = tanhF(Gx[gxBase + 2u * h + j] + r * acc.z);
-    hNew = (1.0 - z) * nn + z * hPrevJ;
-    saved[sBase + j] = r;
-    saved[sBase + h + j] = z;
-    saved[sBase + 2u * h + j] = nn;
-    saved[sBase + 3u * h + j] = acc.z;
-  } else {
-    let i = sigmoid(Gx[gxBase + j] + acc.x);
-    let f = sigmoid(Gx[gxBase + h + j] + acc.y);
-    let g = tanhF(Gx[gxBase + 2u * h + j] + acc.z);
-    let o = sigmoid(Gx[gxBase + 3u * h + j] + acc.w);
-    var cPrev: f32;
-    if (first) {
-      cPrev = state0[params.offC0 + k0 + e];
-      saved[cBase + prev * bh + e] = cPrev;
-    } else {
-      cPrev = saved[cBase + prev * bh + e];
-    }
-    let c = f * cPrev + i * g;
-    saved[cBase + t * bh + e] = c;
-    hNew = o * tanhF(c);
-    saved[sBase + j] = i;
-    saved[sBase + h + j] = f;
-    saved[sBase + 2u * h + j] = g;
-    saved[sBase + 3u * h + j] = o;
-  }
-  Y[yCur] = hNew;
-  saved[hsBase + t * bh + e] = hNew;
+  finishStep(a, acc);
 }

@@ -17,9 +17,15 @@
  *   (adapters with the 'subgroups' feature; cell_forward_subgroup.wgsl);
  * - 'persistent': every step of a layer in ONE dispatch, one workgroup per
  *   direction looping over time with h_prev staged in workgroup memory; only
- *   where B*h fits the adapter's workgroup storage.
+ *   where B*h fits the adapter's workgroup storage;
+ * - 'splitk': the recurrent product Wh h_prev split along k over S workgroups
+ *   (grid z) into partial sums, then a second dispatch adding the S partials in
+ *   a fixed order and finishing the cell (cell_forward_splitk.wgsl, its REDUCE
+ *   override): two dispatches per step, S times the workgroups of 'direct'
+ *   (S = forwardSplits in src/gpu/variants.ts). The tuner tries it only where
+ *   B*h <= 8192 (the char shape's 32*256: 'direct' launches 128 workgroups or fewer there).
  */
-export type ForwardStepVariant = 'tile4' | 'direct' | 'lanes4' | 'lanes16' | 'subgroup4' | 'persistent';
+export type ForwardStepVariant = 'tile4' | 'direct' | 'lanes4' | 'lanes16' | 'subgroup4' | 'persistent' | 'splitk';
 /**
  * The reverse-sweep step: 'tile4' (the default: each invocation a 4x4 register
  * tile of the carry dGh Wh, cell_backward_tile4.wgsl; window(tau) too,
@@ -117,7 +123,7 @@ export interface TuningOptions {
 export type TuningOption = 'auto' | 'off' | TuningOptions;
 
 export const DEFAULT_CHOICE: KernelChoice = { forwardStep: 'tile4', backwardStep: 'tile4', matmul: 'tile32', wavefront: false, backwardWavefront: false };
-export const FORWARD_STEP_VARIANTS: readonly ForwardStepVariant[] = ['tile4', 'direct', 'lanes4', 'lanes16', 'subgroup4', 'persistent'];
+export const FORWARD_STEP_VARIANTS: readonly ForwardStepVariant[] = ['tile4', 'direct', 'lanes4', 'lanes16', 'subgroup4', 'persistent', 'splitk'];
 export const BACKWARD_STEP_VARIANTS: readonly BackwardStepVariant[] = ['tile4', 'direct', 'lanes4', 'lanes16', 'persistent'];
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tile32', 'tile16', 'tile64', 'tile32pad'];
 /** The defaults of the vanilla kernels, which an RnnModel call runs when its choice leaves them out. */

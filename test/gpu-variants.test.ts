@@ -14,7 +14,7 @@ import { BpttInputError } from '../src/errors.js';
 import { sequenceLayout } from '../src/sequence-params.js';
 import { validateSequenceModel } from '../src/validate-sequence.js';
 import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
-import { backwardStepKernel, forwardStepGroups, shapeClass, unfitReason, withChoice } from '../src/gpu/variants.js';
+import { SPLITK_MAX_BH, backwardStepKernel, forwardSplits, forwardStepGroups, shapeClass, unfitReason, withChoice } from '../src/gpu/variants.js';
 import { gpuEngine, printWorst } from './gpu-setup.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
 import { COVERING_TABLE, WINDOW_ROWS, checkSequence, chunked, full } from './gpu-sequence-cases.js';
@@ -45,6 +45,8 @@ const SETS: Array<[string, Partial<KernelChoice>]> = [
   ['lanes16 / lanes16 / tile64', { forwardStep: 'lanes16', backwardStep: 'lanes16', matmul: 'tile64' }], // LANES is an override of the same code: one row per cell below
   ['subgroup4 + wavefront + tile32pad', { forwardStep: 'subgroup4', wavefront: true, matmul: 'tile32pad' }],
   ['persistent', { forwardStep: 'persistent' }],
+  ['splitk', { forwardStep: 'splitk' }], // the recurrent product split along k (grid z), then a fixed-order reduce that finishes the cell
+  ['finalize multi', { finalize: 'multi' }], // finalize_parts over 2-64 workgroups, then finalize over their partials
 ];
 
 const tableName = (row: (typeof COVERING_TABLE)[number]) => `${row[0].cell} L=${row[0].L} ${row[0].bi ? 'bi' : 'uni'} ${row[1].kind}${row[0].q ? '' : ' dY'}${row[0].tokens ? ' tokens' : ''}`;
@@ -80,6 +82,10 @@ describe("the benchmark's shape (B = 32, h = 256)", () => {
     expect(forwardStepGroups(pick({ forwardStep: 'lanes4' }))).toBe(512);
     expect(backwardStepKernel(pick({ backwardStep: 'lanes16' })).groups).toBe(2048);
     expect(forwardStepGroups(pick({ forwardStep: 'persistent' }))).toBe(1);
+    // splitk: the one-pass step's 128 workgroups times S = 4 blocks of 64 terms of k
+    expect(forwardSplits(s)).toBe(4);
+    expect(forwardStepGroups(pick({ forwardStep: 'splitk' }))).toBe(512);
+    expect(s.B * s.h).toBeLessThanOrEqual(SPLITK_MAX_BH); // a tuner candidate here
   });
 
   it("tile4 (the default): 16 outputs per invocation; the norm partials per step are its workgroups", () => {
@@ -125,7 +131,7 @@ describe('the subgroup kernel is the lanes kernel but for its reduction', () => 
   });
 });
 
-describe('dispatch counts: persistent and wavefront', () => {
+describe('dispatch counts: persistent, wavefront, splitk, finalize multi', () => {
   // budgetMs 0: the kernels not fixed keep their defaults (a lazy tuner could pick a sweep variant, which changes the count)
   const spec: SeqSpec = { cell: 'gru', L: 3, bi: false, T: 9, B: 3, d: 4, h: 5, q: 5, seed: 70 };
   const base = (T: number, L: number, K: number, dirs: number) => 2 * L * T + L + K * (3 + 2) + (L - 1) * dirs + (3 + 1 + 1) + 2 + dirs;
@@ -146,6 +152,29 @@ describe('dispatch counts: persistent and wavefront', () => {
       await checkSequence(gpu, { ...spec, T }, full, { gradNormPerStep: false });
       expect(gpu.stats().dispatches).toBe(base(T, 3, 3, 1) - 3 * T + 3);
     }
+  });
+  it("finalize 'multi': one dispatch more (finalize_parts before finalize)", async () => {
+    const gpu = await engineWith({ fixed: { finalize: 'multi' }, budgetMs: 0 });
+    await checkSequence(gpu, spec, full, { gradNormPerStep: false });
+    const { T, L } = spec;
+    expect(gpu.stats().dispatches).toBe(base(T, L, L, 1) + 1);
+    const { model } = randomSequenceProblem(spec);
+    const s = withChoice(planSequence(validateSequenceModel(model), { T, B: 3, activation: 'tanh', tokens: false, loss: 'cross-entropy', xi: null }, sequenceLayout(model)), { ...DEFAULT_CHOICE, finalize: 'multi' });
+    expect(sequenceDispatches(s, { dx: true, clip: false })).toBe(base(T, L, L, 1) + 1);
+  });
+  it('splitk: two dispatches per forward step (the partial sums, then the reduce)', async () => {
+    const gpu = await engineWith({ fixed: { forwardStep: 'splitk' }, budgetMs: 0 });
+    await checkSequence(gpu, spec, full, { gradNormPerStep: false });
+    const { T, L } = spec;
+    expect(gpu.stats().dispatches).toBe(base(T, L, L, 1) + L * T);
+    const { model } = randomSequenceProblem(spec);
+    const s = withChoice(planSequence(validateSequenceModel(model), { T, B: 3, activation: 'tanh', tokens: false, loss: 'cross-entropy', xi: null }, sequenceLayout(model)), { ...DEFAULT_CHOICE, forwardStep: 'splitk' });
+    expect(sequenceDispatches(s, { dx: true, clip: false })).toBe(base(T, L, L, 1) + L * T);
+    // the S partials are added in a fixed order (no atomics): bit-identical run after run
+    const { batch } = randomSequenceProblem(spec);
+    const a = await gpu.gradients(model, batch, { loss: 'cross-entropy' });
+    const b = await gpu.gradients(model, batch, { loss: 'cross-entropy' });
+    expect([...b.layers.flatMap((l) => [...l.dWh, ...l.dWx]), b.loss]).toEqual([...a.layers.flatMap((l) => [...l.dWh, ...l.dWx]), a.loss]);
   });
   it('a bidirectional stack keeps layer by layer (the wavefront needs one direction)', async () => {
     const gpu = await engineWith({ fixed: { wavefront: true }, budgetMs: 0 });
@@ -205,6 +234,18 @@ describe('the tuner', () => {
     // a second call of the same class measures nothing more
     await checkSequence(gpu, { ...tiny, T: 5, seed: 92 }, full, options); // the same class: T is not part of it
     expect(gpu.stats().tuningRuns).toBe(stats.tuningRuns);
+  });
+
+  it("tries splitk (where B*h <= SPLITK_MAX_BH) and finalize 'multi' among its candidates", async () => {
+    const tiny: SeqSpec = { cell: 'gru', L: 1, bi: true, T: 3, B: 3, d: 3, h: 5, q: 3, seed: 93 };
+    // the forward step and finalize left free, so that the budget reaches finalize (tuned last)
+    const gpu = await engineWith({ mode: 'lazy', budgetMs: 20_000, fixed: { backwardStep: 'tile4', matmul: 'tile32' } });
+    await checkSequence(gpu, tiny, full, options);
+    const entry = gpu.tuning().classes[classOf(tiny)];
+    const names = Object.keys(entry.measured ?? {});
+    expect(names.some((n) => n.startsWith('forward splitk,')), names.join('; ')).toBe(true);
+    expect(names.some((n) => n.endsWith('finalize multi')), names.join('; ')).toBe(true);
+    expect(['single', 'multi', undefined]).toContain(entry.finalize);
   });
 
   it('a budget of 0 measures nothing and keeps the defaults', async () => {

@@ -7,6 +7,7 @@ import cellBackwardStep from '../../kernels/cell_backward_step.wgsl';
 import cellBackwardTile4 from '../../kernels/cell_backward_tile4.wgsl';
 import cellBackwardSweep from '../../kernels/cell_backward_sweep.wgsl';
 import cellForwardLanes from '../../kernels/cell_forward_lanes.wgsl';
+import cellForwardSplitk from '../../kernels/cell_forward_splitk.wgsl';
 import cellForwardStep from '../../kernels/cell_forward_step.wgsl';
 import cellForwardSubgroup from '../../kernels/cell_forward_subgroup.wgsl';
 import cellForwardTile4 from '../../kernels/cell_forward_tile4.wgsl';
@@ -36,6 +37,7 @@ import transpose from '../../kernels/transpose.wgsl';
 import windowBackwardSmall from '../../kernels/window_backward_small.wgsl';
 import windowBackwardStep from '../../kernels/window_backward_step.wgsl';
 import libActivations from '../../kernels/lib/activations.wgsl';
+import libCellStep from '../../kernels/lib/cell_step.wgsl';
 import libFinite from '../../kernels/lib/finite.wgsl';
 import libTileNorm4 from '../../kernels/lib/tilenorm4.wgsl';
 import libGateGrads from '../../kernels/lib/gate_grads.wgsl';
@@ -52,6 +54,7 @@ const SOURCES = {
   cell_backward_tile4: cellBackwardTile4,
   cell_backward_sweep: cellBackwardSweep,
   cell_forward_lanes: cellForwardLanes,
+  cell_forward_splitk: cellForwardSplitk,
   cell_forward_step: cellForwardStep,
   cell_forward_subgroup: cellForwardSubgroup,
   cell_forward_tile4: cellForwardTile4,
@@ -88,7 +91,7 @@ export type KernelName = keyof typeof SOURCES;
  * WGSL has no includes: a kernel names the shared functions it uses (kernels/lib/) with a line
  * `//! include NAME`, replaced here by that file, so each function has one home.
  */
-const LIBS: Record<string, string> = { activations: libActivations, finite: libFinite, gate_grads: libGateGrads, group_reduce: libGroupReduce, stats: libStats, tilenorm4: libTileNorm4 };
+const LIBS: Record<string, string> = { activations: libActivations, cell_step: libCellStep, finite: libFinite, gate_grads: libGateGrads, group_reduce: libGroupReduce, stats: libStats, tilenorm4: libTileNorm4 };
 
 export function linkKernel(name: string, source: string): string {
   return source.replace(/^\/\/! include (\S+)[ \t]*$/gm, (_, lib: string) => {

@@ -37,7 +37,7 @@ export function rnnSplits(h: number): number {
 }
 
 /** Workgroups of the 'multi' finalize: one per 4096 elements of the gradient or rows of the loss, 2 to 64. */
-export function finalizeParts(s: Pick<GpuShape, 'T' | 'B' | 'layout'>): number {
+export function finalizeParts(s: { T: number; B: number; layout: { total: number } }): number {
   return Math.max(2, Math.min(64, Math.ceil(Math.max(s.layout.total, s.T * s.B) / 4096)));
 }
 
@@ -232,10 +232,13 @@ export type FinalizeParams = {
   countStep: number;
 }
 
-/** finalize with the variant of s: one workgroup, or finalize_parts over many and finalize over their partials. */
+/**
+ * finalize with the variant of s: one workgroup, or finalize_parts over many and finalize over their partials.
+ * Shared by the vanilla path (a GpuShape) and the SequenceModel path (a SeqShape: sequence-encode.ts).
+ */
 export function recordFinalize(
   rec: Recorder,
-  s: GpuShape,
+  s: { choice?: KernelChoice; T: number; B: number; layout: { total: number } },
   b: { rowLoss: GPUBuffer; grad: GPUBuffer; stepPartials: GPUBuffer; stats: GPUBuffer; finalParts: GPUBuffer | null },
   p: FinalizeParams,
 ): void {

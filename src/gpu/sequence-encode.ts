@@ -11,10 +11,11 @@
 //   sweep        L*(T+1) steps (the last one gives dh0, dc0) + (L-1)*dirs products dY_{l-1}
 //                (+ dirs for dx)
 //   weights      per k dWx, dWh (+ dbx, dbh): K*(2 + 2*bias); head dW (+ db)
-//   reduce_splits, finalize (+ scale_gradients when clipping)
+//   reduce_splits, finalize (+ scale_gradients when clipping; + finalize_parts with the 'multi' finalize)
 //   lengths: the padded rows of O and the row losses (or of the caller's dO, dY) masked: +2 (+1)
 // so 2*L*T + L + K*(3 + 2*bias) + (L-1)*dirs + head + 2 (+1 clip) (+dirs dx) (+masks): see sequenceDispatches.
-// The forward and sweep variants record fewer (src/gpu/variants.ts, src/gpu/sweep-variants.ts).
+// The forward and sweep variants record fewer (src/gpu/variants.ts, src/gpu/sweep-variants.ts); the
+// splitk forward step two per step (its reduce), finalize multi one more (finalize_parts).
 // With lengths, a padded row costs no product in the step kernels (it only
 // passes its state, or its carry, through); the grid stays the same.
 import type { Activation, LossKind } from '../types.js';
@@ -24,8 +25,9 @@ import type { Recorder } from './context.js';
 import { elementwise, recordMatmul } from './encode.js';
 import { kernel } from './kernels.js';
 import type { KernelChoice } from '../tuning-types.js';
-import { backwardStepGroups, backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, forwardStepKernel, matmulWG, recordForwardVariant, windowStepKernel } from './variants.js';
+import { backwardStepGroups, backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, forwardSplits, forwardStepKernel, matmulWG, recordForwardVariant, windowStepKernel } from './variants.js';
 import { statsLayout } from './stats.js';
+import { finalizeParts, recordFinalize } from './rnn-variants.js';
 import { backwardDispatchesSaved, recordPersistentSweep, recordWavefrontSweep, sweepMode, sweepTableSize, uploadSweepTable } from './sweep-variants.js';
 
 const NO_NORM = 0xffffffff;
@@ -122,6 +124,8 @@ export interface SeqBuffers {
   stats: GPUBuffer; // Stats of kernels/finalize.wgsl, K*T per-step norms
   dx: GPUBuffer | null; // [T, B, d]
   sweep: GPUBuffer | null; // u32 [B + T]: n_b, xi_t bits (the persistent and wavefront sweeps only)
+  finalParts: GPUBuffer | null; // [3*parts] partials of the 'multi' finalize (src/gpu/rnn-variants.ts)
+  stepScratch: GPUBuffer | null; // vec4 [dirs, S, B*h]: the partial sums of the 'splitk' forward step
 }
 
 /** Element counts of every buffer (0: not needed). */
@@ -150,6 +154,8 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
     stats: statsLayout().perStep + K * T,
     dx: withDx ? R * d : 0,
     sweep: sweepTableSize(s),
+    finalParts: s.choice?.finalize === 'multi' ? 3 * finalizeParts(s) : 0,
+    stepScratch: s.choice?.forwardStep === 'splitk' ? 4 * s.dirs * forwardSplits(s) * B * h : 0,
   };
 }
 
@@ -160,7 +166,8 @@ export function sequenceDispatches(s: SeqShape, o: { dx: boolean; clip: boolean 
   const biases = s.layout.layers.reduce((a, l) => a + (l.bx >= 0 ? 1 : 0) + (l.bh >= 0 ? 1 : 0), 0);
   const masks = !s.lengths ? 0 : s.q > 0 && s.loss !== 'none' ? 2 : 1;
   // minus what a persistent or wavefront forward (src/gpu/variants.ts) and sweep (src/gpu/sweep-variants.ts) save
-  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 2 + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s) - backwardDispatchesSaved(s);
+  const finalize = s.choice?.finalize === 'multi' ? 2 : 1; // 'multi': finalize_parts, then finalize
+  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 1 + finalize + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s) - backwardDispatchesSaved(s);
 }
 
 /** Elements between the parameters of a layer's two directions (the step kernels address dir 1 from dir 0's offsets). */
@@ -169,7 +176,11 @@ export function strideK(s: SeqShape, k0: number): number {
 }
 
 /** Gx_k = X_l Wx_k^T + bx_k for every k, then the steps of each layer, bottom up. */
-export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>): void {
+export function recordSequenceForward(
+  rec: Recorder,
+  s: SeqShape,
+  b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'> & Partial<Pick<SeqBuffers, 'stepScratch'>>,
+): void {
   const o = seqOffsets(s);
   const { T, B, R, h, G, dirs, layout } = s;
   // Every product recorded into this call uses the chosen matmul tile (the head and backward follow the forward).
@@ -199,32 +210,35 @@ export function recordSequenceForward(rec: Recorder, s: SeqShape, b: Pick<SeqBuf
     recordForwardVariant(rec, s, b, projection);
     return;
   }
-  const forward = forwardStepKernel(s); // the variant chosen (cell_forward_tile4 or cell_forward_step)
+  const forward = forwardStepKernel(s); // the variant chosen (cell_forward_tile4, cell_forward_step or cell_forward_splitk)
+  if (forward.splits && !b.stepScratch) throw new Error('the splitk forward step needs its stepScratch buffer (seqBufferSizes)');
   for (let l = 0; l < s.L; l++) {
     projection(l);
     const k0 = l * dirs;
     const p0 = layout.layers[k0];
     for (let step = 1; step <= T; step++) {
-      rec.dispatch(
-        forward.info,
-        forward.constants,
-        { W: b.params, Gx: b.Gx, state0: b.state0, lengths: b.lengths, Y: b.Y, saved: b.saved },
-        {
-          B, h, T, dirs, s: step,
-          offWh: p0.Wh,
-          offBh: Math.max(0, p0.bh),
-          strideK: strideK(s, k0),
-          hasBias: p0.bh >= 0 ? 1 : 0,
-          offGx: o.Gx(k0),
-          offY: o.Y(l),
-          offHs: o.Hs(k0),
-          offC: o.C(k0),
-          offS: o.S(k0),
-          offH0: o.h0(k0),
-          offC0: o.c0(k0),
-        },
-        [forward.groups, dirs],
-      );
+      const buffers = { W: b.params, Gx: b.Gx, state0: b.state0, lengths: b.lengths, Y: b.Y, saved: b.saved };
+      const params = {
+        B, h, T, dirs, s: step,
+        offWh: p0.Wh,
+        offBh: Math.max(0, p0.bh),
+        strideK: strideK(s, k0),
+        hasBias: p0.bh >= 0 ? 1 : 0,
+        offGx: o.Gx(k0),
+        offY: o.Y(l),
+        offHs: o.Hs(k0),
+        offC: o.C(k0),
+        offS: o.S(k0),
+        offH0: o.h0(k0),
+        offC0: o.c0(k0),
+      };
+      if (forward.splits) {
+        // splitk: the partial sums over S blocks of k (grid z), then their fixed-order sum and the cell's finish
+        rec.dispatch(forward.info, { ...forward.constants, REDUCE: false }, { ...buffers, scratch: b.stepScratch! }, params, [forward.groups, dirs, forward.splits]);
+        rec.dispatch(forward.info, { ...forward.constants, REDUCE: true }, { ...buffers, scratch: b.stepScratch! }, params, [forward.groups, dirs]);
+      } else {
+        rec.dispatch(forward.info, forward.constants, buffers, params, [forward.groups, dirs]);
+      }
     }
   }
 }
@@ -397,22 +411,16 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
     if (s.hasHeadBias) rec.dispatch(sums, {}, { A: b.O, out: b.partials }, { ...common, N: s.q, offA: 0, offOut: layout.head!.b }, [Math.ceil(s.q / 64), s.splits]);
   }
   rec.dispatch(kernel('reduce_splits'), {}, { partials: b.partials, grad: b.grad }, { n: layout.total, splits: s.splits }, elementwise(layout.total));
-  rec.dispatch(
-    kernel('finalize'),
-    {},
-    { rowLoss: b.rowLoss, grad: b.grad, stepPartials: b.stepPartials, stats: b.stats },
-    {
-      R,
-      hasLoss: s.loss === 'none' ? 0 : 1,
-      lossScale: 1 / s.N,
-      n: layout.total,
-      clipNorm: opt.clipNorm,
-      T: K * T,
-      stepParts: opt.perStepNorms ? s.stepParts : 0,
-      countStep: opt.countStep ? 1 : 0,
-    },
-    [1],
-  );
+  recordFinalize(rec, s, b, {
+    R,
+    hasLoss: s.loss === 'none' ? 0 : 1,
+    lossScale: 1 / s.N,
+    n: layout.total,
+    clipNorm: opt.clipNorm,
+    T: K * T,
+    stepParts: opt.perStepNorms ? s.stepParts : 0,
+    countStep: opt.countStep ? 1 : 0,
+  });
   if (opt.applyClip && opt.clipNorm > 0) {
     rec.dispatch(kernel('scale_gradients'), {}, { stats: b.stats, grad: b.grad }, { n: layout.total }, elementwise(layout.total));
   }

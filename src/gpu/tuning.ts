@@ -4,7 +4,7 @@
 // offer the table for reuse (engine.tuning(), createEngine({ tuning: { table } })).
 //
 // How: greedy over the kernels, forward step, backward step (the persistent
-// sweep among them), matmul, then the wavefront and the backward wavefront
+// sweep among them), matmul, then the wavefront and the backward wavefront, then finalize
 // (unidirectional stacks); each candidate is a whole gradient call (forward,
 // loss, reverse sweep, weight gradients) at the call's B and h and min(T, 4)
 // steps on zeros, run once to compile and warm up and then twice, the faster run
@@ -21,7 +21,7 @@ import { DEFAULT_RNN_CHOICE, FINALIZE_VARIANTS, RNN_BACKWARD_STEP_VARIANTS, RNN_
 import type { GpuContext } from './context.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
 import { type SeqShape, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, sequenceDispatches } from './sequence-encode.js';
-import { assertFits, shapeClass, unfitReason, withChoice } from './variants.js';
+import { SPLITK_MAX_BH, assertFits, shapeClass, unfitReason, withChoice } from './variants.js';
 import { type GpuShape, planShape } from './encode.js';
 import { assertRnnFits, unfitRnnReason, vanillaClass, withRnnChoice } from './rnn-variants.js';
 import { vanillaCallTimer } from './rnn-tuning.js';
@@ -80,7 +80,7 @@ export class Tuner {
     let choice: KernelChoice;
     let argument = 'options.tuning.fixed';
     if (known) {
-      choice = { forwardStep: known.forwardStep, backwardStep: known.backwardStep, matmul: known.matmul, wavefront: known.wavefront, backwardWavefront: known.backwardWavefront ?? false, ...fixed };
+      choice = { forwardStep: known.forwardStep, backwardStep: known.backwardStep, matmul: known.matmul, wavefront: known.wavefront, backwardWavefront: known.backwardWavefront ?? false, ...(known.finalize ? { finalize: known.finalize } : {}), ...fixed };
       argument = `options.tuning.table.classes[${JSON.stringify(key)}]`;
     } else if (tuneNow && this.options.mode !== 'off' && SEQUENCE_KERNELS.some((k) => fixed[k] === undefined)) {
       assertFits(this.ctx.device, s, { ...DEFAULT_CHOICE, ...fixed }, argument); // a fixed part that cannot run is refused, not measured
@@ -120,6 +120,7 @@ export class Tuner {
             if (!inBudget()) return;
             const cand = { ...best, [k]: v };
             if (v === best[k] || unfitReason(this.ctx.device, small, cand) || unfitReason(this.ctx.device, s, cand)) continue;
+            if (k === 'forwardStep' && v === 'splitk' && s.B * s.h > SPLITK_MAX_BH) continue; // split-K only where B*h leaves units idle
             const ms = await timeOf(cand);
             if (ms < bestMs) {
               best = cand;
@@ -130,8 +131,10 @@ export class Tuner {
         await tryEach('forwardStep', FORWARD_STEP_VARIANTS);
         await tryEach('backwardStep', BACKWARD_STEP_VARIANTS);
         await tryEach('matmul', MATMUL_VARIANTS);
-        if (s.L > 1 && s.dirs === 1 && best.forwardStep !== 'persistent') await tryEach('wavefront', [false, true]);
+        if (s.L > 1 && s.dirs === 1 && best.forwardStep !== 'persistent' && best.forwardStep !== 'splitk') await tryEach('wavefront', [false, true]);
         if (s.L > 1 && s.dirs === 1 && s.window === 0 && best.backwardStep !== 'persistent') await tryEach('backwardWavefront', [false, true]);
+        // the default 'single' was measured with everything above (absent from the choice: tables from before stay valid)
+        await tryEach('finalize', FINALIZE_VARIANTS.filter((v) => v !== DEFAULT_RNN_CHOICE.finalize));
       }
     } finally {
       spent = performance.now() - start;
@@ -270,7 +273,7 @@ export class Tuner {
 }
 
 /** The kernels of a SequenceModel call's choice (the vanilla ones, VANILLA_KERNELS, are an RnnModel's). */
-const SEQUENCE_KERNELS = ['forwardStep', 'backwardStep', 'matmul', 'wavefront', 'backwardWavefront'] as const;
+const SEQUENCE_KERNELS = ['forwardStep', 'backwardStep', 'matmul', 'wavefront', 'backwardWavefront', 'finalize'] as const;
 
 /** Every variant of each kernel the vanilla RnnModel path runs. */
 const VANILLA_VARIANTS = {
@@ -308,7 +311,7 @@ export function describeVanillaChoice(c: KernelChoice, kernels: readonly string[
 }
 
 export function describeChoice(c: KernelChoice): string {
-  return `forward ${c.forwardStep}, backward ${c.backwardStep}, matmul ${c.matmul}${c.wavefront ? ', wavefront' : ''}${c.backwardWavefront ? ', backward wavefront' : ''}`;
+  return `forward ${c.forwardStep}, backward ${c.backwardStep}, matmul ${c.matmul}${c.wavefront ? ', wavefront' : ''}${c.backwardWavefront ? ', backward wavefront' : ''}${c.finalize === 'multi' ? ', finalize multi' : ''}`;
 }
 
 /** Refuses a tuning option that is not one of the documented forms, naming the part that is wrong. */

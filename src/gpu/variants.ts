@@ -64,8 +64,21 @@ export function assertFits(device: GPUDevice, s: SeqShape, choice: KernelChoice,
 
 /** The wavefront applies to stacks of one direction (both directions of a layer need all of the layer below). */
 export function wavefrontApplies(s: Pick<SeqShape, 'L' | 'dirs'>, choice: KernelChoice): boolean {
-  return choice.wavefront && s.L > 1 && s.dirs === 1 && choice.forwardStep !== 'persistent';
+  return choice.wavefront && s.L > 1 && s.dirs === 1 && choice.forwardStep !== 'persistent' && choice.forwardStep !== 'splitk';
 }
+
+/**
+ * Blocks of k of the 'splitk' forward step: enough that one step launches about 512
+ * workgroups (ceil(B*h/64) * S), 2 to 8, and none shorter than 8 terms where h allows.
+ * At the char shape (B = 32, h = 256): 128 workgroups of the one-pass step, so S = 4 and 512.
+ */
+export function forwardSplits(s: Pick<SeqShape, 'B' | 'h'>): number {
+  const groups = Math.ceil((s.B * s.h) / STEP_WG);
+  return Math.max(2, Math.min(8, Math.ceil(512 / groups), Math.ceil(s.h / 8)));
+}
+
+/** The tuner tries 'splitk' only where B*h is at most this (the char shape's): above it the one-pass step has units enough. */
+export const SPLITK_MAX_BH = 32 * 256;
 
 /** Workgroups over x of the 'tile4' step kernels: 64 invocations, each 4 rows b by 4 columns (units of rnn, or of the backward's dh). */
 function tile4Groups(B: number, h: number, unitsPer: number): number {
@@ -132,28 +145,36 @@ function forwardLanes(device: GPUDevice | null, v: KernelChoice['forwardStep']):
 export function forwardStepGroups(s: SeqShape, device: GPUDevice | null = null): number {
   const v = choiceOf(s).forwardStep;
   if (v === 'persistent') return 1;
+  if (v === 'splitk') return forwardStepKernel(s).groups * forwardSplits(s); // the first (product) dispatch; the reduce has 1/S of it
   if ((v === 'direct' || v === 'tile4') && !wavefrontApplies(s, choiceOf(s))) return forwardStepKernel(s).groups;
   const { lanes, wg } = forwardLanes(device, v);
   return Math.ceil((s.B * s.h) / (wg / lanes));
 }
 
-/** The step kernel of the layer-by-layer forward ('tile4' or 'direct'), its constants and workgroups over x. */
-export function forwardStepKernel(s: SeqShape): { info: KernelInfo; constants: Record<string, number>; groups: number } {
+/**
+ * The step kernel of the layer-by-layer forward ('tile4', 'direct' or 'splitk'), its constants
+ * and workgroups over x; `splits` > 0: 'splitk', whose steps are two dispatches (grid z = splits,
+ * then the reduce: sequence-encode.ts).
+ */
+export function forwardStepKernel(s: SeqShape): { info: KernelInfo; constants: Record<string, number>; groups: number; splits: number } {
   const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
-  if (choiceOf(s).forwardStep === 'tile4') return { info: kernel('cell_forward_tile4'), constants, groups: tile4Groups(s.B, s.h, s.cell === 'rnn' ? 4 : 1) };
-  return { info: kernel('cell_forward_step'), constants, groups: Math.ceil((s.B * s.h) / STEP_WG) };
+  const v = choiceOf(s).forwardStep;
+  if (v === 'splitk') return { info: kernel('cell_forward_splitk'), constants: { ...constants, SPLITS: forwardSplits(s) }, groups: Math.ceil((s.B * s.h) / STEP_WG), splits: forwardSplits(s) };
+  if (v === 'tile4') return { info: kernel('cell_forward_tile4'), constants, groups: tile4Groups(s.B, s.h, s.cell === 'rnn' ? 4 : 1), splits: 0 };
+  return { info: kernel('cell_forward_step'), constants, groups: Math.ceil((s.B * s.h) / STEP_WG), splits: 0 };
 }
 
 /** Whether the forward is recorded here rather than by the step loop of sequence-encode.ts (forwardStepKernel). */
 export function forwardIsVariant(s: SeqShape): boolean {
   const c = choiceOf(s);
-  return (c.forwardStep !== 'direct' && c.forwardStep !== 'tile4') || wavefrontApplies(s, c);
+  return (c.forwardStep !== 'direct' && c.forwardStep !== 'tile4' && c.forwardStep !== 'splitk') || wavefrontApplies(s, c);
 }
 
 /** Forward dispatches the variant saves against L*T steps and K input projections. */
 export function forwardDispatchesSaved(s: SeqShape): number {
   const c = choiceOf(s);
   if (c.forwardStep === 'persistent') return s.L * s.T - s.L;
+  if (c.forwardStep === 'splitk') return -s.L * s.T; // a reduce dispatch after every step
   if (wavefrontApplies(s, c)) return s.L * s.T - (s.T + s.L - 1) + (s.K - s.dirs);
   return 0;
 }
