@@ -28,7 +28,7 @@ import { newTally } from './fuzz-run.js';
 const engines: Engine[] = [];
 let owner: Engine | null = null;
 async function engineWith(tuning: TuningOption | undefined): Promise<Engine> {
-  if (typeof tuning === 'object' && tuning.fixed && !tuning.table && tuning.mode === undefined) tuning = { ...tuning, fixed: { ...DEFAULT_CHOICE, ...tuning.fixed } };
+  if (typeof tuning === 'object' && tuning.fixed && !tuning.table && tuning.mode === undefined) tuning = { ...tuning, fixed: { ...DEFAULT_CHOICE, finalize: 'single', ...tuning.fixed } };
   owner ??= await gpuEngine();
   const e = await createEngine({ backend: 'webgpu', device: owner.device!, tuning });
   engines.push(e);
@@ -302,7 +302,7 @@ describe('the tuner', () => {
   it('measures the persistent sweep and the backward wavefront where they apply, picks a valid choice, and the call equals the reference', async () => {
     const tiny: SeqSpec = { cell: 'gru', L: 2, bi: false, T: 3, B: 2, d: 3, h: 4, q: 3, seed: 91 };
     const key = shapeClass({ cell: 'gru', activation: 'tanh', L: 2, dirs: 1, B: 2, h: 4 });
-    const rest = { forwardStep: 'direct', matmul: 'tile32', wavefront: false } as const;
+    const rest = { forwardStep: 'direct', matmul: 'tile32', wavefront: false, finalize: 'single' } as const;
     // the backward steps (persistent among them) with the wavefront fixed off; then the wavefront with the step fixed
     const steps = await engineWith({ mode: 'lazy', budgetMs: 60_000, fixed: { ...rest, backwardWavefront: false } });
     await checkSequence(steps, tiny, full, { gradNormPerStep: true });

@@ -34,18 +34,18 @@ export function getEngine(lib: Lib, backend: LibBackend): Promise<Engine> {
   return engine;
 }
 
-/** Tunes the tuned engine for a stack's shape class, once per class; says what it chose and what it cost. */
+/** Tunes the tuned engine for the case's shape class (an RnnModel's or a stack's), once per class; says what it chose and what it cost. */
 async function tuneUpFront(engine: Engine, problem: AnyProblem): Promise<string> {
-  if (!isStack(problem)) {
-    // The tuner chooses the kernels of SequenceModel calls; an RnnModel's gradients and trainer run fixed kernels.
-    return 'an RnnModel: the tuner has no variants for its kernels, so this runs what library-webgpu runs';
-  }
   const before = engine.stats();
-  const choice = await engine.tune(problem.model, problem.batch, { loss: problem.spec.loss });
+  const choice = isStack(problem)
+    ? await engine.tune(problem.model, problem.batch, { loss: problem.spec.loss })
+    : await engine.tune(problem.model, problem.batch, { loss: problem.spec.loss });
   const after = engine.stats();
   const spent = (after.tuningMs ?? 0) - (before.tuningMs ?? 0);
   const runs = (after.tuningRuns ?? 0) - (before.tuningRuns ?? 0);
-  const what = `forward ${choice.forwardStep}, backward ${choice.backwardStep}, matmul ${choice.matmul}${choice.wavefront ? ', wavefront' : ''}`;
+  const what = isStack(problem)
+    ? `forward ${choice.forwardStep}, backward ${choice.backwardStep}, matmul ${choice.matmul}${choice.wavefront ? ', wavefront' : ''}${choice.backwardWavefront ? ', backward wavefront' : ''}${choice.finalize === 'multi' ? ', finalize multi' : ''}`
+    : `rnn forward ${choice.rnnForwardStep ?? 'direct'}, rnn backward ${choice.rnnBackwardStep ?? 'direct'}, matmul ${choice.matmul}, finalize ${choice.finalize ?? 'single'}`;
   return runs ? `tuned up front: ${what} (${(spent / 1000).toFixed(1)} s, ${runs} candidate calls)` : `tuned earlier on this page: ${what}`;
 }
 
