@@ -336,6 +336,11 @@ const BAD_CALLS: BadCall[] = [
       [{ mode: 'eager' }, 'options.tuning.mode'],
       [{ budgetMs: -1 }, 'options.tuning.budgetMs'],
       [{ speed: 1 }, 'options.tuning.speed'],
+      // every kernel of the choice, the SequenceModel's and the vanilla path's, refused by its own name
+      ...(['forwardStep', 'backwardStep', 'matmul', 'wavefront', 'backwardWavefront', 'rnnForwardStep', 'rnnBackwardStep', 'windowStep', 'finalize'] as const).map(
+        (k) => [{ fixed: { [k]: 'warp' } }, `options.tuning.fixed.${k}`] as const,
+      ),
+      [{ fixed: { tile: 'tile4' } }, 'options.tuning.fixed.tile'],
     ] as const).map(
       ([tuning, input]): BadCall => ({
         name: `createEngine ${backend} tuning ${JSON.stringify(tuning)}`,
