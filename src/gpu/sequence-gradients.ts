@@ -1,6 +1,7 @@
 // engine.gradients for a SequenceModel on the GPU: upload, record the whole
 // computation (every layer, both directions), submit once, read every result
 // back with one map.
+import { zeroPaddedRows } from '../padding.js';
 import type { Batch, SequenceGradients, SequenceModel } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
 import { type SequenceLayout, packSequence, sequenceLayout } from '../sequence-params.js';
@@ -48,7 +49,7 @@ export function uploadSequenceBatch(ctx: GpuContext, rec: Recorder, s: SeqShape,
   const o = seqOffsets(s);
   const { B, h, K } = s;
   const bh = B * h;
-  upload(dev, b.x, 0, s.lengths && !s.tokens ? zeroPaddedRows(batch.x as Float32Array, s.lengths, s.T, s.B, s.d) : batch.x);
+  upload(dev, b.x, 0, s.lengths && !s.tokens ? zeroPaddedRows((batch.x as Float32Array).slice(), s.lengths, s.T, s.B, s.d) : batch.x);
   // With lengths the step kernels skip padded rows, so their rows of dGx/dGh, of the layer outputs and of
   // the saved states are never written: clear them (nothing is uploaded into these three), or a pooled
   // buffer's old contents (NaN from an earlier call) reach the weight-gradient products through 0 * NaN.
@@ -75,16 +76,6 @@ export function uploadSequenceBatch(ctx: GpuContext, rec: Recorder, s: SeqShape,
       else rec.clear(b.dState, cAt, bh * 4);
     }
   }
-}
-
-/**
- * x [T, B, d] with the rows past each sequence's end set to 0: the reference never reads them, but
- * dWx = dGx^T X multiplies them by dGx's zeros, and 0 * NaN would make a finite gradient NaN.
- */
-function zeroPaddedRows(x: Float32Array, lengths: ArrayLike<number>, T: number, B: number, d: number): Float32Array {
-  const out = x.slice();
-  for (let b = 0; b < B; b++) for (let t = lengths[b]; t < T; t++) out.fill(0, (t * B + b) * d, (t * B + b + 1) * d);
-  return out;
 }
 
 /** n_b of every sequence as the kernels read them (u32 [B]; T each without lengths). */

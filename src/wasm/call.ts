@@ -1,6 +1,7 @@
 // One call of bptt_run: lays the arena out for the call's shapes, copies the
 // inputs in, fills the context block, runs every thread, and gives access to
 // what came out. engine.gradients and trainer.step both go through here.
+import { zeroPaddedRows } from '../padding.js';
 import type { Activation, Batch, OptimizerOptions } from '../types.js';
 import type { Problem } from '../validate.js';
 import { truncationXi } from '../truncation.js';
@@ -113,26 +114,20 @@ export function runCall(
   const ctxF = new Float32Array(buffer, pool.context, SLOTS.length);
   const put = (slot: SlotName, value: number) => (FLOAT_SLOTS.has(slot) ? (ctxF[SLOT_INDEX[slot]] = value) : (ctx[SLOT_INDEX[slot]] = value));
 
-  /** Zero the padded rows (t >= n_b) of an array [T, B, width]: what lies there is ignored (MATH.md part 2). */
-  const maskPadding = (a: Float32Array, width: number) => {
-    const n = problem.lengths;
-    if (n) for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t >= n[b]) a.fill(0, (t * B + b) * width, (t * B + b + 1) * width);
-  };
-
   f32('P_PARAMS', total).set(params);
   if (problem.tokens) new Int32Array(buffer, at.P_X, R).set(batch.x as Int32Array);
   else {
     // padded rows of x are zeroed: dWhx = dA^T X is a product over every row, and 0 * NaN is NaN
     const x = f32('P_X', R * d);
     x.set(batch.x as Float32Array);
-    maskPadding(x, d);
+    zeroPaddedRows(x, problem.lengths, T, B, d);
   }
   if (problem.loss === 'cross-entropy') new Int32Array(buffer, at.P_Y, R).set(batch.y as Int32Array);
   else if (problem.loss === 'mse') f32('P_Y', R * q).set(batch.y as Float32Array);
   else if (!forward) {
     const dO = f32('P_DOIN', R * q);
     dO.set(batch.dO!);
-    maskPadding(dO, q); // with lengths, dO at padded steps is ignored
+    zeroPaddedRows(dO, problem.lengths, T, B, q); // with lengths, dO at padded steps is ignored
   }
   if (problem.lengths) new Int32Array(buffer, at.P_LEN, B).set(problem.lengths);
   if (batch.h0) f32('P_H0', B * h).set(batch.h0);

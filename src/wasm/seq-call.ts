@@ -2,6 +2,7 @@
 // for the call's shapes, copies the inputs in, fills the context block of
 // enum SeqSlot, runs every thread, and gives access to what came out.
 // engine.gradients, engine.forward and the trainer's step all go through here.
+import { zeroPaddedRows } from '../padding.js';
 import type { Batch } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
 import { truncationXi } from '../truncation.js';
@@ -121,10 +122,7 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
   const ctx = new Int32Array(buffer, pool.context, SEQ_SLOTS.length);
   const ctxF = new Float32Array(buffer, pool.context, SEQ_SLOTS.length);
   const put = (slot: SeqSlotName, value: number) => (SEQ_FLOAT_SLOTS.has(slot) ? (ctxF[SEQ_SLOT_INDEX[slot]] = value) : (ctx[SEQ_SLOT_INDEX[slot]] = value));
-  /** Zero the padded rows (t >= n_b) of an array [T, B, width]: what lies there is ignored (MATH.md part 2). */
-  const maskPadding = (a: Float32Array, width: number) => {
-    if (lengths) for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t >= lengths[b]) a.fill(0, (t * B + b) * width, (t * B + b + 1) * width);
-  };
+  const maskPadding = (a: Float32Array, width: number) => zeroPaddedRows(a, lengths, T, B, width);
 
   f32('QP_PARAMS', total).set(params);
   if (p.tokens) new Int32Array(buffer, at.QP_X, R).set(batch.x as Int32Array);
