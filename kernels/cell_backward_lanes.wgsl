@@ -56,11 +56,7 @@ override LANES: u32 = 4u; // 1, 2, 4, ..., 64
 var<workgroup> partial: array<f32, 64>;
 var<workgroup> red: array<f32, 64>;
 
-fn gateCount() -> u32 {
-  if (CELL == 0u) { return 1u; }
-  if (CELL == 1u) { return 3u; }
-  return 4u;
-}
+//! include gates
 
 //! include activations
 

@@ -80,11 +80,7 @@ override ACTIVATION: u32 = 1u;
 
 var<workgroup> partial: array<f32, 64>;
 
-fn gateCount() -> u32 {
-  if (CELL == 0u) { return 1u; }
-  if (CELL == 1u) { return 3u; }
-  return 4u;
-}
+//! include gates
 
 //! include activations
 

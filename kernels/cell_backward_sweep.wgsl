@@ -107,11 +107,7 @@ var<workgroup> hc: array<f32, HC_CAP>; // persistent: the carry into every outpu
 //! include gate_grads
 //! include finite
 
-fn gateCount() -> u32 {
-  if (CELL == 0u) { return 1u; }
-  if (CELL == 1u) { return 3u; }
-  return 4u;
-}
+//! include gates
 
 /** Where one layer-direction's tensors and weights are (element offsets). */
 struct Lay {

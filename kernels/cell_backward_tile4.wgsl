@@ -81,11 +81,7 @@ override ACTIVATION: u32 = 1u;
 @group(0) @binding(7) var<storage, read_write> dState: array<f32>;
 @group(0) @binding(8) var<storage, read_write> normPartials: array<f32>;
 
-fn gateCount() -> u32 {
-  if (CELL == 0u) { return 1u; }
-  if (CELL == 1u) { return 3u; }
-  return 4u;
-}
+//! include gates
 
 //! include activations
 //! include gate_grads

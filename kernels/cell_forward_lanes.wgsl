@@ -95,11 +95,7 @@ var<workgroup> hs: array<f32, HS_CAP>;
 
 //! include activations
 
-fn gateCount() -> u32 {
-  if (CELL == 0u) { return 1u; }
-  if (CELL == 1u) { return 3u; }
-  return 4u;
-}
+//! include gates
 
 struct Layer {
   wh: u32,

@@ -49,6 +49,7 @@ override REDUCE: bool = false;
 @group(0) @binding(7) var<storage, read_write> scratch: array<vec4<f32>>;
 
 //! include activations
+//! include gates
 //! include cell_step
 
 @compute @workgroup_size(64)

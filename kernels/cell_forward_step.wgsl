@@ -65,6 +65,7 @@ override ACTIVATION: u32 = 1u; // rnn only: 0 identity, 1 tanh, 2 relu
 @group(0) @binding(6) var<storage, read_write> saved: array<f32>;
 
 //! include activations
+//! include gates
 //! include cell_step
 
 @compute @workgroup_size(64)

@@ -71,11 +71,7 @@ override ACTIVATION: u32 = 1u; // rnn only: 0 identity, 1 tanh, 2 relu
 
 //! include activations
 
-fn gateCount() -> u32 {
-  if (CELL == 0u) { return 1u; }
-  if (CELL == 1u) { return 3u; }
-  return 4u;
-}
+//! include gates
 
 /** Units per invocation: 4 for rnn (its 4 columns are 4 units), 1 for the gated cells (4 columns = the gates of 1 unit). */
 fn unitsPer() -> u32 {

@@ -4,14 +4,8 @@
 // (cell_forward_step.wgsl) and the split-K one's reduce (cell_forward_reduce.wgsl). The
 // including kernel declares `params` (B, h, T, dirs, s, offBh, strideK, hasBias, offGx, offY,
 // offHs, offC, offS, offH0, offC0), the bindings W, Gx, state0, lengths, Y, saved, the
-// overrides CELL and ACTIVATION, and includes activations first. The header of
+// overrides CELL and ACTIVATION, and includes activations and gates first. The header of
 // cell_forward_step.wgsl describes the layout.
-
-fn gateCount() -> u32 {
-  if (CELL == 0u) { return 1u; }
-  if (CELL == 1u) { return 3u; }
-  return 4u;
-}
 
 struct StepAt {
   b: u32,

@@ -39,6 +39,7 @@ import windowBackwardStep from '../../kernels/window_backward_step.wgsl';
 import libActivations from '../../kernels/lib/activations.wgsl';
 import libCellStep from '../../kernels/lib/cell_step.wgsl';
 import libFinite from '../../kernels/lib/finite.wgsl';
+import libGates from '../../kernels/lib/gates.wgsl';
 import libTileNorm4 from '../../kernels/lib/tilenorm4.wgsl';
 import libGateGrads from '../../kernels/lib/gate_grads.wgsl';
 import libGroupReduce from '../../kernels/lib/group_reduce.wgsl';
@@ -91,7 +92,7 @@ export type KernelName = keyof typeof SOURCES;
  * WGSL has no includes: a kernel names the shared functions it uses (kernels/lib/) with a line
  * `//! include NAME`, replaced here by that file, so each function has one home.
  */
-const LIBS: Record<string, string> = { activations: libActivations, cell_step: libCellStep, finite: libFinite, gate_grads: libGateGrads, group_reduce: libGroupReduce, stats: libStats, tilenorm4: libTileNorm4 };
+const LIBS: Record<string, string> = { activations: libActivations, cell_step: libCellStep, finite: libFinite, gates: libGates, gate_grads: libGateGrads, group_reduce: libGroupReduce, stats: libStats, tilenorm4: libTileNorm4 };
 
 export function linkKernel(name: string, source: string): string {
   return source.replace(/^\/\/! include (\S+)[ \t]*$/gm, (_, lib: string) => {
