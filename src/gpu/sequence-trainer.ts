@@ -2,6 +2,7 @@
 // carried states (h, and c for an lstm, of every layer-direction) stay on the
 // device between steps; a step reads back 32 bytes (the loss and the flags of
 // kernels/finalize.wgsl), nothing else.
+import type { BufferPool } from './buffers.js';
 import type { Batch, ForwardOptions, ForwardResult, GenerateOptions, SequenceModel, StepOptions, StepResult, StepTrainer, Trainer, TrainerOptions } from '../types.js';
 import { validateForwardCall, validateGenerateCall } from '../validate-forward.js';
 import { gpuGenerate } from './sequence-generate.js';
@@ -36,6 +37,34 @@ export interface DeviceTrainerState {
   applied: number;
   draws: number; // step() calls that passed validation: randomized xi from seed + k, as the other trainers
   released?: boolean; // set by releaseTrainerState (the trainer was disposed)
+}
+
+/**
+ * After a step's submit, what both trainers record on the host from the Stats read back: a completed
+ * step (applied or skipped) moves to the next randomized draw; only an applied one counts and adopts
+ * `fresh` (the carried state at a new batch size) in place of the old one, which goes back to the pool.
+ */
+export function settleStep(
+  own: DeviceTrainerState,
+  pool: BufferPool,
+  out: Float32Array,
+  fresh: GPUBuffer | null,
+  B: number,
+  lossIsNone: boolean,
+  readGradNorm: boolean | undefined,
+): StepResult {
+  const S = statsLayout();
+  const skipped = out[S.nonFinite] !== 0;
+  own.draws++;
+  if (!skipped) own.applied++;
+  if (fresh && !skipped) {
+    if (own.state) pool.release(own.state);
+    own.state = fresh;
+    own.stateB = B;
+  }
+  const result: StepResult = { loss: lossIsNone ? NaN : out[S.loss], skipped, step: own.applied };
+  if (readGradNorm) result.gradNorm = out[S.gradNorm];
+  return result;
 }
 
 /**
@@ -101,17 +130,8 @@ export async function sequenceTrainerStep(
       }
       rec.copy(stats, 0, staging, 0, S.fixed * 4);
     });
-    const skipped = out[S.nonFinite] !== 0;
-    own.draws++; // a completed step (applied or skipped) moves to the next randomized draw, as on the CPU
-    if (!skipped) own.applied++;
-    if (fresh && !skipped) {
-      if (own.state) pool.release(own.state);
-      own.state = fresh;
-      own.stateB = B;
-      fresh = null;
-    }
-    const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[S.loss], skipped, step: own.applied };
-    if (stepOptions.readGradNorm) result.gradNorm = out[S.gradNorm];
+    const result = settleStep(own, pool, out, fresh, B, opts.loss === 'none', stepOptions.readGradNorm);
+    if (result.skipped === false) fresh = null; // adopted as the carried state
     return result;
   } finally {
     if (fresh) pool.release(fresh);

@@ -20,7 +20,7 @@ import { submitAndRead } from './call.js';
 import { recordOptimizerUpdate } from './optimizer.js';
 import { statsLayout } from './stats.js';
 import { chooseRnnVariants } from './tuning.js';
-import { createTrainerState, releaseTrainerState, sequenceTrainerStep } from './sequence-trainer.js';
+import { createTrainerState, releaseTrainerState, sequenceTrainerStep, settleStep } from './sequence-trainer.js';
 import { gpuRnnForward } from './rnn-forward.js';
 import { gpuSequenceForward } from './sequence-forward.js';
 import { gpuGenerate } from './sequence-generate.js';
@@ -109,17 +109,8 @@ export function createGpuTrainer(
           }
           rec.copy(stats, 0, staging, 0, S.fixed * 4);
         });
-        const skipped = out[S.nonFinite] !== 0;
-        own.draws++; // a completed step (applied or skipped) moves to the next randomized draw, as on the CPU
-        if (!skipped) own.applied++;
-        if (fresh && !skipped) {
-          if (own.state) pool.release(own.state);
-          own.state = fresh;
-          own.stateB = B;
-          fresh = null;
-        }
-        const result: StepResult = { loss: opts.loss === 'none' ? NaN : out[S.loss], skipped, step: own.applied };
-        if (stepOptions.readGradNorm) result.gradNorm = out[S.gradNorm];
+        const result = settleStep(own, pool, out, fresh, B, opts.loss === 'none', stepOptions.readGradNorm);
+        if (result.skipped === false) fresh = null; // adopted as the carried state
         return result;
       } finally {
         if (fresh) pool.release(fresh);
