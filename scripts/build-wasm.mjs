@@ -3,7 +3,7 @@
 //   bptt-st.wasm  one thread: plain (unshared) memory, usable in any page
 //   bptt-mt.wasm  several threads: shared memory and atomics (the barriers),
 //                 for Node and cross-origin-isolated pages
-// Both import their memory from the host, export bptt_run (rnn.c), seq_run (seq.c), __heap_base and
+// Both import their memory from the host, export seq_run (seq.c, every call), __heap_base and
 // __stack_pointer (each thread's instance gets its own stack in the arena).
 // scripts/build.mjs embeds both in the bundles; test runs build them on demand.
 import { execFileSync } from 'node:child_process';

@@ -210,7 +210,7 @@ export function seqResultError(got: SequenceGradients, want: SequenceGradients, 
 // (Fixed so far: NaN at padded rows of x and stale dG rows of a pooled buffer with lengths on WebGPU,
 // in uploadSequenceBatch; a NaN at a padded row of x reaching an RnnModel trainer's gradients on wasm,
 // found once RnnModel trainer sessions drew lengths: FUZZ_SEED=20261202 FUZZ_ONLY=100111, 100170, fixed
-// in src/wasm/call.ts.)
+// in src/wasm/call.ts, whose zeroing the walk's seq-call.ts does for every call since the RnnModel runs there.)
 export const KNOWN_BUGS: { name: string; matches: (engine: string, model: AnyModel, batches: Batch[], why: string) => boolean }[] = [];
 
 export function knownBug(engine: string, model: AnyModel, batches: Batch[], why: string): string | null {

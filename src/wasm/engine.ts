@@ -23,7 +23,7 @@ import { checkPositiveInt } from '../validate.js';
 import { isSequenceModel } from '../sequence-model.js';
 import { createWasmBackend, type WasmBackend } from './backend.js';
 import { type KernelChoice, type TuningTable, DEFAULT_CHOICE } from '../tuning-types.js';
-import type { PhaseTimes } from './call.js';
+import type { PhaseTimes } from './seq-call.js';
 import { selfCheckProblem, worstError } from '../gpu/backend.js';
 import { cpuGradients } from '../cpu/gradients.js';
 import { validateGradientCall } from '../validate.js';
@@ -66,11 +66,11 @@ export class WasmEngine implements Engine {
   }
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
-    return isSequenceModel(model) ? this.impl.sequenceForward(model, batch, options) : this.impl.forward(model, batch, options);
+    return this.impl.forward(model, batch, options);
   }
   async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
     assertUsable(this, 'engine');
-    return isSequenceModel(model) ? this.impl.sequenceGenerate(model, options) : this.impl.generate(model, options);
+    return this.impl.generate(model, options);
   }
   stats(): EngineStats {
     return this.impl.stats();

@@ -11,8 +11,8 @@ import { BpttDeviceError, BpttInputError } from '../errors.js';
 import { wasmModule } from './binaries.js';
 import type { WasmPlatform, WorkerHandle } from './platform.js';
 import type { WorkerInit } from './worker-main.js';
-import { CONTEXT_BYTES } from './context.js';
-import type { PhaseTimes } from './call.js';
+import { SEQ_CONTEXT_BYTES } from './context.js';
+import type { PhaseTimes } from './seq-call.js';
 
 const PAGE = 65536;
 const STACK = 65536;
@@ -21,15 +21,11 @@ const MAX_PAGES = 32768; // the modules' --max-memory (2 GiB)
 const START_MS = 20_000; // a worker that has not instantiated the module by then is taken as failed
 
 type Entry = (ctx: number, tid: number, nth: number, mayWait: number) => void;
-type Exports = { bptt_run: Entry; seq_run: Entry; __heap_base: WebAssembly.Global };
-
-/** The entry points of the kernels: bptt_run (rnn.c, an RnnModel) and seq_run (seq.c, a SequenceModel); index = ctrl[5]. */
-export const ENTRIES = ['bptt_run', 'seq_run'] as const;
-export type EntryName = (typeof ENTRIES)[number];
+type Exports = { seq_run: Entry; __heap_base: WebAssembly.Global };
 
 export class WasmPool {
   private broken: string | null = null;
-  /** Where the time of the last call went (src/wasm/call.ts). */
+  /** Where the time of the last call went (src/wasm/seq-call.ts). */
   lastPhases: PhaseTimes | null = null;
 
   private constructor(
@@ -53,7 +49,7 @@ export class WasmPool {
     const ctrl = heapBase;
     const stacks = ctrl + CTRL_BYTES;
     const context = stacks + (threads - 1) * STACK;
-    grow(memory, context + CONTEXT_BYTES);
+    grow(memory, context + SEQ_CONTEXT_BYTES);
     const workers: WorkerHandle[] = [];
     try {
       await Promise.all(
@@ -89,22 +85,21 @@ export class WasmPool {
     grow(this.memory, bytes);
   }
 
-  /** Runs an entry point (bptt_run by default) on the context block on every thread; returns when all are done. */
-  run(entry: EntryName = 'bptt_run'): void {
+  /** Runs seq_run (src/wasm/c/seq.c, the one entry point) on the context block on every thread; returns when all are done. */
+  run(): void {
     if (this.broken) throw new BpttDeviceError(`the 'wasm' engine stopped after an earlier failure (${this.broken}); create a new engine`);
     const nth = this.threads;
     try {
       if (nth === 1) {
-        this.exports[entry](this.context, 0, 1, 0);
+        this.exports.seq_run(this.context, 0, 1, 0);
         return;
       }
       const ctrl = new Int32Array(this.memory.buffer, this.ctrl, 8);
       Atomics.store(ctrl, 1, 0);
       Atomics.store(ctrl, 2, this.context);
-      Atomics.store(ctrl, 5, ENTRIES.indexOf(entry));
       Atomics.add(ctrl, 0, 1);
       Atomics.notify(ctrl, 0);
-      this.exports[entry](this.context, 0, nth, this.mayBlock ? 1 : 0);
+      this.exports.seq_run(this.context, 0, nth, this.mayBlock ? 1 : 0);
       // the workers finish their last phase within microseconds of thread 0, unless the OS took their core
       for (let spins = 0, done; (done = Atomics.load(ctrl, 1)) !== nth - 1; spins++) {
         if (this.mayBlock && spins > 20000) Atomics.wait(ctrl, 1, done);

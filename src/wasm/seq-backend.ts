@@ -1,12 +1,16 @@
-// A SequenceModel (GRU, LSTM, rnn cells, stacks, both directions) on the
-// 'wasm' backend: gradients, forward, generate and the trainer, all through
+// The layer walk on the 'wasm' backend: a SequenceModel (GRU, LSTM, rnn cells,
+// stacks, both directions) and an RnnModel as one case of it (one rnn layer and
+// a head, on its own flat layout: src/params.ts sequenceLayoutOfRnn):
+// gradients, forward, generate and the SequenceModel's trainer, all through
 // runSequenceCall (seq-call.ts). Validation, truncation draws, the flat
 // parameter layout and the trainer's bookkeeping are the CPU reference's own
 // (src/validate-sequence.ts, src/truncation.ts, src/sequence-params.ts,
 // src/cpu/sequence/trainer.ts), so every engine refuses and accepts the same calls.
-import type { Batch, ForwardOptions, ForwardResult, GenerateOptions, SequenceGradients, SequenceModel, StepOptions, StepResult, TrainerOptions, Trainer } from '../types.js';
+import type { AnyModel, Batch, ForwardOptions, ForwardResult, GenerateOptions, SequenceGradients, SequenceModel, StepOptions, StepResult, TrainerOptions, Trainer } from '../types.js';
 import { BpttInputError } from '../errors.js';
 import { packSequence, sequenceLayout, unpackSequence, type SequenceLayout } from '../sequence-params.js';
+import { isSequenceModel } from '../sequence-model.js';
+import { packParams, sequenceLayoutOfRnn } from '../params.js';
 import { sequenceProblem, validateSequenceBatch, validateSequenceTrainerOptions, type SequenceDims, type SequenceProblem } from '../validate-sequence.js';
 import { validateForwardCall, validateGenerateCall, type ForwardCall } from '../validate-forward.js';
 import { validateStepOptions, validateTruncation } from '../validate.js';
@@ -17,10 +21,19 @@ import { makeRng } from '../rng.js';
 import { runSequenceCall } from './seq-call.js';
 import type { WasmPool } from './pool.js';
 
-/** engine.gradients of a SequenceModel (validated by the caller). */
-export function sequenceGradients(pool: WasmPool, model: SequenceModel, batch: Batch, p: SequenceProblem): SequenceGradients {
-  const layout = sequenceLayout(model);
-  const r = runSequenceCall(pool, p, packSequence(model, layout), batch);
+/**
+ * engine.gradients of a SequenceModel (validated by the caller), on its parameters laid out as `layout` says (an
+ * RnnModel's rnnAsSequence model passes its own layout and packParams).
+ */
+export function sequenceGradients(
+  pool: WasmPool,
+  model: SequenceModel,
+  batch: Batch,
+  p: SequenceProblem,
+  layout: SequenceLayout = sequenceLayout(model),
+  params: Float32Array = packSequence(model, layout),
+): SequenceGradients {
+  const r = runSequenceCall(pool, p, params, layout, batch);
   const { T, B, h, L, dirs, G, q } = p;
   const K = L * dirs;
   const Gh = G * h;
@@ -54,11 +67,11 @@ export function sequenceGradients(pool: WasmPool, model: SequenceModel, batch: B
 }
 
 /** engine.forward on flat parameters: the forward part of a gradient call (the same kernels), nothing kept for a backward. */
-function forwardOnFlat(pool: WasmPool, call: ForwardCall, params: Float32Array, batch: Batch): ForwardResult {
+function forwardOnFlat(pool: WasmPool, call: ForwardCall, params: Float32Array, layout: SequenceLayout, batch: Batch): ForwardResult {
   const p = call.problem;
   const { T, B, h, q, L, dirs } = p;
   const K = L * dirs;
-  const r = runSequenceCall(pool, p, params, batch, undefined, { O: call.outputs.O });
+  const r = runSequenceCall(pool, p, params, layout, batch, undefined, { O: call.outputs.O });
   const out: ForwardResult = { hT: r.read('QP_HT', K * B * h) };
   if (p.cell === 'lstm') out.cT = r.read('QP_CT', K * B * h);
   if (call.withLoss) out.loss = r.loss;
@@ -67,20 +80,31 @@ function forwardOnFlat(pool: WasmPool, call: ForwardCall, params: Float32Array, 
   return out;
 }
 
-export function sequenceForward(pool: WasmPool, model: SequenceModel, batch: Batch, options?: ForwardOptions): ForwardResult {
+/** A checked model's parameters in one flat vector and where each tensor lies: an RnnModel keeps its own layout. */
+function flatOf(model: AnyModel): { params: Float32Array; layout: SequenceLayout } {
+  if (isSequenceModel(model)) {
+    const layout = sequenceLayout(model);
+    return { params: packSequence(model, layout), layout };
+  }
+  return { params: packParams(model), layout: sequenceLayoutOfRnn(model) };
+}
+
+/** engine.forward of any model (validated here). */
+export function sequenceForward(pool: WasmPool, model: AnyModel, batch: Batch, options?: ForwardOptions): ForwardResult {
   const call = validateForwardCall(model, batch, options);
-  return forwardOnFlat(pool, call, packSequence(model), batch);
+  const { params, layout } = flatOf(model);
+  return forwardOnFlat(pool, call, params, layout, batch);
 }
 
 /** The prefix from zero state, then each prediction fed back in, one-step forward calls (as the CPU reference). */
-function generateOnFlat(pool: WasmPool, model: SequenceModel, params: Float32Array, options: GenerateOptions): Int32Array {
+function generateOnFlat(pool: WasmPool, model: AnyModel, params: Float32Array, layout: SequenceLayout, options: GenerateOptions): Int32Array {
   const { prefix, steps, temperature, seed } = validateGenerateCall(model, options);
   const rng = makeRng(seed);
   const out = new Int32Array(steps);
   let batch: Batch = { steps: prefix.length, batchSize: 1, x: prefix };
   for (let i = 0; i < steps; i++) {
     const call = validateForwardCall(model, batch, { outputs: ['O'] });
-    const r = forwardOnFlat(pool, call, params, batch);
+    const r = forwardOnFlat(pool, call, params, layout, batch);
     const q = call.problem.q;
     out[i] = pickToken(r.O!.subarray((batch.steps - 1) * q, batch.steps * q), temperature, rng);
     batch = { steps: 1, batchSize: 1, x: Int32Array.of(out[i]), h0: r.hT };
@@ -89,8 +113,11 @@ function generateOnFlat(pool: WasmPool, model: SequenceModel, params: Float32Arr
   return out;
 }
 
-export function sequenceGenerate(pool: WasmPool, model: SequenceModel, options: GenerateOptions): Int32Array {
-  return generateOnFlat(pool, model, packSequence(model), options);
+/** engine.generate of any model (validated here). */
+export function sequenceGenerate(pool: WasmPool, model: AnyModel, options: GenerateOptions): Int32Array {
+  validateGenerateCall(model, options);
+  const { params, layout } = flatOf(model);
+  return generateOnFlat(pool, model, params, layout, options);
 }
 
 /**
@@ -126,7 +153,7 @@ export function createWasmSequenceTrainer(pool: WasmPool, model: SequenceModel, 
       const p = sequenceProblem(dims, shape, { loss: opts.loss, truncation: truncationForStep(truncation, draws++), clipNorm: opts.clipNorm });
       const h0 = batch.h0 ?? (useCarried ? carried!.h : undefined);
       const c0 = batch.c0 ?? (useCarried && carried!.c ? carried!.c : undefined);
-      const r = runSequenceCall(pool, p, params, { ...batch, h0, c0 }, { optimizer: opts.optimizer, step: applied, m, v });
+      const r = runSequenceCall(pool, p, params, layout, { ...batch, h0, c0 }, { optimizer: opts.optimizer, step: applied, m, v });
       if (!r.nonFinite) {
         applied++;
         // Only a step that was applied advances the carried state: a skipped step leaves the trainer as it was.
@@ -148,11 +175,11 @@ export function createWasmSequenceTrainer(pool: WasmPool, model: SequenceModel, 
     },
     async forward(batch: Batch, o?: ForwardOptions): Promise<ForwardResult> {
       assertUsable(self, 'trainer');
-      return forwardOnFlat(pool, validateForwardCall(like, batch, o), params, batch);
+      return forwardOnFlat(pool, validateForwardCall(like, batch, o), params, layout, batch);
     },
     async generate(o: GenerateOptions): Promise<Int32Array> {
       assertUsable(self, 'trainer');
-      return generateOnFlat(pool, like, params, o);
+      return generateOnFlat(pool, like, params, layout, o);
     },
     dispose(): void {
       markDisposed(self);

@@ -1,20 +1,39 @@
-// One call of seq_run (src/wasm/c/seq.c), a SequenceModel: lays the arena out
+// One call of seq_run (src/wasm/c/seq.c), the layer walk: lays the arena out
 // for the call's shapes, copies the inputs in, fills the context block of
 // enum SeqSlot, runs every thread, and gives access to what came out.
-// engine.gradients, engine.forward and the trainer's step all go through here.
+// engine.gradients, engine.forward and the trainer's step of a SequenceModel and
+// of an RnnModel (one rnn layer and a head, on its own flat layout) all go through here.
 import { zeroPaddedRows } from '../padding.js';
-import type { Batch } from '../types.js';
+import type { Batch, OptimizerOptions } from '../types.js';
 import type { SequenceProblem } from '../validate-sequence.js';
+import type { SequenceLayout } from '../sequence-params.js';
+import { chapterCaseOf, runsChapterKernels } from '../sequence-model.js';
 import { truncationXi } from '../truncation.js';
-import { SEQ_FLOAT_SLOTS, SEQ_SLOTS, SEQ_SLOT_INDEX, type SeqSlotName } from './context.js';
-import type { PhaseTimes, Update } from './call.js';
+import { SEQ_CONTEXT_BYTES, SEQ_FLOAT_SLOTS, SEQ_SLOTS, SEQ_SLOT_INDEX, type SeqSlotName } from './context.js';
 import type { WasmPool } from './pool.js';
 
 const CELL = { rnn: 0, gru: 1, lstm: 2 } as const;
 const ACT = { identity: 0, tanh: 1, relu: 2 } as const;
 const LOSS = { 'cross-entropy': 0, mse: 1, none: 2 } as const;
 
-export const SEQ_CONTEXT_BYTES = SEQ_SLOTS.length * 4;
+export interface Update {
+  optimizer: OptimizerOptions; // validated
+  step: number; // updates applied before this one
+  m?: Float32Array; // Adam moments, updated in place
+  v?: Float32Array;
+}
+
+/** Where the time of a call went (thread 0's clock; the parts of seq_run, src/wasm/c/seq.c). */
+export interface PhaseTimes {
+  transposes: number;
+  inputProjection: number;
+  forwardRecurrence: number;
+  outputAndLoss: number;
+  outputToHidden: number; // dY of the top layer and the head's gradients
+  reverseSweep: number;
+  weightGradients: number; // and the gradient to the layer below
+  normClipUpdate: number;
+}
 
 /** Gradient elements per partial sum of squares: GBLK in src/wasm/c/seq.h. */
 const GBLK = 1024;
@@ -33,11 +52,20 @@ export interface SeqCallResult {
 }
 
 /**
- * Runs one call on `params` (the flat layout of src/sequence-params.ts), updated in place when `update` is given
- * and the gradients are finite. With `forward`, only the forward pass runs (engine.forward): Y, hT, cT, O when
- * asked, and the loss when p.loss is not 'none'.
+ * Runs one call on `params`, laid out as `layout` says (a SequenceModel's, src/sequence-params.ts, or an
+ * RnnModel's, src/params.ts sequenceLayoutOfRnn), updated in place when `update` is given and the gradients are
+ * finite. With `forward`, only the forward pass runs (engine.forward): Y, hT, cT, O when asked, and the loss when
+ * p.loss is not 'none'. Where runsChapterKernels holds, the rnn recipe runs the chapter's own steps (seq_chapter.c).
  */
-export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Float32Array, batch: Batch, update?: Update, forward?: { O: boolean }): SeqCallResult {
+export function runSequenceCall(
+  pool: WasmPool,
+  p: SequenceProblem,
+  params: Float32Array,
+  layout: SequenceLayout,
+  batch: Batch,
+  update?: Update,
+  forward?: { O: boolean },
+): SeqCallResult {
   const { T, B, d, h, q, L, dirs, G, lengths } = p;
   const R = T * B;
   const K = L * dirs;
@@ -52,9 +80,12 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
   const back = !forward;
   const state = 4 * K * B * h;
   const withO = p.hasHead && (p.loss !== 'none' || forward?.O === true);
+  // the chapter's steps keep the state in one array H [T+1, B, h] (QP_HP), whose rows 1..T are the output Y
+  const chapter = runsChapterKernels(chapterCaseOf(p, layout));
 
   // Arena: every array 16-byte aligned (f32x4), absent ones get no space.
   const sizes: [SeqSlotName, number][] = [
+    ['QP_LAYOUT', 4 * (4 * K + 3)],
     ['QP_PARAMS', 4 * total],
     ['QP_GRADS', back ? 4 * total : 0],
     ['QP_M', adam ? 4 * total : 0],
@@ -72,8 +103,8 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
     ['QP_WHT', 4 * K * h * Gh],
     ['QP_WT', p.hasHead ? 4 * w * q : 0],
     ['QP_GX', 4 * dirs * R * Gh],
-    ['QP_YS', 4 * L * R * w],
-    ['QP_HP', 4 * K * R * h],
+    ['QP_YS', chapter ? 0 : 4 * L * R * w],
+    ['QP_HP', chapter ? 4 * (T + 1) * B * h : 4 * K * R * h],
     ['QP_S', gated ? 4 * K * R * 4 * h : 0],
     ['QP_C', lstm ? 4 * K * R * h : 0],
     ['QP_GH', 4 * dirs * B * Gh],
@@ -84,7 +115,7 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
     ['QP_DY1', back ? 4 * Math.max(tau, 1) * R * w : 0],
     ['QP_DY2', back && L > 1 ? 4 * Math.max(tau, 1) * R * w : 0],
     ['QP_DGX', back ? 4 * dirs * R * Gh : 0],
-    ['QP_DGH', back ? 4 * dirs * R * Gh : 0],
+    ['QP_DGH', back && !chapter ? 4 * dirs * R * Gh : 0],
     ['QP_DGXS', back && tau > 0 && L > 1 ? 4 * tau * R * Gh : 0],
     ['QP_CH', back ? 4 * dirs * B * h : 0],
     ['QP_CC', back && lstm ? 4 * dirs * B * h : 0],
@@ -115,6 +146,7 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
     at[slot] = bytes > 0 ? end : 0;
     end += bytes;
   }
+  if (chapter) at.QP_YS = at.QP_HP + 4 * B * h;
   pool.ensure(end);
 
   const buffer = pool.memory.buffer;
@@ -124,6 +156,9 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
   const put = (slot: SeqSlotName, value: number) => (SEQ_FLOAT_SLOTS.has(slot) ? (ctxF[SEQ_SLOT_INDEX[slot]] = value) : (ctx[SEQ_SLOT_INDEX[slot]] = value));
   const maskPadding = (a: Float32Array, width: number) => zeroPaddedRows(a, lengths, T, B, width);
 
+  const table = new Int32Array(buffer, at.QP_LAYOUT, 4 * K + 3);
+  layout.layers.forEach((s, k) => table.set([s.Wx, s.Wh, s.bx, s.bh], 4 * k));
+  table.set([layout.head?.W ?? -1, layout.head?.b ?? -1, total], 4 * K);
   f32('QP_PARAMS', total).set(params);
   if (p.tokens) new Int32Array(buffer, at.QP_X, R).set(batch.x as Int32Array);
   else {
@@ -144,7 +179,7 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
   f32('QP_XI', T).set(xi ?? new Float32Array(T));
   new Int32Array(buffer, at.QP_BARRIER, 3).fill(0);
 
-  for (const [slot] of sizes) put(slot, at[slot]);
+  for (const slot of SEQ_SLOTS) if (slot.startsWith('QP_')) put(slot, at[slot]);
   put('Q_T', T);
   put('Q_B', B);
   put('Q_D', d);
@@ -155,9 +190,8 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
   put('Q_CELL', CELL[p.cell]);
   put('Q_ACT', ACT[p.activation]);
   put('Q_TOKENS', p.tokens ? 1 : 0);
-  put('Q_BIAS', p.hasBias ? 1 : 0);
   put('Q_HEAD', p.hasHead ? 1 : 0);
-  put('Q_HEAD_BIAS', p.hasHeadBias ? 1 : 0);
+  put('Q_CHAPTER', chapter ? 1 : 0);
   put('Q_LOSS', LOSS[p.loss]);
   put('Q_WINDOW', tau);
   put('Q_DX', back && p.inputGradient ? 1 : 0);
@@ -183,7 +217,7 @@ export function runSequenceCall(pool: WasmPool, p: SequenceProblem, params: Floa
     }
   }
 
-  pool.run('seq_run');
+  pool.run();
 
   const out = new Float64Array(buffer, at.QP_OUT, 4 + K * T);
   const pr = new Float64Array(buffer, at.QP_PROF, 9);

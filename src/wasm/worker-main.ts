@@ -5,7 +5,7 @@
 // (workerSource), so it must not refer to anything outside itself.
 //
 // Control block (Int32, in shared memory): [0] generation, [1] threads done,
-// [2] context address, [3] quit, [4] error, [5] entry point (0 bptt_run, 1 seq_run: ENTRIES in pool.ts).
+// [2] context address, [3] quit, [4] error. The one entry point is seq_run (src/wasm/c/seq.c).
 export interface WorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
@@ -19,7 +19,7 @@ function workerBody(init: WorkerInit, post: (message: unknown) => void): void {
   const { module, memory, tid, nth } = init;
   const instance = new WebAssembly.Instance(module, { env: { memory, now: () => performance.now() } });
   type Entry = (ctx: number, tid: number, nth: number, mayWait: number) => void;
-  const exports = instance.exports as unknown as { bptt_run: Entry; seq_run: Entry; __stack_pointer: WebAssembly.Global };
+  const exports = instance.exports as unknown as { seq_run: Entry; __stack_pointer: WebAssembly.Global };
   exports.__stack_pointer.value = init.stackTop;
   const ctrl = new Int32Array(memory.buffer, init.ctrl, 8);
   let seen = Atomics.load(ctrl, 0);
@@ -32,7 +32,7 @@ function workerBody(init: WorkerInit, post: (message: unknown) => void): void {
     seen = Atomics.load(ctrl, 0);
     if (Atomics.load(ctrl, 3) !== 0) return;
     try {
-      (Atomics.load(ctrl, 5) === 1 ? exports.seq_run : exports.bptt_run)(Atomics.load(ctrl, 2), tid, nth, 1);
+      exports.seq_run(Atomics.load(ctrl, 2), tid, nth, 1);
     } catch (e) {
       Atomics.store(ctrl, 4, 1);
       post({ error: String(e) });

@@ -1,54 +1,12 @@
 // Shared declarations of the WebAssembly kernels (float32, 128-bit SIMD).
 //
 // The host (src/wasm/) writes one context block of 32-bit slots into linear
-// memory and every thread calls bptt_run(ctx, tid, nth) on it; the phases of
-// the call are separated by barriers (barrier.c). The slot order below is the
-// protocol with the host: src/wasm/context.ts lists the same names in the same
-// order (a test reads both files and compares them).
+// memory (enum SeqSlot in seq.h) and every thread calls seq_run(ctx, tid, nth)
+// on it; the phases of the call are separated by barriers (barrier.c).
 #pragma once
 #include <stdint.h>
 #include <wasm_simd128.h>
 
-enum Slot {
-  S_T, S_B, S_D, S_H, S_Q,
-  S_ACT,        // 0 identity, 1 tanh, 2 relu
-  S_TOKENS,     // x holds token ids [T, B]
-  S_BIAS,       // bh and bq present
-  S_LOSS,       // 0 cross-entropy, 1 mse, 2 none
-  S_WINDOW,     // 0: xi-based truncation (xi in P_XI), else window(tau) with tau = S_WINDOW
-  S_DX,         // also compute dx
-  S_N,          // valid (t, b) positions: the loss is their mean (T*B without lengths)
-  S_FORWARD,    // a forward-only call: stop after the outputs and the loss (phase 4)
-  S_FORWARD_O,  // ... and compute O (with loss 'none' it is not computed otherwise)
-  S_OPT,        // 0 no update, 1 sgd, 2 adam
-  S_LR, S_B1, S_B2, S_EPS, S_C1, S_C2,  // f32 bits: optimizer constants, c1 = 1 - b1^k, c2 = 1 - b2^k
-  S_OMB1, S_OMB2,  // f32 bits: 1 - b1, 1 - b2 from the host in double (for b near 1, 1 - b in f32 keeps few digits)
-  P_PARAMS,     // [Whx | Whh | Wqh | bh | bq] (src/params.ts layout)
-  P_GRADS,      // the same layout
-  P_M, P_V,     // Adam moments, same layout
-  P_X, P_Y, P_DOIN, P_H0, P_DHT, P_XI,  // inputs (P_H0, P_DHT may be 0: zeros)
-  P_LEN,        // i32 [B]: lengths n_b (packed sequences, MATH.md part 2); 0: every sequence has T steps
-  P_WHXT, P_WHHT, P_WQHT,               // transposes [d, h], [h, h], [h, q]
-  P_P,          // [T, B, h] input projection
-  P_HS,         // [T+1, B, h], H_0 = h0
-  P_O,          // [T, B, q] outputs, then dO in place
-  P_G,          // [T, B, h] G = dO Wqh
-  P_DA,         // [T, B, h]
-  P_S1, P_S2, P_NEXT,  // reverse-sweep scratch: carry [B, h], or window slots [tau, B, h] (ping-pong) and next [tau, B, h]
-  P_DWHXT,      // [d, h] token scatter target
-  P_DX,         // [T, B, d]
-  P_DH0,        // [B, h]
-  P_PART,       // f64 [nth, 2 + T]: per-thread loss, sum of squares, per-step ||dH_t||^2
-  P_CLIP,       // f64: clipNorm (compared with the float64 norm, as the reference does); 0: no clipping
-  P_OUT,        // f64 [4 + T]: loss, gradNorm, clip scale (0: not clipped), nonFinite, ||dH_t||
-  P_PROF,       // f64 [9]: the host clock (ms) at the start of phases 1..8 and at the end, thread 0
-  P_BARRIER,    // 3 x i32 (barrier.c)
-  S_COUNT
-};
-
-typedef struct { int32_t s[S_COUNT]; } Ctx;
-
-static inline float slot_f32(const Ctx *c, int i) { union { int32_t i; float f; } u; u.i = c->s[i]; return u.f; }
 #define PTR(c, i, type) ((type *)(uintptr_t)(c)->s[i])
 
 // The host's clock in milliseconds (performance.now), for the phase profile.
@@ -66,7 +24,7 @@ float s_log(float x);
 
 // gemm.c: C[m, n] = act(init[m, n] + bias[n] + sum_k A(m, k) B[k, n]) over the rectangle m0..m1 x n0..n1,
 // A(m, k) = A[m * sam + k * sak] (sam = lda, sak = 1 for A; sam = 1, sak = lda for A^T).
-// init and bias may be 0 (absent); act as S_ACT.
+// init and bias may be 0 (absent); act as Q_ACT (seq.h): 0 identity, 1 tanh, 2 relu.
 void mm(int m0, int m1, int n0, int n1, int K, const float *A, int sam, int sak, const float *B, int ldb, float *C, int ldc,
         const float *init, int ldi, const float *bias, int act);
 // The rectangle of an M x N output that thread tid computes: mode 0 splits the longer side, 1 rows, 2 columns.
@@ -77,7 +35,7 @@ void part_range(int tid, int nth, int n, int *e0, int *e1);
 // out[N, M] = in[M, N]^T for rows m0..m1 of in.
 void transpose(const float *in, float *out, int M, int N, int m0, int m1);
 
-// common.c: what rnn.c and seq.c share.
+// common.c: the parts of a call outside the layers (seq.c).
 // The loss of rows r0..r1 of O [R, q] (returned, summed) and dO into D (D = O: in place); kind 0 cross-entropy
 // (labels: i32 class ids [R]), 1 mse (labels: f32 targets [R, q]); rows past len[b] (len may be 0) are padding.
 double loss_rows(int r0, int r1, const float *O, float *D, int q, int B, int T, const int32_t *len, int N, int kind, const void *labels);

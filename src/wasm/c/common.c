@@ -1,5 +1,4 @@
-// The parts of a call that the vanilla RNN (rnn.c) and the SequenceModel
-// (seq.c) share: the loss and dO of the head's output rows, the reduction of
+// The parts of a call outside the layers (seq.c): the loss and dO of the head's output rows, the reduction of
 // the per-thread partial sums into loss, gradient norm, clip scale and the
 // non-finite flag, and the clipping and optimizer update of the flat
 // parameter vector. The CPU reference of each is in src/cpu/kernels.ts

@@ -21,25 +21,28 @@
 // Each thread owns a rectangle (batch rows x hidden units, all gates of its units) in phases 2 and 5,
 // so the fused cell math needs no barrier after its product; one barrier per step and layer.
 // Every product sums each element in one fixed order (gemm.c), so results do not depend on the
-// number of threads. The step kernels are seq_step.c and seq_sweep.c; the shared helpers seq.h.
+// number of threads. The step kernels are seq_step.c and seq_sweep.c, and for the chapter's case (Q_CHAPTER,
+// the host's runsChapterKernels) the rnn recipe's own, seq_chapter.c; the shared helpers seq.h.
 #include "seq.h"
 
 __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth, int wait) {
   Seq sq, *s = &sq;
   s->c = c;
   s->T = c->s[Q_T]; s->B = c->s[Q_B]; s->d = c->s[Q_D]; s->h = c->s[Q_H]; s->q = c->s[Q_Q]; s->L = c->s[Q_L];
-  s->dirs = c->s[Q_DIRS]; s->cell = c->s[Q_CELL]; s->act = c->s[Q_ACT]; s->tokens = c->s[Q_TOKENS]; s->bias = c->s[Q_BIAS];
+  s->dirs = c->s[Q_DIRS]; s->cell = c->s[Q_CELL]; s->act = c->s[Q_ACT]; s->tokens = c->s[Q_TOKENS];
   s->G = s->cell == 0 ? 1 : s->cell == 1 ? 3 : 4;
   s->lstm = s->cell == 2;
   s->Gh = s->G * s->h; s->w = s->dirs * s->h; s->K = s->L * s->dirs; s->R = s->T * s->B; s->tau = c->s[Q_WINDOW];
   s->len = PTR(c, QP_LEN, int32_t); s->xi = PTR(c, QP_XI, float);
   s->P = PTR(c, QP_PARAMS, float); s->Gr = PTR(c, QP_GRADS, float);
+  s->lay = PTR(c, QP_LAYOUT, int32_t); s->chapter = c->s[Q_CHAPTER];
   s->bar = PTR(c, QP_BARRIER, int32_t); s->tid = tid; s->nth = nth; s->wait = wait;
   int T = s->T, B = s->B, d = s->d, h = s->h, q = s->q, L = s->L, dirs = s->dirs, Gh = s->Gh, w = s->w, K = s->K, R = s->R;
   int head = c->s[Q_HEAD], loss = c->s[Q_LOSS], forward = c->s[Q_FORWARD], tau = s->tau;
-  int total = layer_off(s, K) + (head ? q * w + (c->s[Q_HEAD_BIAS] ? q : 0) : 0);
-  float *W = head ? s->P + layer_off(s, K) : 0, *bq = head && c->s[Q_HEAD_BIAS] ? W + q * w : 0;
-  float *dW = head ? s->Gr + layer_off(s, K) : 0, *dbq = bq ? dW + q * w : 0;
+  const int32_t *hl = s->lay + 4 * K;  // head W, head b, total
+  int total = hl[2];
+  float *W = head ? at_of(s->P, hl[0]) : 0, *bq = head ? at_of(s->P, hl[1]) : 0;
+  float *dW = head ? at_of(s->Gr, hl[0]) : 0, *dbq = head ? at_of(s->Gr, hl[1]) : 0;
   float *Ys = F(QP_YS), *Ytop = Ys + (L - 1) * R * w, *O = F(QP_O);
   double *rowloss = PTR(c, QP_ROWLOSS, double);
   double *prof = tid == 0 ? PTR(c, QP_PROF, double) : 0, t_last = 0;
@@ -58,16 +61,15 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
     part_range(tid, nth, Gh, &e0, &e1);
     transpose(P.Wx, wxt_of(s, k), Gh, n_in(s, k), e0, e1);
     transpose(P.Wh, F(QP_WHT) + k * h * Gh, Gh, h, e0, e1);
-    // the previous state of each direction's first step is h0, and padding rows read zeros
+    // the previous state of each direction's first step is h0, and padding rows read zeros (the chapter's
+    // steps: H_0 = h0, the rest is written by the steps)
     const float *h0 = F(QP_H0);
     float *HP = F(QP_HP) + k * R * h;
     part_range(tid, nth, B * h, &e0, &e1);
     for (int e = e0; e < e1; e++) {
-      int b = e / h, n = steps_of(s, b), first = first_t(k % dirs, n);
-      for (int t = 1; t <= T; t++) {
-        if (t == first) HP[(t - 1) * B * h + e] = h0 ? h0[k * B * h + e] : 0.0f;
-        else if (t > n) HP[(t - 1) * B * h + e] = 0.0f;
-      }
+      int b = e / h, n = steps_of(s, b);
+      HP[(first_t(k % dirs, n) - 1) * B * h + e] = h0 ? h0[k * B * h + e] : 0.0f;
+      for (int t = n + 1; t <= T; t++) HP[(t - 1) * B * h + e] = 0.0f;
     }
   }
   if (head) {
@@ -100,7 +102,8 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
     int b0, b1, j0, j1;
     part(tid, nth, B, h, 0, &b0, &b1, &j0, &j1);
     for (int step = 1; step <= T; step++) {
-      seq_forward_step(s, l, step, b0, b1, j0, j1);
+      if (s->chapter) chapter_forward_step(s, step, b0, b1, j0, j1);
+      else seq_forward_step(s, l, step, b0, b1, j0, j1);
       sync(s);
     }
     MARK(2);
@@ -132,7 +135,7 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
 
   // 4
   float *dYcur = F(QP_DY1), *dYnext = F(QP_DY2);
-  if (tau > 1) {  // ages >= 1 of the top layer's upstream gradient are zero
+  if (tau > 1 && !s->chapter) {  // ages >= 1 of the top layer's upstream gradient are zero
     part_range(tid, nth, (tau - 1) * R * w, &e0, &e1);
     zero(dYcur + R * w + e0, e1 - e0);
   }
@@ -153,8 +156,14 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
 
   // 5, 6
   for (int l = L - 1; l >= 0; l--) {
-    if (tau) seq_sweep_window(s, l, dYcur);
-    else seq_sweep_xi(s, l, dYcur);
+    if (s->chapter) {
+      if (tau) chapter_sweep_window(s, dYcur);
+      else chapter_sweep_xi(s, dYcur);
+    } else if (tau) {
+      seq_sweep_window(s, l, dYcur);
+    } else {
+      seq_sweep_xi(s, l, dYcur);
+    }
     sync(s);
     MARK(5);
     int k0 = l * dirs;
@@ -178,7 +187,8 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
     for (int dir = 0; dir < dirs; dir++) {
       int k = k0 + dir;
       Layer Gk = layer_of(s, s->Gr, k);
-      const float *gx = dGx + dir * R * Gh, *gh = dGh + dir * R * Gh;
+      // the chapter's sweep writes dA once: an rnn cell's dGh is its dGx
+      const float *gx = dGx + dir * R * Gh, *gh = s->chapter ? gx : dGh + dir * R * Gh;
       if (l == 0 && s->tokens) {
         const int32_t *x = PTR(c, QP_X, int32_t);
         part_range(tid, nth, Gh, &e0, &e1);
@@ -193,16 +203,16 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
       }
       part(tid, nth, Gh, h, 0, &m0, &m1, &n0, &n1);
       mm(m0, m1, n0, n1, R, gh, 1, Gh, F(QP_HP) + k * R * h, h, Gk.Wh, h, 0, 0, 0, 0);
-      if (s->bias) {
-        part_range(tid, nth, Gh, &e0, &e1);
-        zero(Gk.bx + e0, e1 - e0);
-        zero(Gk.bh + e0, e1 - e0);
+      // an RnnModel's one bias per product is bx alone
+      part_range(tid, nth, Gh, &e0, &e1);
+      if (Gk.bx) zero(Gk.bx + e0, e1 - e0);
+      if (Gk.bh) zero(Gk.bh + e0, e1 - e0);
+      if (Gk.bx || Gk.bh)
         for (int r = 0; r < R; r++)
           for (int i = e0; i < e1; i++) {
-            Gk.bx[i] += gx[r * Gh + i];
-            Gk.bh[i] += gh[r * Gh + i];
+            if (Gk.bx) Gk.bx[i] += gx[r * Gh + i];
+            if (Gk.bh) Gk.bh[i] += gh[r * Gh + i];
           }
-      }
     }
     sync(s);
     MARK(6);

@@ -12,9 +12,8 @@ enum SeqSlot {
   Q_CELL,       // 0 rnn, 1 gru, 2 lstm
   Q_ACT,        // rnn: 0 identity, 1 tanh, 2 relu
   Q_TOKENS,     // x holds token ids [T, B]
-  Q_BIAS,       // bx, bh in every layer
-  Q_HEAD,       // a head W [q, w]
-  Q_HEAD_BIAS,  // ... with b [q]
+  Q_HEAD,       // a head W [q, w] (where it lies, and whether it has b, are in QP_LAYOUT)
+  Q_CHAPTER,    // the rnn recipe runs the chapter's own steps (seq_chapter.c): the host's runsChapterKernels
   Q_LOSS,       // 0 cross-entropy, 1 mse, 2 none
   Q_WINDOW,     // 0: xi-based truncation, else window(tau) with tau = Q_WINDOW (one direction)
   Q_DX,         // also compute dx
@@ -22,8 +21,12 @@ enum SeqSlot {
   Q_FORWARD,    // a forward-only call: stop after the outputs and the loss
   Q_FORWARD_O,  // ... and compute O
   Q_OPT,        // 0 no update, 1 sgd, 2 adam
-  Q_LR, Q_B1, Q_B2, Q_EPS, Q_C1, Q_C2, Q_OMB1, Q_OMB2,  // f32 bits, as S_LR.. in bptt.h (common.c reads them in this order)
-  QP_PARAMS,    // the flat layout of src/sequence-params.ts: per k Wx, Wh, bx, bh; then head W, b
+  Q_LR, Q_B1, Q_B2, Q_EPS, Q_C1, Q_C2, Q_OMB1, Q_OMB2,  // f32 bits: optimizer constants, c1 = 1 - b1^k, c2 = 1 - b2^k, then 1 - b1, 1 - b2 from the host in
+                // double (for b near 1, 1 - b in f32 keeps few digits); common.c reads them in this order
+  QP_LAYOUT,    // i32 [4K + 3]: where each tensor of QP_PARAMS lies, in floats: per k Wx, Wh, bx, bh (-1: absent), then
+                // head W, head b (-1: absent), the total; a SequenceModel's layout (src/sequence-params.ts) or an RnnModel's
+                // [Whx | Whh | Wqh | bh | bq] (src/params.ts sequenceLayoutOfRnn), so a trainer keeps either as it is
+  QP_PARAMS,    // the flat parameters, laid out as QP_LAYOUT says
   QP_GRADS,     // the same layout
   QP_M, QP_V,   // Adam moments
   QP_X,         // [T, B, d] values (padded rows zero) or i32 [T, B] ids
@@ -37,7 +40,8 @@ enum SeqSlot {
   QP_WT,        // head W^T [w, q]
   QP_GX,        // [dirs, R, Gh] input projection of the current layer
   QP_YS,        // [L, R, w] every layer's output
-  QP_HP,        // [K, R, h] the previous state each step read (h0 at a direction's first step, zero at padding)
+  QP_HP,        // [K, R, h] the previous state each step read (h0 at a direction's first step, zero at padding);
+                // under Q_CHAPTER [T+1, B, h], H_0 = h0, with QP_YS pointing at H_1: each step's output is the next one's state
   QP_S,         // [K, R, 4h] saved gates (gru: r, z, n, gh_n; lstm: i, f, g, o)
   QP_C,         // [K, R, h] lstm cell states
   QP_GH,        // [dirs, B, Gh] recurrent products of one step
@@ -71,7 +75,8 @@ typedef struct { int32_t s[Q_COUNT]; } SeqCtx;
 // What every part of seq_run reads: the call's sizes and shared pointers, and the thread's place.
 typedef struct {
   const SeqCtx *c;
-  int T, B, d, h, q, L, dirs, cell, act, G, Gh, w, K, R, tokens, bias, tau, lstm;
+  int T, B, d, h, q, L, dirs, cell, act, G, Gh, w, K, R, tokens, tau, lstm, chapter;
+  const int32_t *lay;  // QP_LAYOUT
   const int32_t *len;
   const float *xi;
   float *P, *Gr;  // parameters, gradients (flat layout)
@@ -91,17 +96,12 @@ static inline int steps_of(const Seq *s, int b) { return s->len ? s->len[b] : s-
 static inline int first_t(int dir, int n) { return dir == 0 ? 1 : n; }  // the step that reads the initial state
 static inline int last_t(int dir, int n) { return dir == 0 ? n : 1; }   // the step whose state is hT
 static inline int n_in(const Seq *s, int k) { return k < s->dirs ? s->d : s->w; }
-static inline int layer_size(const Seq *s, int k) { return s->Gh * (n_in(s, k) + s->h) + (s->bias ? 2 * s->Gh : 0); }
-static inline int layer_off(const Seq *s, int k) {
-  return k < s->dirs ? k * layer_size(s, 0) : s->dirs * layer_size(s, 0) + (k - s->dirs) * layer_size(s, s->dirs);
-}
+// A tensor of the flat layout (parameters or gradients) at a QP_LAYOUT entry; 0 where it is absent.
+static inline float *at_of(float *base, int32_t off) { return off >= 0 ? base + off : 0; }
 
 static inline Layer layer_of(const Seq *s, float *base, int k) {
-  Layer y;
-  y.Wx = base + layer_off(s, k);
-  y.Wh = y.Wx + s->Gh * n_in(s, k);
-  y.bx = s->bias ? y.Wh + s->Gh * s->h : 0;
-  y.bh = s->bias ? y.bx + s->Gh : 0;
+  const int32_t *o = s->lay + 4 * k;
+  Layer y = { at_of(base, o[0]), at_of(base, o[1]), at_of(base, o[2]), at_of(base, o[3]) };
   return y;
 }
 
@@ -150,6 +150,12 @@ static inline const float *prev_cell(const Seq *s, int k, int dir, int t, int n,
   return F(QP_C) + k * s->R * s->h + ((tp - 1) * s->B + b) * s->h;
 }
 
+// seq_chapter.c: the rnn recipe's own steps where Q_CHAPTER says so (the chapter's, as rnn.c ran them for an RnnModel):
+// the forward step on H [T+1, B, h], and the reverse sweeps of full/chunked/randomized and window(tau) truncation
+// from dY into dA = QP_DGX (which is dGh too: an rnn cell's two sides are equal).
+void chapter_forward_step(const Seq *s, int t, int b0, int b1, int j0, int j1);
+void chapter_sweep_xi(const Seq *s, const float *dY);
+void chapter_sweep_window(const Seq *s, const float *dY);
 // seq_step.c: phase 2, forward step `step` (1..T) of layer l, both directions, on this thread's rectangle.
 void seq_forward_step(const Seq *s, int l, int step, int b0, int b1, int j0, int j1);
 // seq_sweep.c: phase 5, the reverse sweep of layer l from its upstream gradient dY, the squared step norms into
