@@ -8,7 +8,7 @@ export const SEQ_SLOTS = [
   'QP_LAYOUT', 'QP_PARAMS', 'QP_GRADS', 'QP_M', 'QP_V', 'QP_X', 'QP_LABELS', 'QP_DOIN', 'QP_H0', 'QP_C0', 'QP_DHT', 'QP_DCT', 'QP_XI', 'QP_LEN',
   'QP_WXT', 'QP_WHT', 'QP_WT', 'QP_GX', 'QP_YS', 'QP_HP', 'QP_S', 'QP_C', 'QP_GH', 'QP_HT', 'QP_CT', 'QP_O', 'QP_DO', 'QP_DY1', 'QP_DY2',
   'QP_DGX', 'QP_DGH', 'QP_DGXS', 'QP_CH', 'QP_CC', 'QP_DIRH', 'QP_DIRC', 'QP_CP', 'QP_SL1', 'QP_SL2', 'QP_SLC1', 'QP_SLC2', 'QP_GHS',
-  'QP_DH0', 'QP_DC0', 'QP_DX', 'QP_ROWLOSS', 'QP_GSQ', 'QP_NSQ', 'QP_PART', 'QP_CLIP', 'QP_OUT', 'QP_PROF', 'QP_BARRIER',
+  'QP_DH0', 'QP_DC0', 'QP_DX', 'QP_DWXT', 'QP_ROWLOSS', 'QP_GSQ', 'QP_NSQ', 'QP_PART', 'QP_CLIP', 'QP_OUT', 'QP_PROF', 'QP_BARRIER',
 ] as const;
 
 export type SeqSlotName = (typeof SEQ_SLOTS)[number];

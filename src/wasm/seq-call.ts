@@ -130,6 +130,7 @@ export function runSequenceCall(
     ['QP_DH0', back ? state : 0],
     ['QP_DC0', back && lstm ? state : 0],
     ['QP_DX', back && p.inputGradient ? 4 * R * d : 0],
+    ['QP_DWXT', back && p.tokens ? 4 * d * Gh : 0],
     ['QP_ROWLOSS', 8 * R],
     ['QP_GSQ', back ? 8 * Math.ceil(total / GBLK) : 0],
     ['QP_NSQ', back ? 8 * K * T * B * Math.ceil(h / 8) : 0],

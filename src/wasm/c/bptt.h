@@ -36,9 +36,12 @@ void part_range(int tid, int nth, int n, int *e0, int *e1);
 void transpose(const float *in, float *out, int M, int N, int m0, int m1);
 
 // common.c: the parts of a call outside the layers (seq.c).
-// The loss of rows r0..r1 of O [R, q] (returned, summed) and dO into D (D = O: in place); kind 0 cross-entropy
-// (labels: i32 class ids [R]), 1 mse (labels: f32 targets [R, q]); rows past len[b] (len may be 0) are padding.
-double loss_rows(int r0, int r1, const float *O, float *D, int q, int B, int T, const int32_t *len, int N, int kind, const void *labels);
+// The loss of each row r0..r1 of O [R, q] into rowloss[r] and dO into D (D = O: in place); kind 0 cross-entropy
+// (labels: i32 class ids [R]), 1 mse (labels: f32 targets [R, q]); rows past len[b] (len may be 0) are padding (loss 0).
+void loss_rows(int r0, int r1, const float *O, float *D, int q, int B, int T, const int32_t *len, int N, int kind, const void *labels, double *rowloss);
+// v[0] + ... + v[n-1] in one fixed order, whoever calls it: four running sums (element i into sum i mod 4, so the
+// additions do not wait on each other), then (s0 + s1) + (s2 + s3).
+double sum_in_order(const double *v, int n);
 // Sum of squares of g[e0..e1) in double; NaN when any element is not finite.
 double grad_sumsq(const float *g, int e0, int e1);
 // Thread 0 after the last barrier: part [nth][stride] holds per thread loss, sum of squares, then `steps` squared

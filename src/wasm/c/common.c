@@ -7,12 +7,12 @@
 
 static inline int finite(double v) { return v - v == 0; }
 
-double loss_rows(int r0, int r1, const float *O, float *D, int q, int B, int T, const int32_t *len, int N, int kind, const void *labels) {
+__attribute__((noinline)) void loss_rows(int r0, int r1, const float *O, float *D, int q, int B, int T, const int32_t *len, int N, int kind, const void *labels, double *rowloss) {
   float scale = 1.0f / (float)N;
-  double total = 0;
   for (int r = r0; r < r1; r++) {
     const float *src = O + r * q;
     float *o = D + r * q;
+    rowloss[r] = 0;
     if (r / B + 1 > (len ? len[r % B] : T)) {  // padding: no loss, no gradient
       for (int k = 0; k < q; k++) o[k] = 0.0f;
       continue;
@@ -27,7 +27,7 @@ double loss_rows(int r0, int r1, const float *O, float *D, int q, int B, int T, 
       for (; k + 4 <= q; k += 4) wasm_v128_store(o + k, v_exp(wasm_f32x4_sub(wasm_v128_load(o + k), wasm_f32x4_splat(m))));
       for (; k < q; k++) o[k] = s_exp(o[k] - m);
       for (k = 0; k < q; k++) s += o[k];
-      total += (double)m + (double)s_log(s) - (double)oy;
+      rowloss[r] = (double)m + (double)s_log(s) - (double)oy;
       float inv = 1.0f / s;
       for (k = 0; k < q; k++) o[k] = (o[k] * inv - (k == y ? 1.0f : 0.0f)) * scale;
     } else {
@@ -38,10 +38,18 @@ double loss_rows(int r0, int r1, const float *O, float *D, int q, int B, int T, 
         l += (double)diff * diff;
         o[k] = diff * scale;
       }
-      total += 0.5 * l;
+      rowloss[r] = 0.5 * l;
     }
   }
-  return total;
+}
+
+double sum_in_order(const double *v, int n) {
+  double a[4] = {0, 0, 0, 0};
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int j = 0; j < 4; j++) a[j] += v[i + j];
+  for (; i < n; i++) a[i & 3] += v[i];
+  return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
 double grad_sumsq(const float *g, int e0, int e1) {

@@ -66,10 +66,12 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
     const float *h0 = F(QP_H0);
     float *HP = F(QP_HP) + k * R * h;
     part_range(tid, nth, B * h, &e0, &e1);
-    for (int e = e0; e < e1; e++) {
-      int b = e / h, n = steps_of(s, b);
-      HP[(first_t(k % dirs, n) - 1) * B * h + e] = h0 ? h0[k * B * h + e] : 0.0f;
-      for (int t = n + 1; t <= T; t++) HP[(t - 1) * B * h + e] = 0.0f;
+    for (int e = e0; e < e1;) {  // by rows of h units
+      int b = e / h, n = steps_of(s, b), end = (b + 1) * h < e1 ? (b + 1) * h : e1;
+      float *first = HP + (first_t(k % dirs, n) - 1) * B * h;
+      for (int i = e; i < end; i++) first[i] = h0 ? h0[k * B * h + i] : 0.0f;
+      for (int t = n + 1; t <= T; t++) zero(HP + (t - 1) * B * h + e, end - e);
+      e = end;
     }
   }
   if (head) {
@@ -115,8 +117,8 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
     part(tid, nth, R, q, 1, &m0, &m1, &n0, &n1);
     mm(m0, m1, 0, q, w, Ytop, w, 1, F(QP_WT), q, O, q, 0, 0, bq, 0);
     float *D = F(QP_DO) ? F(QP_DO) : O;
-    // row by row: the loss is then the sum of rowloss in row order, whatever rows each thread took
-    if (loss != 2) for (int r = m0; r < m1; r++) rowloss[r] = loss_rows(r, r + 1, O, D, q, B, T, s->len, c->s[Q_N], loss, PTR(c, QP_LABELS, void));
+    // per row: the loss is then the sum of rowloss in one order (sum_in_order), whatever rows each thread took
+    if (loss != 2) loss_rows(m0, m1, O, D, q, B, T, s->len, c->s[Q_N], loss, PTR(c, QP_LABELS, void), rowloss);
     if (forward)
       for (int r = m0; r < m1; r++)
         if (r / B + 1 > steps_of(s, r % B)) zero(O + r * q, q);
@@ -124,9 +126,7 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
   if (forward) {  // a forward-only call ends here: Y, hT, cT, O and the loss
     sync(s);
     if (tid == 0 && loss != 2) {
-      double sum = 0;
-      for (int r = 0; r < R; r++) sum += rowloss[r];
-      PTR(c, QP_OUT, double)[0] = sum / c->s[Q_N];
+      PTR(c, QP_OUT, double)[0] = sum_in_order(rowloss, R) / c->s[Q_N];
     }
     return;
   }
@@ -190,13 +190,19 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
       // the chapter's sweep writes dA once: an rnn cell's dGh is its dGx
       const float *gx = dGx + dir * R * Gh, *gh = s->chapter ? gx : dGh + dir * R * Gh;
       if (l == 0 && s->tokens) {
+        // into dWx^T by rows, which vectorizes (a column of dWx is d floats apart), then this thread's units
+        // transposed into dWx: a thread reads back only what it wrote, so no barrier
         const int32_t *x = PTR(c, QP_X, int32_t);
+        float *acc = F(QP_DWXT);
         part_range(tid, nth, Gh, &e0, &e1);
-        zero(Gk.Wx + e0 * d, (e1 - e0) * d);
+        for (int v = 0; v < d; v++) zero(acc + v * Gh + e0, e1 - e0);
         for (int r = 0; r < R; r++) {
-          float *col = Gk.Wx + x[r];
-          for (int i = e0; i < e1; i++) col[i * d] += gx[r * Gh + i];
+          float *row = acc + x[r] * Gh;
+          const float *g = gx + r * Gh;
+          for (int i = e0; i < e1; i++) row[i] += g[i];
         }
+        for (int i = e0; i < e1; i++)
+          for (int v = 0; v < d; v++) Gk.Wx[i * d + v] = acc[v * Gh + i];
       } else {
         part(tid, nth, Gh, nIn, 0, &m0, &m1, &n0, &n1);
         mm(m0, m1, n0, n1, R, gx, 1, Gh, X, nIn, Gk.Wx, nIn, 0, 0, 0, 0);
@@ -205,40 +211,36 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
       mm(m0, m1, n0, n1, R, gh, 1, Gh, F(QP_HP) + k * R * h, h, Gk.Wh, h, 0, 0, 0, 0);
       // an RnnModel's one bias per product is bx alone
       part_range(tid, nth, Gh, &e0, &e1);
-      if (Gk.bx) zero(Gk.bx + e0, e1 - e0);
-      if (Gk.bh) zero(Gk.bh + e0, e1 - e0);
-      if (Gk.bx || Gk.bh)
-        for (int r = 0; r < R; r++)
-          for (int i = e0; i < e1; i++) {
-            if (Gk.bx) Gk.bx[i] += gx[r * Gh + i];
-            if (Gk.bh) Gk.bh[i] += gh[r * Gh + i];
-          }
+      // one loop per bias: a test inside the loop over units kept it from vectorizing
+      if (Gk.bx) {
+        zero(Gk.bx + e0, e1 - e0);
+        for (int r = 0; r < R; r++) for (int i = e0; i < e1; i++) Gk.bx[i] += gx[r * Gh + i];
+      }
+      if (Gk.bh) {
+        zero(Gk.bh + e0, e1 - e0);
+        for (int r = 0; r < R; r++) for (int i = e0; i < e1; i++) Gk.bh[i] += gh[r * Gh + i];
+      }
     }
     sync(s);
     MARK(6);
     float *tmp = dYcur; dYcur = dYnext; dYnext = tmp;
   }
 
-  // 7: every partial sum is of a fixed block (rows, 8-unit blocks, GBLK gradient elements) and thread 0 adds them
-  // in order, so loss, gradNorm and the step norms are the same bits for any number of threads
+  // 7: every partial sum is of a fixed block (rows, 8-unit blocks, GBLK gradient elements), added in one order
+  // (sum_in_order) by one thread, so loss, gradNorm and the step norms are the same bits for any number of threads
   int nblk = (total + GBLK - 1) / GBLK, g0 = (int)((int64_t)nblk * tid / nth), g1 = (int)((int64_t)nblk * (tid + 1) / nth);
-  double *gsq = PTR(c, QP_GSQ, double);
+  double *gsq = PTR(c, QP_GSQ, double), *sums = PTR(c, QP_PART, double);
   for (int g = g0; g < g1; g++) gsq[g] = grad_sumsq(s->Gr, g * GBLK, (g + 1) * GBLK < total ? (g + 1) * GBLK : total);
+  // each thread the step norms of its (k, t), from their per-row, per-8-unit partials
+  const double *nsq = PTR(c, QP_NSQ, double);
+  int per = B * ((h + 7) / 8), kt0 = (int)((int64_t)K * T * tid / nth), kt1 = (int)((int64_t)K * T * (tid + 1) / nth);
+  for (int kt = kt0; kt < kt1; kt++) sums[2 + kt] = sum_in_order(nsq + kt * per, per);
   sync(s);
   double *out = PTR(c, QP_OUT, double);
   if (tid == 0) {
-    double *sums = PTR(c, QP_PART, double);
-    sums[0] = 0;
-    if (loss != 2) for (int r = 0; r < R; r++) sums[0] += rowloss[r];
+    sums[0] = loss != 2 ? sum_in_order(rowloss, R) : 0;
     sums[1] = 0;
     for (int g = 0; g < nblk; g++) sums[1] += gsq[g];
-    const double *nsq = PTR(c, QP_NSQ, double);
-    int per = B * ((h + 7) / 8);
-    for (int kt = 0; kt < K * T; kt++) {
-      double v = 0;
-      for (int i = 0; i < per; i++) v += nsq[kt * per + i];
-      sums[2 + kt] = v;
-    }
     finalize_out(sums, 1, 2 + K * T, K * T, PTR(c, QP_CLIP, double), c->s[Q_N], out);
   }
   sync(s);

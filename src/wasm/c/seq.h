@@ -59,6 +59,7 @@ enum SeqSlot {
   QP_GHS,       // [tau, B, Gh] window: dGh per age of a step
   QP_DH0, QP_DC0,  // [K, B, h]
   QP_DX,        // [R, d]
+  QP_DWXT,      // [d, Gh] token ids: the scatter-add of dWx of layer 0 by rows (contiguous), transposed after
   QP_ROWLOSS,   // f64 [R] the loss of each row (the loss is their sum in row order, whatever the thread count)
   QP_GSQ,       // f64 [ceil(total / GBLK)] the sum of squares of each block of GBLK gradient elements
   QP_NSQ,       // f64 [K*T, B, ceil(h/8)] ||dL/dh_t||^2 of each row and 8-unit block

@@ -22,7 +22,7 @@ static inline v128_t dphi(v128_t y, int act) {
   return act == 1 ? SUB(one, MUL(y, y)) : act == 2 ? wasm_v128_and(one, wasm_f32x4_gt(y, splat(0.0f))) : one;
 }
 
-void chapter_forward_step(const Seq *s, int t, int b0, int b1, int j0, int j1) {
+__attribute__((noinline)) void chapter_forward_step(const Seq *s, int t, int b0, int b1, int j0, int j1) {
   int h = s->h, bh = s->B * h;
   float *H = F(QP_HP);
   mm(b0, b1, j0, j1, h, H + (t - 1) * bh, h, 1, F(QP_WHT), h, H + t * bh, h, F(QP_GX) + (t - 1) * bh, h, 0, s->act);
@@ -35,7 +35,7 @@ void chapter_forward_step(const Seq *s, int t, int b0, int b1, int j0, int j1) {
 
 // Full, chunked and randomized truncation: the carry into step t is xi_{t+1} dA_{t+1} Wh, at T the caller's dhT;
 // dh0 = xi_1 dA_1 Wh. A zero factor carries nothing, even from non-finite values.
-void chapter_sweep_xi(const Seq *s, const float *dY) {
+__attribute__((noinline)) void chapter_sweep_xi(const Seq *s, const float *dY) {
   int T = s->T, B = s->B, h = s->h, act = s->act, bh = B * h;
   const float *xi = s->xi, *dhT = F(QP_DHT), *Wh = layer_of(s, s->P, 0).Wh;
   float *dA = F(QP_DGX), *H = F(QP_HP), *carry = F(QP_CH);
@@ -72,7 +72,7 @@ void chapter_sweep_xi(const Seq *s, const float *dY) {
 // window(tau): slot k holds dA^(k)_{t+1}; next (QP_DIRH) gets each age's carry, the slots ping-pong between QP_SL1
 // and QP_SL2. Each thread owns columns n0..n1 of every age, so the product of step t and the sums over ages need
 // no barrier between them.
-void chapter_sweep_window(const Seq *s, const float *dY) {
+__attribute__((noinline)) void chapter_sweep_window(const Seq *s, const float *dY) {
   int T = s->T, B = s->B, h = s->h, act = s->act, bh = B * h, tau = s->tau;
   const float *dhT = F(QP_DHT), *Wh = layer_of(s, s->P, 0).Wh;
   float *dA = F(QP_DGX), *H = F(QP_HP), *next = F(QP_DIRH), *sin = F(QP_SL1), *sout = F(QP_SL2);
