@@ -115,7 +115,7 @@ export function runSequenceCall(
     ['QP_DY1', back ? 4 * Math.max(tau, 1) * R * w : 0],
     ['QP_DY2', back && L > 1 ? 4 * Math.max(tau, 1) * R * w : 0],
     ['QP_DGX', back ? 4 * dirs * R * Gh : 0],
-    ['QP_DGH', back && !chapter ? 4 * dirs * R * Gh : 0],
+    ['QP_DGH', back && gated ? 4 * dirs * R * Gh : 0],
     ['QP_DGXS', back && tau > 0 && L > 1 ? 4 * tau * R * Gh : 0],
     ['QP_CH', back ? 4 * dirs * B * h : 0],
     ['QP_CC', back && lstm ? 4 * dirs * B * h : 0],
@@ -148,6 +148,7 @@ export function runSequenceCall(
     end += bytes;
   }
   if (chapter) at.QP_YS = at.QP_HP + 4 * B * h;
+  if (back && !gated) at.QP_DGH = at.QP_DGX; // an rnn cell's dGh is its dGx: the sweeps write it once
   pool.ensure(end);
 
   const buffer = pool.memory.buffer;

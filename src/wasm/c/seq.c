@@ -187,8 +187,7 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
     for (int dir = 0; dir < dirs; dir++) {
       int k = k0 + dir;
       Layer Gk = layer_of(s, s->Gr, k);
-      // the chapter's sweep writes dA once: an rnn cell's dGh is its dGx
-      const float *gx = dGx + dir * R * Gh, *gh = s->chapter ? gx : dGh + dir * R * Gh;
+      const float *gx = dGx + dir * R * Gh, *gh = dGh + dir * R * Gh;  // rnn: the same (QP_DGH is QP_DGX)
       if (l == 0 && s->tokens) {
         // into dWx^T by rows, which vectorizes (a column of dWx is d floats apart), then this thread's units
         // transposed into dWx: a thread reads back only what it wrote, so no barrier

@@ -50,7 +50,7 @@ enum SeqSlot {
   QP_DO,        // [R, q] where a forward call's dO goes (0: in place)
   QP_DY1, QP_DY2,  // [max(tau,1), R, w] the upstream gradient of the current layer and of the one below (by age under
                  // window); without a head the host writes the caller's dY (padded rows zero) into QP_DY1
-  QP_DGX, QP_DGH,  // [dirs, R, Gh]
+  QP_DGX, QP_DGH,  // [dirs, R, Gh]; an rnn cell's two are equal: the host points QP_DGH at QP_DGX, written once
   QP_DGXS,      // [tau, R, Gh] window: dGx per age, for the layer below (L > 1)
   QP_CH, QP_CC, // [dirs, B, h] carries into the next step of the sweep
   QP_DIRH, QP_DIRC,  // [max(tau, dirs), B, h] the direct paths to the previous state (gru z dh; lstm dc f)
@@ -153,7 +153,7 @@ static inline const float *prev_cell(const Seq *s, int k, int dir, int t, int n,
 
 // seq_chapter.c: the rnn recipe's own steps where Q_CHAPTER says so (the chapter's, as rnn.c ran them for an RnnModel):
 // the forward step on H [T+1, B, h], and the reverse sweeps of full/chunked/randomized and window(tau) truncation
-// from dY into dA = QP_DGX (which is dGh too: an rnn cell's two sides are equal).
+// from dY into dA = QP_DGX (which is dGh too: QP_DGH points there for an rnn cell).
 void chapter_forward_step(const Seq *s, int t, int b0, int b1, int j0, int j1);
 void chapter_sweep_xi(const Seq *s, const float *dY);
 void chapter_sweep_window(const Seq *s, const float *dY);

@@ -4,7 +4,7 @@
 #include "seq.h"
 
 // Phase 2: forward step `step` of layer l, both directions, on rows b0..b1 and units j0..j1.
-void seq_forward_step(const Seq *s, int l, int step, int b0, int b1, int j0, int j1) {
+__attribute__((noinline)) void seq_forward_step(const Seq *s, int l, int step, int b0, int b1, int j0, int j1) {
   int B = s->B, h = s->h, Gh = s->Gh, w = s->w, T = s->T, R = s->R;
   for (int dir = 0; dir < s->dirs; dir++) {
     int k = l * s->dirs + dir, t = dir == 0 ? step : T + 1 - step;

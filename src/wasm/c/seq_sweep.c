@@ -51,7 +51,7 @@ static inline void cell_backward(const Seq *s, int k, int dir, int t, int n, int
 // Phase 5, full, chunked and randomized truncation: the carry of direction dir out of step t goes to t - 1
 // (forward, scaled by xi_t) or t + 1 (reverse, by xi_{t+1}); at a direction's first step to dh0, dc0
 // (forward scaled by xi_1, reverse unscaled). A zero factor carries nothing, even from non-finite values.
-void seq_sweep_xi(const Seq *s, int l, const float *dY) {
+__attribute__((noinline)) void seq_sweep_xi(const Seq *s, int l, const float *dY) {
   int T = s->T, B = s->B, h = s->h, Gh = s->Gh, w = s->w, R = s->R, G = s->G;
   int b0, b1, j0, j1;
   part(s->tid, s->nth, B, h, 0, &b0, &b1, &j0, &j1);
@@ -73,7 +73,7 @@ void seq_sweep_xi(const Seq *s, int l, const float *dY) {
         if (t > n) {
           for (int g = 0; g < G; g++) {
             zero(gxr + g * h + j0, j1 - j0);
-            zero(ghr + g * h + j0, j1 - j0);
+            if (s->cell) zero(ghr + g * h + j0, j1 - j0);  // rnn: dGh is dGx (the host points QP_DGH there)
           }
           nsq_zero(nr, j0, j1);
           continue;
@@ -93,10 +93,10 @@ void seq_sweep_xi(const Seq *s, int l, const float *dY) {
           cell_backward(s, k, dir, t, n, b, j, m, dh, dc, &cg);
           for (int g = 0; g < G; g++) {
             st(gxr + g * h + j, cg.gx[g], m);
-            st(ghr + g * h + j, cg.gh[g], m);
+            if (s->cell) st(ghr + g * h + j, cg.gh[g], m);
           }
-          st(DIRH + o + j, cg.dirh, m);
-          st(DIRC + o + j, cg.dirc, m);
+          if (s->cell) st(DIRH + o + j, cg.dirh, m);  // rnn: no direct path to the previous state
+          if (s->lstm) st(DIRC + o + j, cg.dirc, m);
         }
       }
     }
@@ -115,7 +115,7 @@ void seq_sweep_xi(const Seq *s, int l, const float *dY) {
         float *dst = first ? F(QP_DH0) + ko : CH + o;
         float *dstc = s->lstm ? (first ? F(QP_DC0) + ko : CC + o) : 0;
         for (int j = j0; j < j1; j++) {
-          dst[j] = factor == 0.0f ? 0.0f : factor * (cp[b * h + j] + DIRH[o + j]);
+          dst[j] = factor == 0.0f ? 0.0f : factor * (s->cell ? cp[b * h + j] + DIRH[o + j] : cp[b * h + j]);
           if (dstc) dstc[j] = factor == 0.0f ? 0.0f : factor * DIRC[o + j];
         }
       }
@@ -127,7 +127,7 @@ void seq_sweep_xi(const Seq *s, int l, const float *dY) {
 // state it reaches (its age, kept down the stack: dY of a lower layer comes per age). At each
 // step every age goes through the cell's backward; ages move up by one into the previous step (the oldest is
 // dropped); at t = 1 every age reaches h0, c0. As sequenceWindowBackwardStep in src/cpu/sequence/window.ts.
-void seq_sweep_window(const Seq *s, int l, const float *dY) {
+__attribute__((noinline)) void seq_sweep_window(const Seq *s, int l, const float *dY) {
   int T = s->T, B = s->B, h = s->h, Gh = s->Gh, R = s->R, G = s->G, tau = s->tau, k = l;
   int b0, b1, j0, j1;
   part(s->tid, s->nth, B, h, 0, &b0, &b1, &j0, &j1);
@@ -150,7 +150,7 @@ void seq_sweep_window(const Seq *s, int l, const float *dY) {
       if (t > n) {
         for (int g = 0; g < G; g++) {
           zero(gxr + g * h + j0, j1 - j0);
-          zero(ghr + g * h + j0, j1 - j0);
+          if (s->cell) zero(ghr + g * h + j0, j1 - j0);
           if (DGXS) for (int a = 0; a < tau; a++) zero(DGXS + a * R * Gh + row * Gh + g * h + j0, j1 - j0);
         }
         nsq_zero(nr, j0, j1);
@@ -185,7 +185,7 @@ void seq_sweep_window(const Seq *s, int l, const float *dY) {
         nsq_add(nr, j, sumH);
         for (int g = 0; g < G; g++) {
           st(gxr + g * h + j, sgx[g], m);
-          st(ghr + g * h + j, sgh[g], m);
+          if (s->cell) st(ghr + g * h + j, sgh[g], m);
         }
       }
     }
