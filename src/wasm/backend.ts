@@ -51,6 +51,7 @@ export interface WasmBackend {
   sequenceTrainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   stats(): EngineStats;
   phaseTimes(): PhaseTimes | null;
+  lastSteps(): 'chapter' | 'cells' | null;
   dispose(): void;
 }
 
@@ -121,6 +122,10 @@ class WasmImpl implements WasmBackend {
 
   phaseTimes(): PhaseTimes | null {
     return this.pool.lastPhases;
+  }
+
+  lastSteps(): 'chapter' | 'cells' | null {
+    return this.pool.lastSteps;
   }
 
   dispose(): void {

@@ -79,6 +79,13 @@ export class WasmEngine implements Engine {
   phaseTimes(): PhaseTimes | null {
     return this.impl.phaseTimes();
   }
+  /**
+   * Tests and benchmarks: which steps the layers of the last call ran, the chapter's own (src/wasm/c/seq_chapter.c,
+   * wherever runsChapterKernels holds: an RnnModel without lengths) or the cells' (seq_step.c, seq_sweep.c).
+   */
+  lastSteps(): 'chapter' | 'cells' | null {
+    return this.impl.lastSteps();
+  }
   /** The kernel variants are the WebGPU backend's; this backend has one implementation. */
   tuning(): TuningTable {
     return { adapter: 'wasm', classes: {} };

@@ -27,6 +27,8 @@ export class WasmPool {
   private broken: string | null = null;
   /** Where the time of the last call went (src/wasm/seq-call.ts). */
   lastPhases: PhaseTimes | null = null;
+  /** Whether the last call ran the chapter's own steps (seq_chapter.c, where runsChapterKernels holds) or the cells'. */
+  lastSteps: 'chapter' | 'cells' | null = null;
 
   private constructor(
     readonly threads: number,

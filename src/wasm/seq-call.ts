@@ -244,6 +244,7 @@ export function runSequenceCall(
     phases,
   };
   pool.lastPhases = phases;
+  pool.lastSteps = chapter ? 'chapter' : 'cells';
   if (update && !result.nonFinite) {
     params.set(f32('QP_PARAMS', total));
     if (adam) {
