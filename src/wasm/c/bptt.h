@@ -39,6 +39,9 @@ void transpose(const float *in, float *out, int M, int N, int m0, int m1);
 // The loss of each row r0..r1 of O [R, q] into rowloss[r] and dO into D (D = O: in place); kind 0 cross-entropy
 // (labels: i32 class ids [R]), 1 mse (labels: f32 targets [R, q]); rows past len[b] (len may be 0) are padding (loss 0).
 void loss_rows(int r0, int r1, const float *O, float *D, int q, int B, int T, const int32_t *len, int N, int kind, const void *labels, double *rowloss);
+// out[j] = sum over r = 0..R-1, in order, of g[r * ld + j], for j in e0..e1 (a bias gradient): the sums are kept in
+// registers and written once, so threads whose columns share a cache line do not pass it back and forth every row.
+void col_sums(const float *g, int ld, int R, int e0, int e1, float *out);
 // v[0] + ... + v[n-1] in one fixed order, whoever calls it: four running sums (element i into sum i mod 4, so the
 // additions do not wait on each other), then (s0 + s1) + (s2 + s3).
 double sum_in_order(const double *v, int n);

@@ -43,6 +43,31 @@ __attribute__((noinline)) void loss_rows(int r0, int r1, const float *O, float *
   }
 }
 
+void col_sums(const float *g, int ld, int R, int e0, int e1, float *out) {
+  for (int j = e0; j < e1; j += 16) {
+    int n = e1 - j < 16 ? e1 - j : 16;
+    if (n == 16) {
+      v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+      for (int r = 0; r < R; r++) {
+        const float *row = g + r * ld + j;
+        a0 = wasm_f32x4_add(a0, wasm_v128_load(row));
+        a1 = wasm_f32x4_add(a1, wasm_v128_load(row + 4));
+        a2 = wasm_f32x4_add(a2, wasm_v128_load(row + 8));
+        a3 = wasm_f32x4_add(a3, wasm_v128_load(row + 12));
+      }
+      wasm_v128_store(out + j, a0);
+      wasm_v128_store(out + j + 4, a1);
+      wasm_v128_store(out + j + 8, a2);
+      wasm_v128_store(out + j + 12, a3);
+    } else {
+      float a[16] = {0};
+      for (int r = 0; r < R; r++)
+        for (int i = 0; i < n; i++) a[i] += g[r * ld + j + i];
+      for (int i = 0; i < n; i++) out[j + i] = a[i];
+    }
+  }
+}
+
 double sum_in_order(const double *v, int n) {
   double a[4] = {0, 0, 0, 0};
   int i = 0;

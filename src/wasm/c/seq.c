@@ -147,8 +147,7 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
     mm(m0, m1, n0, n1, R, dO, 1, q, Ytop, w, dW, w, 0, 0, 0, 0);
     if (dbq) {
       part_range(tid, nth, q, &e0, &e1);
-      zero(dbq + e0, e1 - e0);
-      for (int r = 0; r < R; r++) for (int j = e0; j < e1; j++) dbq[j] += dO[r * q + j];
+      col_sums(dO, q, R, e0, e1, dbq);
     }
   }
   sync(s);
@@ -189,19 +188,21 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
       Layer Gk = layer_of(s, s->Gr, k);
       const float *gx = dGx + dir * R * Gh, *gh = dGh + dir * R * Gh;  // rnn: the same (QP_DGH is QP_DGX)
       if (l == 0 && s->tokens) {
-        // into dWx^T by rows, which vectorizes (a column of dWx is d floats apart), then this thread's units
-        // transposed into dWx: a thread reads back only what it wrote, so no barrier
+        // into dWx^T by rows, which vectorizes (a column of dWx is d floats apart), then transposed into dWx.
+        // Each thread scatters its units e0..e1 into a block of its own, [d, e1 - e0] at e0 * d (no cache line
+        // shared with another thread's), and reads back only what it wrote, so no barrier.
         const int32_t *x = PTR(c, QP_X, int32_t);
-        float *acc = F(QP_DWXT);
         part_range(tid, nth, Gh, &e0, &e1);
-        for (int v = 0; v < d; v++) zero(acc + v * Gh + e0, e1 - e0);
+        int n = e1 - e0;
+        float *acc = F(QP_DWXT) + e0 * d;
+        zero(acc, d * n);
         for (int r = 0; r < R; r++) {
-          float *row = acc + x[r] * Gh;
-          const float *g = gx + r * Gh;
-          for (int i = e0; i < e1; i++) row[i] += g[i];
+          float *row = acc + x[r] * n;
+          const float *g = gx + r * Gh + e0;
+          for (int i = 0; i < n; i++) row[i] += g[i];
         }
-        for (int i = e0; i < e1; i++)
-          for (int v = 0; v < d; v++) Gk.Wx[i * d + v] = acc[v * Gh + i];
+        for (int i = 0; i < n; i++)
+          for (int v = 0; v < d; v++) Gk.Wx[(e0 + i) * d + v] = acc[v * n + i];
       } else {
         part(tid, nth, Gh, nIn, 0, &m0, &m1, &n0, &n1);
         mm(m0, m1, n0, n1, R, gx, 1, Gh, X, nIn, Gk.Wx, nIn, 0, 0, 0, 0);
@@ -210,15 +211,8 @@ __attribute__((export_name("seq_run"))) void seq_run(SeqCtx *c, int tid, int nth
       mm(m0, m1, n0, n1, R, gh, 1, Gh, F(QP_HP) + k * R * h, h, Gk.Wh, h, 0, 0, 0, 0);
       // an RnnModel's one bias per product is bx alone
       part_range(tid, nth, Gh, &e0, &e1);
-      // one loop per bias: a test inside the loop over units kept it from vectorizing
-      if (Gk.bx) {
-        zero(Gk.bx + e0, e1 - e0);
-        for (int r = 0; r < R; r++) for (int i = e0; i < e1; i++) Gk.bx[i] += gx[r * Gh + i];
-      }
-      if (Gk.bh) {
-        zero(Gk.bh + e0, e1 - e0);
-        for (int r = 0; r < R; r++) for (int i = e0; i < e1; i++) Gk.bh[i] += gh[r * Gh + i];
-      }
+      if (Gk.bx) col_sums(gx, Gh, R, e0, e1, Gk.bx);
+      if (Gk.bh) col_sums(gh, Gh, R, e0, e1, Gk.bh);
     }
     sync(s);
     MARK(6);
