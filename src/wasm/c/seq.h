@@ -135,6 +135,11 @@ static inline v128_t v_sig(v128_t x) {
   v128_t s = wasm_f32x4_div(splat(1.0f), ADD(splat(1.0f), v_exp(wasm_f32x4_neg(x))));
   return wasm_v128_andnot(s, wasm_f32x4_lt(x, splat(-88.72283935546875f)));
 }
+// phi'(a) of an rnn cell written through h = phi(a): tanh 1 - h^2, relu [h > 0], identity 1
+static inline v128_t v_dphi(v128_t y, int act) {
+  v128_t one = splat(1.0f);
+  return act == 1 ? SUB(one, MUL(y, y)) : act == 2 ? wasm_v128_and(one, wasm_f32x4_gt(y, splat(0.0f))) : one;
+}
 static inline double sumsq(v128_t v) {
   double a = wasm_f32x4_extract_lane(v, 0), b = wasm_f32x4_extract_lane(v, 1), c = wasm_f32x4_extract_lane(v, 2), d = wasm_f32x4_extract_lane(v, 3);
   return a * a + b * b + c * c + d * d;

@@ -16,12 +16,6 @@
 // same bits for any thread count.
 #include "seq.h"
 
-// phi'(a) written through h = phi(a): tanh 1 - h^2, relu [h > 0], identity 1
-static inline v128_t dphi(v128_t y, int act) {
-  v128_t one = splat(1.0f);
-  return act == 1 ? SUB(one, MUL(y, y)) : act == 2 ? wasm_v128_and(one, wasm_f32x4_gt(y, splat(0.0f))) : one;
-}
-
 __attribute__((noinline)) void chapter_forward_step(const Seq *s, int t, int b0, int b1, int j0, int j1) {
   int h = s->h, bh = s->B * h;
   float *H = F(QP_HP);
@@ -54,7 +48,7 @@ __attribute__((noinline)) void chapter_sweep_xi(const Seq *s, const float *dY) {
         v128_t in = t == T ? (dhT ? ld(dhT + e, m) : splat(0.0f)) : carried ? MUL(splat(x), ld(carry + e, m)) : splat(0.0f);
         v128_t dh = ADD(ld(Gt + e, m), in);
         nsq_add(nr, j, dh);
-        st(dAt + e, MUL(dh, dphi(ld(Ht + e, m), act)), m);
+        st(dAt + e, MUL(dh, v_dphi(ld(Ht + e, m), act)), m);
       }
     }
     sync(s);
@@ -93,7 +87,7 @@ __attribute__((noinline)) void chapter_sweep_window(const Seq *s, const float *d
         v128_t v0 = ld(Gt + e, m);
         if (t == T && dhT) v0 = ADD(v0, ld(dhT + e, m));
         st(next + e, v0, m);
-        v128_t g = dphi(ld(Ht + e, m), act), sumH = splat(0.0f), sumA = splat(0.0f);
+        v128_t g = v_dphi(ld(Ht + e, m), act), sumH = splat(0.0f), sumA = splat(0.0f);
         for (int k = 0; k < tau; k++) {
           v128_t v = ld(next + k * bh + e, m);
           sumH = ADD(sumH, v);

@@ -17,6 +17,26 @@ __attribute__((noinline)) void seq_forward_step(const Seq *s, int l, int step, i
     // rnn: h = phi(gx + bh + h_prev Wh^T), the activation fused into the product's epilogue
     if (s->cell == 0) mm(b0, b1, j0, j1, h, HPt, h, 1, WhT, Gh, Y, w, Gx, Gh, P.bh, s->act);
     else for (int g = 0; g < s->G; g++) mm(b0, b1, g * h + j0, g * h + j1, h, HPt, h, 1, WhT, Gh, GH, Gh, 0, 0, P.bh, 0);
+    if (s->cell == 0) {  // rnn: the product made y; padding rows zeroed, the rest copied where the next step reads it
+      int tn = dir == 0 ? t + 1 : t - 1;
+      for (int b = b0; b < b1; b++) {
+        int n = steps_of(s, b);
+        float *y = Y + b * w;
+        if (t > n) {
+          zero(y + j0, j1 - j0);
+          continue;
+        }
+        float *next = tn >= 1 && tn <= n ? HP + (tn - 1) * B * h + b * h : 0;
+        float *hT = t == last_t(dir, n) ? F(QP_HT) + (k * B + b) * h : 0;
+        for (int j = j0; j < j1; j += 4) {
+          int m = j1 - j;
+          v128_t v = ld(y + j, m);
+          if (next) st(next + j, v, m);
+          if (hT) st(hT + j, v, m);
+        }
+      }
+      continue;
+    }
     for (int b = b0; b < b1; b++) {
       int n = steps_of(s, b);
       float *y = Y + b * w;

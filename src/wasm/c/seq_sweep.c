@@ -14,8 +14,7 @@ static inline void cell_backward(const Seq *s, int k, int dir, int t, int n, int
   v128_t one = splat(1.0f);
   if (s->cell == 0) {
     v128_t y = ld(F(QP_YS) + (k / s->dirs) * R * s->w + row * s->w + (k % s->dirs) * h + j, m);
-    v128_t g = s->act == 1 ? SUB(one, MUL(y, y)) : s->act == 2 ? wasm_v128_and(one, wasm_f32x4_gt(y, splat(0.0f))) : one;
-    o->gx[0] = o->gh[0] = MUL(dh, g);
+    o->gx[0] = o->gh[0] = MUL(dh, v_dphi(y, s->act));
     o->dirh = o->dirc = splat(0.0f);
     return;
   }
@@ -79,6 +78,17 @@ __attribute__((noinline)) void seq_sweep_xi(const Seq *s, int l, const float *dY
           continue;
         }
         int last = t == last_t(dir, n);
+        if (s->cell == 0) {  // rnn: dGx = dh phi'(a) is all there is (dGh is dGx, no direct path): one pass, no cell switch
+          const float *y = F(QP_YS) + l * R * w + row * w + dir * h;
+          for (int j = j0; j < j1; j += 4) {
+            int m = j1 - j;
+            v128_t dh = ADD(ld(dY + row * w + dir * h + j, m), ld(CH + o + j, m));
+            if (last && dhT) dh = ADD(dh, ld(dhT + ko + j, m));
+            nsq_add(nr, j, dh);
+            st(gxr + j, MUL(dh, v_dphi(ld(y + j, m), s->act)), m);
+          }
+          continue;
+        }
         for (int j = j0; j < j1; j += 4) {
           int m = j1 - j;
           v128_t dh = ADD(ld(dY + row * w + dir * h + j, m), ld(CH + o + j, m));
@@ -114,9 +124,17 @@ __attribute__((noinline)) void seq_sweep_xi(const Seq *s, int l, const float *dY
         float factor = dir == 0 ? s->xi[t - 1] : first ? 1.0f : s->xi[t];
         float *dst = first ? F(QP_DH0) + ko : CH + o;
         float *dstc = s->lstm ? (first ? F(QP_DC0) + ko : CC + o) : 0;
-        for (int j = j0; j < j1; j++) {
-          dst[j] = factor == 0.0f ? 0.0f : factor * (s->cell ? cp[b * h + j] + DIRH[o + j] : cp[b * h + j]);
-          if (dstc) dstc[j] = factor == 0.0f ? 0.0f : factor * DIRC[o + j];
+        if (factor == 0.0f) {  // nothing carried, even from non-finite values
+          zero(dst + j0, j1 - j0);
+          if (dstc) zero(dstc + j0, j1 - j0);
+          continue;
+        }
+        v128_t f = splat(factor);
+        for (int j = j0; j < j1; j += 4) {
+          int m = j1 - j;
+          v128_t v = ld(cp + b * h + j, m);
+          st(dst + j, MUL(f, s->cell ? ADD(v, ld(DIRH + o + j, m)) : v), m);
+          if (dstc) st(dstc + j, MUL(f, ld(DIRC + o + j, m)), m);
         }
       }
     }
