@@ -140,9 +140,11 @@ static inline v128_t v_dphi(v128_t y, int act) {
   v128_t one = splat(1.0f);
   return act == 1 ? SUB(one, MUL(y, y)) : act == 2 ? wasm_v128_and(one, wasm_f32x4_gt(y, splat(0.0f))) : one;
 }
+// (a^2 + c^2) + (b^2 + d^2) of the lanes a, b, c, d, in double, two lanes at a time
 static inline double sumsq(v128_t v) {
-  double a = wasm_f32x4_extract_lane(v, 0), b = wasm_f32x4_extract_lane(v, 1), c = wasm_f32x4_extract_lane(v, 2), d = wasm_f32x4_extract_lane(v, 3);
-  return a * a + b * b + c * c + d * d;
+  v128_t lo = wasm_f64x2_promote_low_f32x4(v), hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3));
+  v128_t sq = wasm_f64x2_add(wasm_f64x2_mul(lo, lo), wasm_f64x2_mul(hi, hi));
+  return wasm_f64x2_extract_lane(sq, 0) + wasm_f64x2_extract_lane(sq, 1);
 }
 static inline void zero(float *p, int n) { for (int i = 0; i < n; i++) p[i] = 0.0f; }
 
