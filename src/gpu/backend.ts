@@ -4,7 +4,7 @@ import type { Trainer, ForwardResult, AdapterSummary, SelfCheckResult, Batch, En
 import type { SequenceProblem } from '../validate-sequence.js';
 import type { Problem } from '../validate.js';
 import { validateGradientCall } from '../validate.js';
-import { cpuGradients } from '../cpu/gradients.js';
+import { cpuRnnGradients } from '../cpu/rnn-gradients.js';
 import { makeRng, uniformArray } from '../rng.js';
 import { BpttDeviceError } from '../errors.js';
 import { acquireDevice } from './device.js';
@@ -158,7 +158,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
       const options = { loss: 'cross-entropy' as const, inputGradient: true, gradNormPerStep: true };
       const problem = validateGradientCall(model, batch, options);
       const gpu = await gpuGradients(context, limits, model, batch, problem);
-      const worst = worstError(gpu, cpuGradients(model, batch, problem));
+      const worst = worstError(gpu, cpuRnnGradients(model, batch, problem));
       return { ok: worst <= 1, worstError: worst, milliseconds: performance.now() - start };
     },
     dispose() {
