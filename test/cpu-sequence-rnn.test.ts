@@ -14,8 +14,10 @@ import * as cellKernels from '../src/cpu/sequence/kernels.js';
 import { cpuRnnGradients } from '../src/cpu/rnn-gradients.js';
 import { cpuSequenceGradients } from '../src/cpu/sequence/gradients.js';
 import { cpuForward } from '../src/cpu/sequence/infer.js';
+import { createCpuTrainer } from '../src/cpu/trainer.js';
+import { createCpuSequenceTrainer } from '../src/cpu/sequence/trainer.js';
 import { layerSteps } from '../src/cpu/sequence/recipe.js';
-import { chapterCaseOf, runsChapterKernels } from '../src/sequence-model.js';
+import { chapterCaseOf, rnnAsSequence, runsChapterKernels } from '../src/sequence-model.js';
 import { sequenceLayout } from '../src/sequence-params.js';
 import { validateGradientCall } from '../src/validate.js';
 import { validateSequenceCall } from '../src/validate-sequence.js';
@@ -208,5 +210,21 @@ describe('a SequenceModel takes the chapter\'s steps exactly when runsChapterKer
     expect(calls().chapter.forward).toBe(0);
     expect(calls().cell.forward).toBe(6);
     for (const key of ['O', 'Y', 'hT', 'loss'] as const) expect(a[key], key).toEqual(b[key]);
+  });
+
+  it("the CPU RnnModel trainer steps through the walk (the chapter's steps; with lengths the cell's), as its SequenceModel's trainer, bit for bit", async () => {
+    const { model, batch } = randomProblem({ T: 5, B: 3, d: 4, h: 7, q: 3, bias: false, seed: 31 });
+    const options = { optimizer: { kind: 'adam' as const, learningRate: 0.05 }, loss: 'cross-entropy' as const, truncation: { kind: 'randomized' as const, keepProbability: 0.5, seed: 2 }, carryState: true, clipNorm: 0.5 };
+    const rnn = createCpuTrainer(model, options);
+    const seq = createCpuSequenceTrainer(rnnAsSequence(model), options);
+    const padded = { ...batch, lengths: Int32Array.of(5, 5, 5) };
+    for (const [k, b] of [batch, batch, padded, batch].entries()) {
+      vi.clearAllMocks();
+      const got = await rnn.step(b, { readGradNorm: true });
+      expect(calls(), `step ${k}`).toEqual(expectedCalls(b.lengths === undefined, 5, false));
+      expect(got, `step ${k}`).toEqual(await seq.step(b, { readGradNorm: true }));
+    }
+    const [a, s] = [await rnn.read(), await seq.read()];
+    expect([a.Whx, a.Whh, a.Wqh]).toEqual([s.layers[0].Wx, s.layers[0].Wh, s.head!.W]);
   });
 });

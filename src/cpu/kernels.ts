@@ -2,6 +2,9 @@
 // order and with MATH.md's names. Plain loops, float64 throughout: this is the
 // readable statement of what the WGSL kernels must produce, and the oracle of
 // every correctness test. Rows are (t, b) pairs, r = t*B + b, time-major.
+// The products serve every layer of the walk (src/cpu/sequence/); the step
+// functions rnnForwardStep, rnnBackwardStep and windowBackwardStep are the rnn
+// recipe's own steps where the GPU runs the chapter's kernels (sequence/chapter.ts).
 import type { Activation } from '../types.js';
 import { clampToFloat32Range, toFloat32Range } from '../float32.js';
 

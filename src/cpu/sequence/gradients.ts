@@ -139,7 +139,7 @@ export function sequencePass(layout: SequenceLayout, params: Float64Array, batch
   }
 
   // 7. finalize: global norm over every parameter gradient, clipping, the non-finite flag.
-  // As the vanilla reference: gradients in float32's range; the norm is NaN when an element is
+  // Gradients in float32's range; the norm is NaN when an element is
   // NaN or infinite, +Infinity when they are finite but their norm is beyond float32.
   clampToFloat32Range(grad);
   const gradNorm = grad.every(Number.isFinite) ? toFloat32Range(globalNorm([grad])) : NaN;
