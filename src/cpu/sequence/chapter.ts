@@ -11,7 +11,7 @@ import type { SequenceProblem } from '../../validate-sequence.js';
 import type { LayerAdjoints, LayerBackward, LayerSteps } from './recipe.js';
 
 const SWEEP_STEP: RnnBackwardFlags = { useCarry: true, useG: true, applyAct: true };
-const LAST_STEP: RnnBackwardFlags = { useCarry: false, useG: true, applyAct: true }; // t = T: the carry is dhT
+const FIRST_STEP: RnnBackwardFlags = { useCarry: false, useG: true, applyAct: true }; // t = T, the sweep's first: the carry is dhT
 const DH0_STEP: RnnBackwardFlags = { useCarry: true, useG: false, applyAct: false }; // t = 0: dh_0 = xi_1 * dA_1 Whh
 
 /** The extra step of the sweep: dh_0 into slot 0 of dA, then out to the walk's dh0; dGx = dGh = dA_1..dA_T. */
@@ -40,7 +40,7 @@ export const chapterSteps: LayerSteps = {
     const dA = new Float64Array((T + 1) * B * h);
     for (let t = T; t >= 1; t--) {
       // xi_{t+1} scales the carry from step t+1 (none at t = T)
-      a.norms[t - 1] += rnnBackwardStep(dA, a.dY, H, a.Wh, a.dhT, t === T ? 1 : xi[t], t, B, h, p.activation, t === T ? LAST_STEP : SWEEP_STEP);
+      a.norms[t - 1] += rnnBackwardStep(dA, a.dY, H, a.Wh, a.dhT, t === T ? 1 : xi[t], t, B, h, p.activation, t === T ? FIRST_STEP : SWEEP_STEP);
     }
     return finishSweep(a, dA, a.dY, xi[0], p);
   },
