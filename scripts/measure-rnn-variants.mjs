@@ -1,4 +1,4 @@
-// Every kernel variant of the vanilla RnnModel path (src/gpu/rnn-variants.ts)
+// Every kernel variant of the chapter's kernels, the rnn recipe's own (src/gpu/chapter-kernels.ts)
 // against the defaults, side by side in one run on this machine's WebGPU
 // adapter, at the benchmark's named shapes: char (T=35 B=32 tokens/28 h=256
 // q=28, cross-entropy) and dense (T=64 B=16 d=32 h=128 q=32, mse). Each row

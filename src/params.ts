@@ -27,13 +27,17 @@ export function layoutOf(model: RnnModel): ParamLayout {
 
 /**
  * The vanilla layout seen as the layer walk's (rnnAsSequence: one 'rnn' layer whose single bias bh
- * is bx, the head Wqh, bq): the sequence kernels then read, and write gradients, in [Whx|Whh|Wqh|bh|bq].
+ * is bx, the head Wqh, bq): the walk's kernels then read, and write gradients, in [Whx|Whh|Wqh|bh|bq].
  */
 export function sequenceLayoutOfRnn(model: RnnModel): SequenceLayout {
-  const L = layoutOf(model);
-  const bias = model.bh !== undefined;
+  return rnnSequenceLayout(layoutOf(model), model.inputSize);
+}
+
+/** sequenceLayoutOfRnn from the sizes' layout (paramLayout) and the input size d. */
+export function rnnSequenceLayout(L: ParamLayout, d: number): SequenceLayout {
+  const bias = L.total > L.bh;
   return {
-    layers: [{ Wx: L.Whx, Wh: L.Whh, bx: bias ? L.bh : -1, bh: -1, nIn: model.inputSize }],
+    layers: [{ Wx: L.Whx, Wh: L.Whh, bx: bias ? L.bh : -1, bh: -1, nIn: d }],
     head: { W: L.Wqh, b: bias ? L.bq : -1 },
     total: L.total,
   };

@@ -61,7 +61,7 @@ export interface KernelChoice {
    * (tables from before it stay valid).
    */
   backwardWavefront?: boolean;
-  // The vanilla RnnModel path (src/gpu/rnn-variants.ts); absent: the default.
+  // The chapter's kernels, which an RnnModel call runs (src/gpu/chapter-kernels.ts); absent: the default.
   /** The forward step of an RnnModel (see RnnForwardStepVariant). */
   rnnForwardStep?: RnnForwardStepVariant;
   /** The reverse-sweep step of an RnnModel under full, chunked or randomized truncation. */

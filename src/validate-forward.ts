@@ -5,14 +5,13 @@ import { BpttInputError } from './errors.js';
 import { isSequenceModel, rnnAsSequence } from './sequence-model.js';
 import type { AnyModel, Batch, ForwardOptions, GenerateOptions, LossKind, SequenceModel } from './types.js';
 import { checkIds, fail, validateModel } from './validate.js';
-import { validateSequenceBatch, validateSequenceModel, type SequenceDims, type SequenceProblem } from './validate-sequence.js';
+import { rnnSequenceDims, validateSequenceBatch, validateSequenceModel, type SequenceDims, type SequenceProblem } from './validate-sequence.js';
 
 /** The dims of any model, and the model as a SequenceModel. */
 export function modelAsSequence(model: AnyModel): { sequence: SequenceModel; dims: SequenceDims } {
   if (typeof model === 'object' && model !== null && isSequenceModel(model)) return { sequence: model, dims: validateSequenceModel(model) };
   const m = validateModel(model);
-  const dims: SequenceDims = { cell: 'rnn', activation: model.activation, d: m.d, h: m.h, q: m.q, L: 1, dirs: 1, G: 1, hasBias: m.hasBias, hasHead: true, hasHeadBias: m.hasBias };
-  return { sequence: rnnAsSequence(model), dims };
+  return { sequence: rnnAsSequence(model), dims: rnnSequenceDims(model.activation, m.d, m.h, m.q, m.hasBias) };
 }
 
 export interface ForwardCall {

@@ -33,6 +33,7 @@ export interface SequenceDims {
   hasBias: boolean; // layer biases bx, bh
   hasHead: boolean;
   hasHeadBias: boolean;
+  rnnModel?: true; // an RnnModel's call (rnnSequenceDims): refusals name its fields (model.outputSize, not model.head.outputSize)
 }
 
 /** A checked SequenceModel call: what the CPU reference and the GPU host branch on. */
@@ -227,17 +228,7 @@ export function sequenceProblem(
 export function sequenceProblemOfRnn(activation: Activation, p: Problem, lengths: Int32Array | null): SequenceProblem {
   const { T, B, d, h, q } = p.dims;
   return {
-    cell: 'rnn',
-    activation,
-    d,
-    h,
-    q,
-    L: 1,
-    dirs: 1,
-    G: 1,
-    hasBias: p.hasBias,
-    hasHead: true,
-    hasHeadBias: p.hasBias,
+    ...rnnSequenceDims(activation, d, h, q, p.hasBias),
     T,
     B,
     tokens: p.tokens,
@@ -248,4 +239,9 @@ export function sequenceProblemOfRnn(activation: Activation, p: Problem, lengths
     gradNormPerStep: p.gradNormPerStep,
     lengths,
   };
+}
+
+/** The SequenceDims of an RnnModel's sizes (rnnAsSequence: one rnn layer, a head, bh as bx). */
+export function rnnSequenceDims(activation: Activation, d: number, h: number, q: number, hasBias: boolean): SequenceDims {
+  return { cell: 'rnn', activation, d, h, q, L: 1, dirs: 1, G: 1, hasBias, hasHead: true, hasHeadBias: hasBias, rnnModel: true };
 }

@@ -12,8 +12,11 @@ import type { GradientOptions, Truncation } from '../src/types.js';
 import type { KernelChoice, TuningOption } from '../src/tuning-types.js';
 import { BpttInputError } from '../src/errors.js';
 import { layoutOf } from '../src/params.js';
-import { planShape } from '../src/gpu/encode.js';
-import { stepWorkgroups, vanillaClass, withRnnChoice } from '../src/gpu/rnn-variants.js';
+import { planSequence } from '../src/gpu/sequence-encode.js';
+import { withChoice } from '../src/gpu/variants.js';
+import { stepWorkgroups, vanillaClass } from '../src/gpu/chapter-kernels.js';
+import { rnnSequenceLayout } from '../src/params.js';
+import { rnnSequenceDims } from '../src/validate-sequence.js';
 import { expectCloseToCpu, expectSameAsCpu, gpuEngine } from './gpu-setup.js';
 import { randomProblem } from './helpers.js';
 import { defineGradientTwins } from './twins/gradients.js';
@@ -98,8 +101,8 @@ for (const [name, fixed] of SETS) {
 describe("the benchmark's char shape (T = 35, B = 32, h = 256)", () => {
   const { model } = randomProblem({ T: 2, B: 32, d: 28, h: 256, q: 28, tokens: true });
   const shape = (window: number) =>
-    planShape({ T: 35, B: 32, d: 28, h: 256, q: 28 }, { tokens: true, hasBias: true, activation: 'tanh', loss: 'cross-entropy', window, xi: window ? null : new Float32Array(35).fill(1) }, layoutOf(model));
-  const groups = (c: Partial<KernelChoice>, window = 0) => stepWorkgroups(withRnnChoice(shape(window), { forwardStep: 'direct', backwardStep: 'direct', matmul: 'tile32', wavefront: false, ...c }));
+    planSequence(rnnSequenceDims('tanh', 28, 256, 28, true), { T: 35, B: 32, tokens: true, activation: 'tanh', loss: 'cross-entropy', window, xi: null }, rnnSequenceLayout(layoutOf(model), 28));
+  const groups = (c: Partial<KernelChoice>, window = 0) => stepWorkgroups(withChoice(shape(window), { forwardStep: 'direct', backwardStep: 'direct', matmul: 'tile32', wavefront: false, ...c }));
   it('the defaults launch 8 workgroups per step; every other step variant 128 or more', () => {
     expect(groups({})).toEqual({ forward: 8, backward: 8 });
     for (const rnnForwardStep of ['small', 'coalesced', 'splitk', 'subgroup4'] as const) expect(groups({ rnnForwardStep }).forward).toBeGreaterThanOrEqual(128);

@@ -19,8 +19,10 @@ import { randomSequenceProblem, type SequenceSpec } from './cpu-sequence-helpers
 import { packSequence } from '../src/sequence-params.js';
 import { expectClose, randomProblem, type Tolerance } from './helpers.js';
 import { validateGradientCall } from '../src/validate.js';
-import { bufferSizes } from '../src/gpu/encode.js';
-import { shapeOf } from '../src/gpu/gradients.js';
+import { seqBufferSizes } from '../src/gpu/sequence-encode.js';
+import { sequenceShape } from '../src/gpu/sequence-gradients.js';
+import { rnnAsSequence } from '../src/sequence-model.js';
+import { sequenceProblemOfRnn } from '../src/validate-sequence.js';
 import { layoutOf } from '../src/params.js';
 
 type EngineKind = 'cpu' | 'webgpu' | 'wasm';
@@ -629,7 +631,8 @@ describe('bad input battery', () => {
     function needs(): { binding: number; buffer: number } {
       const c = valid();
       const problem = validateGradientCall(c.model, c.batch, c.options);
-      const sizes = bufferSizes(shapeOf(c.model, problem), false);
+      // an RnnModel's call is the layer walk's, one rnn layer and a head (the chapter's kernels)
+      const sizes = seqBufferSizes(sequenceShape(rnnAsSequence(c.model), sequenceProblemOfRnn(c.model.activation, problem, null)), false);
       const binding = 4 * Math.max(...Object.values(sizes));
       const { B, h } = problem.dims;
       const readback = 4 * (layoutOf(c.model).total + 2 * B * h + sizes.stats); // grad | dh0 | hT | stats

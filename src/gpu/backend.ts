@@ -5,14 +5,14 @@ import type { SequenceProblem } from '../validate-sequence.js';
 import type { Problem } from '../validate.js';
 import { validateGradientCall } from '../validate.js';
 import { cpuRnnGradients } from '../cpu/rnn-gradients.js';
+import { sequenceProblemOfRnn } from '../validate-sequence.js';
+import { rnnAsSequence, rnnGradientsOf } from '../sequence-model.js';
 import { makeRng, uniformArray } from '../rng.js';
 import { BpttDeviceError } from '../errors.js';
 import { acquireDevice } from './device.js';
 import { GpuContext } from './context.js';
-import { gpuGradients, shapeOf } from './gradients.js';
 import { gpuSequenceGradients } from './sequence-gradients.js';
 import { gpuSequenceForward } from './sequence-forward.js';
-import { gpuRnnForward } from './rnn-forward.js';
 import type { ForwardCall, GenerateCall } from '../validate-forward.js';
 import { gpuGenerate } from './sequence-generate.js';
 import { createGpuTrainer } from './trainer.js';
@@ -22,6 +22,7 @@ import { type GemmTiming, benchGemm } from './bench-gemm.js';
 import { Tuner, resolveTuning } from './tuning.js';
 import type { KernelChoice, TuningOption, TuningTable } from '../tuning-types.js';
 import { sequenceShape } from './sequence-gradients.js';
+import { sequenceLayoutOfRnn } from '../params.js';
 
 export interface GpuBackend {
   readonly adapter: AdapterSummary;
@@ -41,7 +42,7 @@ export interface GpuBackend {
   tuning(): TuningTable;
   /** Tunes the shape class of this call now (up front), whatever the mode; resolves to its choice. */
   tune(model: SequenceModel, problem: SequenceProblem): Promise<KernelChoice>;
-  /** The same for an RnnModel call (its vanilla kernels). */
+  /** The same for an RnnModel call (the chapter's kernels). */
   tuneRnn(model: RnnModel, problem: Problem): Promise<KernelChoice>;
   dispose(): void;
 }
@@ -117,10 +118,11 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
     device,
     context,
     gpu: createDeviceApi(context, limits, assertOpen),
-    gradients: (model, batch, problem) => gpuGradients(context, limits, model, batch, problem),
+    // an RnnModel is one case of the layer walk: one rnn layer and a head (the chapter's kernels without lengths)
+    gradients: async (model, batch, problem) =>
+      rnnGradientsOf(await gpuSequenceGradients(context, limits, rnnAsSequence(model), batch, sequenceProblemOfRnn(model.activation, problem, problem.lengths ?? null), sequenceLayoutOfRnn(model))),
     sequenceGradients: (model, batch, problem) => gpuSequenceGradients(context, limits, model, batch, problem),
-    // an RnnModel without lengths: its own (tuned) kernels; everything else: the layer walk
-    forward: (call, batch, rnn) => (rnn && !batch.lengths ? gpuRnnForward(context, limits, rnn, call, batch) : gpuSequenceForward(context, limits, call, batch)),
+    forward: (call, batch) => gpuSequenceForward(context, limits, call, batch),
     generate: (call) => gpuGenerate(context, limits, call),
     trainer(model, trainerOptions) {
       const trainer = createGpuTrainer(context, limits, model, trainerOptions, () => trainers.delete(trainer));
@@ -148,7 +150,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
       return s.choice!;
     },
     async tuneRnn(model, problem) {
-      const s = await tuner.chooseVanilla(shapeOf(model, problem), true);
+      const s = await tuner.choose(sequenceShape(rnnAsSequence(model), sequenceProblemOfRnn(model.activation, problem, problem.lengths ?? null)), true);
       return s.choice!;
     },
     benchGemm: (n, runs) => benchGemm(context, n, runs),
@@ -157,7 +159,7 @@ export async function createGpuBackend(options: GpuBackendOptions): Promise<GpuB
       const { model, batch } = selfCheckProblem();
       const options = { loss: 'cross-entropy' as const, inputGradient: true, gradNormPerStep: true };
       const problem = validateGradientCall(model, batch, options);
-      const gpu = await gpuGradients(context, limits, model, batch, problem);
+      const gpu = await backend.gradients(model, batch, problem);
       const worst = worstError(gpu, cpuRnnGradients(model, batch, problem));
       return { ok: worst <= 1, worstError: worst, milliseconds: performance.now() - start };
     },

@@ -26,6 +26,8 @@ export class GpuContext {
   lostReason: string | null = null;
   private lostWaiters = new Set<(reason: string) => void>();
   dispatches = 0; // of the last call
+  /** Dispatches of the last call per kernel file (tests: which recipe's kernels a call ran). */
+  readonly kernelCounts = new Map<string, number>();
   submits = 0;
   readBytes = 0; // mapped back to the host over the engine's life (src/gpu/call.ts, bench-gemm.ts)
   /** The kernel variants of this engine's SequenceModel calls (src/gpu/tuning.ts); null: the defaults. */
@@ -173,6 +175,7 @@ export class GpuContext {
     this.assertAlive();
     this.dispatches = 0;
     this.submits = 0;
+    this.kernelCounts.clear();
     return new Recorder(this, maxDispatches);
   }
 
@@ -351,6 +354,7 @@ export class Recorder {
         pass.setBindGroup(0, group, [op.offset]);
         pass.dispatchWorkgroups(...op.workgroups);
         this.ctx.dispatches++;
+        this.ctx.kernelCounts.set(op.entry.kernel.name, (this.ctx.kernelCounts.get(op.entry.kernel.name) ?? 0) + 1);
         continue;
       }
       pass?.end();

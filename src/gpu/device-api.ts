@@ -17,18 +17,23 @@
 // A buffer of another device, or a destroyed one, is rejected with a
 // BpttInputError naming it: before anything is recorded into your encoder
 // (which stays usable), or after WebGPU refused our own submit.
+//
+// The layer is one case of the layer walk (sequence-encode.ts): one rnn layer
+// and a head, whose steps the chapter's kernels record (chapter-kernels.ts); the
+// walk's Y is H here, its dG the adjoints dA with dh0 in slot 0.
 import type { Activation, Truncation } from '../types.js';
 import { BpttInputError, describe } from '../errors.js';
-import { paramLayout } from '../params.js';
+import { paramLayout, rnnSequenceLayout } from '../params.js';
 import { truncationXi } from '../truncation.js';
 import { checkOptionalBoolean, checkPositiveInt, validateTruncation } from '../validate.js';
+import { rnnSequenceDims } from '../validate-sequence.js';
 import type { GpuContext } from './context.js';
-import { type GpuBuffers, bufferSizes, maxDispatches, planShape, recordBackward, recordForward, recordOutput } from './encode.js';
-import { acquireBuffers, checkLimits, releaseBuffers } from './gradients.js';
-import { checkDispatchLimits, dispatchLimits } from './dispatch-limits.js';
+import { checkLimits } from './gradients.js';
+import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
-import { chooseRnnVariants } from './tuning.js';
-import { rnnExtraDispatches } from './rnn-variants.js';
+import { chooseVariants } from './tuning.js';
+import { type SeqBuffers, type SeqShape, forwardDispatches, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceOutput, seqBufferSizes, sequenceDispatches } from './sequence-encode.js';
+import { acquireSequenceBuffers, releaseSequenceBuffers, withAliases } from './sequence-gradients.js';
 import { type StackBackwardArgs, type StackBackwardOutputs, type StackForwardArgs, type StackForwardOutputs, createStackDeviceApi } from './stack-device-api.js';
 
 const LAYER_NAMES = { rows: 'steps', steps: 'steps', batchSize: 'batchSize', inputSize: 'layer.inputSize', hiddenSize: 'layer.hiddenSize', outputSize: 'layer.outputSize' };
@@ -152,6 +157,17 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     return { d, h, q, T, B, tokens, layout };
   }
 
+  /** The walk's shape of a layer call, with the variants the tuner chose for it (the chapter's kernels). */
+  async function shapeOf(args: Common, c: ReturnType<typeof checkCommon>, truncation: Truncation | null): Promise<SeqShape> {
+    const dims = rnnSequenceDims(args.layer.activation, c.d, c.h, c.q, args.layer.bias);
+    const run = { T: c.T, B: c.B, activation: args.layer.activation, tokens: c.tokens, loss: 'none' as const, xi: truncation ? truncationXi(truncation, c.T) : null, window: truncation?.kind === 'window' ? truncation.steps : 0 };
+    const s = await chooseVariants(ctx, planSequence(dims, run, rnnSequenceLayout(c.layout, c.d)));
+    ctx.assertAlive(); // (choosing may await the tuner, and the engine be disposed meanwhile)
+    assertUsable();
+    if (!s.chapter) throw new Error('engine.gpu: a layer call is the chapter case of the walk'); // (runsChapterKernels: always)
+    return s;
+  }
+
   /** Copies the caller's weight buffers into the packed parameter buffer. */
   function copyWeights(rec: ReturnType<GpuContext['record']>, w: WeightBuffers, params: GPUBuffer, L: ReturnType<typeof paramLayout>, d: number, h: number, q: number, bias: boolean) {
     rec.copy(w.Whx, 0, params, L.Whx * 4, h * d * 4);
@@ -164,15 +180,15 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
   }
 
   async function forward(args: ForwardArgs): Promise<ForwardOutputs> {
-    const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.forward');
+    const c = checkCommon(args, 'engine.gpu.forward');
+    const { d, h, q, T, B, layout: L } = c;
     if (args.h0 !== undefined) checkBuffer('h0', args.h0, B * h, `[B, h] = [${B}, ${h}]`, SRC);
-    const s = await chooseRnnVariants(ctx, planShape({ T, B, d, h, q }, { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: 0, xi: null }, L));
-    ctx.assertAlive(); // (choosing may await the tuner, and the engine be disposed meanwhile)
-    assertUsable();
-    const all = bufferSizes(s, false);
-    const sizes = { params: all.params, x: all.x, H: all.H, P: all.P, O: all.O, ...variantSizes(all) };
+    const s = await shapeOf(args, c, null);
+    const all = seqBufferSizes(s, false);
+    const sizes = positive({ params: all.params, x: all.x, Gx: all.Gx, Y: all.Y, state0: all.state0, lengths: all.lengths, O: all.O, WhhT: all.WhhT, stepScratch: all.stepScratch });
     checkLimits(sizes, limits);
-    checkDispatchLimits(s, dispatchLimits(ctx.device), LAYER_NAMES);
+    const dispatches = forwardDispatches(s) + 1;
+    checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device), LAYER_NAMES);
     const created: GPUBuffer[] = [];
     const make = outputs<keyof ForwardOutputs>(args.outputs ?? {}, created);
     const result: ForwardOutputs = {
@@ -182,47 +198,42 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     };
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     const allocate = args.encoder ? ctx.heldAllocator(`forward ${JSON.stringify(sizes)}`) : (n: number, u: number, k: string) => ctx.pool.acquire(n, u, k);
-    const bufs = { WhhT: null, stepScratch: null, ...Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, allocate(n * 4, usage, k)])) } as Pick<GpuBuffers, 'params' | 'x' | 'H' | 'P' | 'O' | 'WhhT' | 'stepScratch'>;
+    const own = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, allocate(n * 4, usage, k)])) as Partial<SeqBuffers>;
+    const bufs = withAliases({ ...own }, all) as SeqBuffers;
     try {
       const named = callerBuffers(args, { h0: args.h0 }, args.outputs ?? {});
       await run('engine.gpu.forward', args.encoder, named, created, (rec) => {
         copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
         rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
-        if (args.h0) rec.copy(args.h0, 0, bufs.H, 0, B * h * 4);
-        else rec.clear(bufs.H, 0, B * h * 4);
-        recordForward(rec, s, bufs);
-        recordOutput(rec, s, bufs);
-        rec.copy(bufs.H, 0, result.H, 0, (T + 1) * B * h * 4);
+        if (args.h0) rec.copy(args.h0, 0, bufs.state0, 0, B * h * 4);
+        else rec.clear(bufs.state0, 0, B * h * 4);
+        recordSequenceForward(rec, s, bufs);
+        recordSequenceOutput(rec, s, bufs);
+        rec.copy(bufs.Y, 0, result.H, 0, (T + 1) * B * h * 4); // Y's slots 0..T are H_0 = h0, h_1..h_T
         rec.copy(bufs.O, 0, result.O, 0, T * B * q * 4);
-        rec.copy(bufs.H, T * B * h * 4, result.hT, 0, B * h * 4);
-      }, T + 8 + rnnExtraDispatches(s));
+        rec.copy(bufs.Y, T * B * h * 4, result.hT, 0, B * h * 4);
+      }, dispatches);
     } finally {
-      if (!args.encoder) for (const b of Object.values(bufs)) if (b) ctx.pool.release(b);
+      if (!args.encoder) for (const b of Object.values(own)) if (b) ctx.pool.release(b);
     }
     return result;
   }
 
   async function backward(args: BackwardArgs): Promise<BackwardOutputs> {
-    const { d, h, q, T, B, tokens, layout: L } = checkCommon(args, 'engine.gpu.backward');
+    const c = checkCommon(args, 'engine.gpu.backward');
+    const { d, h, q, T, B, tokens, layout: L } = c;
     checkBuffer('H', args.H, (T + 1) * B * h, `[(T+1), B, h] = [${T + 1}, ${B}, ${h}] from forward`, SRC);
     checkBuffer('dO', args.dO, T * B * q, `[T, B, q] = [${T}, ${B}, ${q}]`, SRC);
     if (args.dhT !== undefined) checkBuffer('dhT', args.dhT, B * h, `[B, h] = [${B}, ${h}]`, SRC);
     const inputGradient = checkOptionalBoolean('inputGradient', args.inputGradient);
     if (inputGradient && tokens) throw new BpttInputError('inputGradient', 'value inputs (f32 x) for dx', 'token ids (tokens: true)');
     const truncation = validateTruncation(args.truncation, T, 'truncation');
-    const s = await chooseRnnVariants(
-      ctx,
-      planShape(
-        { T, B, d, h, q },
-        { tokens, hasBias: args.layer.bias, activation: args.layer.activation, loss: 'none', window: truncation.kind === 'window' ? truncation.steps : 0, xi: truncationXi(truncation, T) },
-        L,
-      ),
-    );
-    ctx.assertAlive(); // (choosing may await the tuner, and the engine be disposed meanwhile)
-    assertUsable();
-    const sizes = { ...bufferSizes(s, inputGradient), csr: 0 }; // token ids stay on the device: scan them
+    const s = await shapeOf(args, c, truncation);
+    // token ids stay on the device: scan them (no csr); nothing of the forward but H is needed
+    const sizes = { ...seqBufferSizes(s, inputGradient), csr: 0, Gx: 0 };
     checkLimits(sizes, limits);
-    checkDispatchLimits(s, dispatchLimits(ctx.device), LAYER_NAMES);
+    const dispatches = sequenceDispatches(s, { dx: inputGradient, clip: false });
+    checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device), LAYER_NAMES);
     const created: GPUBuffer[] = [];
     const make = outputs<keyof BackwardOutputs>(args.outputs ?? {}, created);
     const result: BackwardOutputs = {
@@ -237,18 +248,18 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
     }
     if (inputGradient) result.dx = make('dx', T * B * d, `[T, B, d] = [${T}, ${B}, ${d}]`);
     // Into a caller's encoder: scratch held until the engine is disposed (see GpuContext.heldAllocator).
-    const bufs = args.encoder ? acquireBuffers(ctx, sizes, {}, ctx.heldAllocator(`backward ${JSON.stringify(sizes)}`)) : acquireBuffers(ctx, sizes);
+    const bufs = args.encoder ? acquireSequenceBuffers(ctx, sizes, {}, ctx.heldAllocator(`backward ${JSON.stringify(sizes)}`)) : acquireSequenceBuffers(ctx, sizes);
     try {
       const named = callerBuffers(args, { H: args.H, dO: args.dO, dhT: args.dhT }, args.outputs ?? {});
       await run('engine.gpu.backward', args.encoder, named, created, (rec) => {
         copyWeights(rec, args.weights, bufs.params, L, d, h, q, args.layer.bias);
         rec.copy(args.x, 0, bufs.x, 0, sizes.x * 4);
-        rec.copy(args.H, 0, bufs.H, 0, (T + 1) * B * h * 4);
+        rec.copy(args.H, 0, bufs.Y, 0, (T + 1) * B * h * 4);
         rec.copy(args.dO, 0, bufs.O, 0, T * B * q * 4);
-        if (args.dhT) rec.copy(args.dhT, 0, bufs.dhT, 0, B * h * 4);
-        else rec.clear(bufs.dhT, 0, B * h * 4);
+        if (args.dhT) rec.copy(args.dhT, 0, bufs.dhT!, 0, B * h * 4);
+        else rec.clear(bufs.dhT!, 0, B * h * 4);
         rec.clear(bufs.stats, 0, sizes.stats * 4);
-        recordBackward(rec, s, bufs, { dh0: true, perStepNorms: false, dx: inputGradient, clipNorm: 0, applyClip: false, countStep: false });
+        recordSequenceBackward(rec, s, bufs, { perStepNorms: false, dx: inputGradient, clipNorm: 0, applyClip: false, countStep: false });
         rec.copy(bufs.grad, L.Whx * 4, result.dWhx, 0, h * d * 4);
         rec.copy(bufs.grad, L.Whh * 4, result.dWhh, 0, h * h * 4);
         rec.copy(bufs.grad, L.Wqh * 4, result.dWqh, 0, q * h * 4);
@@ -256,11 +267,11 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
           rec.copy(bufs.grad, L.bh * 4, result.dbh, 0, h * 4);
           rec.copy(bufs.grad, L.bq * 4, result.dbq, 0, q * 4);
         }
-        rec.copy(bufs.dA, 0, result.dh0, 0, B * h * 4);
+        rec.copy(bufs.dG, 0, result.dh0, 0, B * h * 4); // dA's slot 0
         if (result.dx) rec.copy(bufs.dx!, 0, result.dx, 0, T * B * d * 4);
-      }, maxDispatches(s));
+      }, dispatches);
     } finally {
-      if (!args.encoder) releaseBuffers(ctx, bufs);
+      if (!args.encoder) releaseSequenceBuffers(ctx, bufs);
     }
     return result;
   }
@@ -271,10 +282,7 @@ export function createDeviceApi(ctx: GpuContext, limits: { maxBinding: number; m
   };
 }
 
-/** The forward's share of the variants' extra buffers (the transposed Whh, the split-K partial sums), where they are needed. */
-function variantSizes(all: { WhhT: number; stepScratch: number }): Partial<{ WhhT: number; stepScratch: number }> {
-  const out: Partial<{ WhhT: number; stepScratch: number }> = {};
-  if (all.WhhT > 0) out.WhhT = all.WhhT;
-  if (all.stepScratch > 0) out.stepScratch = all.stepScratch;
-  return out;
+/** The sizes that are not 0 (or an alias, -1): the buffers a call allocates. */
+function positive<K extends string>(sizes: Record<K, number>): Record<K, number> {
+  return Object.fromEntries(Object.entries(sizes).filter(([, n]) => (n as number) > 0)) as Record<K, number>;
 }

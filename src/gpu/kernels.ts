@@ -1,6 +1,5 @@
 // The WGSL kernels, one file each in kernels/, read once with wgsl_reflect.
 import adamUpdate from '../../kernels/adam_update.wgsl';
-import carryState from '../../kernels/carry_state.wgsl';
 import carrySequenceState from '../../kernels/carry_sequence_state.wgsl';
 import cellBackwardLanes from '../../kernels/cell_backward_lanes.wgsl';
 import cellBackwardStep from '../../kernels/cell_backward_step.wgsl';
@@ -46,9 +45,13 @@ import libGroupReduce from '../../kernels/lib/group_reduce.wgsl';
 import libStats from '../../kernels/lib/stats.wgsl';
 import { type KernelInfo, reflectKernel } from './reflect.js';
 
+/** The ACTIVATION override of every kernel with phi (kernels/lib/activations.wgsl): 0 identity, 1 tanh, 2 relu. */
+export const ACTIVATION_CODE = { identity: 0, tanh: 1, relu: 2 } as const;
+/** The CELL override of the cell kernels every recipe shares (kernels/lib/gates.wgsl). */
+export const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
+
 const SOURCES = {
   adam_update: adamUpdate,
-  carry_state: carryState,
   carry_sequence_state: carrySequenceState,
   cell_backward_lanes: cellBackwardLanes,
   cell_backward_step: cellBackwardStep,

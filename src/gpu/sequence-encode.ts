@@ -1,9 +1,12 @@
-// Records one SequenceModel computation (MATH.md part 2) into a Recorder: the
-// model is a list of layers that the encoder walks, bottom up for the
-// forward pass and top down for the reverse sweep; a cell is a recipe (its
-// gate count and the CELL constant of the two step kernels). Everything that
-// is not sequential in time is one product over all T*B rows; each time step
-// is one dispatch per layer, both directions together.
+// Records one computation of any model (MATH.md parts 1 and 2) into a
+// Recorder: the model is a list of layers that the encoder walks, bottom up for
+// the forward pass and top down for the reverse sweep; a cell is a recipe (its
+// gate count, the CELL constant of the cell step kernels every recipe shares,
+// its CPU functions). An RnnModel is one case: one rnn layer and a head
+// (params.ts: sequenceLayoutOfRnn), for which the rnn recipe runs its own step
+// kernels, the chapter's (runsChapterKernels, src/gpu/chapter-kernels.ts).
+// Everything that is not sequential in time is one product over all T*B rows;
+// each time step is one dispatch per layer, both directions together.
 //
 // Dispatches of a gradient call (K = L*dirs layer-directions):
 //   forward      K input projections + L*T steps
@@ -16,18 +19,21 @@
 // so 2*L*T + L + K*(3 + 2*bias) + (L-1)*dirs + head + 2 (+1 clip) (+dirs dx) (+masks): see sequenceDispatches.
 // The forward and sweep variants record fewer (src/gpu/variants.ts, src/gpu/sweep-variants.ts); the
 // splitk forward step two per step (its reduce), finalize multi one more (finalize_parts).
+// The chapter's kernels (K = 1) record the same counts: T forward steps, T + 1
+// backward ones (dh_0 the last), plus what their variants add (rnnExtraDispatches).
 // With lengths, a padded row costs no product in the step kernels (it only
 // passes its state, or its carry, through); the grid stays the same.
 import type { Activation, LossKind } from '../types.js';
 import type { SequenceDims } from '../validate-sequence.js';
 import type { SequenceLayout } from '../sequence-params.js';
 import type { Recorder } from './context.js';
-import { elementwise, recordMatmul } from './encode.js';
+import { elementwise, folded, recordMatmul } from './encode.js';
+import { chapterCaseOf, runsChapterKernels } from '../sequence-model.js';
 import { kernel } from './kernels.js';
 import type { KernelChoice } from '../tuning-types.js';
 import { backwardStepGroups, backwardStepKernel, choiceOf, forwardDispatchesSaved, forwardIsVariant, forwardSplits, forwardStepKernel, matmulWG, recordForwardVariant, windowStepKernel } from './variants.js';
 import { statsLayout } from './stats.js';
-import { finalizeParts, recordFinalize } from './rnn-variants.js';
+import { chapterStepParts, finalizeParts, recordChapterForward, recordChapterSweep, recordFinalize, rnnExtraDispatches, rnnExtraForwardDispatches, rnnExtraSizes } from './chapter-kernels.js';
 import { backwardDispatchesSaved, recordPersistentSweep, recordWavefrontSweep, sweepMode, sweepTableSize, uploadSweepTable } from './sweep-variants.js';
 
 const NO_NORM = 0xffffffff;
@@ -48,6 +54,7 @@ export interface SeqShape extends SequenceDims {
   splits: number;
   kPerSplit: number;
   stepParts: number; // workgroups per direction of one step = norm partials per (k, t)
+  chapter: boolean; // the rnn recipe runs the chapter's kernels (runsChapterKernels): K = 1
   choice?: KernelChoice; // the kernel variants (src/gpu/variants.ts: withChoice); absent: the defaults
 }
 
@@ -66,8 +73,14 @@ export function planSequence(
   const xi = run.xi ?? new Float32Array(run.T).fill(1);
   const lengths = run.lengths ?? null;
   const N = lengths ? lengths.reduce((a, n) => a + n, 0) : R;
-  const s: SeqShape = { ...dims, ...run, xi, window, lengths, N, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: 0 };
-  return { ...s, stepParts: backwardStepGroups(s) }; // the default choice's (withChoice sets another's)
+  const chapter = runsChapterKernels(chapterCaseOf({ cell: dims.cell, L: dims.L, dirs: dims.dirs, lengths }, layout));
+  const s: SeqShape = { ...dims, ...run, xi, window, lengths, N, R, K: dims.L * dims.dirs, layout, splits, kPerSplit, stepParts: 0, chapter };
+  return { ...s, stepParts: stepPartsOf(s) }; // the default choice's (withChoice sets another's)
+}
+
+/** Norm partials per (k, t) of the reverse sweep of s with its choice. */
+export function stepPartsOf(s: SeqShape): number {
+  return s.chapter ? chapterStepParts(s) : backwardStepGroups(s);
 }
 
 /** Element offsets of every tensor inside the shared buffers (see the kernel headers). */
@@ -78,8 +91,11 @@ export function seqOffsets(s: SeqShape) {
   const cBlock = (T + 2) * B * h; // one k of C, dH, dC
   const yBlock = (T + 2) * B * dirs * h; // one layer of Y
   const tau = s.window;
-  const dyBlock = (tau || 1) * T * B * dirs * h; // one layer of dY (window: one block per age; dirs = 1)
+  // one layer of dY (window: one block per age; dirs = 1); the chapter's window sweeps its own slots
+  const dyBlock = (s.chapter ? 1 : tau || 1) * T * B * dirs * h;
   const cSize = s.cell === 'lstm' ? K * cBlock : 0;
+  // the chapter's dA [(T+1), B, h] in dG (dState is dG): dh_0 in slot 0, dA_t (both dGx and dGh) in slot t
+  const chapterDA = s.chapter ? B * h : -1;
   return {
     gBlock, sBlock, cBlock, yBlock, dyBlock,
     Gx: (k: number) => k * gBlock,
@@ -90,9 +106,9 @@ export function seqOffsets(s: SeqShape) {
     h0: (k: number) => k * B * h,
     c0: (k: number) => (K + k) * B * h,
     dY: (l: number) => l * dyBlock,
-    dGx: (k: number) => k * gBlock,
-    dGh: (k: number) => (K + k) * gBlock,
-    dH: (k: number) => k * cBlock,
+    dGx: (k: number) => (s.chapter ? chapterDA : k * gBlock),
+    dGh: (k: number) => (s.chapter ? chapterDA : (K + k) * gBlock),
+    dH: (k: number) => (s.chapter ? 0 : k * cBlock),
     dC: (k: number) => (K + k) * cBlock,
     dGa: 2 * K * gBlock, // window: dGx per age [tau, T, B, G*h], in dG
     dHa: 2 * K * cBlock, // window: dh, dc per age [tau, T, B, h], in dState
@@ -110,13 +126,13 @@ export interface SeqBuffers {
   targets: GPUBuffer;
   Gx: GPUBuffer; // [K, T, B, G*h]
   Y: GPUBuffer; // [L, T+2, B, dirs*h]
-  saved: GPUBuffer; // C [K, T+2, B, h] (lstm), Hs [K, T+2, B, h], S [K, T, B, 4h] (gru, lstm)
+  saved: GPUBuffer; // C [K, T+2, B, h] (lstm), Hs [K, T+2, B, h], S [K, T, B, 4h] (gru, lstm); the chapter's: Y
   lengths: GPUBuffer; // u32 [B] n_b (T each without lengths)
   state0: GPUBuffer; // h0 [K, B, h], c0 [K, B, h]
   O: GPUBuffer; // [T*B, q]: o, then dO
   dY: GPUBuffer; // [L, T, B, dirs*h]
   dG: GPUBuffer; // dGx, dGh [K, T, B, G*h] each
-  dState: GPUBuffer; // dH, dC [K, T+2, B, h] each
+  dState: GPUBuffer; // dH, dC [K, T+2, B, h] each; the chapter's: dG
   partials: GPUBuffer; // [splits, total]
   grad: GPUBuffer; // [total]
   stepPartials: GPUBuffer; // [K*T*stepParts]
@@ -124,15 +140,19 @@ export interface SeqBuffers {
   stats: GPUBuffer; // Stats of kernels/finalize.wgsl, K*T per-step norms
   dx: GPUBuffer | null; // [T, B, d]
   sweep: GPUBuffer | null; // u32 [B + T]: n_b, xi_t bits (the persistent and wavefront sweeps only)
-  finalParts: GPUBuffer | null; // [3*parts] partials of the 'multi' finalize (src/gpu/rnn-variants.ts)
-  stepScratch: GPUBuffer | null; // vec4 [dirs, S, B*h]: the partial sums of the 'splitk' forward step
+  finalParts: GPUBuffer | null; // [3*parts] partials of the 'multi' finalize (src/gpu/chapter-kernels.ts)
+  stepScratch: GPUBuffer | null; // vec4 [dirs, S, B*h]: the partial sums of the 'splitk' forward step (the chapter's: [splits, B, h])
+  // the chapter's kernels only (chapter-kernels.ts)
+  dhT: GPUBuffer | null; // [B, h] the adjoint arriving at h_T (the others take it in slot T+1 of dState)
+  slots: GPUBuffer | null; // [2, tau, B, h] window(tau)'s ping-pong slots
+  WhhT: GPUBuffer | null; // [h, h] Whh transposed ('coalesced' and 'splitk' forward steps)
 }
 
-/** Element counts of every buffer (0: not needed). */
+/** Element counts of every buffer (0: not needed; -1: the alias of another, set by acquireSequenceBuffers). */
 export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBuffers, number> {
   const o = seqOffsets(s);
   const { T, B, R, h, K, L, d, q } = s;
-  return {
+  const sizes = {
     params: s.layout.total,
     x: s.tokens ? R : R * d,
     csr: s.tokens ? d + 1 + R : 0,
@@ -156,6 +176,22 @@ export function seqBufferSizes(s: SeqShape, withDx: boolean): Record<keyof SeqBu
     sweep: sweepTableSize(s),
     finalParts: s.choice?.finalize === 'multi' ? 3 * finalizeParts(s) : 0,
     stepScratch: s.choice?.forwardStep === 'splitk' ? 4 * s.dirs * forwardSplits(s) * B * h : 0,
+    dhT: 0,
+    slots: 0,
+    WhhT: 0,
+  };
+  if (!s.chapter) return sizes;
+  const extra = rnnExtraSizes(s);
+  return {
+    ...sizes,
+    saved: -1, // Y
+    dG: (T + 2) * B * h, // dA [(T+1), B, h] (and a spare slot)
+    dState: -1, // dG
+    stepPartials: T * s.stepParts,
+    dhT: B * h,
+    slots: 2 * s.window * B * h,
+    WhhT: extra.WhhT,
+    stepScratch: extra.stepScratch,
   };
 }
 
@@ -167,7 +203,13 @@ export function sequenceDispatches(s: SeqShape, o: { dx: boolean; clip: boolean 
   const masks = !s.lengths ? 0 : s.q > 0 && s.loss !== 'none' ? 2 : 1;
   // minus what a persistent or wavefront forward (src/gpu/variants.ts) and sweep (src/gpu/sweep-variants.ts) save
   const finalize = s.choice?.finalize === 'multi' ? 2 : 1; // 'multi': finalize_parts, then finalize
-  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 1 + finalize + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks - forwardDispatchesSaved(s) - backwardDispatchesSaved(s);
+  const steps = s.chapter ? rnnExtraDispatches(s) : -forwardDispatchesSaved(s) - backwardDispatchesSaved(s);
+  return 2 * s.L * s.T + s.L + 3 * s.K + biases + (s.L - 1) * s.dirs + head + 1 + finalize + (o.clip ? 1 : 0) + (o.dx ? s.dirs : 0) + masks + steps;
+}
+
+/** The dispatches of the forward alone: K input projections and L*T steps, as the chosen variant records them. */
+export function forwardDispatches(s: SeqShape): number {
+  return s.K + s.L * s.T + (s.chapter ? rnnExtraForwardDispatches(s) : -forwardDispatchesSaved(s));
 }
 
 /** Elements between the parameters of a layer's two directions (the step kernels address dir 1 from dir 0's offsets). */
@@ -175,17 +217,21 @@ export function strideK(s: SeqShape, k0: number): number {
   return s.dirs === 2 ? s.layout.layers[k0 + 1].Wx - s.layout.layers[k0].Wx : 0;
 }
 
+/** Every product recorded from here on uses the matmul tile of s's choice (the head and backward follow the forward). */
+function applyMatmulChoice(rec: Recorder, s: SeqShape): void {
+  rec.matmulWG = matmulWG(choiceOf(s));
+  rec.matmulPad = choiceOf(s).matmul === 'tile32pad' ? 1 : 0;
+}
+
 /** Gx_k = X_l Wx_k^T + bx_k for every k, then the steps of each layer, bottom up. */
 export function recordSequenceForward(
   rec: Recorder,
   s: SeqShape,
-  b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'> & Partial<Pick<SeqBuffers, 'stepScratch'>>,
+  b: Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'> & Partial<Pick<SeqBuffers, 'stepScratch' | 'WhhT'>>,
 ): void {
   const o = seqOffsets(s);
   const { T, B, R, h, G, dirs, layout } = s;
-  // Every product recorded into this call uses the chosen matmul tile (the head and backward follow the forward).
-  rec.matmulWG = matmulWG(choiceOf(s));
-  rec.matmulPad = choiceOf(s).matmul === 'tile32pad' ? 1 : 0;
+  applyMatmulChoice(rec, s);
   const projection = (l: number) => {
     for (let dir = 0; dir < dirs; dir++) {
       const k = l * dirs + dir;
@@ -206,6 +252,11 @@ export function recordSequenceForward(
       }
     }
   };
+  if (s.chapter) {
+    projection(0);
+    recordChapterForward(rec, s, { ...b, WhhT: b.WhhT ?? null, stepScratch: b.stepScratch ?? null });
+    return;
+  }
   if (forwardIsVariant(s)) {
     recordForwardVariant(rec, s, b, projection);
     return;
@@ -273,11 +324,6 @@ export function recordSequenceHead(rec: Recorder, s: SeqShape, b: Pick<SeqBuffer
   recordMaskRows(rec, s, b.lengths, b.rowLoss, 1);
 }
 
-function folded(groups: number): [number, number] {
-  const x = Math.min(Math.max(groups, 1), 65535);
-  return [x, Math.ceil(groups / x)];
-}
-
 export interface SeqBackwardOptions {
   perStepNorms: boolean;
   dx: boolean;
@@ -290,23 +336,25 @@ export interface SeqBackwardOptions {
 export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers, opt: SeqBackwardOptions): void {
   const o = seqOffsets(s);
   const { T, B, R, h, G, L, K, dirs, layout } = s;
+  applyMatmulChoice(rec, s); // (a backward recorded by itself: engine.gpu.backward)
   // a caller's dO (loss 'none') or dY at padded rows is ignored
   if (s.q > 0 && s.loss === 'none') recordMaskRows(rec, s, b.lengths, b.O, s.q);
   if (s.q === 0) recordMaskRows(rec, s, b.lengths, b.dY, dirs * h, o.dY(L - 1));
   if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.head!.W, offC: o.dY(L - 1) });
 
   const tau = s.window;
+  if (s.chapter) recordChapterSweep(rec, s, b, opt.perStepNorms); // (then only dx below)
   const backward = backwardStepKernel(s); // the variant chosen (cell_backward_tile4, cell_backward_step or cell_backward_lanes)
   const windowKernel = windowStepKernel(s); // window(tau): cell_window_backward_tile4 or cell_window_backward_step
-  const sweep = sweepMode(s); // or a persistent or wavefront sweep (cell_backward_sweep)
+  const sweep = s.chapter ? null : sweepMode(s); // or a persistent or wavefront sweep (cell_backward_sweep)
   if (sweep) uploadSweepTable(rec, s, b);
   if (sweep === 'wavefront') recordWavefrontSweep(rec, s, b, opt.perStepNorms); // every layer's steps; then only dx below
   // window: the loss reaches the top layer at age 0 only
-  if (tau > 1) rec.clear(b.dY, (o.dY(L - 1) + R * h) * 4, (tau - 1) * R * h * 4);
+  if (tau > 1 && !s.chapter) rec.clear(b.dY, (o.dY(L - 1) + R * h) * 4, (tau - 1) * R * h * 4);
   for (let l = L - 1; l >= 0; l--) {
     const k0 = l * dirs;
     const p0 = layout.layers[k0];
-    for (let step = 1; step <= T + 1 && tau > 0; step++) {
+    for (let step = 1; step <= T + 1 && tau > 0 && !s.chapter; step++) {
       const norms = opt.perStepNorms && step <= T;
       rec.dispatch(
         windowKernel.info,
@@ -333,7 +381,7 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
       );
     }
     if (sweep === 'persistent') recordPersistentSweep(rec, s, b, l, opt.perStepNorms);
-    for (let step = 1; step <= T + 1 && tau === 0 && !sweep; step++) {
+    for (let step = 1; step <= T + 1 && tau === 0 && !sweep && !s.chapter; step++) {
       const tail = step === T + 1;
       // forward direction: carry from t+1 into t = T+1-step, scaled by xi_{t+1}; tail: into h0, xi_1
       const tF = T + 1 - step;

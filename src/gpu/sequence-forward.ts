@@ -3,7 +3,8 @@
 // bit for bit), and nothing for a backward pass: no gradient, adjoint or
 // split-K buffers. One submit; reads back the loss, hT, cT and the outputs asked for.
 //
-// Dispatches: K input projections + L*T steps; with a head O (+ its mask with
+// Dispatches: K input projections + L*T steps (forwardDispatches: what the chosen
+// forward variant records); with a head O (+ its mask with
 // lengths); with y the loss (+ the row losses' mask) and finalize.
 import type { Batch, ForwardResult } from '../types.js';
 import type { ForwardCall } from '../validate-forward.js';
@@ -14,23 +15,26 @@ import { submitAndRead } from './call.js';
 import { kernel } from './kernels.js';
 import { statsLayout } from './stats.js';
 import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
-import { type SeqBuffers, recordMaskRows, recordSequenceForward, recordSequenceOutput, seqBufferSizes, seqOffsets } from './sequence-encode.js';
-import { copyFinalStates, lengthsOf, sequenceShape } from './sequence-gradients.js';
+import { type SeqBuffers, forwardDispatches, recordMaskRows, recordSequenceForward, recordSequenceOutput, seqBufferSizes, seqOffsets } from './sequence-encode.js';
+import { copyFinalStates, lengthsOf, sequenceShape, withAliases } from './sequence-gradients.js';
+import { chooseVariants } from './tuning.js';
+import { recordFinalize } from './chapter-kernels.js';
 
 /** `onDevice`: a buffer already holding the parameters (a trainer's) in its layout, used in place of an upload of call.sequence's. */
 export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: number; maxBuffer: number }, call: ForwardCall, batch: Batch, onDevice?: DeviceParams): Promise<ForwardResult> {
   ctx.assertAlive();
   const { sequence, problem: p, outputs, withLoss } = call;
   const params = onDevice?.buffer;
-  const s = sequenceShape(sequence, p, onDevice?.layout);
-  const { T, B, R, h, q, K, dirs } = s;
+  const s = await chooseVariants(ctx, sequenceShape(sequence, p, onDevice?.layout)); // the variants a gradient call of this shape runs
+  ctx.assertAlive(); // (an engine disposed while the tuner was measuring)
+  const { B, R, h, q, K, dirs } = s;
   const lstm = s.cell === 'lstm';
   const S = statsLayout();
   const all = seqBufferSizes(s, false);
   const sizes = {
     params: params ? 0 : all.params, x: all.x, labels: withLoss ? all.labels : 0, targets: withLoss ? all.targets : 0,
-    Gx: all.Gx, Y: all.Y, saved: all.saved, state0: all.state0, lengths: all.lengths,
-    O: q > 0 ? all.O : 0, rowLoss: withLoss ? all.rowLoss : 0, stats: withLoss ? S.fixed : 0,
+    Gx: all.Gx, Y: all.Y, saved: all.saved, state0: all.state0, lengths: all.lengths, stepScratch: all.stepScratch, WhhT: all.WhhT,
+    O: q > 0 ? all.O : 0, rowLoss: withLoss ? all.rowLoss : 0, stats: withLoss ? S.fixed : 0, finalParts: withLoss ? all.finalParts : 0,
   };
   const kbh = K * B * h;
   // Readback, in f32 elements: stats | hT | cT | O | Y
@@ -38,10 +42,10 @@ export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: 
   at.Y = at.O + (outputs.O ? R * q : 0);
   const readElems = at.Y + (outputs.Y ? R * dirs * h : 0);
   checkLimits(sizes, limits, 'batch', { readback: readElems });
-  const dispatches = s.K + s.L * T + (q > 0 ? 2 : 0) + (withLoss ? 3 : 0);
+  const dispatches = forwardDispatches(s) + (q > 0 ? 2 : 0) + (withLoss ? 3 : 0) + (withLoss && s.choice?.finalize === 'multi' ? 1 : 0);
   checkSequenceDispatchLimits(s, dispatches, dispatchLimits(ctx.device));
   const own = Object.fromEntries(Object.entries(sizes).filter(([, n]) => n > 0).map(([k, n]) => [k, ctx.pool.acquire(n * 4, STORAGE(), k)])) as Partial<SeqBuffers>;
-  const bufs = { ...own, params: params ?? own.params } as Partial<SeqBuffers> & Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>;
+  const bufs = withAliases({ ...own, params: params ?? own.params }, all) as Partial<SeqBuffers> & Pick<SeqBuffers, 'params' | 'x' | 'Gx' | 'Y' | 'saved' | 'state0' | 'lengths'>;
   try {
     const data = await submitAndRead(ctx, 'a forward call', dispatches, readElems, (rec, staging) => {
       const dev = ctx.device;
@@ -71,12 +75,12 @@ export async function gpuSequenceForward(ctx: GpuContext, limits: { maxBinding: 
           [Math.min(Math.ceil(R / 64), 65535), Math.ceil(Math.ceil(R / 64) / 65535)],
         );
         recordMaskRows(rec, s, bufs.lengths, bufs.rowLoss!, 1);
-        rec.dispatch(
-          kernel('finalize'),
-          {},
-          { rowLoss: bufs.rowLoss!, grad: bufs.rowLoss!, stepPartials: bufs.rowLoss!, stats: bufs.stats! },
+        // finalize as the gradient call's variant sums the row losses (no gradient: n = 0)
+        recordFinalize(
+          rec,
+          s,
+          { rowLoss: bufs.rowLoss!, grad: bufs.rowLoss!, stepPartials: bufs.rowLoss!, stats: bufs.stats!, finalParts: bufs.finalParts ?? null },
           { R, hasLoss: 1, lossScale: 1 / s.N, n: 0, clipNorm: 0, T: 0, stepParts: 0, countStep: 0 },
-          [1],
         );
         rec.copy(bufs.stats!, 0, staging, 0, S.fixed * 4);
       }

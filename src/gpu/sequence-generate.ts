@@ -14,7 +14,7 @@ import { STORAGE, checkLimits } from './gradients.js';
 import { submitAndRead } from './call.js';
 import { kernel } from './kernels.js';
 import { type SeqBuffers, type SeqShape, planSequence, recordSequenceForward, recordSequenceOutput, seqBufferSizes } from './sequence-encode.js';
-import { copyFinalStates, lengthsOf } from './sequence-gradients.js';
+import { copyFinalStates, lengthsOf, withAliases } from './sequence-gradients.js';
 
 const CHUNK = 2048; // dispatches per submit: 256-byte uniform blocks, 512 KiB of them
 
@@ -39,7 +39,8 @@ export async function gpuGenerate(ctx: GpuContext, limits: { maxBinding: number;
   const buffersOf = (s: SeqShape, params: GPUBuffer): FwdBuffers => {
     const sizes = seqBufferSizes(s, false);
     checkLimits(Object.fromEntries(names.map((k) => [k, sizes[k]])), limits, 'options.prefix');
-    return { params, ...Object.fromEntries(names.map((k) => [k, acquire(sizes[k], k)])) } as FwdBuffers;
+    const b = { params, ...Object.fromEntries(names.filter((k) => sizes[k] >= 0).map((k) => [k, acquire(sizes[k], k)])) } as FwdBuffers;
+    return withAliases(b, sizes);
   };
   try {
     const params = given ?? acquire(layout.total, 'params');

@@ -35,7 +35,14 @@ export function acquireSequenceBuffers(
   for (const key of Object.keys(sizes) as (keyof SeqBuffers)[]) {
     out[key] = reuse[key] ?? (sizes[key] > 0 ? allocate(sizes[key] * 4, STORAGE(), key) : null);
   }
-  return out as SeqBuffers;
+  return withAliases(out, sizes) as SeqBuffers;
+}
+
+/** The buffers seqBufferSizes marks as another's (-1): the chapter's kernels keep the states in Y and dState in dG. */
+export function withAliases<B extends Partial<Record<keyof SeqBuffers, GPUBuffer | null>>>(b: B, sizes: Record<keyof SeqBuffers, number>): B {
+  if (sizes.saved < 0) b.saved = b.Y;
+  if (sizes.dState < 0) b.dState = b.dG;
+  return b;
 }
 
 export function releaseSequenceBuffers(ctx: GpuContext, bufs: SeqBuffers, keep: Partial<SeqBuffers> = {}): void {
@@ -64,8 +71,12 @@ export function uploadSequenceBatch(ctx: GpuContext, rec: Recorder, s: SeqShape,
   else rec.clear(b.state0, 0, K * bh * 4);
   if (batch.c0) upload(dev, b.state0, K * bh * 4, batch.c0);
   else rec.clear(b.state0, K * bh * 4, K * bh * 4);
-  // dhT (dcT) of k goes into slot T+1 of its dH (dC) block
-  for (let k = 0; k < K; k++) {
+  // dhT (dcT) of k goes into slot T+1 of its dH (dC) block; the chapter's kernels read a buffer of its own
+  if (s.chapter) {
+    if (batch.dhT) upload(dev, b.dhT!, 0, batch.dhT);
+    else rec.clear(b.dhT!, 0, bh * 4);
+  }
+  for (let k = 0; k < K && !s.chapter; k++) {
     const slot = (T1: number, base: number) => (base + T1 * bh) * 4;
     const hAt = slot(s.T + 1, o.dH(k));
     if (batch.dhT) upload(dev, b.dState, hAt, batch.dhT.subarray(k * bh, (k + 1) * bh));
@@ -103,10 +114,11 @@ export async function gpuSequenceGradients(
   model: SequenceModel,
   batch: Batch,
   p: SequenceProblem,
+  layout: SequenceLayout = sequenceLayout(model), // an RnnModel's: its trainer's [Whx|Whh|Wqh|bh|bq] (the same sums, bit for bit)
 ): Promise<SequenceGradients> {
   ctx.assertAlive();
-  const s = await chooseVariants(ctx, sequenceShape(model, p)); // the kernel variants (tuned, fixed or default)
-  const { T, B, R, h, K, layout } = s;
+  const s = await chooseVariants(ctx, sequenceShape(model, p, layout)); // the kernel variants (tuned, fixed or default)
+  const { T, B, R, h, K } = s;
   const o = seqOffsets(s);
   const lstm = s.cell === 'lstm';
   const kbh = K * B * h;
@@ -121,7 +133,7 @@ export async function gpuSequenceGradients(
   const bufs = acquireSequenceBuffers(ctx, sizes);
   try {
     const data = await submitAndRead(ctx, 'a gradient call', dispatches, readElems, (rec, staging) => {
-      upload(ctx.device, bufs.params, 0, packSequence(model));
+      upload(ctx.device, bufs.params, 0, packSequence(model, layout));
       uploadSequenceBatch(ctx, rec, s, bufs, batch);
       rec.clear(bufs.stats, 0, sizes.stats * 4);
       recordSequenceForward(rec, s, bufs);
@@ -146,7 +158,8 @@ export async function gpuSequenceGradients(
       layers: layout.layers.map((l) => {
         const Gh = s.G * h;
         const g = { dWx: data.slice(l.Wx, l.Wh), dWh: data.slice(l.Wh, l.Wh + Gh * h) };
-        return s.hasBias ? { ...g, dbx: data.slice(l.bx, l.bx + Gh), dbh: data.slice(l.bh, l.bh + Gh) } : g;
+        // (an RnnModel's one layer has bx alone)
+        return { ...g, ...(l.bx >= 0 ? { dbx: data.slice(l.bx, l.bx + Gh) } : {}), ...(l.bh >= 0 ? { dbh: data.slice(l.bh, l.bh + Gh) } : {}) };
       }),
       dh0: data.slice(rb.dh0, rb.dh0 + kbh),
       hT: data.slice(rb.hT, rb.hT + kbh),

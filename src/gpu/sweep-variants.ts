@@ -24,10 +24,9 @@
 import { type KernelChoice } from '../tuning-types.js';
 import type { Recorder } from './context.js';
 import { upload } from './context.js';
-import { ACTIVATION_CODE } from './encode.js';
-import { kernel } from './kernels.js';
+import { ACTIVATION_CODE, CELL_CODE, kernel } from './kernels.js';
 import { type SeqBuffers, type SeqShape, seqOffsets, strideK } from './sequence-encode.js';
-import { CELL_CODE, choiceOf, persistentWG } from './variants.js'; // (variants.ts calls back into this file for fit and norm partials)
+import { choiceOf, persistentWG } from './variants.js'; // (variants.ts calls back into this file for fit and norm partials)
 
 const STEP_WG = 64;
 

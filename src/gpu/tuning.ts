@@ -22,9 +22,7 @@ import type { GpuContext } from './context.js';
 import { acquireSequenceBuffers, releaseSequenceBuffers, uploadSequenceBatch } from './sequence-gradients.js';
 import { type SeqShape, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, sequenceDispatches } from './sequence-encode.js';
 import { SPLITK_MAX_BH, assertFits, shapeClass, unfitReason, withChoice } from './variants.js';
-import { type GpuShape, planShape } from './encode.js';
-import { assertRnnFits, unfitRnnReason, vanillaClass, withRnnChoice } from './rnn-variants.js';
-import { vanillaCallTimer } from './rnn-tuning.js';
+import { assertRnnFits, unfitRnnReason, vanillaClass } from './chapter-kernels.js';
 
 export const DEFAULT_BUDGET_MS = 500;
 const TUNE_STEPS = 4;
@@ -74,6 +72,7 @@ export class Tuner {
 
   /** s with the variants to run it with: fixed, from the table, tuned now (lazy), or the defaults. */
   async choose(s: SeqShape, tuneNow = this.options.mode === 'lazy'): Promise<SeqShape> {
+    if (s.chapter) return this.chooseVanilla(s, tuneNow);
     const key = shapeClass(s);
     const fixed = this.options.fixed;
     const known = this.classes.get(key);
@@ -145,12 +144,11 @@ export class Tuner {
   }
 
   /**
-   * An RnnModel shape with the variants to run it with: fixed, from the
-   * table, tuned now (lazy), or the defaults. The same rules as choose(): a
-   * class of its own (vanillaClass), greedy over the kernels it runs
-   * (vanillaKernels), the same budget and bound.
+   * A shape the chapter's kernels run (s.chapter: an RnnModel's) with the variants to run it with:
+   * fixed, from the table, tuned now (lazy), or the defaults. The same rules as choose(): a class of
+   * its own (vanillaClass), greedy over the kernels it runs (vanillaKernels), the same budget and bound.
    */
-  async chooseVanilla(s: GpuShape, tuneNow = this.options.mode === 'lazy'): Promise<GpuShape> {
+  private async chooseVanilla(s: SeqShape, tuneNow: boolean): Promise<SeqShape> {
     const key = vanillaClass(s);
     const fixed = this.options.fixed;
     const known = this.classes.get(key);
@@ -170,39 +168,24 @@ export class Tuner {
       choice = { ...defaults, ...fixed };
     }
     assertRnnFits(this.ctx.device, s, choice, argument);
-    return withRnnChoice(s, choice);
+    return withChoice(s, choice);
   }
 
   /** Greedy over `kernels` from `start` (the defaults and the fixed parts), each candidate a whole gradient call at min(T, 4) steps. */
-  private async measureVanilla(s: GpuShape, key: string, kernels: VanillaKernel[], start: KernelChoice): Promise<KernelChoice> {
+  private async measureVanilla(s: SeqShape, key: string, kernels: VanillaKernel[], start: KernelChoice): Promise<KernelChoice> {
     const t0 = performance.now();
     const fixed = this.options.fixed;
     const measured: Record<string, number> = {};
-    const T = Math.min(s.T, TUNE_STEPS);
-    const small = planShape({ T, B: s.B, d: s.d, h: s.h, q: s.q }, { tokens: s.tokens, hasBias: s.hasBias, activation: s.activation, loss: s.loss, window: s.window, xi: s.xi ? s.xi.slice(0, T) : null }, s.layout);
+    const small = shorten(s, Math.min(s.T, TUNE_STEPS));
     const inBudget = () => performance.now() - t0 < this.options.budgetMs;
     this.inBudget = inBudget;
     this.longestRunMs = 0;
     const timeOf = async (choice: KernelChoice): Promise<number> => {
       const name = describeVanillaChoice(choice, kernels);
       if (measured[name] === undefined) {
-        const timer = vanillaCallTimer(this.ctx, withRnnChoice(small, choice));
-        try {
-          const once = async () => {
-            if (!inBudget()) return Infinity; // out of time: this candidate is dropped
-            const ms = await timer.run();
-            this.measurements++;
-            this.longestRunMs = Math.max(this.longestRunMs, ms);
-            return ms;
-          };
-          await once(); // compiles and warms up
-          const a = await once();
-          const b = await once();
-          if (Math.max(a, b) === Infinity) return Infinity; // cut short by the budget: not recorded
-          measured[name] = Math.min(a, b);
-        } finally {
-          timer.release();
-        }
+        const ms = await this.timeCall(withChoice(small, choice));
+        if (!Number.isFinite(ms)) return ms; // cut short by the budget: not recorded
+        measured[name] = ms;
       }
       return measured[name];
     };
@@ -272,10 +255,10 @@ export class Tuner {
   }
 }
 
-/** The kernels of a SequenceModel call's choice (the vanilla ones, VANILLA_KERNELS, are an RnnModel's). */
+/** The kernels of a cell-kernel call's choice (the chapter's, VANILLA_KERNELS, are an RnnModel's: s.chapter). */
 const SEQUENCE_KERNELS = ['forwardStep', 'backwardStep', 'matmul', 'wavefront', 'backwardWavefront', 'finalize'] as const;
 
-/** Every variant of each kernel the vanilla RnnModel path runs. */
+/** Every variant of each of the chapter's kernels (chapter-kernels.ts), which an RnnModel call runs. */
 const VANILLA_VARIANTS = {
   rnnForwardStep: RNN_FORWARD_STEP_VARIANTS,
   rnnBackwardStep: RNN_BACKWARD_STEP_VARIANTS,
@@ -286,13 +269,8 @@ const VANILLA_VARIANTS = {
 type VanillaKernel = keyof typeof VANILLA_VARIANTS;
 
 /** The kernels an RnnModel shape runs, in the order they are tuned: the reverse sweep's is the window's under window(tau). */
-export function vanillaKernels(s: Pick<GpuShape, 'window'>): VanillaKernel[] {
+export function vanillaKernels(s: Pick<SeqShape, 'window'>): VanillaKernel[] {
   return ['rnnForwardStep', s.window > 0 ? 'windowStep' : 'rnnBackwardStep', 'matmul', 'finalize'];
-}
-
-/** s with the variants of the engine's tuner for an RnnModel call (none: the defaults). */
-export async function chooseRnnVariants(ctx: GpuContext, s: GpuShape): Promise<GpuShape> {
-  return ctx.tuner ? ctx.tuner.chooseVanilla(s) : s;
 }
 
 /** s with the variants of the engine's tuner (none: the defaults). */

@@ -7,13 +7,11 @@
 import { BpttInputError } from '../errors.js';
 import { type KernelChoice, DEFAULT_CHOICE } from '../tuning-types.js';
 import type { Recorder } from './context.js';
-import { kernel } from './kernels.js';
+import { ACTIVATION_CODE, CELL_CODE, kernel } from './kernels.js';
 import type { KernelInfo } from './reflect.js';
-import { type SeqBuffers, type SeqShape, seqOffsets, strideK } from './sequence-encode.js';
+import { type SeqBuffers, type SeqShape, seqOffsets, stepPartsOf, strideK } from './sequence-encode.js';
 import { persistentOutputsPerPartial, sweepMode, sweepUnfitReason } from './sweep-variants.js';
 
-export const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
-const ACTIVATION_CODE = { identity: 0, tanh: 1, relu: 2 } as const;
 const STEP_WG = 64;
 const PERSISTENT_LANES = 4;
 
@@ -117,7 +115,7 @@ export function windowStepKernel(s: SeqShape): { info: KernelInfo; constants: Re
 /** s with `choice` on it, and the norm partials that choice's backward writes. */
 export function withChoice(s: SeqShape, choice: KernelChoice): SeqShape {
   const out = { ...s, choice };
-  return { ...out, stepParts: backwardStepGroups(out) };
+  return { ...out, stepParts: stepPartsOf(out) };
 }
 
 /** The 8x8 (tile32), 4x4 (tile16) or 16x16 (tile64) invocations of matmul.wgsl. */

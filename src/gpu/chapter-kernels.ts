@@ -1,23 +1,56 @@
-// The kernel variants of a vanilla RnnModel call (encode.ts): which WGSL file,
-// override constants and grid each choice means, the extra buffers and
-// dispatches it needs, where it applies on a device, the shape class the
-// tuner keys its choices by, and the recording of the step kernels and of
-// finalize for every variant (the defaults included, so that encode.ts calls
-// one function per step). The choice rides on the GpuShape (s.choice);
-// absent, everything is recorded as before.
+// The rnn recipe's own kernels, the chapter's (kernels/rnn_*.wgsl, window_*.wgsl),
+// as the layer walk (sequence-encode.ts) records them where runsChapterKernels
+// holds (src/sequence-model.ts: one rnn layer-direction, no lengths, a head, one
+// bias per product). The walk's buffers take the chapter's layouts there (K = 1,
+// every base offset 0): Gx is P [T, B, h]; Y is H [(T+1), B, h] with h0 copied
+// into slot 0 (and saved is Y: the weight gradient's H_prev); dY is G = dO Wqh;
+// dG is dA [(T+1), B, h] with dh0 in slot 0 (and dState is dG: dh0 is read there).
+// Also here: which WGSL file, override constants and grid each variant of these
+// kernels means, the extra buffers and dispatches it needs, where it applies on
+// a device, the shape class the tuner keys its choices by, and finalize's two
+// variants (shared with every walk). The choice rides on the shape (s.choice).
+import type { Activation } from '../types.js';
 import { BpttInputError } from '../errors.js';
 import { type KernelChoice, DEFAULT_CHOICE, DEFAULT_RNN_CHOICE } from '../tuning-types.js';
 import type { Recorder } from './context.js';
-import { type GpuBuffers, type GpuShape, ACTIVATION_CODE, elementwise } from './encode.js';
-import { kernel } from './kernels.js';
+import { elementwise } from './encode.js';
+import { ACTIVATION_CODE, kernel } from './kernels.js';
 
 const TILE = 32; // the tiles of the default step kernels
+const NO_NORM = 0xffffffff;
+
+/** What the chapter's kernels read of a call's shape (a SeqShape has all of it). */
+export interface ChapterShape {
+  T: number;
+  B: number;
+  h: number;
+  activation: Activation;
+  window: number; // tau of window(tau) (at most T), else 0
+  xi: Float32Array; // xi_1..xi_T (all 1 under window)
+  layout: { layers: { Wh: number }[]; total: number };
+  stepParts: number; // norm partials per step (chapterStepParts)
+  choice?: KernelChoice;
+}
+
+/** The walk's buffers in the chapter's roles (see the header): P = Gx, H = Y, G = dY, dA = dG. */
+export interface ChapterBuffers {
+  params: GPUBuffer;
+  Gx: GPUBuffer;
+  Y: GPUBuffer;
+  dY: GPUBuffer;
+  dG: GPUBuffer;
+  dhT: GPUBuffer | null; // [B, h]
+  slots: GPUBuffer | null; // [2, tau, B, h] window(tau) only
+  WhhT: GPUBuffer | null; // [h, h] the 'coalesced' and 'splitk' forward steps
+  stepScratch: GPUBuffer | null; // [splits, B, h] the 'splitk' steps
+  stepPartials: GPUBuffer;
+}
 const SMALL = 8; // the 8x8 tiles of the 'small' variants
 
 export type RnnChoice = KernelChoice & typeof DEFAULT_RNN_CHOICE;
 
 /** The choice of s with every vanilla kernel named (the defaults where s has none). */
-export function rnnChoiceOf(s: Pick<GpuShape, 'choice'>): RnnChoice {
+export function rnnChoiceOf(s: { choice?: KernelChoice }): RnnChoice {
   return { ...DEFAULT_CHOICE, ...DEFAULT_RNN_CHOICE, ...s.choice } as RnnChoice;
 }
 
@@ -26,7 +59,7 @@ export function rnnChoiceOf(s: Pick<GpuShape, 'choice'>): RnnChoice {
  * rounded up to powers of two, and whether the reverse sweep is window(tau)
  * (its own kernel). Distinct from the SequenceModel classes (shapeClass in variants.ts).
  */
-export function vanillaClass(s: Pick<GpuShape, 'activation' | 'B' | 'h' | 'window'>): string {
+export function vanillaClass(s: Pick<ChapterShape, 'activation' | 'B' | 'h' | 'window'>): string {
   const p2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
   return `vanilla-${s.activation} B${p2(s.B)} h${p2(s.h)}${s.window > 0 ? ' window' : ''}`;
 }
@@ -41,18 +74,14 @@ export function finalizeParts(s: { T: number; B: number; layout: { total: number
   return Math.max(2, Math.min(64, Math.ceil(Math.max(s.layout.total, s.T * s.B) / 4096)));
 }
 
-/** Norm partials per step of the reverse-sweep variant: one per workgroup of the kernel that writes them. */
-function stepPartsOf(s: GpuShape, c: RnnChoice): number {
+/** Norm partials per step of the reverse-sweep variant chosen: one per workgroup of the kernel that writes them. */
+export function chapterStepParts(s: Pick<ChapterShape, 'B' | 'h' | 'window' | 'choice'>): number {
+  const c = rnnChoiceOf(s);
   const small = Math.ceil(s.h / SMALL) * Math.ceil(s.B / SMALL);
   if (s.window > 0) return c.windowStep === 'small' ? small : Math.ceil(s.h / TILE) * Math.ceil(s.B / TILE);
   if (c.rnnBackwardStep === 'small') return small;
   if (c.rnnBackwardStep === 'splitk') return Math.ceil((s.B * s.h) / 64);
   return Math.ceil(s.h / TILE) * Math.ceil(s.B / TILE);
-}
-
-/** s with `choice` on it, and the norm partials that choice's reverse sweep writes. */
-export function withRnnChoice(s: GpuShape, choice: KernelChoice): GpuShape {
-  return { ...s, choice, stepParts: stepPartsOf(s, rnnChoiceOf({ choice })) };
 }
 
 /** Whether the reverse sweep of s runs a split-K step: every step, or under window(tau) (which has none) dh_0's. */
@@ -61,30 +90,34 @@ function backwardSplit(c: RnnChoice): boolean {
 }
 
 /** Elements of the buffers the variants add (0: not needed): WhhT, the split-K partial sums, the finalize partials. */
-export function rnnExtraSizes(s: GpuShape): { WhhT: number; stepScratch: number; finalParts: number } {
+export function rnnExtraSizes(s: Pick<ChapterShape, 'B' | 'h' | 'choice'>): { WhhT: number; stepScratch: number } {
   const c = rnnChoiceOf(s);
   const transposed = c.rnnForwardStep === 'coalesced' || c.rnnForwardStep === 'splitk';
   const split = c.rnnForwardStep === 'splitk' || backwardSplit(c);
   return {
     WhhT: transposed ? s.h * s.h : 0,
     stepScratch: split ? rnnSplits(s.h) * s.B * s.h : 0,
-    finalParts: c.finalize === 'multi' ? 3 * finalizeParts(s) : 0,
   };
 }
 
-/** Dispatches the variants add to the defaults' (at most): reduce passes, the transpose, finalize's first pass. */
-export function rnnExtraDispatches(s: GpuShape): number {
+/** Dispatches the forward step variant adds to the default's: the transpose, the reduce passes. */
+export function rnnExtraForwardDispatches(s: Pick<ChapterShape, 'T' | 'choice'>): number {
+  const v = rnnChoiceOf(s).rnnForwardStep;
+  return (v === 'coalesced' || v === 'splitk' ? 1 : 0) + (v === 'splitk' ? s.T : 0);
+}
+
+/** Dispatches the step variants add to the defaults' (at most): reduce passes, the transpose. */
+export function rnnExtraDispatches(s: Pick<ChapterShape, 'T' | 'choice'>): number {
   const c = rnnChoiceOf(s);
   let n = 0;
   if (c.rnnForwardStep === 'coalesced' || c.rnnForwardStep === 'splitk') n += 1; // the transpose
   if (c.rnnForwardStep === 'splitk') n += s.T;
   if (backwardSplit(c)) n += s.T + 1; // every step and dh_0
-  if (c.finalize === 'multi') n += 1;
   return n;
 }
 
 /** Why `choice` cannot run this shape on this device (the kernel in the choice and the reason), or null when it can. */
-export function unfitRnnReason(device: GPUDevice, s: Pick<GpuShape, 'B' | 'h' | 'window'>, choice: KernelChoice): { argument: keyof KernelChoice; reason: string } | null {
+export function unfitRnnReason(device: GPUDevice, s: Pick<ChapterShape, 'B' | 'h' | 'window'>, choice: KernelChoice): { argument: keyof KernelChoice; reason: string } | null {
   const c = rnnChoiceOf({ choice });
   const max = device.limits.maxComputeWorkgroupsPerDimension;
   for (const k of ['rnnForwardStep', 'rnnBackwardStep'] as const) {
@@ -109,24 +142,17 @@ export function unfitRnnReason(device: GPUDevice, s: Pick<GpuShape, 'B' | 'h' | 
 }
 
 /** The choice as given, refused (naming `${argument}.<kernel>`) where it cannot run. */
-export function assertRnnFits(device: GPUDevice, s: Pick<GpuShape, 'B' | 'h' | 'window'>, choice: KernelChoice, argument: string): void {
+export function assertRnnFits(device: GPUDevice, s: Pick<ChapterShape, 'B' | 'h' | 'window'>, choice: KernelChoice, argument: string): void {
   const bad = unfitRnnReason(device, s, choice);
   if (bad) throw new BpttInputError(`${argument}.${bad.argument}`, `a variant this device can run for this shape (${bad.reason})`, JSON.stringify(choice[bad.argument]));
 }
 
-/** The matmul variant of s on the recorder (its WG and the padding of its staged tiles). */
-export function applyMatmulChoice(rec: Recorder, s: Pick<GpuShape, 'choice'>): void {
-  if (!s.choice) return;
-  const m = s.choice.matmul;
-  rec.matmulWG = m === 'tile16' ? 4 : m === 'tile64' ? 16 : 8;
-  rec.matmulPad = m === 'tile32pad' ? 1 : 0;
-}
-
-type StepBuffers = Pick<GpuBuffers, 'params' | 'P' | 'H' | 'WhhT' | 'stepScratch'>;
+type StepBuffers = { params: GPUBuffer; P: GPUBuffer; H: GPUBuffer; WhhT: GPUBuffer | null; stepScratch: GPUBuffer | null };
 
 /** H_t = phi(P_t + H_{t-1} Whh^T) for t = 1..T, with the forward variant of s. */
-export function recordRnnForwardSteps(rec: Recorder, s: GpuShape, b: StepBuffers): void {
-  const { T, B, h, layout: L } = s;
+function recordRnnForwardSteps(rec: Recorder, s: ChapterShape, b: StepBuffers): void {
+  const { T, B, h } = s;
+  const L = { Whh: s.layout.layers[0].Wh };
   const bh = B * h;
   const v = rnnChoiceOf(s).rnnForwardStep;
   const act = { ACTIVATION: ACTIVATION_CODE[s.activation] };
@@ -153,7 +179,7 @@ export function recordRnnForwardSteps(rec: Recorder, s: GpuShape, b: StepBuffers
   }
 }
 
-/** The params of one step of rnn_backward_step.wgsl (encode.ts's reverse sweep and dh_0). */
+/** The params of one step of rnn_backward_step.wgsl (the reverse sweep and dh_0). */
 export type BackwardStepParams = {
   offNext: number;
   offOut: number;
@@ -166,11 +192,12 @@ export type BackwardStepParams = {
   normBase: number;
 }
 
-type BackwardBuffers = Pick<GpuBuffers, 'params' | 'G' | 'H' | 'dhT' | 'dA' | 'stepPartials' | 'stepScratch'>;
+type BackwardBuffers = { params: GPUBuffer; G: GPUBuffer; H: GPUBuffer; dhT: GPUBuffer; dA: GPUBuffer; stepPartials: GPUBuffer; stepScratch: GPUBuffer | null };
 
 /** One step of the reverse sweep (full, chunked, randomized; and dh_0) with the backward variant of s. */
-export function recordRnnBackwardStep(rec: Recorder, s: GpuShape, b: BackwardBuffers, p: BackwardStepParams): void {
-  const { B, h, layout: L } = s;
+function recordRnnBackwardStep(rec: Recorder, s: ChapterShape, b: BackwardBuffers, p: BackwardStepParams): void {
+  const { B, h } = s;
+  const L = { Whh: s.layout.layers[0].Wh };
   const v = rnnChoiceOf(s).rnnBackwardStep;
   const act = { ACTIVATION: ACTIVATION_CODE[s.activation] };
   const resources = { G: b.G, H: b.H, W: b.params, dhT: b.dhT, dA: b.dA, normPartials: b.stepPartials };
@@ -208,8 +235,9 @@ export type WindowStepParams = {
 }
 
 /** One step of the window(tau) reverse sweep with the window variant of s. */
-export function recordWindowStep(rec: Recorder, s: GpuShape, b: Pick<GpuBuffers, 'params' | 'G' | 'H' | 'dhT' | 'slots' | 'dA' | 'stepPartials'>, p: WindowStepParams): void {
-  const { B, h, layout: L } = s;
+function recordWindowStep(rec: Recorder, s: ChapterShape, b: BackwardBuffers & { slots: GPUBuffer | null }, p: WindowStepParams): void {
+  const { B, h } = s;
+  const L = { Whh: s.layout.layers[0].Wh };
   const small = rnnChoiceOf(s).windowStep === 'small';
   rec.dispatch(
     kernel(small ? 'window_backward_small' : 'window_backward_step'),
@@ -234,7 +262,7 @@ export type FinalizeParams = {
 
 /**
  * finalize with the variant of s: one workgroup, or finalize_parts over many and finalize over their partials.
- * Shared by the vanilla path (a GpuShape) and the SequenceModel path (a SeqShape: sequence-encode.ts).
+ * Shared by every walk (sequence-encode.ts, sequence-forward.ts).
  */
 export function recordFinalize(
   rec: Recorder,
@@ -252,7 +280,7 @@ export function recordFinalize(
 }
 
 /** Workgroups of one forward and one backward step dispatch (the larger of a split variant's two), for the tests and the README. */
-export function stepWorkgroups(s: GpuShape): { forward: number; backward: number } {
+export function stepWorkgroups(s: Pick<ChapterShape, 'B' | 'h' | 'window' | 'choice'>): { forward: number; backward: number } {
   const c = rnnChoiceOf(s);
   const { B, h } = s;
   const tiles = Math.ceil(h / TILE) * Math.ceil(B / TILE);
@@ -261,4 +289,47 @@ export function stepWorkgroups(s: GpuShape): { forward: number; backward: number
   const forward = { direct: tiles, small, coalesced: Math.ceil(h / 64) * B, splitk: split, subgroup4: Math.ceil((B * h) / 16) }[c.rnnForwardStep];
   const backward = s.window > 0 ? (c.windowStep === 'small' ? small : tiles) : { direct: tiles, small, splitk: split }[c.rnnBackwardStep];
   return { forward, backward };
+}
+
+/**
+ * The chapter's forward in the walk: h0 (state0's first block) into slot 0 of H = Y, then
+ * H_t = phi(P_t + H_{t-1} Whh^T) for t = 1..T with the forward variant chosen. P (= Gx) is
+ * the input projection the walk recorded before.
+ */
+export function recordChapterForward(rec: Recorder, s: ChapterShape, b: Pick<ChapterBuffers, 'params' | 'Gx' | 'Y' | 'WhhT' | 'stepScratch'> & { state0: GPUBuffer }): void {
+  rec.copy(b.state0, 0, b.Y, 0, s.B * s.h * 4);
+  recordRnnForwardSteps(rec, s, { params: b.params, P: b.Gx, H: b.Y, WhhT: b.WhhT, stepScratch: b.stepScratch });
+}
+
+/**
+ * The chapter's reverse sweep in the walk: dA_t for t = T..1 (full, chunked, randomized: the carry
+ * scaled by xi_{t+1}; window(tau): tau slots per step), then dh_0 = xi_1 dA_1 Whh (window: xi = 1)
+ * into slot 0 of dA = dG. G (= dY) holds dO Wqh, which the walk recorded before.
+ */
+export function recordChapterSweep(rec: Recorder, s: ChapterShape, b: ChapterBuffers, perStepNorms: boolean): void {
+  const { T, B, h } = s;
+  const bh = B * h;
+  const view = { params: b.params, G: b.dY, H: b.Y, dhT: b.dhT!, dA: b.dG, stepPartials: b.stepPartials, stepScratch: b.stepScratch, slots: b.slots };
+  const normBase = (t: number) => (perStepNorms ? (t - 1) * s.stepParts : NO_NORM);
+  for (let t = T; t >= 1; t--) {
+    if (s.window > 0) {
+      const tau = s.window;
+      const parity = (T - t) % 2;
+      recordWindowStep(rec, s, view, { tau, first: t === T ? 1 : 0, offOld: (1 - parity) * tau * bh, offNew: parity * tau * bh, offG: (t - 1) * bh, offH: t * bh, offOut: t * bh, normBase: normBase(t) });
+    } else {
+      recordRnnBackwardStep(rec, s, view, {
+        offNext: t === T ? 0 : (t + 1) * bh,
+        offOut: t * bh,
+        offG: (t - 1) * bh,
+        offH: t * bh,
+        xi: t === T ? 1 : s.xi[t], // xi_{t+1}
+        useCarry: t === T ? 0 : 1,
+        useG: 1,
+        applyAct: 1,
+        normBase: normBase(t),
+      });
+    }
+  }
+  // (window: every slot reaches h_0, xi = 1)
+  recordRnnBackwardStep(rec, s, view, { offNext: bh, offOut: 0, offG: 0, offH: 0, xi: s.window > 0 ? 1 : s.xi[0], useCarry: 1, useG: 0, applyAct: 0, normBase: NO_NORM });
 }
