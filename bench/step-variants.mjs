@@ -88,8 +88,8 @@ for (const name of args.cases.split(',')) {
     if (args.only !== 'gradients') jobs.push({ label: `${choice} forward`, fn: () => e.forward(c.seq, c.batch, { loss: c.opts.loss }), e });
   }
   if (c.vanilla) {
-    if (args.only !== 'forward') jobs.push({ label: 'vanilla RnnModel gradients', fn: () => anyEngine.gradients(c.vanilla, c.batch, c.opts), e: anyEngine });
-    if (args.only !== 'gradients') jobs.push({ label: 'vanilla RnnModel forward', fn: () => anyEngine.forward(c.vanilla, c.batch, { loss: c.opts.loss }), e: anyEngine });
+    if (args.only !== 'forward') jobs.push({ label: 'RnnModel gradients', fn: () => anyEngine.gradients(c.vanilla, c.batch, c.opts), e: anyEngine });
+    if (args.only !== 'gradients') jobs.push({ label: 'RnnModel forward', fn: () => anyEngine.forward(c.vanilla, c.batch, { loss: c.opts.loss }), e: anyEngine });
   }
   const times = jobs.map(() => []);
   const dispatches = [];
