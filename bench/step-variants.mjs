@@ -2,9 +2,11 @@
 // The layer walk's step kernels side by side, in one Node process on this
 // machine's WebGPU adapter (Dawn): ms per gradients and forward call for each
 // fixed choice of forward and backward step variant, runs interleaved so that
-// load drifts hit every choice alike. The vanilla RnnModel path runs beside
-// the 'rnn' SequenceModel of the same char model (the figure that says whether
-// the layer walk has caught up with the tuned vanilla kernels). Each line gives
+// load drifts hit every choice alike. The RnnModel of the same char model runs
+// beside the 'rnn' SequenceModel (with bx and bh): both are the layer walk, the
+// first with the rnn recipe's own kernels, the chapter's (runsChapterKernels),
+// the second with the cell kernels (CELL = rnn): the figure that says what the
+// chapter's kernels are still worth. Each line gives
 // the median wall-clock ms and the median CPU ms of the process (SwiftShader
 // runs on the CPU: on a shared machine the CPU time is the steadier figure).
 //
@@ -86,8 +88,8 @@ for (const name of args.cases.split(',')) {
     if (args.only !== 'gradients') jobs.push({ label: `${choice} forward`, fn: () => e.forward(c.seq, c.batch, { loss: c.opts.loss }), e });
   }
   if (c.vanilla) {
-    if (args.only !== 'forward') jobs.push({ label: 'vanilla RnnModel gradients', fn: () => anyEngine.gradients(c.vanilla, c.batch, c.opts), e: anyEngine });
-    if (args.only !== 'gradients') jobs.push({ label: 'vanilla RnnModel forward', fn: () => anyEngine.forward(c.vanilla, c.batch, { loss: c.opts.loss }), e: anyEngine });
+    if (args.only !== 'forward') jobs.push({ label: 'RnnModel gradients', fn: () => anyEngine.gradients(c.vanilla, c.batch, c.opts), e: anyEngine });
+    if (args.only !== 'gradients') jobs.push({ label: 'RnnModel forward', fn: () => anyEngine.forward(c.vanilla, c.batch, { loss: c.opts.loss }), e: anyEngine });
   }
   const times = jobs.map(() => []);
   const dispatches = [];

@@ -1,12 +1,28 @@
-// What a SequenceModel is made of, in one place: the gate count of each cell,
-// the sizes of its layers, and the vanilla RnnModel as one case of it.
+// What a SequenceModel is made of, in one place: each cell's recipe, the sizes
+// of its layers, and the vanilla RnnModel as one case of it.
 import type { AnyModel, CellKind, GradientResult, RnnModel, SequenceGradients, SequenceModel } from './types.js';
 
-/** G: gate blocks per cell, stacked along the rows of Wx and Wh in PyTorch's order. */
-export const GATES: Record<CellKind, number> = { rnn: 1, gru: 3, lstm: 4 };
+/**
+ * A cell's recipe: what every engine needs to know of it. Its step kernels are the cell
+ * kernels every recipe shares (kernels/cell_*.wgsl, their CELL override = `code`; the CPU's
+ * cellSteps in src/cpu/sequence/recipe.ts; seq_step.c on wasm), and for the rnn cell also
+ * the chapter's own (runsChapterKernels below: src/gpu/chapter-kernels.ts, src/cpu/sequence/chapter.ts).
+ */
+export interface CellRecipe {
+  gates: number; // G: gate blocks, stacked along the rows of Wx and Wh in PyTorch's order
+  saved: number; // values per hidden unit each forward step saves for the backward (rnn: none, it reads h_t; gru: r, z, n, gh_n; lstm: i, f, g, o)
+  code: number; // the CELL override of the cell kernels (kernels/lib/gates.wgsl)
+  chapterKernels: boolean; // has step kernels of its own for the chapter's model
+}
 
-/** Gs: values per hidden unit each forward step saves for the backward (rnn: none, it reads h_t; gru: r, z, n, gh_n; lstm: i, f, g, o). */
-export const SAVED: Record<CellKind, number> = { rnn: 0, gru: 4, lstm: 4 };
+export const RECIPES: Record<CellKind, CellRecipe> = {
+  rnn: { gates: 1, saved: 0, code: 0, chapterKernels: true },
+  gru: { gates: 3, saved: 4, code: 1, chapterKernels: false },
+  lstm: { gates: 4, saved: 4, code: 2, chapterKernels: false },
+};
+
+/** G per cell (RECIPES[cell].gates). */
+export const GATES: Record<CellKind, number> = { rnn: RECIPES.rnn.gates, gru: RECIPES.gru.gates, lstm: RECIPES.lstm.gates };
 
 export const CELLS: CellKind[] = ['rnn', 'gru', 'lstm'];
 
@@ -21,7 +37,7 @@ export const CELLS: CellKind[] = ['rnn', 'gru', 'lstm'];
  * chapter's kernels are 5% faster on a gradient call and 10-18% on a forward (bench/step-variants.mjs).
  */
 export function runsChapterKernels(c: ChapterCase): boolean {
-  return c.cell === 'rnn' && c.L === 1 && c.dirs === 1 && c.hasHead && !c.lengths && !c.recurrentBias && c.inputBias === c.headBias;
+  return RECIPES[c.cell].chapterKernels && c.L === 1 && c.dirs === 1 && c.hasHead && !c.lengths && !c.recurrentBias && c.inputBias === c.headBias;
 }
 
 export interface ChapterCase {

@@ -208,7 +208,7 @@ describe('demo in headless Chromium', () => {
     expect(worstGap).toBeLessThan(1000);
     // and the page's own bundle holds no engine: every gradient is computed in a worker
     const mainJs = readFileSync(join(demoRoot, 'dist', 'main.js'), 'utf8');
-    expect(mainJs).not.toMatch(/requestAdapter|createEngine|cpuGradients/);
+    expect(mainJs).not.toMatch(/requestAdapter|createEngine|cpuRnnGradients|cpuSequenceGradients/);
     expect(readFileSync(join(demoRoot, 'dist', 'worker.js'), 'utf8')).toMatch(/requestAdapter/);
 
     // a phone-sized window: nothing wider than the screen

@@ -14,9 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpuEngine, expectCloseToCpu, printWorst, bufferOf, readBuffer } from './gpu-setup.js';
 import { createEngine, type Engine } from '../src/index.js';
 import { expectClose, randomProblem } from './helpers.js';
-import { cpuForward } from '../src/cpu/gradients.js';
-import { lossAndOutputGrad, outputProjection } from '../src/cpu/kernels.js';
-import { validateGradientCall } from '../src/validate.js';
+import { cpuRnnStates } from '../src/cpu/sequence/infer.js';
+import { lossAndOutputGrad } from '../src/cpu/kernels.js';
 import { makeRng, uniformArray } from '../src/rng.js';
 import type { GradientResult, RnnModel } from '../src/types.js';
 
@@ -48,12 +47,7 @@ function stackProblem() {
 
 /** O = Wqh h_t + bq for t = 1..T from the library's float64 CPU forward pass, [T, B, q]. */
 function cpuLayerOutput(m: RnnModel, x: Float32Array, h0?: Float32Array): Float64Array {
-  const batch = { steps: T, batchSize: B, x, h0, dO: new Float32Array(T * B * m.outputSize) };
-  const problem = validateGradientCall(m, batch, { loss: 'none' });
-  const { H } = cpuForward(m, batch, problem);
-  const O = new Float64Array(T * B * m.outputSize);
-  outputProjection(O, H, B * m.hiddenSize, Float64Array.from(m.Wqh), m.bq ? Float64Array.from(m.bq) : null, T * B, m.hiddenSize, m.outputSize);
-  return O;
+  return cpuRnnStates(m, { steps: T, batchSize: B, x, h0 }).O;
 }
 
 interface StackGrads {

@@ -2,6 +2,9 @@
 // order and with MATH.md's names. Plain loops, float64 throughout: this is the
 // readable statement of what the WGSL kernels must produce, and the oracle of
 // every correctness test. Rows are (t, b) pairs, r = t*B + b, time-major.
+// The products serve every layer of the walk (src/cpu/sequence/); the step
+// functions rnnForwardStep, rnnBackwardStep and windowBackwardStep are the rnn
+// recipe's own steps where the GPU runs the chapter's kernels (sequence/chapter.ts).
 import type { Activation } from '../types.js';
 import { clampToFloat32Range, toFloat32Range } from '../float32.js';
 
@@ -59,7 +62,7 @@ export function activationGrad(hValue: number, activation: Activation): number {
 }
 
 /**
- * One forward step: H_t = phi(P_t + H_{t-1} Whh^T).
+ * One forward step (rnn_forward_step.wgsl): H_t = phi(P_t + H_{t-1} Whh^T), stored in float32's range.
  * H is [(T+1), B, h] with H_0 = h0 in slot 0; P is [T, B, h]; Whh is [h, h]; t in 1..T.
  */
 export function rnnForwardStep(H: Vec, P: Vec, Whh: Vec, t: number, B: number, h: number, activation: Activation): void {
@@ -75,6 +78,7 @@ export function rnnForwardStep(H: Vec, P: Vec, Whh: Vec, t: number, B: number, h
       H[cur + b * h + j] = activate(acc, activation);
     }
   }
+  clampToFloat32Range(H, cur, cur + B * h); // H_t is stored as float32 on the GPU
 }
 
 /** O[r, :] = Wqh h_r + bq for the T*B rows of H_1..H_T.  O is [T*B, q]; Hs starts at H_1. */
@@ -151,34 +155,45 @@ export function outputToHiddenGrad(G: Vec, dO: Vec, Wqh: Vec, rows: number, q: n
   }
 }
 
+/** The flags of one rnn_backward_step: the steps t = T..1 of the sweep use G and phi', the extra step t = 0 neither. */
+export interface RnnBackwardFlags {
+  useCarry: boolean; // false at t = T: the carry is dhT (zero without one) instead of xi * dA_{t+1} Whh
+  useG: boolean;
+  applyAct: boolean;
+}
+
 /**
- * One reverse step (t = T..1), in row form:
+ * One reverse step (rnn_backward_step.wgsl), in row form:
  *   dH_t = G_t + carry,  carry = xi_{t+1} * dA_{t+1} Whh  (dhT at t = T)
  *   dA_t = dH_t * phi'(a_t)
- * dA is [T, B, h]; carry is [B, h] (in: the carry into step t); dHnorm2 gets ||dH_t||^2.
- * After the step, carry holds xi_t * dA_t Whh, the carry into step t-1 (for t = 1: dh_0).
+ * dA is [(T+1), B, h]: dA_t in slot t, read as dA_{t+1} by the step after; G is [T, B, h]; H is [(T+1), B, h].
+ * The sweep runs t = T..1, then one more step at t = 0 with useG = applyAct = false and xi = xi_1
+ * (1 under window): slot 0 receives dh_0 = xi_1 * dA_1 Whh. Returns ||dH_t||^2.
  */
 export function rnnBackwardStep(
   dA: Vec,
-  carry: Vec,
   G: Vec,
   H: Vec,
   Whh: Vec,
-  xiT: number,
+  dhT: ArrayLike<number> | null,
+  xi: number,
   t: number,
   B: number,
   h: number,
   activation: Activation,
+  flags: RnnBackwardFlags,
 ): number {
-  const o = (t - 1) * B * h; // row block of step t in G and dA
-  const ho = t * B * h; // H_t in H
+  const bh = B * h;
+  const o = t * bh; // dA_t and H_t
+  const carry = new Float64Array(bh);
+  if (flags.useCarry) hiddenCarry(carry, dA, o + bh, Whh, xi, B, h);
+  else if (dhT) carry.set(dhT);
   let norm2 = 0;
-  for (let e = 0; e < B * h; e++) {
-    const dh = G[o + e] + carry[e];
+  for (let e = 0; e < bh; e++) {
+    const dh = flags.useG ? G[o - bh + e] + carry[e] : carry[e];
     norm2 += dh * dh;
-    dA[o + e] = toFloat32Range(dh * activationGrad(H[ho + e], activation)); // stored as f32 on the GPU
+    dA[o + e] = flags.applyAct ? toFloat32Range(dh * activationGrad(H[o + e], activation)) : dh; // stored as f32 on the GPU
   }
-  hiddenCarry(carry, dA, o, Whh, xiT, B, h);
   return norm2;
 }
 
@@ -200,21 +215,21 @@ export function hiddenCarry(carry: Vec, dA: Vec, o: number, Whh: Vec, xi: number
 }
 
 /**
- * One reverse step of window(tau): tau adjoint slots, one per age k = s - t.
- *   dH^(0)_t = G_t (+ dhT at t = T),  dH^(k)_t = dA^(k-1)_{t+1} Whh  for k >= 1
+ * One reverse step of window(tau) (window_backward_step.wgsl): tau adjoint slots, one per age k = s - t.
+ *   dH^(0)_t = G_t (+ dhT at t = T),  dH^(k)_t = dA^(k-1)_{t+1} Whh  for k >= 1 (0 at t = T)
  *   dA^(k)_t = dH^(k)_t * phi'(a_t),  dA_t = sum_k dA^(k)_t
- * slots is [tau, B, h]: on entry slot k holds dA^(k)_{t+1} Whh already multiplied
- * (the carry of age k+1 at step t); the oldest age, tau-1, is dropped after this step.
- * Here slots holds dA^(k)_{t+1} and is replaced by dA^(k)_t.
+ * slots is [2, tau, B, h], ping-pong as on the GPU: step t reads the slots dA^(k)_{t+1} of step t+1 at
+ * parity 1 - p and writes its own dA^(k)_t at parity p = (T - t) % 2; the oldest age, tau-1, is not
+ * carried further. dA is [(T+1), B, h] with dA_t in slot t (dh_0 follows from rnnBackwardStep's extra
+ * step with xi = 1: every slot reaches h_0). Returns ||dH_t||^2 with dH_t = sum_k dH^(k)_t.
  */
 export function windowBackwardStep(
   dA: Vec,
   slots: Vec,
-  next: Vec,
   G: Vec,
   H: Vec,
   Whh: Vec,
-  dhT: Float32Array | null,
+  dhT: ArrayLike<number> | null,
   t: number,
   T: number,
   tau: number,
@@ -222,91 +237,31 @@ export function windowBackwardStep(
   h: number,
   activation: Activation,
 ): number {
-  const o = (t - 1) * B * h;
-  const ho = t * B * h;
   const bh = B * h;
-  const dH = new Float64Array(bh);
-  // ages k >= 1: dH^(k)_t = dA^(k-1)_{t+1} Whh (nothing on the first step, t = T)
-  for (let k = tau - 1; k >= 1; k--) {
-    if (t === T) {
-      next.fill(0, k * bh, (k + 1) * bh);
-    } else {
-      const carry = next.subarray(k * bh, (k + 1) * bh);
-      hiddenCarry(carry, slots, (k - 1) * bh, Whh, 1, B, h);
-    }
-  }
-  // age 0: the loss term of step t itself, and dhT at t = T
-  for (let e = 0; e < bh; e++) next[e] = G[o + e] + (t === T && dhT ? dhT[e] : 0);
+  const o = t * bh; // dA_t and H_t
+  const parity = (T - t) % 2;
+  const offOld = (1 - parity) * tau * bh;
+  const offNew = parity * tau * bh;
+  const first = t === T;
+  const dHk = new Float64Array(tau * bh); // dH^(k)_t, age by age
+  for (let k = 1; k < tau && !first; k++) hiddenCarry(dHk.subarray(k * bh, (k + 1) * bh), slots, offOld + (k - 1) * bh, Whh, 1, B, h);
+  for (let e = 0; e < bh; e++) dHk[e] = G[o - bh + e] + (first && dhT ? dhT[e] : 0);
+  let norm2 = 0;
   for (let e = 0; e < bh; e++) {
-    const g = activationGrad(H[ho + e], activation);
+    const g = activationGrad(H[o + e], activation);
     let sumA = 0;
     let sumH = 0;
     for (let k = 0; k < tau; k++) {
-      const v = next[k * bh + e];
+      const v = dHk[k * bh + e];
       sumH += v;
       const a = toFloat32Range(v * g);
-      slots[k * bh + e] = a;
+      slots[offNew + k * bh + e] = a;
       sumA += a;
     }
-    dH[e] = sumH;
     dA[o + e] = toFloat32Range(sumA);
+    norm2 += sumH * sumH;
   }
-  let norm2 = 0;
-  for (let e = 0; e < bh; e++) norm2 += dH[e] * dH[e];
   return norm2;
-}
-
-/**
- * Weight gradients, each one reduction over all T*B rows:
- *   dWhx = dA^T X (scatter-add of dA rows into columns for token ids), dWhh = dA^T H_prev,
- *   dWqh = dO^T H, dbh = sum_r dA_r, dbq = sum_r dO_r.
- */
-export function weightGradients(
-  grads: { dWhx: Vec; dWhh: Vec; dWqh: Vec; dbh: Vec | null; dbq: Vec | null },
-  dA: Vec,
-  dO: Vec,
-  H: Vec,
-  x: Float32Array | Int32Array,
-  tokens: boolean,
-  rows: number,
-  B: number,
-  d: number,
-  h: number,
-  q: number,
-): void {
-  const { dWhx, dWhh, dWqh, dbh, dbq } = grads;
-  dWhx.fill(0);
-  dWhh.fill(0);
-  dWqh.fill(0);
-  dbh?.fill(0);
-  dbq?.fill(0);
-  const skipZeros = allFinite(H) && (tokens || allFinite(x));
-  for (let r = 0; r < rows; r++) {
-    const ao = r * h;
-    const prev = r * h; // H_prev row r is H[(t-1)*B + b] = row r of H from slot 0
-    const cur = (r + B) * h; // H_t row r
-    for (let i = 0; i < h; i++) {
-      const g = dA[ao + i];
-      if (dbh) dbh[i] += g;
-      if (g === 0 && skipZeros) continue;
-      if (tokens) {
-        dWhx[i * d + (x as Int32Array)[r]] += g;
-      } else {
-        const xo = r * d;
-        const wo = i * d;
-        for (let k = 0; k < d; k++) dWhx[wo + k] += g * x[xo + k];
-      }
-      const wo = i * h;
-      for (let j = 0; j < h; j++) dWhh[wo + j] += g * H[prev + j];
-    }
-    for (let c = 0; c < q; c++) {
-      const g = dO[r * q + c];
-      if (dbq) dbq[c] += g;
-      if (g === 0 && skipZeros) continue;
-      const wo = c * h;
-      for (let j = 0; j < h; j++) dWqh[wo + j] += g * H[cur + j];
-    }
-  }
 }
 
 /**
@@ -324,4 +279,11 @@ export function inputGradient(dx: Vec, dA: Vec, Whx: Vec, rows: number, h: numbe
       for (let k = 0; k < d; k++) dx[r * d + k] += g * Whx[wo + k];
     }
   }
+}
+
+/** Global L2 norm over the parameter gradients (finalize.wgsl's gradNorm, before its non-finite test). */
+export function globalNorm(arrays: (Float64Array | null)[]): number {
+  let s = 0;
+  for (const a of arrays) if (a) for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
 }

@@ -1,76 +1,35 @@
-// The CPU trainer: the parameters live in one flat Float32Array between steps,
-// exactly as they live in one GPU buffer in the WebGPU trainer.
+// The CPU trainer of an RnnModel: the CPU sequence trainer's step
+// (src/cpu/sequence/trainer.ts) on the model's flat [Whx|Whh|Wqh|bh|bq]
+// vector, read through sequenceLayoutOfRnn, as the WebGPU RnnModel trainer
+// runs the layer walk on its vanilla buffers. Batches are checked as an
+// RnnModel's (validateBatch), so every refusal names what it did before.
 import type { Batch, RnnModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../types.js';
-import { BpttInputError } from '../errors.js';
-import { packParams, unpackParams, layoutOf } from '../params.js';
-import { validateBatch, validateStepOptions, validateTrainerOptions, validateTruncation, validateModel } from '../validate.js';
-import { truncationForStep } from '../truncation.js';
-import { cpuRnnGradients } from './rnn-gradients.js';
-import { applyUpdate, makeOptimizerState } from './optimizer.js';
+import { packParams, sequenceLayoutOfRnn, unpackParams } from '../params.js';
+import { validateBatch, validateModel, validateTrainerOptions } from '../validate.js';
+import { modelAsSequence } from '../validate-forward.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
+import { createCpuTrainerState, cpuSequenceTrainerStep, type BatchCheck } from './sequence/trainer.js';
 
 export function createCpuTrainer(model: RnnModel, options: TrainerOptions): StepTrainer {
   const opts = validateTrainerOptions(model, options);
-  const dims = validateModel(model);
-  const shape = unpackParams(model, packParams(model));
-  const params = packParams(model);
-  const L = layoutOf(model);
-  const state = makeOptimizerState(opts.optimizer, L.total);
-  let carried: Float32Array | null = null;
-  let carriedB = 0;
-  let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
+  const rnnDims = validateModel(model);
+  const shape = unpackParams(model, packParams(model)); // the shape, never the caller's arrays
+  const { dims } = modelAsSequence(shape);
+  const layout = sequenceLayoutOfRnn(shape);
+  const own = createCpuTrainerState(packParams(shape), opts.optimizer);
+  const checkBatch: BatchCheck = (batch) => validateBatch(batch, rnnDims, opts.loss, opts.checkFinite === true);
   const self = {
     backend: 'cpu' as const,
-    async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
+    async step(batch: Batch, stepOptions?: StepOptions): Promise<StepResult> {
       assertUsable(self, 'trainer');
-      const stepOptions = validateStepOptions(stepOptionsGiven);
-      const { T, B, tokens, lengths } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
-      const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
-      if (carried && carriedB !== B && batch.h0 === undefined) {
-        throw new BpttInputError('batch.batchSize', `${carriedB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
-      }
-      const stepTruncation = truncationForStep(truncation, draws++);
-      const current = unpackParams(shape, params);
-      const h0 = batch.h0 ?? (opts.carryState && carried ? carried : undefined);
-      const result = cpuRnnGradients(current, { ...batch, h0 }, {
-        dims: { T, B, d: dims.d, h: dims.h, q: dims.q },
-        tokens,
-        hasBias: dims.hasBias,
-        loss: opts.loss,
-        truncation: stepTruncation,
-        clipNorm: opts.clipNorm,
-        inputGradient: false,
-        gradNormPerStep: false,
-        lengths,
-      });
-      if (opts.carryState && !result.nonFinite) {
-        // Only a step that was applied advances the carried state: a skipped step leaves the trainer as it was.
-        carried = result.hT;
-        carriedB = B;
-      }
-      const out: StepResult = { loss: result.loss, skipped: result.nonFinite, step: state.step };
-      if (stepOptions.readGradNorm) out.gradNorm = result.gradNorm;
-      if (result.nonFinite) return out;
-      const grad = new Float64Array(L.total);
-      grad.set(result.dWhx, L.Whx);
-      grad.set(result.dWhh, L.Whh);
-      grad.set(result.dWqh, L.Wqh);
-      if (result.dbh && result.dbq) {
-        grad.set(result.dbh, L.bh);
-        grad.set(result.dbq, L.bq);
-      }
-      const p64 = Float64Array.from(params);
-      applyUpdate(p64, grad, opts.optimizer, state);
-      params.set(p64);
-      out.step = state.step;
-      return out;
+      return cpuSequenceTrainerStep(dims, layout, opts, own, batch, stepOptions, checkBatch);
     },
     async read(): Promise<RnnModel> {
       assertUsable(self, 'trainer');
-      return unpackParams(shape, params);
+      return unpackParams(shape, own.params);
     },
     resetState(): void {
-      carried = null;
+      own.carried = null;
     },
     dispose(): void {
       markDisposed(self);

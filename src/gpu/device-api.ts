@@ -28,7 +28,7 @@ import { truncationXi } from '../truncation.js';
 import { checkOptionalBoolean, checkPositiveInt, validateTruncation } from '../validate.js';
 import { rnnSequenceDims } from '../validate-sequence.js';
 import type { GpuContext } from './context.js';
-import { checkLimits } from './gradients.js';
+import { checkLimits } from './limits.js';
 import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
 import { chooseVariants } from './tuning.js';

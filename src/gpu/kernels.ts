@@ -47,8 +47,6 @@ import { type KernelInfo, reflectKernel } from './reflect.js';
 
 /** The ACTIVATION override of every kernel with phi (kernels/lib/activations.wgsl): 0 identity, 1 tanh, 2 relu. */
 export const ACTIVATION_CODE = { identity: 0, tanh: 1, relu: 2 } as const;
-/** The CELL override of the cell kernels every recipe shares (kernels/lib/gates.wgsl). */
-export const CELL_CODE = { rnn: 0, gru: 1, lstm: 2 } as const;
 
 const SOURCES = {
   adam_update: adamUpdate,

@@ -10,7 +10,7 @@ import type { Batch, ForwardResult } from '../types.js';
 import type { ForwardCall } from '../validate-forward.js';
 import { type DeviceParams, packSequence } from '../sequence-params.js';
 import { type GpuContext, upload } from './context.js';
-import { STORAGE, checkLimits } from './gradients.js';
+import { STORAGE, checkLimits } from './limits.js';
 import { submitAndRead } from './call.js';
 import { kernel } from './kernels.js';
 import { statsLayout } from './stats.js';

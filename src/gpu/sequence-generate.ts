@@ -10,7 +10,7 @@ import { type DeviceParams, packSequence, sequenceLayout } from '../sequence-par
 import { makeRng } from '../rng.js';
 import { drawU24 } from '../cpu/sequence/infer.js';
 import { type GpuContext, upload } from './context.js';
-import { STORAGE, checkLimits } from './gradients.js';
+import { STORAGE, checkLimits } from './limits.js';
 import { submitAndRead } from './call.js';
 import { kernel } from './kernels.js';
 import { type SeqBuffers, type SeqShape, planSequence, recordSequenceForward, recordSequenceOutput, seqBufferSizes } from './sequence-encode.js';

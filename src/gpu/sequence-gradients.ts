@@ -7,12 +7,23 @@ import type { SequenceProblem } from '../validate-sequence.js';
 import { type SequenceLayout, packSequence, sequenceLayout } from '../sequence-params.js';
 import { truncationXi } from '../truncation.js';
 import { type GpuContext, type Recorder, upload } from './context.js';
-import { STORAGE, checkLimits, tokenCsr } from './gradients.js';
+import { STORAGE, checkLimits } from './limits.js';
 import { checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { submitAndRead } from './call.js';
 import { chooseVariants } from './tuning.js';
 import { statsLayout } from './stats.js';
 import { type SeqBuffers, type SeqShape, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceHead, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';
+
+/** Rows grouped by token id: csr[v]..csr[v+1] index the rows (after d + 1 offsets) with id v. */
+export function tokenCsr(ids: Int32Array, d: number): Uint32Array {
+  const R = ids.length;
+  const csr = new Uint32Array(d + 1 + R);
+  for (let r = 0; r < R; r++) csr[ids[r] + 1]++;
+  for (let v = 0; v < d; v++) csr[v + 1] += csr[v];
+  const fill = csr.slice(0, d);
+  for (let r = 0; r < R; r++) csr[d + 1 + fill[ids[r]]++] = r;
+  return csr;
+}
 
 /** `layout`: where the parameters lie (default: the model's own flat layout, sequenceLayout). */
 export function sequenceShape(model: SequenceModel, p: SequenceProblem, layout: SequenceLayout = sequenceLayout(model)): SeqShape {

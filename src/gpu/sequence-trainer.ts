@@ -15,7 +15,7 @@ import { type SequenceDims, validateSequenceBatch, validateSequenceModel } from 
 import { assertUsable, markDisposed } from '../lifecycle.js';
 import { type GpuContext, upload } from './context.js';
 import { elementwise } from './encode.js';
-import { STORAGE, checkLimits } from './gradients.js';
+import { STORAGE, checkLimits } from './limits.js';
 import { kernel } from './kernels.js';
 import { submitAndRead } from './call.js';
 import { chooseVariants } from './tuning.js';

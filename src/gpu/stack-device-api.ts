@@ -21,7 +21,7 @@ import { truncationXi } from '../truncation.js';
 import { ACTIVATIONS, checkOptionalBoolean, checkPositiveInt, validateTruncation } from '../validate.js';
 import { CELLS } from '../sequence-model.js';
 import { type GpuContext, upload } from './context.js';
-import { checkLimits } from './gradients.js';
+import { checkLimits } from './limits.js';
 import { type SizeNames, checkSequenceDispatchLimits, dispatchLimits } from './dispatch-limits.js';
 import { type Named, SRC, checkBuffer, deviceCalls } from './device-calls.js';
 import { type SeqBuffers, type SeqShape, planSequence, recordSequenceBackward, recordSequenceForward, recordSequenceOutput, seqBufferSizes, seqOffsets, sequenceDispatches } from './sequence-encode.js';

@@ -24,7 +24,8 @@
 import { type KernelChoice } from '../tuning-types.js';
 import type { Recorder } from './context.js';
 import { upload } from './context.js';
-import { ACTIVATION_CODE, CELL_CODE, kernel } from './kernels.js';
+import { ACTIVATION_CODE, kernel } from './kernels.js';
+import { RECIPES } from '../sequence-model.js';
 import { type SeqBuffers, type SeqShape, seqOffsets, strideK } from './sequence-encode.js';
 import { choiceOf, persistentWG } from './variants.js'; // (variants.ts calls back into this file for fit and norm partials)
 
@@ -134,7 +135,7 @@ export function recordPersistentSweep(rec: Recorder, s: SeqShape, b: SweepBuffer
   if (fit) throw new Error(`backward variant persistent does not fit: ${fit.reason}`); // the tuner and assertFits keep this from happening
   const wg = persistentWG(rec.device);
   const constants = {
-    CELL: CELL_CODE[s.cell],
+    CELL: RECIPES[s.cell].code,
     ACTIVATION: ACTIVATION_CODE[s.activation],
     LANES: persistentBackwardLanes(wg, s),
     WG: wg,
@@ -155,7 +156,7 @@ function waveLanes(c: KernelChoice): number {
 export function recordWavefrontSweep(rec: Recorder, s: SeqShape, b: SweepBuffers, norms: boolean): void {
   const { T, L } = s;
   const lanes = waveLanes(choiceOf(s));
-  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation], LANES: lanes, WG: STEP_WG, PERSISTENT: false, WS_CAP: 1, HC_CAP: 1 };
+  const constants = { CELL: RECIPES[s.cell].code, ACTIVATION: ACTIVATION_CODE[s.activation], LANES: lanes, WG: STEP_WG, PERSISTENT: false, WS_CAP: 1, HC_CAP: 1 };
   const groups = Math.ceil((s.B * s.h) / (STEP_WG / lanes));
   const common = commonParams(s, norms);
   for (let w = 1; w <= T + L; w++) {

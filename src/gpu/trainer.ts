@@ -11,7 +11,7 @@ import { validateBatch, validateModel, validateStepOptions } from '../validate.j
 import { validateForwardCall, validateGenerateCall, modelAsSequence } from '../validate-forward.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
 import type { GpuContext } from './context.js';
-import { checkLimits } from './gradients.js';
+import { checkLimits } from './limits.js';
 import { submitAndRead } from './call.js';
 import { createTrainerState, releaseTrainerState, sequenceTrainerStep } from './sequence-trainer.js';
 import { gpuSequenceForward } from './sequence-forward.js';

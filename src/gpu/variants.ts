@@ -7,7 +7,8 @@
 import { BpttInputError } from '../errors.js';
 import { type KernelChoice, DEFAULT_CHOICE } from '../tuning-types.js';
 import type { Recorder } from './context.js';
-import { ACTIVATION_CODE, CELL_CODE, kernel } from './kernels.js';
+import { ACTIVATION_CODE, kernel } from './kernels.js';
+import { RECIPES } from '../sequence-model.js';
 import type { KernelInfo } from './reflect.js';
 import { type SeqBuffers, type SeqShape, seqOffsets, stepPartsOf, strideK } from './sequence-encode.js';
 import { persistentOutputsPerPartial, sweepMode, sweepUnfitReason } from './sweep-variants.js';
@@ -107,7 +108,7 @@ export function backwardStepGroups(s: SeqShape): number {
  * else cell_window_backward_step (the lanes and persistent variants have no window form).
  */
 export function windowStepKernel(s: SeqShape): { info: KernelInfo; constants: Record<string, number>; groups: number } {
-  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
+  const constants = { CELL: RECIPES[s.cell].code, ACTIVATION: ACTIVATION_CODE[s.activation] };
   if (choiceOf(s).backwardStep === 'tile4') return { info: kernel('cell_window_backward_tile4'), constants, groups: tile4Groups(s.B, s.h, 4) };
   return { info: kernel('cell_window_backward_step'), constants, groups: Math.ceil((s.B * s.h) / STEP_WG) };
 }
@@ -125,7 +126,7 @@ export function matmulWG(choice: KernelChoice): number {
 
 /** The backward step's kernel, constants and workgroups over x. */
 export function backwardStepKernel(s: SeqShape): { info: KernelInfo; constants: Record<string, number>; groups: number } {
-  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
+  const constants = { CELL: RECIPES[s.cell].code, ACTIVATION: ACTIVATION_CODE[s.activation] };
   const v = choiceOf(s).backwardStep;
   if (v === 'tile4') return { info: kernel('cell_backward_tile4'), constants, groups: tile4Groups(s.B, s.h, 4) };
   if (v === 'direct') return { info: kernel('cell_backward_step'), constants, groups: Math.ceil((s.B * s.h) / STEP_WG) };
@@ -155,7 +156,7 @@ export function forwardStepGroups(s: SeqShape, device: GPUDevice | null = null):
  * then the reduce: sequence-encode.ts).
  */
 export function forwardStepKernel(s: SeqShape): { info: KernelInfo; constants: Record<string, number>; groups: number; splits: number } {
-  const constants = { CELL: CELL_CODE[s.cell], ACTIVATION: ACTIVATION_CODE[s.activation] };
+  const constants = { CELL: RECIPES[s.cell].code, ACTIVATION: ACTIVATION_CODE[s.activation] };
   const v = choiceOf(s).forwardStep;
   if (v === 'splitk') return { info: kernel('cell_forward_splitk'), constants: { ...constants, SPLITS: forwardSplits(s) }, groups: Math.ceil((s.B * s.h) / STEP_WG), splits: forwardSplits(s) };
   if (v === 'tile4') return { info: kernel('cell_forward_tile4'), constants, groups: tile4Groups(s.B, s.h, s.cell === 'rnn' ? 4 : 1), splits: 0 };
@@ -194,7 +195,7 @@ export function recordForwardVariant(rec: Recorder, s: SeqShape, b: ForwardBuffe
   const subgroup = c.forwardStep === 'subgroup4';
   const { lanes, wg } = forwardLanes(device, c.forwardStep);
   const constants = {
-    CELL: CELL_CODE[s.cell],
+    CELL: RECIPES[s.cell].code,
     ACTIVATION: ACTIVATION_CODE[s.activation],
     LANES: lanes,
     WG: wg,

@@ -25,7 +25,7 @@ import { createWasmBackend, type WasmBackend } from './backend.js';
 import { type KernelChoice, type TuningTable, DEFAULT_CHOICE } from '../tuning-types.js';
 import type { PhaseTimes } from './seq-call.js';
 import { selfCheckProblem, worstError } from '../gpu/backend.js';
-import { cpuGradients } from '../cpu/gradients.js';
+import { cpuRnnGradients } from '../cpu/rnn-gradients.js';
 import { validateGradientCall } from '../validate.js';
 
 export class WasmEngine implements Engine {
@@ -101,7 +101,7 @@ export class WasmEngine implements Engine {
     const options = { loss: 'cross-entropy' as const, inputGradient: true, gradNormPerStep: true };
     const problem = validateGradientCall(model, batch, options);
     const got = this.impl.gradients(model, batch, options);
-    const worst = worstError(got, cpuGradients(model, batch, problem));
+    const worst = worstError(got, cpuRnnGradients(model, batch, problem));
     return { ok: worst <= 1, worstError: worst, milliseconds: performance.now() - start };
   }
   dispose(): void {

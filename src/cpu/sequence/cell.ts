@@ -142,7 +142,7 @@ export function cellBackward(x: StepContext, dh: Vec, dho: number, dc: Vec | nul
 /**
  * dest[0:h] = factor * (dGh Wh + directH), destC[0:h] = factor * directC (lstm): the carry into the
  * previous state. Zero when factor is 0 (a cut path carries nothing, even from non-finite values).
- * For rnn the order is that of the vanilla hiddenCarry: g = factor * dA_i, then += g * Wh[i, :].
+ * For rnn the order is that of the chapter's hiddenCarry (src/cpu/kernels.ts): g = factor * dA_i, then += g * Wh[i, :].
  */
 export function carryToPrevious(
   dest: Vec,

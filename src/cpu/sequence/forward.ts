@@ -1,16 +1,19 @@
 // The forward pass of a SequenceModel on the CPU, kernel by kernel (plan steps 1-3):
 // input projection per layer-direction, one forward step per t per layer (both
-// directions), then the head's output, loss and dO. Float64 throughout.
+// directions; the steps of the cell's recipe, recipe.ts), then the head's
+// output, loss and dO. Float64 throughout.
 import type { Batch } from '../../types.js';
 import type { SequenceProblem } from '../../validate-sequence.js';
 import type { SequenceLayout } from '../../sequence-params.js';
 import { inputGather, inputProjection, lossAndOutputGrad, outputProjection } from '../kernels.js';
-import { maskPadding, sequenceForwardStep } from './kernels.js';
+import { maskPadding } from './kernels.js';
+import { layerSteps, type LayerSteps } from './recipe.js';
 import { clampToFloat32Range, toFloat32Range } from '../../float32.js';
 
 /** A SequenceModel's float64 parameters as the kernels take them. */
 export interface Stack64 {
   flat: Float64Array; // the flat layout (sequence-params.ts); the views below share it
+  layout: SequenceLayout; // where each tensor lies in flat
   Wx: Float64Array[]; // per k: [G*h, n_in]
   bx: (Float64Array | null)[]; // per k: [G*h]
   Wh: Float64Array[]; // per layer l: [dirs, G*h, h] (copies: directions are not adjacent in the flat layout)
@@ -42,6 +45,7 @@ export function stack64(flat: Float64Array, layout: SequenceLayout, p: { L: numb
   const head = layout.head;
   return {
     flat,
+    layout,
     Wx,
     bx,
     Wh,
@@ -58,6 +62,8 @@ export interface ForwardTrace {
   Y: Float64Array[]; // per layer: [T, B, dirs*h]
   C: (Float64Array | null)[]; // per layer: [dirs, T, B, h] (lstm)
   S: (Float64Array | null)[]; // per layer: [dirs, T, B, 4h] (gru, lstm)
+  H: (Float64Array | null)[]; // per layer: [(T+1), B, h] with h0 in slot 0 where the chapter's steps ran (Y is its view)
+  steps: LayerSteps; // the recipe's steps the layers ran (the reverse sweep runs the same)
   h0: Float64Array; // [L*dirs, B, h]
   c0: Float64Array | null;
   hT: Float64Array; // [L*dirs, B, h]
@@ -66,14 +72,15 @@ export interface ForwardTrace {
 
 /** Plan steps 1 and 2 for every layer, bottom up. */
 export function sequenceForward(st: Stack64, batch: Batch, p: SequenceProblem): ForwardTrace {
-  const { T, B, h, L, dirs, G, cell, lengths } = p;
+  const { T, B, h, L, dirs, G, cell } = p;
   const rows = T * B;
   const Gh = G * h;
   const lstm = cell === 'lstm';
   const stateSize = L * dirs * B * h;
   const h0 = batch.h0 ? Float64Array.from(batch.h0) : new Float64Array(stateSize);
   const c0 = lstm ? (batch.c0 ? Float64Array.from(batch.c0) : new Float64Array(stateSize)) : null;
-  const trace: ForwardTrace = { X: [], Gx: [], Y: [], C: [], S: [], h0, c0, hT: new Float64Array(stateSize), cT: lstm ? new Float64Array(stateSize) : null };
+  const steps = layerSteps(p, st.layout);
+  const trace: ForwardTrace = { X: [], Gx: [], Y: [], C: [], S: [], H: [], steps, h0, c0, hT: new Float64Array(stateSize), cT: lstm ? new Float64Array(stateSize) : null };
   // values as float64 (exact): one array type in the products keeps them monomorphic
   let X: ArrayLike<number> = p.tokens ? batch.x : Float64Array.from(batch.x);
   for (let l = 0; l < L; l++) {
@@ -86,22 +93,17 @@ export function sequenceForward(st: Stack64, batch: Batch, p: SequenceProblem): 
       else inputProjection(out, X, st.Wx[k], st.bx[k], rows, nIn, Gh);
       clampToFloat32Range(out);
     }
-    const Y = new Float64Array(rows * dirs * h);
-    const C = lstm ? new Float64Array(dirs * rows * h) : null;
-    const S = cell === 'rnn' ? null : new Float64Array(dirs * rows * 4 * h);
     const at = l * dirs * B * h;
     const span = dirs * B * h;
-    const hT = trace.hT.subarray(at, at + span);
-    const cT = trace.cT ? trace.cT.subarray(at, at + span) : null;
-    const h0l = h0.subarray(at, at + span);
-    const c0l = c0 ? c0.subarray(at, at + span) : null;
-    for (let s = 1; s <= T; s++) sequenceForwardStep(Y, C, S, hT, cT, Gx, st.Wh[l], st.bh[l], h0l, c0l, lengths, cell, p.activation, s, T, B, h, dirs);
+    const layer = (a: Float64Array | null) => (a ? a.subarray(at, at + span) : null);
+    const states = steps.forward({ Gx, Wh: st.Wh[l], bh: st.bh[l], h0: layer(h0)!, c0: layer(c0), hT: layer(trace.hT)!, cT: layer(trace.cT) }, p);
     trace.X.push(X);
     trace.Gx.push(Gx);
-    trace.Y.push(Y);
-    trace.C.push(C);
-    trace.S.push(S);
-    X = Y;
+    trace.Y.push(states.Y);
+    trace.C.push(states.C);
+    trace.S.push(states.S);
+    trace.H.push(states.H);
+    X = states.Y;
   }
   return trace;
 }

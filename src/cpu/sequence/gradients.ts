@@ -7,10 +7,9 @@ import type { SequenceProblem } from '../../validate-sequence.js';
 import { packSequence, sequenceLayout, type SequenceLayout } from '../../sequence-params.js';
 import { truncationXi } from '../../truncation.js';
 import { clampToFloat32Range, toFloat32Range } from '../../float32.js';
-import { inputGradient, outputToHiddenGrad } from '../kernels.js';
-import { globalNorm } from '../gradients.js';
+import { globalNorm, inputGradient, outputToHiddenGrad } from '../kernels.js';
 import { headForward, sequenceForward, stack64, type ForwardTrace, type Stack64 } from './forward.js';
-import { headWeightGradients, layerWeightGradients, maskPadding, sequenceBackwardStep, sequenceWindowBackwardStep } from './kernels.js';
+import { headWeightGradients, layerWeightGradients, maskPadding } from './kernels.js';
 
 /** Everything a gradient call computes, in float64, before it is rounded into the public shape. */
 export interface SequencePass {
@@ -80,30 +79,22 @@ export function sequencePass(layout: SequenceLayout, params: Float64Array, batch
   const slice = (a: Float64Array | null, l: number) => (a ? a.subarray(l * dirs * B * h, (l + 1) * dirs * B * h) : null);
   const sliceF32 = (a: Float32Array | undefined, l: number) => (a ? a.subarray(l * dirs * B * h, (l + 1) * dirs * B * h) : null);
   for (let l = L - 1; l >= 0; l--) {
-    const dGx = new Float64Array(dirs * rows * Gh);
-    const dGh = new Float64Array(dirs * rows * Gh);
-    const dGxSlots = tau > 0 ? new Float64Array(tau * rows * Gh) : null;
+    // 4. the recipe's reverse-sweep steps (recipe.ts): the cell's, or the chapter's own
+    const back = {
+      states: { Y: trace.Y[l], C: trace.C[l], S: trace.S[l], H: trace.H[l] },
+      dY,
+      Wh: st.Wh[l],
+      h0: slice(trace.h0, l)!,
+      c0: slice(trace.c0, l),
+      dhT: sliceF32(batch.dhT, l),
+      dcT: sliceF32(batch.dcT, l),
+      dh0: slice(dh0, l)!,
+      dc0: slice(dc0, l),
+      norms: norms.subarray(l * dirs * T, (l + 1) * dirs * T),
+    };
+    const { dGx, dGh, dGxSlots } = tau > 0 ? trace.steps.window(back, tau, p) : trace.steps.backward(back, xi!, p);
     const Y = trace.Y[l];
-    const h0 = slice(trace.h0, l)!;
-    const c0 = slice(trace.c0, l);
-    const dh0l = slice(dh0, l)!;
-    const dc0l = slice(dc0, l);
-    const dhT = sliceF32(batch.dhT, l);
-    const dcT = sliceF32(batch.dcT, l);
-    const normsL = norms.subarray(l * dirs * T, (l + 1) * dirs * T);
-    if (tau > 0) {
-      const slotsH = new Float64Array(tau * B * h);
-      const slotsC = lstm ? new Float64Array(tau * B * h) : null;
-      for (let s = 1; s <= T; s++) {
-        sequenceWindowBackwardStep(dGx, dGh, dGxSlots!, slotsH, slotsC, dh0l, dc0l, normsL, dY, Y, trace.C[l], trace.S[l], st.Wh[l], h0, c0, dhT, dcT, lengths, cell, p.activation, s, T, tau, B, h);
-      }
-    } else {
-      const carryH = new Float64Array(dirs * B * h);
-      const carryC = lstm ? new Float64Array(dirs * B * h) : null;
-      for (let s = 1; s <= T; s++) {
-        sequenceBackwardStep(dGx, dGh, carryH, carryC, dh0l, dc0l, normsL, dY, Y, trace.C[l], trace.S[l], st.Wh[l], h0, c0, dhT, dcT, xi!, lengths, cell, p.activation, s, T, B, h, dirs);
-      }
-    }
+    const h0 = back.h0;
     // 5. the gradient to the layer below (per age under window), or dx
     const nIn = l === 0 ? p.d : w;
     if (l > 0) {
@@ -148,7 +139,7 @@ export function sequencePass(layout: SequenceLayout, params: Float64Array, batch
   }
 
   // 7. finalize: global norm over every parameter gradient, clipping, the non-finite flag.
-  // As the vanilla reference: gradients in float32's range; the norm is NaN when an element is
+  // Gradients in float32's range; the norm is NaN when an element is
   // NaN or infinite, +Infinity when they are finite but their norm is beyond float32.
   clampToFloat32Range(grad);
   const gradNorm = grad.every(Number.isFinite) ? toFloat32Range(globalNorm([grad])) : NaN;
@@ -194,8 +185,7 @@ export function sequenceResult(pass: SequencePass, p: SequenceProblem): Sequence
   return result;
 }
 
-/** engine.gradients(SequenceModel, ...) on the CPU. */
-export function cpuSequenceGradients(model: SequenceModel, batch: Batch, p: SequenceProblem): SequenceGradients {
-  const layout = sequenceLayout(model);
+/** engine.gradients(SequenceModel, ...) on the CPU; `layout` places the tensors in the flat vector (an RnnModel's is its vanilla one). */
+export function cpuSequenceGradients(model: SequenceModel, batch: Batch, p: SequenceProblem, layout = sequenceLayout(model)): SequenceGradients {
   return sequenceResult(sequencePass(layout, flat64(model, layout), batch, p), p);
 }

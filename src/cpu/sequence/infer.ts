@@ -1,8 +1,8 @@
 // Forward only on the CPU: engine.forward (the forward part of a gradient call,
 // the same kernels in the same order, so its loss is the number gradients()
 // reports) and engine.generate (a host loop of one-step forward passes).
-import type { Batch, ForwardResult } from '../../types.js';
-import type { ForwardCall, GenerateCall } from '../../validate-forward.js';
+import type { Batch, ForwardResult, RnnModel } from '../../types.js';
+import { validateForwardCall, type ForwardCall, type GenerateCall } from '../../validate-forward.js';
 import type { SequenceProblem } from '../../validate-sequence.js';
 import { sequenceLayout } from '../../sequence-params.js';
 import { makeRng, type Rng } from '../../rng.js';
@@ -26,6 +26,23 @@ export function cpuForward(call: ForwardCall, batch: Batch): ForwardResult {
   if (outputs.O) result.O = Float32Array.from(head!.O);
   if (outputs.Y) result.Y = Float32Array.from(trace.Y[p.L - 1]);
   return result;
+}
+
+/**
+ * An RnnModel's forward pass in float64, the states as the chapter writes them: H [(T+1), B, h] with
+ * H_0 = h0, and O [T, B, q]. For the examples and tests that compare a layer's states, which
+ * engine.forward returns in float32 only.
+ */
+export function cpuRnnStates(model: RnnModel, batch: Batch): { H: Float64Array; O: Float64Array } {
+  const { sequence, problem: p } = validateForwardCall(model, batch);
+  const layout = sequenceLayout(sequence);
+  const st = stack64(flat64(sequence, layout), layout, p);
+  const { trace, head } = runForward(st, batch, p);
+  const bh = p.B * p.h;
+  const H = new Float64Array((p.T + 1) * bh);
+  H.set(trace.h0);
+  H.set(trace.Y[0], bh);
+  return { H, O: head!.O };
 }
 
 /**

@@ -28,7 +28,8 @@ export { sequenceWindowBackwardStep } from './window.js';
  *   gh = Wh h_prev + bh, the cell's gates and state update (see the header),
  *   Y[t, b, dir*h:] = h_t, C[dir, t] = c_t (lstm), S[dir, t] = saved gates (gru: r, z, n, gh_n; lstm: i, f, g, o),
  *   hT, cT [dirs, B, h] at each sequence's last step of that direction; padding rows of Y, C, S are zero.
- * rnn adds in the order acc = gx (+ bh) + sum_k h_prev[k] Wh[j, k], the order of the vanilla rnnForwardStep.
+ * rnn adds in the order acc = gx (+ bh) + sum_k h_prev[k] Wh[j, k], the order of the chapter's rnnForwardStep
+ * (src/cpu/kernels.ts): an rnn layer gives the same bits on either recipe's steps (recipe.ts).
  */
 export function sequenceForwardStep(
   Y: Vec,
@@ -199,7 +200,7 @@ export function sequenceBackwardStep(
  *   dbx = column sums of dGx, dbh = column sums of dGh.
  * H_prev is Y of the layer at the previous step in the direction's own order (h0 at its first step).
  * dGx, dGh here are the direction's [T, B, G*h]; X [T, B, nIn] (or token ids [T, B]); h0 [dirs, B, h].
- * Accumulated row by row in r order, as the vanilla weightGradients.
+ * Accumulated row by row in r order (for every recipe: the chapter's steps leave dGx = dGh = dA here).
  */
 export function layerWeightGradients(
   dWx: Vec,
@@ -254,7 +255,7 @@ export function layerWeightGradients(
 
 /**
  * Kernel 6, head: dW = dO^T Y_top, db = column sums of dO.  dO [T*B, q], Y [T*B, w], dW [q, w].
- * Accumulated row by row, as the vanilla weightGradients does for dWqh.
+ * Accumulated row by row in r order.
  */
 export function headWeightGradients(dW: Vec, db: Vec | null, dO: Vec, Y: Vec, rows: number, q: number, w: number): void {
   const skipZeros = allFinite(Y);

@@ -1,63 +1,91 @@
-// The CPU trainer of a SequenceModel: the parameters live in one flat
-// Float32Array in the layout of sequence-params.ts between steps, as they will
-// in one GPU buffer; SGD and Adam from src/cpu/optimizer.ts.
-import type { Batch, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../../types.js';
+// The CPU trainers: the parameters live in one flat Float32Array between steps,
+// as they do in one GPU buffer; SGD and Adam from src/cpu/optimizer.ts. A step
+// is one pass of the layer walk on that vector, read through a layout: the
+// SequenceModel trainer's (sequence-params.ts), or the RnnModel trainer's
+// vanilla [Whx|Whh|Wqh|bh|bq] (src/cpu/trainer.ts, as the WebGPU trainers do).
+import type { Batch, OptimizerOptions, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../../types.js';
 import { BpttInputError } from '../../errors.js';
-import { packSequence, sequenceLayout, unpackSequence } from '../../sequence-params.js';
-import { sequenceProblem, validateSequenceBatch, validateSequenceTrainerOptions, type SequenceProblem } from '../../validate-sequence.js';
+import { packSequence, sequenceLayout, unpackSequence, type SequenceLayout } from '../../sequence-params.js';
+import { sequenceProblem, validateSequenceBatch, validateSequenceTrainerOptions, type SequenceDims } from '../../validate-sequence.js';
 import { validateStepOptions, validateTruncation } from '../../validate.js';
 import { truncationForStep } from '../../truncation.js';
 import { assertUsable, markDisposed } from '../../lifecycle.js';
-import { applyUpdate, makeOptimizerState } from '../optimizer.js';
+import { applyUpdate, makeOptimizerState, type OptimizerState } from '../optimizer.js';
 import { sequencePass } from './gradients.js';
+
+/** What a CPU trainer keeps between steps. */
+export interface CpuTrainerState {
+  params: Float32Array; // the flat parameters, in the trainer's layout
+  optimizer: OptimizerState;
+  // the carried final states of every layer and direction ([L*dirs, B, h]), each sequence's from its own end
+  carried: { h: Float32Array; c: Float32Array | null; B: number } | null;
+  draws: number; // step() calls that passed validation: step k draws randomized xi from seed + k
+}
+
+export function createCpuTrainerState(flat: Float32Array, optimizer: OptimizerOptions): CpuTrainerState {
+  return { params: flat, optimizer: makeOptimizerState(optimizer, flat.length), carried: null, draws: 0 };
+}
+
+/** A batch's sizes, checked by the trainer's own validation (each names its arguments its own way). */
+export type BatchCheck = (batch: Batch) => { T: number; B: number; tokens: boolean; lengths: Int32Array | null };
+
+/** One training step of the layer walk on own.params, read through `layout`. */
+export function cpuSequenceTrainerStep(
+  dims: SequenceDims,
+  layout: SequenceLayout,
+  opts: TrainerOptions,
+  own: CpuTrainerState,
+  batch: Batch,
+  stepOptionsGiven: StepOptions | undefined,
+  checkBatch: BatchCheck,
+): StepResult {
+  const stepOptions = validateStepOptions(stepOptionsGiven);
+  const shape = checkBatch(batch);
+  const truncation = validateTruncation(opts.truncation, shape.T, 'options.truncation');
+  const carried = opts.carryState === true ? own.carried : null;
+  if (carried && carried.B !== shape.B && batch.h0 === undefined) {
+    throw new BpttInputError('batch.batchSize', `${carried.B} (the batch size of the carried state; call resetState() to change it)`, `${shape.B}`);
+  }
+  const p = sequenceProblem(dims, shape, { loss: opts.loss, truncation: truncationForStep(truncation, own.draws++), clipNorm: opts.clipNorm });
+  const h0 = batch.h0 ?? carried?.h;
+  const c0 = batch.c0 ?? carried?.c ?? undefined;
+  const pass = sequencePass(layout, Float64Array.from(own.params), { ...batch, h0, c0 }, p);
+  const nonFinite = pass.nonFinite;
+  if (opts.carryState && !nonFinite) {
+    // Only a step that was applied advances the carried state: a skipped step leaves the trainer as it was.
+    own.carried = { h: Float32Array.from(pass.trace.hT), c: pass.trace.cT ? Float32Array.from(pass.trace.cT) : null, B: shape.B };
+  }
+  const out: StepResult = { loss: pass.loss, skipped: nonFinite, step: own.optimizer.step };
+  if (stepOptions.readGradNorm) out.gradNorm = pass.gradNorm;
+  if (nonFinite) return out;
+  // the update uses the float32 gradients engine.gradients returns
+  const grad = Float64Array.from(Float32Array.from(pass.grad));
+  const p64 = Float64Array.from(own.params);
+  applyUpdate(p64, grad, opts.optimizer, own.optimizer);
+  own.params.set(p64);
+  out.step = own.optimizer.step;
+  return out;
+}
 
 export function createCpuSequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> {
   const opts = validateSequenceTrainerOptions(model, options);
   const { dims } = opts;
   const layout = sequenceLayout(model);
   const like = unpackSequence(model, packSequence(model, layout), layout);
-  const params = packSequence(model, layout);
-  const optimizer = makeOptimizerState(opts.optimizer, layout.total);
-  // the carried final states of every layer and direction ([L*dirs, B, h]), each sequence's from its own end
-  let carried: { h: Float32Array; c: Float32Array | null; B: number } | null = null;
-  let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
+  const own = createCpuTrainerState(packSequence(model, layout), opts.optimizer);
+  const checkBatch: BatchCheck = (batch) => validateSequenceBatch(batch, dims, opts.loss, opts.checkFinite === true);
   const self = {
     backend: 'cpu' as const,
-    async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
+    async step(batch: Batch, stepOptions?: StepOptions): Promise<StepResult> {
       assertUsable(self, 'trainer');
-      const stepOptions = validateStepOptions(stepOptionsGiven);
-      const shape = validateSequenceBatch(batch, dims, opts.loss, opts.checkFinite === true);
-      const truncation = validateTruncation(opts.truncation, shape.T, 'options.truncation');
-      const useCarried = opts.carryState === true && carried !== null;
-      if (useCarried && carried!.B !== shape.B && batch.h0 === undefined) {
-        throw new BpttInputError('batch.batchSize', `${carried!.B} (the batch size of the carried state; call resetState() to change it)`, `${shape.B}`);
-      }
-      const p: SequenceProblem = sequenceProblem(dims, shape, { loss: opts.loss, truncation: truncationForStep(truncation, draws++), clipNorm: opts.clipNorm });
-      const h0 = batch.h0 ?? (useCarried ? carried!.h : undefined);
-      const c0 = batch.c0 ?? (useCarried && carried!.c ? carried!.c : undefined);
-      const pass = sequencePass(layout, Float64Array.from(params), { ...batch, h0, c0 }, p);
-      // the update uses the float32 gradients engine.gradients returns
-      const grad = Float64Array.from(Float32Array.from(pass.grad));
-      const nonFinite = pass.nonFinite;
-      if (opts.carryState && !nonFinite) {
-        // Only a step that was applied advances the carried state: a skipped step leaves the trainer as it was.
-        carried = { h: Float32Array.from(pass.trace.hT), c: pass.trace.cT ? Float32Array.from(pass.trace.cT) : null, B: shape.B };
-      }
-      const out: StepResult = { loss: pass.loss, skipped: nonFinite, step: optimizer.step };
-      if (stepOptions.readGradNorm) out.gradNorm = pass.gradNorm;
-      if (nonFinite) return out;
-      const p64 = Float64Array.from(params);
-      applyUpdate(p64, grad, opts.optimizer, optimizer);
-      params.set(p64);
-      out.step = optimizer.step;
-      return out;
+      return cpuSequenceTrainerStep(dims, layout, opts, own, batch, stepOptions, checkBatch);
     },
     async read(): Promise<SequenceModel> {
       assertUsable(self, 'trainer');
-      return unpackSequence(like, params, layout);
+      return unpackSequence(like, own.params, layout);
     },
     resetState(): void {
-      carried = null;
+      own.carried = null;
     },
     dispose(): void {
       markDisposed(self);

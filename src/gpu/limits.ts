@@ -1,20 +1,9 @@
-// What every GPU call shares before it records: the storage usage of its
-// buffers, the token rows grouped by id, and the refusal of buffers beyond the
-// device's limits. (engine.gradients of any model: sequence-gradients.ts.)
+// What every GPU call checks before it allocates: the storage usage of its
+// buffers, and the refusal of buffers beyond the device's limits, naming the
+// argument to change.
 import { BpttInputError } from '../errors.js';
 
 export const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-
-/** Rows grouped by token id: csr[v]..csr[v+1] index the rows (after d + 1 offsets) with id v. */
-export function tokenCsr(ids: Int32Array, d: number): Uint32Array {
-  const R = ids.length;
-  const csr = new Uint32Array(d + 1 + R);
-  for (let r = 0; r < R; r++) csr[ids[r] + 1]++;
-  for (let v = 0; v < d; v++) csr[v + 1] += csr[v];
-  const fill = csr.slice(0, d);
-  for (let r = 0; r < R; r++) csr[d + 1 + fill[ids[r]]++] = r;
-  return csr;
-}
 
 /**
  * Refuses, before any work, a computation whose buffers exceed the device's limits.
