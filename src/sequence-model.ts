@@ -6,7 +6,8 @@ import type { AnyModel, CellKind, GradientResult, RnnModel, SequenceGradients, S
  * A cell's recipe: what every engine needs to know of it. Its step kernels are the cell
  * kernels every recipe shares (kernels/cell_*.wgsl, their CELL override = `code`; the CPU's
  * cellSteps in src/cpu/sequence/recipe.ts; seq_step.c on wasm), and for the rnn cell also
- * the chapter's own (runsChapterKernels below: src/gpu/chapter-kernels.ts, src/cpu/sequence/chapter.ts).
+ * the chapter's own (runsChapterKernels below: src/gpu/chapter-kernels.ts, src/cpu/sequence/chapter.ts,
+ * src/wasm/c/seq_chapter.c).
  */
 export interface CellRecipe {
   gates: number; // G: gate blocks, stacked along the rows of Wx and Wh in PyTorch's order
@@ -29,7 +30,7 @@ export const CELLS: CellKind[] = ['rnn', 'gru', 'lstm'];
 /**
  * Whether a call runs the rnn recipe's own step kernels, the chapter's (kernels/rnn_*.wgsl and
  * window_*.wgsl on the GPU, rnnForwardStep, rnnBackwardStep and windowBackwardStep of src/cpu/kernels.ts
- * on the CPU), instead of the cell kernels every recipe shares (cell_*.wgsl with CELL = rnn). They
+ * on the CPU, seq_chapter.c's steps on wasm), instead of the cell kernels every recipe shares (cell_*.wgsl with CELL = rnn). They
  * serve the chapter's model and only it: one rnn layer in one direction, every sequence T steps, a
  * head, and one bias per product (h_t = phi(Whx x_t + Whh h_{t-1} + bh), o_t = Wqh h_t + bq), or none.
  * An RnnModel without lengths is that case; a SequenceModel is when its one rnn layer has no biases
