@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // One build of the library against another, side by side in one Node process
-// on this machine's WebGPU adapter: the same RnnModel calls (gradients,
+// on this machine's WebGPU adapter (or, with --backend=wasm, the 'wasm' engine
+// on --threads threads): the same RnnModel calls (gradients,
 // forward, one trainer step) on an engine of each build, runs interleaved so
 // that load drifts hit both alike; each line the median wall-clock ms and the
 // ratio after / before (below 1: the current build is faster), and the
@@ -9,9 +10,12 @@
 //
 //   git worktree add --detach ../before <commit> && (cd ../before && npm ci && npm run build)
 //   npm run build && nice -n 10 node bench/before-after.mjs --before=../before [--cases=char,dense] [--runs=7]
+//     [--backend=wasm [--threads=1]] [--lengths]
 //
 // char: T=35, B=32, tokens over 28, h=256, q=28, cross-entropy (the benchmark's
-// char case); dense: values d=32, T=64, B=16, h=128, q=32, MSE.
+// char case); dense: values d=32, T=64, B=16, h=128, q=32, MSE; d2l: T=32,
+// B=1024, tokens over 28, h=32, q=28, cross-entropy. --lengths: every sequence's
+// length drawn in 1..T (seed 3).
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,6 +25,9 @@ const { values: args } = parseArgs({
     before: { type: 'string' },
     cases: { type: 'string', default: 'char,dense' },
     runs: { type: 'string', default: '7' },
+    backend: { type: 'string', default: 'webgpu' },
+    threads: { type: 'string', default: '1' },
+    lengths: { type: 'boolean', default: false },
   },
 });
 if (!args.before) throw new Error('--before=<directory of the other build> is required (its dist/node/index.js is loaded)');
@@ -31,6 +38,7 @@ const before = await import(pathToFileURL(resolve(args.before, 'dist/node/index.
 const CASES = {
   char: { T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy' },
   dense: { T: 64, B: 16, d: 32, h: 128, q: 32, tokens: false, loss: 'mse' },
+  d2l: { T: 32, B: 1024, d: 28, h: 32, q: 28, tokens: true, loss: 'cross-entropy' },
 };
 
 function makeCase(lib, c) {
@@ -43,15 +51,22 @@ function makeCase(lib, c) {
   };
   const x = c.tokens ? Int32Array.from({ length: T * B }, () => Math.floor(rng() * d)) : lib.uniformArray(rng, T * B * d, 1);
   const y = c.loss === 'cross-entropy' ? Int32Array.from({ length: T * B }, () => Math.floor(rng() * q)) : lib.uniformArray(rng, T * B * q, 1);
-  return { model, batch: { steps: T, batchSize: B, x, y } };
+  const batch = { steps: T, batchSize: B, x, y };
+  if (args.lengths) {
+    const r = lib.makeRng(3);
+    batch.lengths = Int32Array.from({ length: B }, () => 1 + Math.floor(r() * T));
+  }
+  return { model, batch };
 }
 
 const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const builds = [['before', before], ['after', after]];
 const engines = new Map();
-for (const [name, lib] of builds) engines.set(name, await lib.createEngine({ backend: 'webgpu', tuning: 'off' }));
+const wasm = args.backend === 'wasm';
+for (const [name, lib] of builds) engines.set(name, await lib.createEngine(wasm ? { backend: 'wasm', threads: Number(args.threads) } : { backend: 'webgpu', tuning: 'off' }));
 const adapter = engines.get('after').adapter;
-console.log(`adapter: ${adapter.vendor} ${adapter.architecture}; before: ${args.before}; runs=${runs}`);
+const where = wasm ? `wasm, ${args.threads} thread(s)` : `adapter: ${adapter.vendor} ${adapter.architecture}`;
+console.log(`${where}; before: ${args.before}; runs=${runs}${args.lengths ? '; lengths' : ''}`);
 
 for (const name of args.cases.split(',')) {
   const c = CASES[name];
@@ -81,7 +96,8 @@ for (const name of args.cases.split(',')) {
   console.log(`\n${name} (T=${c.T} B=${c.B} h=${c.h}):`);
   for (const call of ['gradients', 'forward', 'trainer step']) {
     const [b, a] = ['before', 'after'].map((build) => jobs.findIndex((j) => j.call === call && j.build === build));
-    console.log(`  ${call.padEnd(13)} before ${med(times[b]).toFixed(1).padStart(7)} ms (${dispatches[b]} dispatches)  after ${med(times[a]).toFixed(1).padStart(7)} ms (${dispatches[a]} dispatches)  after/before ${(med(times[a]) / med(times[b])).toFixed(3)}`);
+    const n = (i) => (wasm ? '' : ` (${dispatches[i]} dispatches)`);
+    console.log(`  ${call.padEnd(13)} before ${med(times[b]).toFixed(1).padStart(7)} ms${n(b)}  after ${med(times[a]).toFixed(1).padStart(7)} ms${n(a)}  after/before ${(med(times[a]) / med(times[b])).toFixed(3)}`);
   }
   for (const j of jobs) j.t?.dispose();
 }
