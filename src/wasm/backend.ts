@@ -3,9 +3,9 @@
 // (seq_run, seq-call.ts, seq-backend.ts); an RnnModel is one case of it, one rnn
 // layer and a head on its own flat layout [Whx | Whh | Wqh | bh | bq]
 // (sequenceLayoutOfRnn), where the rnn recipe runs the chapter's own steps
-// (runsChapterKernels). An RnnModel's validation, truncation draws, parameter
-// layout and trainer bookkeeping are the CPU reference's own (src/validate.ts,
-// src/truncation.ts, src/params.ts), so every engine refuses and accepts the same calls.
+// (runsChapterKernels); the trainers are trainer.ts. An RnnModel's validation and
+// parameter layout are the CPU reference's own (src/validate.ts, src/params.ts),
+// so every engine refuses and accepts the same calls.
 import type {
   AnyModel,
   Batch,
@@ -18,23 +18,18 @@ import type {
   RnnModel,
   SequenceGradients,
   SequenceModel,
-  StepOptions,
-  StepResult,
-  StepTrainer,
   Trainer,
   TrainerOptions,
 } from '../types.js';
-import { validateBatch, validateGradientCall, validateModel, validateStepOptions, validateTrainerOptions, validateTruncation } from '../validate.js';
-import { BpttInputError } from '../errors.js';
-import { packParams, sequenceLayoutOfRnn, unpackParams } from '../params.js';
+import { validateGradientCall } from '../validate.js';
+import { packParams, sequenceLayoutOfRnn } from '../params.js';
 import { rnnAsSequence, rnnGradientsOf } from '../sequence-model.js';
-import { truncationForStep } from '../truncation.js';
-import { assertUsable, markDisposed } from '../lifecycle.js';
 import { WasmPool } from './pool.js';
-import { runSequenceCall, type PhaseTimes } from './seq-call.js';
+import type { PhaseTimes } from './seq-call.js';
 import { wasmPlatform } from './platform.js';
-import { rnnSequenceDims, sequenceProblem, sequenceProblemOfRnn, validateSequenceCall } from '../validate-sequence.js';
-import { createWasmSequenceTrainer, sequenceForward, sequenceGenerate, sequenceGradients } from './seq-backend.js';
+import { sequenceProblemOfRnn, validateSequenceCall } from '../validate-sequence.js';
+import { sequenceForward, sequenceGenerate, sequenceGradients } from './seq-backend.js';
+import { createWasmRnnTrainer, createWasmSequenceTrainer } from './trainer.js';
 
 export interface WasmBackend {
   readonly threads: number;
@@ -45,7 +40,7 @@ export interface WasmBackend {
   /** Why this many threads, in words. */
   readonly threadReason: string;
   gradients(model: RnnModel, batch: Batch, options: GradientOptions): GradientResult;
-  trainer(model: RnnModel, options: TrainerOptions): StepTrainer;
+  trainer(model: RnnModel, options: TrainerOptions): Trainer;
   /** The same two for a SequenceModel (seq-backend.ts), validated here. */
   sequenceGradients(model: SequenceModel, batch: Batch, options: GradientOptions): SequenceGradients;
   sequenceTrainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
@@ -99,8 +94,8 @@ class WasmImpl implements WasmBackend {
     return sequenceGenerate(this.pool, model, options);
   }
 
-  trainer(model: RnnModel, options: TrainerOptions): StepTrainer {
-    const t = createWasmTrainer(this.pool, model, options, () => this.trainers.delete(t));
+  trainer(model: RnnModel, options: TrainerOptions): Trainer {
+    const t = createWasmRnnTrainer(this.pool, model, options, () => this.trainers.delete(t));
     this.trainers.add(t);
     return t;
   }
@@ -132,66 +127,4 @@ class WasmImpl implements WasmBackend {
     for (const t of [...this.trainers]) t.dispose();
     this.pool.dispose();
   }
-}
-
-/**
- * An RnnModel's trainer: parameters and Adam moments in flat Float32Arrays [Whx | Whh | Wqh | bh | bq] between
- * steps, exactly as the CPU trainer keeps them; each step is the walk's (runSequenceCall) on that layout.
- */
-function createWasmTrainer(pool: WasmPool, model: RnnModel, options: TrainerOptions, onDispose: () => void): StepTrainer {
-  const opts = validateTrainerOptions(model, options);
-  const dims = validateModel(model);
-  const shape = unpackParams(model, packParams(model));
-  const params = packParams(model);
-  const layout = sequenceLayoutOfRnn(shape);
-  const n = params.length;
-  const adam = opts.optimizer.kind === 'adam';
-  const m = adam ? new Float32Array(n) : undefined;
-  const v = adam ? new Float32Array(n) : undefined;
-  let applied = 0;
-  let carried: Float32Array | null = null;
-  let carriedB = 0;
-  let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
-  const self: StepTrainer = {
-    backend: 'wasm',
-    async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
-      assertUsable(self, 'trainer');
-      const stepOptions = validateStepOptions(stepOptionsGiven);
-      const { T, B, tokens, lengths } = validateBatch(batch, dims, opts.loss, opts.checkFinite === true);
-      const truncation = validateTruncation(opts.truncation, T, 'options.truncation');
-      if (carried && carriedB !== B && batch.h0 === undefined) {
-        throw new BpttInputError('batch.batchSize', `${carriedB} (the batch size of the carried state; call resetState() to change it)`, `${B}`);
-      }
-      const h0 = batch.h0 ?? (opts.carryState && carried ? carried : undefined);
-      const problem = sequenceProblem(rnnSequenceDims(shape.activation, dims.d, dims.h, dims.q, dims.hasBias), { T, B, tokens, lengths: lengths ?? null }, {
-        loss: opts.loss,
-        truncation: truncationForStep(truncation, draws++),
-        clipNorm: opts.clipNorm,
-      });
-      const r = runSequenceCall(pool, problem, params, layout, { ...batch, h0 }, { optimizer: opts.optimizer, step: applied, m, v });
-      if (!r.nonFinite) {
-        applied++;
-        // Only a step that was applied advances the carried state: a skipped step leaves the trainer as it was.
-        if (opts.carryState) {
-          carried = r.read('QP_HT', B * dims.h);
-          carriedB = B;
-        }
-      }
-      const out: StepResult = { loss: r.loss, skipped: r.nonFinite, step: applied };
-      if (stepOptions.readGradNorm) out.gradNorm = r.gradNorm;
-      return out;
-    },
-    async read(): Promise<RnnModel> {
-      assertUsable(self, 'trainer');
-      return unpackParams(shape, params);
-    },
-    resetState(): void {
-      carried = null;
-    },
-    dispose(): void {
-      markDisposed(self);
-      onDispose();
-    },
-  };
-  return self;
 }

@@ -56,13 +56,8 @@ export class WasmEngine implements Engine {
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
   trainer(model: AnyModel, options: TrainerOptions): Trainer | Trainer<SequenceModel> {
     assertUsable(this, 'engine');
-    if (isSequenceModel(model)) return this.impl.sequenceTrainer(model, options);
-    const trainer = this.impl.trainer(model, options);
-    // forward and generate on the trainer's current parameters, on this engine
-    return Object.assign(trainer, {
-      forward: async (batch: Batch, o?: ForwardOptions) => this.impl.forward(await trainer.read(), batch, o),
-      generate: async (o: GenerateOptions) => this.impl.generate(await trainer.read(), o),
-    });
+    // forward and generate run on the trainer's current flat parameters (src/wasm/trainer.ts)
+    return isSequenceModel(model) ? this.impl.sequenceTrainer(model, options) : this.impl.trainer(model, options);
   }
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');

@@ -1,21 +1,16 @@
 // The layer walk on the 'wasm' backend: a SequenceModel (GRU, LSTM, rnn cells,
 // stacks, both directions) and an RnnModel as one case of it (one rnn layer and
 // a head, on its own flat layout: src/params.ts sequenceLayoutOfRnn):
-// gradients, forward, generate and the SequenceModel's trainer, all through
-// runSequenceCall (seq-call.ts). Validation, truncation draws, the flat
-// parameter layout and the trainer's bookkeeping are the CPU reference's own
-// (src/validate-sequence.ts, src/truncation.ts, src/sequence-params.ts,
-// src/cpu/sequence/trainer.ts), so every engine refuses and accepts the same calls.
-import type { AnyModel, Batch, ForwardOptions, ForwardResult, GenerateOptions, SequenceGradients, SequenceModel, StepOptions, StepResult, TrainerOptions, Trainer } from '../types.js';
-import { BpttInputError } from '../errors.js';
-import { packSequence, sequenceLayout, unpackSequence, type SequenceLayout } from '../sequence-params.js';
+// gradients, forward and generate, all through runSequenceCall (seq-call.ts);
+// the trainers' step is trainer.ts. Validation and the flat parameter layouts
+// are the CPU reference's own (src/validate-sequence.ts, src/validate-forward.ts,
+// src/sequence-params.ts, src/params.ts), so every engine refuses and accepts the same calls.
+import type { AnyModel, Batch, ForwardOptions, ForwardResult, GenerateOptions, SequenceGradients, SequenceModel } from '../types.js';
+import { packSequence, sequenceLayout, type SequenceLayout } from '../sequence-params.js';
 import { isSequenceModel } from '../sequence-model.js';
 import { packParams, sequenceLayoutOfRnn } from '../params.js';
-import { sequenceProblem, validateSequenceBatch, validateSequenceTrainerOptions, type SequenceDims, type SequenceProblem } from '../validate-sequence.js';
+import type { SequenceProblem } from '../validate-sequence.js';
 import { validateForwardCall, validateGenerateCall, type ForwardCall } from '../validate-forward.js';
-import { validateStepOptions, validateTruncation } from '../validate.js';
-import { truncationForStep } from '../truncation.js';
-import { assertUsable, markDisposed } from '../lifecycle.js';
 import { pickToken } from '../cpu/sequence/infer.js';
 import { makeRng } from '../rng.js';
 import { runSequenceCall } from './seq-call.js';
@@ -66,8 +61,8 @@ export function sequenceGradients(
   return result;
 }
 
-/** engine.forward on flat parameters: the forward part of a gradient call (the same kernels), nothing kept for a backward. */
-function forwardOnFlat(pool: WasmPool, call: ForwardCall, params: Float32Array, layout: SequenceLayout, batch: Batch): ForwardResult {
+/** engine.forward on flat parameters (a trainer's too): the forward part of a gradient call (the same kernels), nothing kept for a backward. */
+export function forwardOnFlat(pool: WasmPool, call: ForwardCall, params: Float32Array, layout: SequenceLayout, batch: Batch): ForwardResult {
   const p = call.problem;
   const { T, B, h, q, L, dirs } = p;
   const K = L * dirs;
@@ -97,7 +92,7 @@ export function sequenceForward(pool: WasmPool, model: AnyModel, batch: Batch, o
 }
 
 /** The prefix from zero state, then each prediction fed back in, one-step forward calls (as the CPU reference). */
-function generateOnFlat(pool: WasmPool, model: AnyModel, params: Float32Array, layout: SequenceLayout, options: GenerateOptions): Int32Array {
+export function generateOnFlat(pool: WasmPool, model: AnyModel, params: Float32Array, layout: SequenceLayout, options: GenerateOptions): Int32Array {
   const { prefix, steps, temperature, seed } = validateGenerateCall(model, options);
   const rng = makeRng(seed);
   const out = new Int32Array(steps);
@@ -118,73 +113,4 @@ export function sequenceGenerate(pool: WasmPool, model: AnyModel, options: Gener
   validateGenerateCall(model, options);
   const { params, layout } = flatOf(model);
   return generateOnFlat(pool, model, params, layout, options);
-}
-
-/**
- * The trainer: parameters and Adam moments in flat Float32Arrays between steps, exactly as the CPU trainer keeps
- * them; forward and generate run on those parameters without unpacking them. The model and the options are
- * snapshotted at creation.
- */
-export function createWasmSequenceTrainer(pool: WasmPool, model: SequenceModel, options: TrainerOptions, onDispose: () => void): Trainer<SequenceModel> {
-  const opts = validateSequenceTrainerOptions(model, options);
-  const dims: SequenceDims = opts.dims;
-  const layout: SequenceLayout = sequenceLayout(model);
-  const params = packSequence(model, layout);
-  const like = unpackSequence(model, params, layout);
-  const n = params.length;
-  const adam = opts.optimizer.kind === 'adam';
-  const m = adam ? new Float32Array(n) : undefined;
-  const v = adam ? new Float32Array(n) : undefined;
-  let applied = 0;
-  // the carried final states of every layer and direction ([L*dirs, B, h]), each sequence's from its own end
-  let carried: { h: Float32Array; c: Float32Array | null; B: number } | null = null;
-  let draws = 0; // step() calls that passed validation: step k draws randomized xi from seed + k
-  const self: Trainer<SequenceModel> = {
-    backend: 'wasm',
-    async step(batch: Batch, stepOptionsGiven?: StepOptions): Promise<StepResult> {
-      assertUsable(self, 'trainer');
-      const stepOptions = validateStepOptions(stepOptionsGiven);
-      const shape = validateSequenceBatch(batch, dims, opts.loss, opts.checkFinite === true);
-      const truncation = validateTruncation(opts.truncation, shape.T, 'options.truncation');
-      const useCarried = opts.carryState === true && carried !== null;
-      if (useCarried && carried!.B !== shape.B && batch.h0 === undefined) {
-        throw new BpttInputError('batch.batchSize', `${carried!.B} (the batch size of the carried state; call resetState() to change it)`, `${shape.B}`);
-      }
-      const p = sequenceProblem(dims, shape, { loss: opts.loss, truncation: truncationForStep(truncation, draws++), clipNorm: opts.clipNorm });
-      const h0 = batch.h0 ?? (useCarried ? carried!.h : undefined);
-      const c0 = batch.c0 ?? (useCarried && carried!.c ? carried!.c : undefined);
-      const r = runSequenceCall(pool, p, params, layout, { ...batch, h0, c0 }, { optimizer: opts.optimizer, step: applied, m, v });
-      if (!r.nonFinite) {
-        applied++;
-        // Only a step that was applied advances the carried state: a skipped step leaves the trainer as it was.
-        if (opts.carryState) {
-          const size = dims.L * dims.dirs * shape.B * dims.h;
-          carried = { h: r.read('QP_HT', size), c: dims.cell === 'lstm' ? r.read('QP_CT', size) : null, B: shape.B };
-        }
-      }
-      const out: StepResult = { loss: r.loss, skipped: r.nonFinite, step: applied };
-      if (stepOptions.readGradNorm) out.gradNorm = r.gradNorm;
-      return out;
-    },
-    async read(): Promise<SequenceModel> {
-      assertUsable(self, 'trainer');
-      return unpackSequence(like, params, layout);
-    },
-    resetState(): void {
-      carried = null;
-    },
-    async forward(batch: Batch, o?: ForwardOptions): Promise<ForwardResult> {
-      assertUsable(self, 'trainer');
-      return forwardOnFlat(pool, validateForwardCall(like, batch, o), params, layout, batch);
-    },
-    async generate(o: GenerateOptions): Promise<Int32Array> {
-      assertUsable(self, 'trainer');
-      return generateOnFlat(pool, like, params, layout, o);
-    },
-    dispose(): void {
-      markDisposed(self);
-      onDispose();
-    },
-  };
-  return self;
 }
