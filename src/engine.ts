@@ -72,7 +72,7 @@ export interface Engine {
   tuning(): TuningTable;
   /**
    * Tunes the kernel variants for this call's shape class now (up front) and resolves to the choice:
-   * a SequenceModel's cells, or an RnnModel's vanilla kernels (with lengths: those of its one-layer sequence).
+   * the cell kernels' variants, or the chapter's kernels' where the call runs them (an RnnModel without lengths).
    */
   tune(model: AnyModel, batch: Batch, options: GradientOptions): Promise<KernelChoice>;
   dispose(): void;
