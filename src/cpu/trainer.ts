@@ -8,7 +8,8 @@ import { packParams, sequenceLayoutOfRnn, unpackParams } from '../params.js';
 import { validateBatch, validateModel, validateTrainerOptions } from '../validate.js';
 import { modelAsSequence } from '../validate-forward.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
-import { createCpuTrainerState, cpuSequenceTrainerStep, type BatchCheck } from './sequence/trainer.js';
+import { createCpuTrainerState, cpuSequenceTrainerStep } from './sequence/trainer.js';
+import type { BatchCheck } from '../trainer-step.js';
 
 export function createCpuTrainer(model: RnnModel, options: TrainerOptions): StepTrainer {
   const opts = validateTrainerOptions(model, options);

@@ -8,15 +8,13 @@
 // generate run on the flat parameters, without unpacking them. Truncation draws
 // and the bookkeeping are the CPU trainer's (src/cpu/sequence/trainer.ts).
 import type { Batch, ForwardOptions, ForwardResult, GenerateOptions, OptimizerOptions, RnnModel, SequenceModel, StepOptions, StepResult, Trainer, TrainerOptions } from '../types.js';
-import { BpttInputError } from '../errors.js';
 import { packSequence, sequenceLayout, unpackSequence, type SequenceLayout } from '../sequence-params.js';
 import { packParams, sequenceLayoutOfRnn, unpackParams } from '../params.js';
-import { sequenceProblem, validateSequenceBatch, validateSequenceTrainerOptions, type SequenceDims } from '../validate-sequence.js';
+import { validateSequenceBatch, validateSequenceTrainerOptions, type SequenceDims } from '../validate-sequence.js';
 import { modelAsSequence, validateForwardCall } from '../validate-forward.js';
-import { validateBatch, validateModel, validateStepOptions, validateTrainerOptions, validateTruncation } from '../validate.js';
-import { truncationForStep } from '../truncation.js';
+import { validateBatch, validateModel, validateTrainerOptions } from '../validate.js';
 import { assertUsable, markDisposed } from '../lifecycle.js';
-import type { BatchCheck } from '../cpu/sequence/trainer.js';
+import { type BatchCheck, type CarriedState, prepareHostStep } from '../trainer-step.js';
 import { forwardOnFlat, generateOnFlat } from './seq-backend.js';
 import { runSequenceCall } from './seq-call.js';
 import type { WasmPool } from './pool.js';
@@ -27,8 +25,7 @@ interface TrainerState {
   m?: Float32Array; // Adam moments, the same layout
   v?: Float32Array;
   applied: number; // updates applied
-  // the carried final states of every layer and direction ([L*dirs, B, h]), each sequence's from its own end
-  carried: { h: Float32Array; c: Float32Array | null; B: number } | null;
+  carried: CarriedState | null; // each sequence's final states from its own end
   draws: number; // step() calls that passed validation: step k draws randomized xi from seed + k
 }
 
@@ -49,16 +46,7 @@ function trainerStep(
   stepOptionsGiven: StepOptions | undefined,
   checkBatch: BatchCheck,
 ): StepResult {
-  const stepOptions = validateStepOptions(stepOptionsGiven);
-  const shape = checkBatch(batch);
-  const truncation = validateTruncation(opts.truncation, shape.T, 'options.truncation');
-  const carried = opts.carryState === true ? own.carried : null;
-  if (carried && carried.B !== shape.B && batch.h0 === undefined) {
-    throw new BpttInputError('batch.batchSize', `${carried.B} (the batch size of the carried state; call resetState() to change it)`, `${shape.B}`);
-  }
-  const p = sequenceProblem(dims, shape, { loss: opts.loss, truncation: truncationForStep(truncation, own.draws++), clipNorm: opts.clipNorm });
-  const h0 = batch.h0 ?? carried?.h;
-  const c0 = batch.c0 ?? carried?.c ?? undefined;
+  const { stepOptions, shape, p, h0, c0 } = prepareHostStep(dims, opts, own, batch, stepOptionsGiven, checkBatch);
   const r = runSequenceCall(pool, p, own.params, layout, { ...batch, h0, c0 }, { optimizer: opts.optimizer, step: own.applied, m: own.m, v: own.v });
   if (!r.nonFinite) {
     own.applied++;

@@ -4,11 +4,9 @@
 // SequenceModel trainer's (sequence-params.ts), or the RnnModel trainer's
 // vanilla [Whx|Whh|Wqh|bh|bq] (src/cpu/trainer.ts, as the WebGPU trainers do).
 import type { Batch, OptimizerOptions, SequenceModel, StepOptions, StepResult, StepTrainer, TrainerOptions } from '../../types.js';
-import { BpttInputError } from '../../errors.js';
+import { type BatchCheck, type CarriedState, prepareHostStep } from '../../trainer-step.js';
 import { packSequence, sequenceLayout, unpackSequence, type SequenceLayout } from '../../sequence-params.js';
-import { sequenceProblem, validateSequenceBatch, validateSequenceTrainerOptions, type SequenceDims } from '../../validate-sequence.js';
-import { validateStepOptions, validateTruncation } from '../../validate.js';
-import { truncationForStep } from '../../truncation.js';
+import { validateSequenceBatch, validateSequenceTrainerOptions, type SequenceDims } from '../../validate-sequence.js';
 import { assertUsable, markDisposed } from '../../lifecycle.js';
 import { applyUpdate, makeOptimizerState, type OptimizerState } from '../optimizer.js';
 import { sequencePass } from './gradients.js';
@@ -17,8 +15,7 @@ import { sequencePass } from './gradients.js';
 export interface CpuTrainerState {
   params: Float32Array; // the flat parameters, in the trainer's layout
   optimizer: OptimizerState;
-  // the carried final states of every layer and direction ([L*dirs, B, h]), each sequence's from its own end
-  carried: { h: Float32Array; c: Float32Array | null; B: number } | null;
+  carried: CarriedState | null; // each sequence's final states from its own end
   draws: number; // step() calls that passed validation: step k draws randomized xi from seed + k
 }
 
@@ -26,8 +23,6 @@ export function createCpuTrainerState(flat: Float32Array, optimizer: OptimizerOp
   return { params: flat, optimizer: makeOptimizerState(optimizer, flat.length), carried: null, draws: 0 };
 }
 
-/** A batch's sizes, checked by the trainer's own validation (each names its arguments its own way). */
-export type BatchCheck = (batch: Batch) => { T: number; B: number; tokens: boolean; lengths: Int32Array | null };
 
 /** One training step of the layer walk on own.params, read through `layout`. */
 export function cpuSequenceTrainerStep(
@@ -39,16 +34,7 @@ export function cpuSequenceTrainerStep(
   stepOptionsGiven: StepOptions | undefined,
   checkBatch: BatchCheck,
 ): StepResult {
-  const stepOptions = validateStepOptions(stepOptionsGiven);
-  const shape = checkBatch(batch);
-  const truncation = validateTruncation(opts.truncation, shape.T, 'options.truncation');
-  const carried = opts.carryState === true ? own.carried : null;
-  if (carried && carried.B !== shape.B && batch.h0 === undefined) {
-    throw new BpttInputError('batch.batchSize', `${carried.B} (the batch size of the carried state; call resetState() to change it)`, `${shape.B}`);
-  }
-  const p = sequenceProblem(dims, shape, { loss: opts.loss, truncation: truncationForStep(truncation, own.draws++), clipNorm: opts.clipNorm });
-  const h0 = batch.h0 ?? carried?.h;
-  const c0 = batch.c0 ?? carried?.c ?? undefined;
+  const { stepOptions, shape, p, h0, c0 } = prepareHostStep(dims, opts, own, batch, stepOptionsGiven, checkBatch);
   const pass = sequencePass(layout, Float64Array.from(own.params), { ...batch, h0, c0 }, p);
   const nonFinite = pass.nonFinite;
   if (opts.carryState && !nonFinite) {
