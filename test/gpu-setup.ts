@@ -5,7 +5,7 @@
 // Also the comparison every GPU test makes against the float64 CPU reference,
 // with the worst error per output collected and printed at the end of a file.
 import '../src/node.js';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { createEngine, type Engine } from '../src/index.js';
 import type { GradientResult } from '../src/types.js';
 import { expectClose } from './helpers.js';
@@ -18,6 +18,21 @@ export async function gpuEngine(): Promise<Engine> {
       `no WebGPU adapter for the GPU tests (${(e as Error).message}). Install Debian's chromium (SwiftShader) and libvulkan1: bash scripts/install.sh`,
     );
   }
+}
+
+/** A test file's WebGPU and CPU engines: created before its tests, disposed after them (then `after`, e.g. printWorst). */
+export function gpuAndCpuEngines(after?: () => void): { gpu: Engine; cpu: Engine } {
+  const engines = {} as { gpu: Engine; cpu: Engine };
+  beforeAll(async () => {
+    engines.gpu = await gpuEngine();
+    engines.cpu = await createEngine({ backend: 'cpu' });
+  });
+  afterAll(() => {
+    engines.gpu?.dispose();
+    engines.cpu?.dispose();
+    after?.();
+  });
+  return engines;
 }
 
 /**
