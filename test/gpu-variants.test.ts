@@ -69,6 +69,20 @@ for (const [name, fixed] of SETS) {
       gpu ??= await engineWith({ fixed });
       for (const [spec, tau, extra] of WINDOW_ROWS.slice(0, 3)) await checkSequence(gpu, spec, { kind: 'window', steps: tau }, extra);
     });
+    it("engine.forward runs the same variant: its loss and hT are the gradient call's, bit for bit", async () => {
+      gpu ??= await engineWith({ fixed });
+      const specs: SeqSpec[] = [
+        { cell: 'lstm', L: 2, bi: false, T: 5, B: 35, d: 7, h: 33, q: 9, seed: 97 }, // a unidirectional stack: the wavefront's case
+        { cell: 'gru', L: 1, bi: true, T: 4, B: 5, d: 3, h: 7, q: 4, tokens: true, seed: 98 },
+      ];
+      for (const spec of specs) {
+        const { model, batch } = randomSequenceProblem(spec);
+        const g = await gpu.gradients(model, batch, { loss: 'cross-entropy' });
+        const f = await gpu.forward(model, batch);
+        expect(f.loss, `${spec.cell} loss`).toBe(g.loss);
+        expect(f.hT, `${spec.cell} hT`).toEqual(g.hT);
+      }
+    });
   });
 }
 
