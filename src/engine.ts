@@ -24,9 +24,9 @@ import { cpuRnnGradients } from './cpu/rnn-gradients.js';
 import { forwardOnCpu, generateOnCpu, withInference } from './inference.js';
 import { validateForwardCall, validateGenerateCall } from './validate-forward.js';
 import { cpuSequenceGradients } from './cpu/sequence/gradients.js';
-import { sequenceProblemOfRnn, validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
+import { validateSequenceCall, validateSequenceTrainerOptions } from './validate-sequence.js';
 import { createCpuSequenceTrainer } from './cpu/sequence/trainer.js';
-import { isSequenceModel, rnnAsSequence, rnnGradientsOf } from './sequence-model.js';
+import { isSequenceModel } from './sequence-model.js';
 import { createCpuTrainer } from './cpu/trainer.js';
 import { assertUsable, markDisposed } from './lifecycle.js';
 import { createGpuBackend, type GpuBackend } from './gpu/backend.js';
@@ -155,13 +155,8 @@ class GpuEngine implements Engine {
   async gradients(model: AnyModel, batch: Batch, options: GradientOptions): Promise<GradientResult | SequenceGradients> {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return this.impl.sequenceGradients(model, batch, validateSequenceCall(model, batch, options));
-    const problem = validateGradientCall(model, batch, options);
-    if (problem.lengths) {
-      // with lengths an RnnModel runs as its one-layer sequence (as on the CPU)
-      const p = sequenceProblemOfRnn(model.activation, problem, problem.lengths);
-      return rnnGradientsOf(await this.impl.sequenceGradients(rnnAsSequence(model), batch, p));
-    }
-    return this.impl.gradients(model, batch, problem);
+    // an RnnModel, with or without lengths, is one case of the layer walk (its one rnn layer and head, on its own layout)
+    return this.impl.gradients(model, batch, validateGradientCall(model, batch, options));
   }
   trainer(model: RnnModel, options: TrainerOptions): Trainer;
   trainer(model: SequenceModel, options: TrainerOptions): Trainer<SequenceModel>;
@@ -197,9 +192,7 @@ class GpuEngine implements Engine {
   async tune(model: AnyModel, batch: Batch, options: GradientOptions): Promise<KernelChoice> {
     assertUsable(this, 'engine');
     if (isSequenceModel(model)) return this.impl.tune(model, validateSequenceCall(model, batch, options));
-    const problem = validateGradientCall(model, batch, options); // refuses what is neither model (naming it)
-    if (problem.lengths) return this.impl.tune(rnnAsSequence(model), sequenceProblemOfRnn(model.activation, problem, problem.lengths));
-    return this.impl.tuneRnn(model, problem);
+    return this.impl.tuneRnn(model, validateGradientCall(model, batch, options)); // (refuses what is neither model, naming it)
   }
   /** Times the library's GEMM kernel on an n x n product (benchmarks). */
   benchGemm(n: number, runs?: number): Promise<GemmTiming> {

@@ -42,7 +42,7 @@ export interface GpuBackend {
   tuning(): TuningTable;
   /** Tunes the shape class of this call now (up front), whatever the mode; resolves to its choice. */
   tune(model: SequenceModel, problem: SequenceProblem): Promise<KernelChoice>;
-  /** The same for an RnnModel call (the chapter's kernels). */
+  /** The same for an RnnModel call (the chapter's kernels, or with lengths the cell kernels' variants). */
   tuneRnn(model: RnnModel, problem: Problem): Promise<KernelChoice>;
   dispose(): void;
 }
