@@ -29,6 +29,22 @@ describe('kernels/lib', () => {
     }
   });
 
+  it("the variants of one step kernel share its interface from one file: the same params fields and bindings", () => {
+    const families = {
+      cell_forward_io: ['cell_forward_step', 'cell_forward_tile4', 'cell_forward_splitk'],
+      cell_backward_io: ['cell_backward_step', 'cell_backward_tile4', 'cell_backward_lanes'],
+      cell_window_io: ['cell_window_backward_step', 'cell_window_backward_tile4'],
+    } as const;
+    for (const [lib, names] of Object.entries(families)) {
+      const infos = names.map((n) => kernel(n));
+      for (const [i, n] of names.entries()) {
+        expect(readFileSync(new URL(`${n}.wgsl`, dir), 'utf8'), `${n} includes ${lib}`).toMatch(new RegExp(`^//! include ${lib}$`, 'm'));
+        expect(readFileSync(new URL(`${n}.wgsl`, dir), 'utf8'), `${n} declares Params itself`).not.toMatch(/^struct Params /m);
+        expect(infos[i].params, n).toEqual(infos[0].params);
+      }
+    }
+  });
+
   it('an include of a lib that does not exist is refused, naming it', () => {
     expect(() => linkKernel('k', 'x\n//! include nothing\n')).toThrow(/kernels\/lib\/nothing\.wgsl/);
     expect(linkKernel('k', '//! include finite\n')).toMatch(/^fn isFiniteF\(/m);

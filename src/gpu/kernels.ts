@@ -37,6 +37,9 @@ import windowBackwardSmall from '../../kernels/window_backward_small.wgsl';
 import windowBackwardStep from '../../kernels/window_backward_step.wgsl';
 import libActivations from '../../kernels/lib/activations.wgsl';
 import libCellStep from '../../kernels/lib/cell_step.wgsl';
+import libCellForwardIo from '../../kernels/lib/cell_forward_io.wgsl';
+import libCellBackwardIo from '../../kernels/lib/cell_backward_io.wgsl';
+import libCellWindowIo from '../../kernels/lib/cell_window_io.wgsl';
 import libFinite from '../../kernels/lib/finite.wgsl';
 import libGates from '../../kernels/lib/gates.wgsl';
 import libTileNorm4 from '../../kernels/lib/tilenorm4.wgsl';
@@ -91,9 +94,22 @@ export type KernelName = keyof typeof SOURCES;
 
 /**
  * WGSL has no includes: a kernel names the shared functions it uses (kernels/lib/) with a line
- * `//! include NAME`, replaced here by that file, so each function has one home.
+ * `//! include NAME`, replaced here by that file, so each function has one home; so has the
+ * interface (Params and bindings) that the variants of one step kernel share (cell_*_io).
  */
-const LIBS: Record<string, string> = { activations: libActivations, cell_step: libCellStep, finite: libFinite, gates: libGates, gate_grads: libGateGrads, group_reduce: libGroupReduce, stats: libStats, tilenorm4: libTileNorm4 };
+const LIBS: Record<string, string> = {
+  activations: libActivations,
+  cell_backward_io: libCellBackwardIo,
+  cell_forward_io: libCellForwardIo,
+  cell_step: libCellStep,
+  cell_window_io: libCellWindowIo,
+  finite: libFinite,
+  gates: libGates,
+  gate_grads: libGateGrads,
+  group_reduce: libGroupReduce,
+  stats: libStats,
+  tilenorm4: libTileNorm4,
+};
 
 export function linkKernel(name: string, source: string): string {
   return source.replace(/^\/\/! include (\S+)[ \t]*$/gm, (_, lib: string) => {
