@@ -17,23 +17,9 @@
 // two barriers per K stage) was 1.5x slower. Rows and columns past B and h
 // are clamped on load and skipped on store: any size works.
 
-struct Params {
-  B: u32,
-  h: u32,
-  offPrev: u32,
-  offCur: u32,
-  offP: u32,
-  offWhh: u32,
-}
-
-override ACTIVATION: u32 = 1u;
+//! include rnn_forward_io
 
 const TILE: u32 = 32u;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> P: array<f32>;
-@group(0) @binding(2) var<storage, read> W: array<f32>;
-@group(0) @binding(3) var<storage, read_write> H: array<f32>;
 
 //! include activations
 

@@ -18,22 +18,9 @@
 
 enable subgroups;
 
-struct Params {
-  B: u32,
-  h: u32,
-  offPrev: u32,
-  offCur: u32,
-  offP: u32,
-  offWhh: u32,
-}
+//! include rnn_forward_io
 
-override ACTIVATION: u32 = 1u;
 const LANES: u32 = 4u;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> P: array<f32>;
-@group(0) @binding(2) var<storage, read> W: array<f32>;
-@group(0) @binding(3) var<storage, read_write> H: array<f32>;
 
 //! include activations
 

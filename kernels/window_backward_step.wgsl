@@ -19,19 +19,7 @@
 // each invocation loops over the tau ages, one K = h product per age read
 // straight from storage, and sums dA_t and dH_t in registers.
 
-struct Params {
-  B: u32,
-  h: u32,
-  tau: u32,
-  first: u32, // 1 at t = T
-  offOld: u32,
-  offNew: u32,
-  offG: u32,
-  offH: u32,
-  offOut: u32,
-  offWhh: u32,
-  normBase: u32, // 0xffffffff: no norm partials
-}
+//! include window_io
 
 // A 4x4 block of (b, j), one vec4 of columns per row.
 struct Block {
@@ -41,18 +29,7 @@ struct Block {
   r3: vec4<f32>,
 }
 
-override ACTIVATION: u32 = 1u;
-
 const TILE: u32 = 32u;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> G: array<f32>;
-@group(0) @binding(2) var<storage, read> H: array<f32>;
-@group(0) @binding(3) var<storage, read> W: array<f32>;
-@group(0) @binding(4) var<storage, read> dhT: array<f32>;
-@group(0) @binding(5) var<storage, read_write> slots: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dA: array<f32>;
-@group(0) @binding(7) var<storage, read_write> normPartials: array<f32>;
 
 //! include activations
 

@@ -34,6 +34,9 @@ describe('kernels/lib', () => {
       cell_forward_io: ['cell_forward_step', 'cell_forward_tile4', 'cell_forward_splitk'],
       cell_backward_io: ['cell_backward_step', 'cell_backward_tile4', 'cell_backward_lanes'],
       cell_window_io: ['cell_window_backward_step', 'cell_window_backward_tile4'],
+      rnn_forward_io: ['rnn_forward_step', 'rnn_forward_subgroup'],
+      rnn_backward_io: ['rnn_backward_step', 'rnn_backward_small'],
+      window_io: ['window_backward_step', 'window_backward_small'],
     } as const;
     for (const [lib, names] of Object.entries(families)) {
       const infos = names.map((n) => kernel(n));

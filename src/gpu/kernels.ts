@@ -40,6 +40,9 @@ import libCellStep from '../../kernels/lib/cell_step.wgsl';
 import libCellForwardIo from '../../kernels/lib/cell_forward_io.wgsl';
 import libCellBackwardIo from '../../kernels/lib/cell_backward_io.wgsl';
 import libCellWindowIo from '../../kernels/lib/cell_window_io.wgsl';
+import libRnnForwardIo from '../../kernels/lib/rnn_forward_io.wgsl';
+import libRnnBackwardIo from '../../kernels/lib/rnn_backward_io.wgsl';
+import libWindowIo from '../../kernels/lib/window_io.wgsl';
 import libFinite from '../../kernels/lib/finite.wgsl';
 import libGates from '../../kernels/lib/gates.wgsl';
 import libTileNorm4 from '../../kernels/lib/tilenorm4.wgsl';
@@ -95,7 +98,7 @@ export type KernelName = keyof typeof SOURCES;
 /**
  * WGSL has no includes: a kernel names the shared functions it uses (kernels/lib/) with a line
  * `//! include NAME`, replaced here by that file, so each function has one home; so has the
- * interface (Params and bindings) that the variants of one step kernel share (cell_*_io).
+ * interface (Params and bindings) that the variants of one step kernel share (the *_io files).
  */
 const LIBS: Record<string, string> = {
   activations: libActivations,
@@ -107,8 +110,11 @@ const LIBS: Record<string, string> = {
   gates: libGates,
   gate_grads: libGateGrads,
   group_reduce: libGroupReduce,
+  rnn_backward_io: libRnnBackwardIo,
+  rnn_forward_io: libRnnForwardIo,
   stats: libStats,
   tilenorm4: libTileNorm4,
+  window_io: libWindowIo,
 };
 
 export function linkKernel(name: string, source: string): string {
