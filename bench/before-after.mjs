@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // One build of the library against another, side by side in one Node process
 // on this machine's WebGPU adapter (or, with --backend=wasm, the 'wasm' engine
-// on --threads threads): the same RnnModel calls (gradients,
-// forward, one trainer step) on an engine of each build, runs interleaved so
+// on --threads threads): the same calls (gradients, forward, one trainer step)
+// of an RnnModel, or of a SequenceModel for lstm and gru, on an engine of each build, runs interleaved so
 // that load drifts hit both alike; each line the median wall-clock ms and the
 // ratio after / before (below 1: the current build is faster), and the
 // dispatches of one call. For a refactor that should cost nothing: build the
@@ -14,7 +14,8 @@
 //
 // char: T=35, B=32, tokens over 28, h=256, q=28, cross-entropy (the benchmark's
 // char case); dense: values d=32, T=64, B=16, h=128, q=32, MSE; d2l: T=32,
-// B=1024, tokens over 28, h=32, q=28, cross-entropy. --lengths: every sequence's
+// B=1024, tokens over 28, h=32, q=28, cross-entropy; lstm and gru: the benchmark's
+// gated cases (2 layers, T=35, B=32, tokens over 28, h=256, q=28, cross-entropy). --lengths: every sequence's
 // length drawn in 1..T (seed 3).
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
@@ -39,12 +40,25 @@ const CASES = {
   char: { T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy' },
   dense: { T: 64, B: 16, d: 32, h: 128, q: 32, tokens: false, loss: 'mse' },
   d2l: { T: 32, B: 1024, d: 28, h: 32, q: 28, tokens: true, loss: 'cross-entropy' },
+  lstm: { T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy', cell: 'lstm', L: 2 },
+  gru: { T: 35, B: 32, d: 28, h: 256, q: 28, tokens: true, loss: 'cross-entropy', cell: 'gru', L: 2 },
 };
+
+/** A SequenceModel of c's cell, L layers with both biases, and a head. */
+function sequenceModel(lib, rng, c) {
+  const { d, h, q, L } = c;
+  const G = { gru: 3, lstm: 4 }[c.cell];
+  const layers = Array.from({ length: L }, (_, l) => {
+    const nIn = l === 0 ? d : h;
+    return { Wx: lib.uniformArray(rng, G * h * nIn, 1 / Math.sqrt(nIn)), Wh: lib.uniformArray(rng, G * h * h, 1 / Math.sqrt(h)), bx: lib.uniformArray(rng, G * h, 0.1), bh: lib.uniformArray(rng, G * h, 0.1) };
+  });
+  return { cell: c.cell, inputSize: d, hiddenSize: h, numLayers: L, layers, head: { outputSize: q, W: lib.uniformArray(rng, q * h, 1 / Math.sqrt(h)), b: lib.uniformArray(rng, q, 0.1) } };
+}
 
 function makeCase(lib, c) {
   const rng = lib.makeRng(7);
   const { T, B, d, h, q } = c;
-  const model = {
+  const model = c.cell ? sequenceModel(lib, rng, c) : {
     inputSize: d, hiddenSize: h, outputSize: q, activation: 'tanh',
     Whx: lib.uniformArray(rng, h * d, 1 / Math.sqrt(d)), Whh: lib.uniformArray(rng, h * h, 1 / Math.sqrt(h)), Wqh: lib.uniformArray(rng, q * h, 1 / Math.sqrt(h)),
     bh: lib.uniformArray(rng, h, 0.1), bq: lib.uniformArray(rng, q, 0.1),

@@ -45,79 +45,20 @@
 
 //! include gates
 
+//! include cell_step
+
 /** Units per invocation: 4 for rnn (its 4 columns are 4 units), 1 for the gated cells (4 columns = the gates of 1 unit). */
 fn unitsPer() -> u32 {
   return select(1u, 4u, CELL == 0u);
 }
 
-/** The cell for element (b, j) at step t of direction dir, given gh = Wh h_prev (+ bh), the G gates in x, y, z, w. */
-fn finish(b: u32, j: u32, dir: u32, t: u32, prev: u32, first: bool, acc: vec4<f32>) {
-  let B = params.B;
-  let h = params.h;
-  let T = params.T;
-  let bh = B * h;
-  let gh = gateCount() * h;
-  let e = b * h + j;
-  let n = lengths[b];
-  let hsBase = params.offHs + dir * (T + 2u) * bh; // this direction's Hs block
-  let cBase = params.offC + dir * (T + 2u) * bh;
-  let k0 = dir * bh; // this direction's block in h0, c0
-  let yCur = params.offY + (t * B + b) * params.dirs * h + dir * h + j;
-  if (t > n) {
-    // padded row: no output, the carried state passes through
-    Y[yCur] = 0.0;
-    if (dir == 0u) {
-      saved[hsBase + t * bh + e] = saved[hsBase + prev * bh + e];
-      if (CELL == 2u) { saved[cBase + t * bh + e] = saved[cBase + prev * bh + e]; }
-    } else {
-      saved[hsBase + t * bh + e] = state0[params.offH0 + k0 + e];
-      if (CELL == 2u) { saved[cBase + t * bh + e] = state0[params.offC0 + k0 + e]; }
-    }
-    return;
-  }
-  let gxBase = params.offGx + dir * T * B * gh + ((t - 1u) * B + b) * gh;
-  var hPrevJ: f32;
-  if (first) {
-    hPrevJ = state0[params.offH0 + k0 + e];
-    saved[hsBase + prev * bh + e] = hPrevJ; // the border slot
+/** A padded row passes its state through; a valid one finishes the cell from gh = Wh h_prev (bias not yet added). */
+fn finishAt(a: StepAt, product: vec4<f32>) {
+  if (a.t > a.n) {
+    passPadded(a);
   } else {
-    hPrevJ = saved[hsBase + prev * bh + e];
+    finishStep(a, product);
   }
-  let sBase = params.offS + dir * T * B * 4u * h + ((t - 1u) * B + b) * 4u * h;
-  var hNew: f32;
-  if (CELL == 0u) {
-    hNew = phi(Gx[gxBase + j] + acc.x);
-  } else if (CELL == 1u) {
-    let r = sigmoid(Gx[gxBase + j] + acc.x);
-    let z = sigmoid(Gx[gxBase + h + j] + acc.y);
-    let nn = tanhF(Gx[gxBase + 2u * h + j] + r * acc.z);
-    hNew = (1.0 - z) * nn + z * hPrevJ;
-    saved[sBase + j] = r;
-    saved[sBase + h + j] = z;
-    saved[sBase + 2u * h + j] = nn;
-    saved[sBase + 3u * h + j] = acc.z;
-  } else {
-    let i = sigmoid(Gx[gxBase + j] + acc.x);
-    let f = sigmoid(Gx[gxBase + h + j] + acc.y);
-    let g = tanhF(Gx[gxBase + 2u * h + j] + acc.z);
-    let o = sigmoid(Gx[gxBase + 3u * h + j] + acc.w);
-    var cPrev: f32;
-    if (first) {
-      cPrev = state0[params.offC0 + k0 + e];
-      saved[cBase + prev * bh + e] = cPrev;
-    } else {
-      cPrev = saved[cBase + prev * bh + e];
-    }
-    let c = f * cPrev + i * g;
-    saved[cBase + t * bh + e] = c;
-    hNew = o * tanhF(c);
-    saved[sBase + j] = i;
-    saved[sBase + h + j] = f;
-    saved[sBase + 2u * h + j] = g;
-    saved[sBase + 3u * h + j] = o;
-  }
-  Y[yCur] = hNew;
-  saved[hsBase + t * bh + e] = hNew;
 }
 
 @compute @workgroup_size(64)
@@ -178,26 +119,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       acc3 += saved[r3 + k] * w;
     }
   }
-  if (params.hasBias != 0u) {
-    let pb = params.offBh + dir * params.strideK;
-    var bias = vec4<f32>(0.0);
-    for (var q = 0u; q < 4u; q++) {
-      bias[q] = W[pb + select(min(j0 + q, h - 1u), min(q, G - 1u) * h + j0, G > 1u)];
-    }
-    acc0 += bias;
-    acc1 += bias;
-    acc2 += bias;
-    acc3 += bias;
-  }
   var accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var r = 0u; r < 4u; r++) {
     let b = b0 + r;
     if (b >= B) { break; }
+    // the cell's finish (kernels/lib/cell_step.wgsl, as cell_forward_step's): the bias, the gates, the state
     if (G > 1u) {
-      finish(b, j0, dir, t, prev, first, accs[r]);
+      finishAt(stepAt(b * h + j0, dir), accs[r]);
     } else {
       for (var u = 0u; u < 4u && j0 + u < h; u++) {
-        finish(b, j0 + u, dir, t, prev, first, vec4<f32>(accs[r][u], 0.0, 0.0, 0.0));
+        finishAt(stepAt(b * h + j0 + u, dir), vec4<f32>(accs[r][u], 0.0, 0.0, 0.0));
       }
     }
   }
