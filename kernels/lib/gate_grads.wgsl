@@ -7,7 +7,7 @@
 //         dar = dan gh_n r (1 - r); dGx = [dar, daz, dan], dGh = [dar, daz, dan r]
 //   lstm: gates = (i, f, g, o); dc = dcCarry + dh o (1 - tanh(c)^2),
 //         dGx = dGh = [dc g i(1-i), dc cPrev f(1-f), dc i (1-g^2), dh tanh(c) o(1-o)]
-// The same arithmetic, in the same order, as cell_backward_step.wgsl.
+// One home for every backward step kernel (through lib/cell_backward_finish) and the sweeps.
 
 struct GateGrads {
   gx: vec4<f32>, // dGx blocks (rnn: x only; gru: x, y, z)

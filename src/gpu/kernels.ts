@@ -39,6 +39,7 @@ import libActivations from '../../kernels/lib/activations.wgsl';
 import libCellStep from '../../kernels/lib/cell_step.wgsl';
 import libCellForwardIo from '../../kernels/lib/cell_forward_io.wgsl';
 import libCellBackwardIo from '../../kernels/lib/cell_backward_io.wgsl';
+import libCellBackwardFinish from '../../kernels/lib/cell_backward_finish.wgsl';
 import libCellWindowIo from '../../kernels/lib/cell_window_io.wgsl';
 import libRnnForwardIo from '../../kernels/lib/rnn_forward_io.wgsl';
 import libRnnBackwardIo from '../../kernels/lib/rnn_backward_io.wgsl';
@@ -102,6 +103,7 @@ export type KernelName = keyof typeof SOURCES;
  */
 const LIBS: Record<string, string> = {
   activations: libActivations,
+  cell_backward_finish: libCellBackwardFinish,
   cell_backward_io: libCellBackwardIo,
   cell_forward_io: libCellForwardIo,
   cell_step: libCellStep,
