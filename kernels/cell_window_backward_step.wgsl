@@ -36,11 +36,10 @@
 
 //! include cell_window_io
 
-var<workgroup> partial: array<f32, 64>;
-
 //! include gates
 
 //! include activations
+//! include gate_grads
 
 /** carry^(a+1) into step t - 1 (or the initial state) from age a at step t: (dh, dc). */
 fn carryFrom(a: u32, t: u32, b: u32, j: u32) -> vec2<f32> {
@@ -111,36 +110,26 @@ fn step(e: u32) -> f32 {
     let dh = dY[params.offDY + at] + c.x;
     dhSum += dh;
     dState[params.offDHa + at] = dh;
-    var gxv = vec4<f32>(0.0);
-    var ghv = vec4<f32>(0.0);
+    // the gates the forward step saved, h_prev (gru), c_t and c_{t-1} (lstm)
+    var gates = vec4<f32>(0.0);
+    var hOut = 0.0;
+    var hPrev = 0.0;
+    var c1 = 0.0;
+    var c0 = 0.0;
     if (CELL == 0u) {
-      let da = dh * phiGrad(Y[params.offY + (t * B + b) * h + j]);
-      gxv.x = da;
-      ghv.x = da;
-    } else if (CELL == 1u) {
-      let r = saved[sBase];
-      let z = saved[sBase + h];
-      let n = saved[sBase + 2u * h];
-      let ghn = saved[sBase + 3u * h];
-      let hPrev = saved[params.offHs + (t - 1u) * bh + e];
-      let dan = dh * (1.0 - z) * (1.0 - n * n);
-      let daz = dh * (hPrev - n) * z * (1.0 - z);
-      let dar = dan * ghn * r * (1.0 - r);
-      gxv = vec4<f32>(dar, daz, dan, 0.0);
-      ghv = vec4<f32>(dar, daz, dan * r, 0.0);
+      hOut = Y[params.offY + (t * B + b) * h + j];
     } else {
-      let i = saved[sBase];
-      let f = saved[sBase + h];
-      let g = saved[sBase + 2u * h];
-      let o = saved[sBase + 3u * h];
-      let c1 = saved[params.offC + t * bh + e];
-      let c0 = saved[params.offC + (t - 1u) * bh + e];
-      let tc = tanhF(c1); // the value the forward step used
-      let dc = c.y + dh * o * (1.0 - tc * tc);
-      dState[params.offDCa + at] = dc;
-      gxv = vec4<f32>(dc * g * i * (1.0 - i), dc * c0 * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o));
-      ghv = gxv;
+      gates = vec4<f32>(saved[sBase], saved[sBase + h], saved[sBase + 2u * h], saved[sBase + 3u * h]);
     }
+    if (CELL == 1u) { hPrev = saved[params.offHs + (t - 1u) * bh + e]; }
+    if (CELL == 2u) {
+      c1 = saved[params.offC + t * bh + e];
+      c0 = saved[params.offC + (t - 1u) * bh + e];
+    }
+    let g = gateGrads(dh, gates, hOut, hPrev, c1, c0, c.y);
+    if (CELL == 2u) { dState[params.offDCa + at] = g.dc; }
+    let gxv = g.gx;
+    let ghv = g.gh;
     let ga = params.offDGa + (a * T * B + row) * gh + j;
     for (var q = 0u; q < G; q++) { dG[ga + q * h] = gxv[q]; }
     sumX += gxv;
@@ -154,43 +143,7 @@ fn step(e: u32) -> f32 {
 }
 
 //! include finite
-
-/**
- * ||dh|| over this workgroup's 64 values (0 outside the matrix and at padded rows),
- * as rnn_backward_step.wgsl: sqrt(sum (v k)^2) / k with k about 1 / M, M the
- * largest |v|, so that no square overflows (a plain sum of squares reads Infinity
- * from |dh| of about 1.8e19); k in two power-of-two factors, each a normal f32
- * (1 / M is flushed to zero for M above about 8.5e37). +Infinity when a value is
- * NaN or infinite. Every invocation of the workgroup calls it.
- */
-fn tileNorm(li: u32, v: f32) -> f32 {
-  var infBits = 0x7f800000u; // a var: an infinite constant would be rejected when the shader is compiled
-  let inf = bitcast<f32>(infBits);
-  partial[li] = select(inf, abs(v), isFiniteF(v));
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] = max(partial[li], partial[li + s]); }
-    workgroupBarrier();
-  }
-  let M = partial[0];
-  workgroupBarrier();
-  var q = 0.0;
-  var k = vec2<f32>(1.0, 1.0);
-  if (M > 0.0 && isFiniteF(M)) {
-    let e = frexp(M).exp; // M = f * 2^e, f in [0.5, 1)
-    k = vec2<f32>(exp2(f32(-(e / 2))), exp2(f32(e / 2 - e)));
-    let r = (v * k.x) * k.y;
-    q = r * r;
-  }
-  partial[li] = q;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
-  }
-  if (!isFiniteF(M)) { return inf; }
-  return sqrt(partial[0]) / k.y / k.x;
-}
+//! include tilenorm4
 
 @compute @workgroup_size(64)
 fn main(
@@ -201,7 +154,7 @@ fn main(
   var dh = 0.0;
   if (gid.x < params.B * params.h) { dh = step(gid.x); }
   if (params.normBase != 0xffffffffu) {
-    let norm = tileNorm(li, dh);
+    let norm = tileNorm(li, vec4<f32>(dh, 0.0, 0.0, 0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     if (li == 0u) { normPartials[params.normBase + wg.x] = norm; }
   }
 }
