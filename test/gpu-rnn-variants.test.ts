@@ -6,8 +6,8 @@
 // reruns; and the tuner for an RnnModel class (a valid pick within its bound,
 // a table passed back used as given, a fixed variant that cannot run refused
 // naming options.tuning.fixed.<kernel>).
-import { afterAll, describe, expect, it } from 'vitest';
-import { createEngine, type Engine } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { createEngine } from '../src/index.js';
 import type { GradientOptions, Truncation } from '../src/types.js';
 import type { KernelChoice, TuningOption } from '../src/tuning-types.js';
 import { BpttInputError } from '../src/errors.js';
@@ -17,24 +17,13 @@ import { withChoice } from '../src/gpu/variants.js';
 import { stepWorkgroups, vanillaClass } from '../src/gpu/chapter-kernels.js';
 import { rnnSequenceLayout } from '../src/params.js';
 import { rnnSequenceDims } from '../src/validate-sequence.js';
-import { expectCloseToCpu, expectSameAsCpu, gpuEngine } from './gpu-setup.js';
+import { expectCloseToCpu, expectSameAsCpu, sharedDeviceEngines } from './gpu-setup.js';
 import { randomProblem } from './helpers.js';
 import { defineGradientTwins } from './twins/gradients.js';
 import { defineTrainerTwins } from './twins/trainer.js';
 
 // Engines share one device (and so its pipeline cache: SwiftShader compiles slowly).
-let owner: Engine | null = null;
-const engines: Engine[] = [];
-async function engineWith(tuning: TuningOption | undefined): Promise<Engine> {
-  owner ??= await gpuEngine();
-  const e = await createEngine({ backend: 'webgpu', device: owner.device!, tuning });
-  engines.push(e);
-  return e;
-}
-afterAll(() => {
-  for (const e of engines) e.dispose();
-  owner?.dispose();
-});
+const engineWith = sharedDeviceEngines();
 
 // Every new variant of every vanilla kernel is in at least one set (the trainer
 // records the same kernels as the gradient call: the subgroup set, the fourth

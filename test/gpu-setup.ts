@@ -8,6 +8,7 @@ import '../src/node.js';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { createEngine, type Engine } from '../src/index.js';
 import type { GradientResult } from '../src/types.js';
+import type { TuningOption } from '../src/tuning-types.js';
 import { expectClose } from './helpers.js';
 
 export async function gpuEngine(): Promise<Engine> {
@@ -33,6 +34,27 @@ export function gpuAndCpuEngines(after?: () => void): { gpu: Engine; cpu: Engine
     after?.();
   });
   return engines;
+}
+
+/**
+ * A maker of WebGPU engines that all share one device (and so its pipeline cache: SwiftShader
+ * compiles slowly), each with its own tuning; every engine it made is disposed after the file's
+ * tests (then `after`, e.g. printWorst).
+ */
+export function sharedDeviceEngines(after?: () => void): (tuning: TuningOption | undefined) => Promise<Engine> {
+  const engines: Engine[] = [];
+  let owner: Engine | null = null;
+  afterAll(() => {
+    for (const e of engines) e.dispose();
+    owner?.dispose();
+    after?.();
+  });
+  return async (tuning) => {
+    owner ??= await gpuEngine();
+    const e = await createEngine({ backend: 'webgpu', device: owner.device!, tuning });
+    engines.push(e);
+    return e;
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
 // truncation, odd sizes h = 33, B = 35, and a round size), trainer steps against the CPU
 // engine's, the dispatch counts, bit-identical reruns, the persistent sweep refused where
 // the adapter's workgroup memory does not fit it, and the tuner's candidates.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/index.js';
 import type { GradientOptions, SequenceGradients } from '../src/types.js';
 import { type KernelChoice, type TuningOption, BACKWARD_STEP_VARIANTS, DEFAULT_CHOICE } from '../src/tuning-types.js';
@@ -16,7 +16,7 @@ import { planSequence, recordSequenceBackward, recordSequenceForward, recordSequ
 import type { Recorder } from '../src/gpu/context.js';
 import { shapeClass, unfitReason, withChoice } from '../src/gpu/variants.js';
 import { persistentBackwardBytes, persistentBackwardLanes } from '../src/gpu/sweep-variants.js';
-import { gpuEngine, expectCloseToCpu, printWorst } from './gpu-setup.js';
+import { expectCloseToCpu, printWorst, sharedDeviceEngines } from './gpu-setup.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
 import { COVERING_TABLE, WINDOW_ROWS, checkSequence, chunked, full, odd, randomized } from './gpu-sequence-cases.js';
 import { fuzzSequenceGradients } from './fuzz-sequence.js';
@@ -25,20 +25,11 @@ import { newTally } from './fuzz-run.js';
 // One device for every engine here (its pipeline cache: SwiftShader compiles slowly).
 // Every kernel's variant is fixed (the rest the defaults): a partly fixed choice would
 // tune the others lazily, and what a tuner picks in its budget is not the test's to know.
-const engines: Engine[] = [];
-let owner: Engine | null = null;
+const sharedEngine = sharedDeviceEngines(() => printWorst('gpu-sweep-variants.test.ts'));
 async function engineWith(tuning: TuningOption | undefined): Promise<Engine> {
   if (typeof tuning === 'object' && tuning.fixed && !tuning.table && tuning.mode === undefined) tuning = { ...tuning, fixed: { ...DEFAULT_CHOICE, finalize: 'single', ...tuning.fixed } };
-  owner ??= await gpuEngine();
-  const e = await createEngine({ backend: 'webgpu', device: owner.device!, tuning });
-  engines.push(e);
-  return e;
+  return sharedEngine(tuning);
 }
-afterAll(() => {
-  for (const e of engines) e.dispose();
-  owner?.dispose();
-  printWorst('gpu-sweep-variants.test.ts');
-});
 
 const PERSISTENT: Partial<KernelChoice> = { backwardStep: 'persistent' };
 const WAVE: Partial<KernelChoice> = { backwardWavefront: true };

@@ -6,35 +6,23 @@
 // within its time bound, a table passed back used as given, bit-identical
 // reruns, bad tuning input refused naming options.tuning....
 import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../src/index.js';
 import type { GradientOptions, SequenceGradients } from '../src/types.js';
-import { type KernelChoice, type TuningOption, BACKWARD_STEP_VARIANTS, DEFAULT_CHOICE, FORWARD_STEP_VARIANTS, MATMUL_VARIANTS } from '../src/tuning-types.js';
+import { type KernelChoice, BACKWARD_STEP_VARIANTS, DEFAULT_CHOICE, FORWARD_STEP_VARIANTS, MATMUL_VARIANTS } from '../src/tuning-types.js';
 import { BpttInputError } from '../src/errors.js';
 import { sequenceLayout } from '../src/sequence-params.js';
 import { validateSequenceModel } from '../src/validate-sequence.js';
 import { planSequence, sequenceDispatches } from '../src/gpu/sequence-encode.js';
 import { SPLITK_MAX_BH, backwardStepKernel, forwardSplits, forwardStepGroups, shapeClass, unfitReason, withChoice } from '../src/gpu/variants.js';
-import { gpuEngine, printWorst } from './gpu-setup.js';
+import { printWorst, sharedDeviceEngines } from './gpu-setup.js';
 import { randomSequenceProblem, type SeqSpec } from './sequence-reference.js';
 import { COVERING_TABLE, WINDOW_ROWS, checkSequence, chunked, full } from './gpu-sequence-cases.js';
 
 // Every engine here shares one device (and so its pipeline cache: SwiftShader
 // compiles slowly); the first one owns it, with the 'subgroups' feature and
 // the adapter's workgroup limits that createEngine asks for.
-const engines: Engine[] = [];
-let owner: Engine | null = null;
-async function engineWith(tuning: TuningOption | undefined): Promise<Engine> {
-  owner ??= await gpuEngine();
-  const e = await createEngine({ backend: 'webgpu', device: owner.device!, tuning });
-  engines.push(e);
-  return e;
-}
-afterAll(() => {
-  for (const e of engines) e.dispose();
-  owner?.dispose();
-  printWorst('gpu-variants.test.ts');
-});
+const engineWith = sharedDeviceEngines(() => printWorst('gpu-variants.test.ts'));
 
 // Each kernel's every variant but the default appears in one set; the wavefront rides with the
 // subgroup set (it applies to the table's unidirectional stacks) and runs alone
