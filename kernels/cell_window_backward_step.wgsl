@@ -40,6 +40,7 @@
 
 //! include activations
 //! include gate_grads
+//! include cell_window_gates
 
 /** carry^(a+1) into step t - 1 (or the initial state) from age a at step t: (dh, dc). */
 fn carryFrom(a: u32, t: u32, b: u32, j: u32) -> vec2<f32> {
@@ -92,7 +93,6 @@ fn step(e: u32) -> f32 {
     }
     return 0.0;
   }
-  let sBase = params.offS + row * 4u * h + j;
   let gx = params.offDGx + row * gh + j;
   let gg = params.offDGh + row * gh + j;
   var sumX = vec4<f32>(0.0); // sums over ages of the (up to 4) gate blocks of column j
@@ -110,24 +110,7 @@ fn step(e: u32) -> f32 {
     let dh = dY[params.offDY + at] + c.x;
     dhSum += dh;
     dState[params.offDHa + at] = dh;
-    // the gates the forward step saved, h_prev (gru), c_t and c_{t-1} (lstm)
-    var gates = vec4<f32>(0.0);
-    var hOut = 0.0;
-    var hPrev = 0.0;
-    var c1 = 0.0;
-    var c0 = 0.0;
-    if (CELL == 0u) {
-      hOut = Y[params.offY + (t * B + b) * h + j];
-    } else {
-      gates = vec4<f32>(saved[sBase], saved[sBase + h], saved[sBase + 2u * h], saved[sBase + 3u * h]);
-    }
-    if (CELL == 1u) { hPrev = saved[params.offHs + (t - 1u) * bh + e]; }
-    if (CELL == 2u) {
-      c1 = saved[params.offC + t * bh + e];
-      c0 = saved[params.offC + (t - 1u) * bh + e];
-    }
-    let g = gateGrads(dh, gates, hOut, hPrev, c1, c0, c.y);
-    if (CELL == 2u) { dState[params.offDCa + at] = g.dc; }
+    let g = windowGateGrads(t, b, j, at, dh, c.y);
     let gxv = g.gx;
     let ghv = g.gh;
     let ga = params.offDGa + (a * T * B + row) * gh + j;

@@ -45,6 +45,7 @@
 
 //! include activations
 //! include gate_grads
+//! include cell_window_gates
 //! include finite
 //! include tilenorm4
 
@@ -128,7 +129,6 @@ fn ageStep(a: u32, t: u32, b: u32, j: u32, prod: f32) -> f32 {
     return 0.0;
   }
   let n = lengths[b];
-  let sBase = params.offS + row * 4u * h + j;
   var c = vec2<f32>(0.0);
   if (a == 0u && t == n) {
     c = vec2<f32>(dState[params.offDH + (T + 1u) * bh + e], 0.0);
@@ -139,23 +139,7 @@ fn ageStep(a: u32, t: u32, b: u32, j: u32, prod: f32) -> f32 {
   let at = (a * T + t - 1u) * bh + e;
   let dh = dY[params.offDY + at] + c.x;
   dState[params.offDHa + at] = dh;
-  var gates = vec4<f32>(0.0);
-  var hOut = 0.0;
-  var hPrev = 0.0;
-  var c1 = 0.0;
-  var c0 = 0.0;
-  if (CELL == 0u) {
-    hOut = Y[params.offY + (t * B + b) * h + j];
-  } else {
-    gates = vec4<f32>(saved[sBase], saved[sBase + h], saved[sBase + 2u * h], saved[sBase + 3u * h]);
-  }
-  if (CELL == 1u) { hPrev = saved[params.offHs + (t - 1u) * bh + e]; }
-  if (CELL == 2u) {
-    c1 = saved[params.offC + t * bh + e];
-    c0 = saved[params.offC + (t - 1u) * bh + e];
-  }
-  let g = gateGrads(dh, gates, hOut, hPrev, c1, c0, c.y);
-  if (CELL == 2u) { dState[params.offDCa + at] = g.dc; }
+  let g = windowGateGrads(t, b, j, at, dh, c.y);
   let gxv = g.gx;
   let ghv = g.gh;
   for (var q = 0u; q < G; q++) {

@@ -41,6 +41,7 @@ import libCellForwardIo from '../../kernels/lib/cell_forward_io.wgsl';
 import libCellBackwardIo from '../../kernels/lib/cell_backward_io.wgsl';
 import libCellBackwardFinish from '../../kernels/lib/cell_backward_finish.wgsl';
 import libCellWindowIo from '../../kernels/lib/cell_window_io.wgsl';
+import libCellWindowGates from '../../kernels/lib/cell_window_gates.wgsl';
 import libRnnForwardIo from '../../kernels/lib/rnn_forward_io.wgsl';
 import libRnnBackwardIo from '../../kernels/lib/rnn_backward_io.wgsl';
 import libWindowIo from '../../kernels/lib/window_io.wgsl';
@@ -107,6 +108,7 @@ const LIBS: Record<string, string> = {
   cell_backward_io: libCellBackwardIo,
   cell_forward_io: libCellForwardIo,
   cell_step: libCellStep,
+  cell_window_gates: libCellWindowGates,
   cell_window_io: libCellWindowIo,
   finite: libFinite,
   gates: libGates,
