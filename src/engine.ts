@@ -173,7 +173,7 @@ class GpuEngine implements Engine {
   async forward(model: AnyModel, batch: Batch, options?: ForwardOptions): Promise<ForwardResult> {
     assertUsable(this, 'engine');
     const call = validateForwardCall(model, batch, options);
-    return this.impl.forward(call, batch, isSequenceModel(model) ? undefined : model);
+    return this.impl.forward(call, batch);
   }
   async generate(model: AnyModel, options: GenerateOptions): Promise<Int32Array> {
     assertUsable(this, 'engine');

@@ -74,8 +74,3 @@ export function unpackParams(like: RnnModel, flat: Float32Array): RnnModel {
   }
   return model;
 }
-
-/** Copies a model, so that a caller's arrays are never written by the library. */
-export function cloneModel(model: RnnModel): RnnModel {
-  return unpackParams(model, packParams(model));
-}

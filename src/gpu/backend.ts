@@ -33,7 +33,7 @@ export interface GpuBackend {
   sequenceGradients(model: SequenceModel, batch: Batch, problem: SequenceProblem): Promise<SequenceGradients>;
   trainer(model: RnnModel, options: TrainerOptions): StepTrainer & Pick<Trainer, 'forward' | 'generate'>;
   sequenceTrainer(model: SequenceModel, options: TrainerOptions): StepTrainer<SequenceModel> & Pick<Trainer<SequenceModel>, 'forward' | 'generate'>;
-  forward(call: ForwardCall, batch: Batch, rnn?: RnnModel): Promise<ForwardResult>;
+  forward(call: ForwardCall, batch: Batch): Promise<ForwardResult>;
   generate(call: GenerateCall): Promise<Int32Array>;
   stats(): EngineStats;
   selfCheck(): Promise<SelfCheckResult>;

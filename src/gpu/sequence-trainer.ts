@@ -40,11 +40,11 @@ export interface DeviceTrainerState {
 }
 
 /**
- * After a step's submit, what both trainers record on the host from the Stats read back: a completed
+ * After a step's submit, what the trainer records on the host from the Stats read back: a completed
  * step (applied or skipped) moves to the next randomized draw; only an applied one counts and adopts
  * `fresh` (the carried state at a new batch size) in place of the old one, which goes back to the pool.
  */
-export function settleStep(
+function settleStep(
   own: DeviceTrainerState,
   pool: BufferPool,
   out: Float32Array,
