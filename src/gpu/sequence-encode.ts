@@ -332,30 +332,17 @@ export interface SeqBackwardOptions {
   countStep: boolean; // advance the Adam step counter in stats
 }
 
-/** dY_top = dO W, the reverse sweep of every layer (top down), the weight gradients, their norm, clipping. */
-export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers, opt: SeqBackwardOptions): void {
+/** Layer l's reverse sweep on the cell kernels, one dispatch per step (both directions together), dh0/dc0 the last. */
+function recordCellSteps(rec: Recorder, s: SeqShape, b: SeqBuffers, l: number, perStepNorms: boolean): void {
   const o = seqOffsets(s);
-  const { T, B, R, h, G, L, K, dirs, layout } = s;
-  applyMatmulChoice(rec, s); // (a backward recorded by itself: engine.gpu.backward)
-  // a caller's dO (loss 'none') or dY at padded rows is ignored
-  if (s.q > 0 && s.loss === 'none') recordMaskRows(rec, s, b.lengths, b.O, s.q);
-  if (s.q === 0) recordMaskRows(rec, s, b.lengths, b.dY, dirs * h, o.dY(L - 1));
-  if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.head!.W, offC: o.dY(L - 1) });
-
+  const { T, B, h, dirs, layout } = s;
   const tau = s.window;
-  if (s.chapter) recordChapterSweep(rec, s, b, opt.perStepNorms); // (then only dx below)
-  const backward = backwardStepKernel(s); // the variant chosen (cell_backward_tile4, cell_backward_step or cell_backward_lanes)
-  const windowKernel = windowStepKernel(s); // window(tau): cell_window_backward_tile4 or cell_window_backward_step
-  const sweep = s.chapter ? null : sweepMode(s); // or a persistent or wavefront sweep (cell_backward_sweep)
-  if (sweep) uploadSweepTable(rec, s, b);
-  if (sweep === 'wavefront') recordWavefrontSweep(rec, s, b, opt.perStepNorms); // every layer's steps; then only dx below
-  // window: the loss reaches the top layer at age 0 only
-  if (tau > 1 && !s.chapter) rec.clear(b.dY, (o.dY(L - 1) + R * h) * 4, (tau - 1) * R * h * 4);
-  for (let l = L - 1; l >= 0; l--) {
-    const k0 = l * dirs;
-    const p0 = layout.layers[k0];
-    for (let step = 1; step <= T + 1 && tau > 0 && !s.chapter; step++) {
-      const norms = opt.perStepNorms && step <= T;
+  const k0 = l * dirs;
+  const p0 = layout.layers[k0];
+  if (tau > 0) {
+    const windowKernel = windowStepKernel(s); // cell_window_backward_tile4 or cell_window_backward_step
+    for (let step = 1; step <= T + 1; step++) {
+      const norms = perStepNorms && step <= T;
       rec.dispatch(
         windowKernel.info,
         windowKernel.constants,
@@ -380,40 +367,67 @@ export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers
         [windowKernel.groups],
       );
     }
+    return;
+  }
+  const backward = backwardStepKernel(s); // the variant chosen (cell_backward_tile4, cell_backward_step or cell_backward_lanes)
+  for (let step = 1; step <= T + 1; step++) {
+    const tail = step === T + 1;
+    // forward direction: carry from t+1 into t = T+1-step, scaled by xi_{t+1}; tail: into h0, xi_1
+    const tF = T + 1 - step;
+    const xi0 = step === 1 ? 1 : s.xi[tF]; // xi_{tF+1}, array index tF
+    // reverse direction: carry from t-1 into t = step, scaled by xi_t; tail: into its initial state, unscaled
+    const xi1 = step === 1 || tail ? 1 : s.xi[step - 1];
+    const norms = perStepNorms && !tail;
+    rec.dispatch(
+      backward.info,
+      backward.constants,
+      { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, lengths: b.lengths, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
+      {
+        B, h, T, dirs, s: step,
+        offWh: p0.Wh,
+        strideK: strideK(s, k0),
+        offY: o.Y(l),
+        offHs: o.Hs(k0),
+        offC: o.C(k0),
+        offS: o.S(k0),
+        offDY: o.dY(l),
+        offDGx: o.dGx(k0),
+        offDGh: o.dGh(k0),
+        offDH: o.dH(k0),
+        offDC: o.dC(k0),
+        xi0,
+        xi1,
+        normBase0: norms ? (k0 * T + tF - 1) * s.stepParts : NO_NORM,
+        normBase1: norms ? ((k0 + 1) * T + step - 1) * s.stepParts : NO_NORM,
+      },
+      [backward.groups, dirs],
+    );
+  }
+}
+
+/** dY_top = dO W, the reverse sweep of every layer (top down), the weight gradients, their norm, clipping. */
+export function recordSequenceBackward(rec: Recorder, s: SeqShape, b: SeqBuffers, opt: SeqBackwardOptions): void {
+  const o = seqOffsets(s);
+  const { T, B, R, h, G, L, K, dirs, layout } = s;
+  applyMatmulChoice(rec, s); // (a backward recorded by itself: engine.gpu.backward)
+  // a caller's dO (loss 'none') or dY at padded rows is ignored
+  if (s.q > 0 && s.loss === 'none') recordMaskRows(rec, s, b.lengths, b.O, s.q);
+  if (s.q === 0) recordMaskRows(rec, s, b.lengths, b.dY, dirs * h, o.dY(L - 1));
+  if (s.q > 0) recordMatmul(rec, { A: b.O, B: b.params, C: b.dY, M: R, N: dirs * h, K: s.q, offB: layout.head!.W, offC: o.dY(L - 1) });
+
+  const tau = s.window;
+  // the recurrence: the chapter's sweep (its one layer), or the cell kernels' layer by layer (or all
+  // layers at once: the wavefront), then each layer's gradient into the layer below
+  const sweep = s.chapter ? null : sweepMode(s); // a persistent or wavefront sweep (cell_backward_sweep), or per step
+  if (s.chapter) recordChapterSweep(rec, s, b, opt.perStepNorms);
+  if (sweep) uploadSweepTable(rec, s, b);
+  if (sweep === 'wavefront') recordWavefrontSweep(rec, s, b, opt.perStepNorms); // every layer's steps; then only dx below
+  // window: the loss reaches the top layer at age 0 only
+  if (tau > 1 && !s.chapter) rec.clear(b.dY, (o.dY(L - 1) + R * h) * 4, (tau - 1) * R * h * 4);
+  for (let l = L - 1; l >= 0; l--) {
+    const k0 = l * dirs;
     if (sweep === 'persistent') recordPersistentSweep(rec, s, b, l, opt.perStepNorms);
-    for (let step = 1; step <= T + 1 && tau === 0 && !sweep && !s.chapter; step++) {
-      const tail = step === T + 1;
-      // forward direction: carry from t+1 into t = T+1-step, scaled by xi_{t+1}; tail: into h0, xi_1
-      const tF = T + 1 - step;
-      const xi0 = step === 1 ? 1 : s.xi[tF]; // xi_{tF+1}, array index tF
-      // reverse direction: carry from t-1 into t = step, scaled by xi_t; tail: into its initial state, unscaled
-      const xi1 = step === 1 || tail ? 1 : s.xi[step - 1];
-      const norms = opt.perStepNorms && !tail;
-      rec.dispatch(
-        backward.info,
-        backward.constants,
-        { W: b.params, Y: b.Y, saved: b.saved, dY: b.dY, lengths: b.lengths, dG: b.dG, dState: b.dState, normPartials: b.stepPartials },
-        {
-          B, h, T, dirs, s: step,
-          offWh: p0.Wh,
-          strideK: strideK(s, k0),
-          offY: o.Y(l),
-          offHs: o.Hs(k0),
-          offC: o.C(k0),
-          offS: o.S(k0),
-          offDY: o.dY(l),
-          offDGx: o.dGx(k0),
-          offDGh: o.dGh(k0),
-          offDH: o.dH(k0),
-          offDC: o.dC(k0),
-          xi0,
-          xi1,
-          normBase0: norms ? (k0 * T + tF - 1) * s.stepParts : NO_NORM,
-          normBase1: norms ? ((k0 + 1) * T + step - 1) * s.stepParts : NO_NORM,
-        },
-        [backward.groups, dirs],
-      );
-    }
+    else if (!sweep && !s.chapter) recordCellSteps(rec, s, b, l, opt.perStepNorms);
     // dY_{l-1} = sum over dir of dGx_k Wx_k (or dx for l = 0), accumulated on the device
     if (l > 0 ? sweep !== 'wavefront' : opt.dx) {
       for (let dir = 0; dir < dirs; dir++) {
